@@ -1,0 +1,49 @@
+"""The ``galmorph`` command line.
+
+Each subcommand lives in its own module here with two functions:
+``add_parser(subparsers)``, which declares its flags (each with a help text
+and a stated default), and ``run(args)``, which calls the public API and
+returns an exit code. The CLI does no work of its own.
+"""
+import argparse
+import sys
+from importlib import import_module
+
+from galmorph import __version__
+from galmorph.errors import GalmorphError
+
+__all__ = ["main", "build_parser"]
+
+#: Subcommands in the order ``galmorph --help`` lists them.
+COMMANDS = ("synth", "prepare", "train", "evaluate", "predict", "demo", "classify")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="galmorph",
+        description="Galaxy Zoo 2 morphology with convolutional networks: make or prepare "
+                    "data, train, evaluate, predict and classify sky positions.",
+    )
+    parser.add_argument("--version", action="version", version=f"galmorph {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        import_module(f"galmorph.cli.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``galmorph`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except GalmorphError as err:
+        # Expected failures (bad data, bad checkpoint, ...) get one clear line, no traceback.
+        print(f"galmorph {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"galmorph {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,13 @@
+"""``galmorph demo``: placeholder until its issue lands."""
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser("demo", help="(not yet implemented)")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args):
+    raise SystemExit("galmorph demo is not implemented yet")

@@ -1,0 +1,13 @@
+"""``galmorph train``: placeholder until its issue lands."""
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser("train", help="(not yet implemented)")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args):
+    raise SystemExit("galmorph train is not implemented yet")

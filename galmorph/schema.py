@@ -1,0 +1,399 @@
+"""The Galaxy Zoo 2 decision tree, as data.
+
+This is the single source of truth for the 11 questions and 37 answers of the
+Kaggle "Galaxy Zoo - The Galaxy Challenge" encoding: column names, readable
+labels, the GZ2 release column names and the tree structure. Every slice,
+parent index and pretty name in galmorph is derived from :data:`QUESTIONS`;
+no other module hard-codes a column number.
+
+The Kaggle labels are *weighted* (cumulative) vote fractions: the answers of a
+question sum to the fraction of the answer that led to it (its *parent*), so
+that Q1 and Q6 sum to 1, Q2 sums to answer 1.2, and so on (Willett et al.
+2013, Table 2; Dieleman et al. 2015, Sect. 3).
+
+This module is deliberately torch-free; the differentiable version of the
+tree normalisation lives in :mod:`galmorph.models.tree`.
+
+References
+----------
+Willett K. W. et al., 2013, MNRAS 435, 2835 (Galaxy Zoo 2).
+Dieleman S., Willett K. W., Dambre J., 2015, MNRAS 450, 1441.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "Answer", "Question", "QUESTIONS", "ANSWERS", "N_ANSWERS", "N_QUESTIONS",
+    "KAGGLE_COLUMNS", "ANSWER_LABELS", "GZ2_COLUMNS", "ID_COLUMN",
+    "QUESTION_SLICES", "PARENT_INDEX", "TREE_ORDER", "SCHEMA_VERSION",
+    "column_index", "describe_column", "question_of",
+    "TreeViolation", "LabelCheck", "check_labels",
+    "weighted_to_conditional", "conditional_to_weighted",
+    "normalize_tree_numpy", "gz2_to_kaggle",
+]
+
+#: Bumped whenever the tree or column order changes; stored in checkpoints.
+SCHEMA_VERSION = "gz2-kaggle-37/1"
+
+#: Identifier column of the Kaggle tables.
+ID_COLUMN = "GalaxyID"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer of the tree.
+
+    ``kaggle`` is the Kaggle column (``Class1.1``), ``label`` a readable
+    name (``smooth``) and ``gz2`` the stem of the GZ2 release columns
+    (``t01_smooth_or_features_a01_smooth``), to which the release appends
+    ``_fraction``, ``_weighted_fraction``, ``_debiased`` etc.
+    """
+
+    kaggle: str
+    label: str
+    gz2: str
+    question: int = 0  # filled in by Question
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question: its number, wording, answers and the answer leading to it."""
+
+    number: int
+    text: str
+    answers: tuple
+    parent: str | None  # Kaggle column of the parent answer, None for a root
+    gz2_task: str = ""
+
+    @property
+    def columns(self):
+        return [a.kaggle for a in self.answers]
+
+
+def _q(number, text, gz2_task, parent, answers):
+    answers = tuple(
+        Answer(f"Class{number}.{i + 1}", label, f"{gz2_task}_{stem}", number)
+        for i, (label, stem) in enumerate(answers)
+    )
+    return Question(number, text, answers, parent, gz2_task)
+
+
+#: The 11 questions in Kaggle column order (Willett et al. 2013, Table 2).
+QUESTIONS = (
+    _q(1, "Is the galaxy simply smooth and rounded, with no sign of a disk?",
+       "t01_smooth_or_features", None,
+       [("smooth", "a01_smooth"), ("features or disk", "a02_features_or_disk"),
+        ("star or artifact", "a03_star_or_artifact")]),
+    _q(2, "Could this be a disk viewed edge-on?", "t02_edgeon", "Class1.2",
+       [("edge-on", "a04_yes"), ("not edge-on", "a05_no")]),
+    _q(3, "Is there a sign of a bar feature through the centre of the galaxy?",
+       "t03_bar", "Class2.2",
+       [("bar", "a06_bar"), ("no bar", "a07_no_bar")]),
+    _q(4, "Is there any sign of a spiral arm pattern?", "t04_spiral", "Class2.2",
+       [("spiral", "a08_spiral"), ("no spiral", "a09_no_spiral")]),
+    _q(5, "How prominent is the central bulge, compared with the rest of the galaxy?",
+       "t05_bulge_prominence", "Class2.2",
+       [("no bulge", "a10_no_bulge"), ("just noticeable bulge", "a11_just_noticeable"),
+        ("obvious bulge", "a12_obvious"), ("dominant bulge", "a13_dominant")]),
+    _q(6, "Is there anything odd?", "t06_odd", None,
+       [("odd", "a14_yes"), ("not odd", "a15_no")]),
+    _q(7, "How rounded is it?", "t07_rounded", "Class1.1",
+       [("completely round", "a16_completely_round"), ("in between", "a17_in_between"),
+        ("cigar-shaped", "a18_cigar_shaped")]),
+    _q(8, "Is the odd feature a ring, or is the galaxy disturbed or irregular?",
+       "t08_odd_feature", "Class6.1",
+       [("ring", "a19_ring"), ("lens or arc", "a20_lens_or_arc"),
+        ("disturbed", "a21_disturbed"), ("irregular", "a22_irregular"),
+        ("other", "a23_other"), ("merger", "a24_merger"), ("dust lane", "a38_dust_lane")]),
+    _q(9, "Does the galaxy have a bulge at its centre? If so, what shape?",
+       "t09_bulge_shape", "Class2.1",
+       [("rounded bulge", "a25_rounded"), ("boxy bulge", "a26_boxy"),
+        ("no bulge (edge-on)", "a27_no_bulge")]),
+    _q(10, "How tightly wound do the spiral arms appear?", "t10_arms_winding", "Class4.1",
+       [("tight arms", "a28_tight"), ("medium arms", "a29_medium"), ("loose arms", "a30_loose")]),
+    _q(11, "How many spiral arms are there?", "t11_arms_number", "Class4.1",
+       [("1 arm", "a31_1"), ("2 arms", "a32_2"), ("3 arms", "a33_3"), ("4 arms", "a34_4"),
+        ("more than 4 arms", "a36_more_than_4"), ("can't tell", "a37_cant_tell")]),
+)
+
+# ---------------------------------------------------------------------------
+# Everything below is derived from QUESTIONS.
+# ---------------------------------------------------------------------------
+
+#: The 37 answers in Kaggle column order.
+ANSWERS = tuple(a for q in QUESTIONS for a in q.answers)
+N_ANSWERS = len(ANSWERS)
+N_QUESTIONS = len(QUESTIONS)
+#: ``Class1.1`` ... ``Class11.6``.
+KAGGLE_COLUMNS = tuple(a.kaggle for a in ANSWERS)
+#: Readable answer labels, e.g. ``"smooth"``, ``"merger"``.
+ANSWER_LABELS = tuple(a.label for a in ANSWERS)
+#: Stems of the GZ2 release columns, e.g. ``t08_odd_feature_a24_merger``.
+GZ2_COLUMNS = tuple(a.gz2 for a in ANSWERS)
+
+_INDEX = {c: i for i, c in enumerate(KAGGLE_COLUMNS)}
+
+
+def _slices():
+    out, start = {}, 0
+    for q in QUESTIONS:
+        out[q.number] = slice(start, start + len(q.answers))
+        start += len(q.answers)
+    return out
+
+
+#: Question number -> slice into the 37 columns.
+QUESTION_SLICES = _slices()
+#: Question number -> column index of its parent answer (None for Q1 and Q6).
+PARENT_INDEX = {q.number: (None if q.parent is None else _INDEX[q.parent]) for q in QUESTIONS}
+
+
+def _tree_order():
+    # Topological order: a question comes after the question holding its parent.
+    done, order = set(), []
+    while len(order) < len(QUESTIONS):
+        for q in QUESTIONS:
+            if q.number in done:
+                continue
+            if q.parent is None or ANSWERS[_INDEX[q.parent]].question in done:
+                order.append(q.number)
+                done.add(q.number)
+    return tuple(order)
+
+
+#: Question numbers ordered so that every parent is computed before its children.
+TREE_ORDER = _tree_order()
+
+
+def column_index(name):
+    """Index (0..36) of a Kaggle column (``"Class8.6"``), label or GZ2 stem."""
+    if name in _INDEX:
+        return _INDEX[name]
+    for i, a in enumerate(ANSWERS):
+        if name in (a.label, a.gz2):
+            return i
+    raise KeyError(f"unknown GZ2 answer {name!r}; expected a Kaggle column such as "
+                   f"'Class8.6', a label such as 'merger', or a GZ2 stem")
+
+
+def question_of(name):
+    """The :class:`Question` an answer (any name accepted by :func:`column_index`) belongs to."""
+    return QUESTIONS[ANSWERS[column_index(name)].question - 1]
+
+
+def describe_column(name):
+    """Question and answer in words, e.g. ``'Q8 Is the odd feature ...? -> merger'``."""
+    a = ANSWERS[column_index(name)]
+    q = QUESTIONS[a.question - 1]
+    return f"Q{q.number} {q.text} -> {a.label}"
+
+
+# ---------------------------------------------------------------------------
+# Tree constraints
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TreeViolation:
+    """One row whose answers to one question do not sum to the parent answer."""
+
+    row: int
+    question: int
+    total: float
+    expected: float
+
+    def __str__(self):
+        q = QUESTIONS[self.question - 1]
+        target = "1" if q.parent is None else q.parent
+        return (f"row {self.row}: Q{self.question} ({', '.join(q.columns)}) sums to "
+                f"{self.total:.6g}, expected {target} = {self.expected:.6g}")
+
+
+@dataclass
+class LabelCheck:
+    """Result of :func:`check_labels`; truthy when all rows satisfy the tree."""
+
+    n_rows: int
+    violations: list = field(default_factory=list)
+    out_of_range: list = field(default_factory=list)  # (row, column) pairs
+    non_finite: list = field(default_factory=list)    # (row, column) pairs
+
+    @property
+    def ok(self):
+        return not (self.violations or self.out_of_range or self.non_finite)
+
+    def __bool__(self):
+        return self.ok
+
+    @property
+    def bad_rows(self):
+        rows = {v.row for v in self.violations}
+        rows |= {r for r, _ in self.out_of_range} | {r for r, _ in self.non_finite}
+        return sorted(rows)
+
+    def summary(self, ids=None, limit=5):
+        """A readable report; ``ids`` maps row numbers to galaxy IDs."""
+        if self.ok:
+            return f"all {self.n_rows} rows satisfy the GZ2 tree"
+
+        def name(r):
+            return f"row {r}" if ids is None else f"row {r} (GalaxyID {ids[r]})"
+
+        lines = [f"{len(self.bad_rows)} of {self.n_rows} rows break the GZ2 label rules:"]
+        for r, c in self.non_finite[:limit]:
+            lines.append(f"  {name(r)}: {KAGGLE_COLUMNS[c]} is NaN or infinite")
+        for r, c in self.out_of_range[:limit]:
+            lines.append(f"  {name(r)}: {KAGGLE_COLUMNS[c]} is outside [0, 1]")
+        for v in self.violations[:limit]:
+            lines.append("  " + str(v).replace(f"row {v.row}", name(v.row), 1))
+        n_more = len(self.non_finite) + len(self.out_of_range) + len(self.violations) - 3 * limit
+        if n_more > 0:
+            lines.append(f"  ... and further problems (first {limit} of each kind shown)")
+        return "\n".join(lines)
+
+
+def _as_2d(labels):
+    arr = np.asarray(labels, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != N_ANSWERS:
+        raise ValueError(f"expected labels of shape (N, {N_ANSWERS}), got {np.shape(labels)}")
+    return arr
+
+
+def check_labels(labels, atol=0.01):
+    """Check that weighted vote fractions satisfy the GZ2 tree.
+
+    Q1 and Q6 must each sum to 1 and every other question to its parent
+    answer (Q2 to Class1.2; Q3, Q4 and Q5 to Class2.2; Q7 to Class1.1; Q8 to
+    Class6.1; Q9 to Class2.1; Q10 and Q11 to Class4.1). Values must be finite
+    and in [0, 1].
+
+    Parameters
+    ----------
+    labels : array-like, shape (N, 37) or (37,)
+        Weighted fractions in Kaggle column order.
+    atol : float
+        Absolute tolerance on each question's sum and on the [0, 1] range.
+        The Kaggle labels are rounded to 6 digits and agree to 1e-4; 0.01
+        leaves room for float32 storage and rounded user tables.
+
+    Returns
+    -------
+    LabelCheck
+        Truthy when every row passes; ``.violations`` lists each failing
+        row and question, ``.bad_rows`` the row numbers.
+    """
+    arr = _as_2d(labels)
+    finite = np.isfinite(arr)
+    check = LabelCheck(n_rows=len(arr))
+    check.non_finite = [tuple(map(int, rc)) for rc in np.argwhere(~finite)]
+    safe = np.where(finite, arr, 0.0)
+    check.out_of_range = [tuple(map(int, rc))
+                          for rc in np.argwhere((safe < -atol) | (safe > 1 + atol))]
+    bad_rows = {r for r, _ in check.non_finite}
+    for q in QUESTIONS:
+        total = safe[:, QUESTION_SLICES[q.number]].sum(axis=1)
+        parent = PARENT_INDEX[q.number]
+        expected = np.ones(len(arr)) if parent is None else safe[:, parent]
+        for r in np.flatnonzero(np.abs(total - expected) > atol):
+            if int(r) not in bad_rows:
+                check.violations.append(
+                    TreeViolation(int(r), q.number, float(total[r]), float(expected[r])))
+    check.violations.sort(key=lambda v: (v.row, v.question))
+    return check
+
+
+# ---------------------------------------------------------------------------
+# Conversions
+# ---------------------------------------------------------------------------
+
+def weighted_to_conditional(weighted):
+    """Kaggle weighted fractions -> per-question conditional fractions.
+
+    Each answer is divided by its parent answer, so every question sums to 1
+    among the volunteers who reached it. Where the parent is 0 the question
+    was never reached and its conditional fractions are set to 0.
+    """
+    w = _as_2d(weighted)
+    cond = w.copy()
+    for q in QUESTIONS:
+        parent = PARENT_INDEX[q.number]
+        if parent is None:
+            continue
+        p = w[:, parent:parent + 1]
+        s = QUESTION_SLICES[q.number]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cond[:, s] = np.where(p > 0, w[:, s] / np.where(p > 0, p, 1.0), 0.0)
+    return cond.reshape(np.shape(weighted)) if np.ndim(weighted) == 1 else cond
+
+
+def conditional_to_weighted(conditional):
+    """Per-question conditional fractions -> Kaggle weighted fractions.
+
+    Multiplies each question by its parent's *weighted* fraction, in tree
+    order (:data:`TREE_ORDER`). Exact inverse of :func:`weighted_to_conditional`
+    wherever the parent is non-zero.
+    """
+    c = _as_2d(conditional)
+    w = c.copy()
+    for number in TREE_ORDER:
+        parent = PARENT_INDEX[number]
+        if parent is not None:
+            s = QUESTION_SLICES[number]
+            w[:, s] = c[:, s] * w[:, parent:parent + 1]
+    return w.reshape(np.shape(conditional)) if np.ndim(conditional) == 1 else w
+
+
+def normalize_tree_numpy(raw, eps=1e-12):
+    """NumPy twin of :func:`galmorph.models.tree.tree_normalize` (ReLU variant).
+
+    Clips to >= 0, normalises each question to sum to 1 (uniform when all are
+    zero) and multiplies by the parent answer in tree order.
+    """
+    x = np.clip(_as_2d(raw), 0.0, None)
+    cond = np.empty_like(x)
+    for q in QUESTIONS:
+        s = QUESTION_SLICES[q.number]
+        total = x[:, s].sum(axis=1, keepdims=True)
+        n = s.stop - s.start
+        cond[:, s] = np.where(total > eps, x[:, s] / np.maximum(total, eps), 1.0 / n)
+    return conditional_to_weighted(cond)
+
+
+def gz2_to_kaggle(table, flavour="weighted_fraction"):
+    """Map GZ2 release columns onto the 37 Kaggle weighted fractions.
+
+    Parameters
+    ----------
+    table : mapping of column name -> array (pandas DataFrame, astropy Table, dict)
+        Must hold ``<gz2 stem>_<flavour>`` for every answer, e.g.
+        ``t08_odd_feature_a24_merger_weighted_fraction``.
+    flavour : {"fraction", "weighted_fraction", "debiased"}
+        Which GZ2 vote fraction to use. These are *conditional* fractions
+        (each question sums to 1 among those who answered it); they are
+        multiplied down the tree to match the Kaggle encoding. Debiased values
+        are renormalised per question first, since debiasing breaks the sums.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, 37)
+    """
+    if flavour not in ("fraction", "weighted_fraction", "debiased"):
+        raise ValueError(f"flavour must be 'fraction', 'weighted_fraction' or 'debiased', "
+                         f"not {flavour!r}")
+    names = [f"{stem}_{flavour}" for stem in GZ2_COLUMNS]
+    missing = [n for n in names if n not in table.keys()]
+    if missing:
+        raise KeyError(f"GZ2 table lacks {len(missing)} column(s) for flavour {flavour!r}: "
+                       f"{', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}")
+    cond = np.column_stack([np.asarray(table[n], dtype=np.float64) for n in names])
+    cond = np.nan_to_num(cond, nan=0.0)  # unreached questions are blank in the release
+    if flavour == "debiased":
+        for q in QUESTIONS:
+            s = QUESTION_SLICES[q.number]
+            total = cond[:, s].sum(axis=1, keepdims=True)
+            cond[:, s] = np.where(total > 0, cond[:, s] / np.where(total > 0, total, 1), 0)
+    return conditional_to_weighted(cond)

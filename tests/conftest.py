@@ -1,0 +1,27 @@
+"""Shared fixtures: paths to the real data in ../shared/data, skipped where absent."""
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+KAGGLE_5K = SHARED_DATA / "gz-kaggle-5k"
+GZ2_1K = SHARED_DATA / "gz2-1k"
+
+
+def _require(path):
+    if not path.is_dir():
+        pytest.skip(f"real Galaxy Zoo data not found at {path} (it lives in ../shared/data "
+                    f"next to the repository; see ../shared/data/README.md)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def kaggle_5k():
+    """The 5,000-galaxy Kaggle-layout folder, or skip."""
+    return _require(KAGGLE_5K)
+
+
+@pytest.fixture(scope="session")
+def gz2_1k():
+    """The 1,000-galaxy GZ2 (Hart16) folder, or skip."""
+    return _require(GZ2_1K)

@@ -1,0 +1,89 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from galmorph import schema
+from galmorph.schema import (ANSWERS, KAGGLE_COLUMNS, QUESTION_SLICES, check_labels,
+                             conditional_to_weighted, gz2_to_kaggle, normalize_tree_numpy,
+                             weighted_to_conditional)
+
+
+def test_tree_shape_matches_kaggle_encoding():
+    assert len(ANSWERS) == 37 and len(schema.QUESTIONS) == 11
+    assert KAGGLE_COLUMNS[0] == "Class1.1" and KAGGLE_COLUMNS[-1] == "Class11.6"
+    assert [q.stop - q.start for q in QUESTION_SLICES.values()] == [3, 2, 2, 2, 4, 2, 3, 7, 3, 3, 6]
+    assert schema.ANSWER_LABELS[schema.column_index("Class8.6")] == "merger"
+    assert schema.GZ2_COLUMNS[-1] == "t11_arms_number_a37_cant_tell"
+    assert schema.column_index("merger") == schema.column_index("Class8.6")
+    assert "merger" in schema.describe_column("Class8.6")
+
+
+@pytest.mark.parametrize("question,parent", [(1, None), (6, None), (2, "Class1.2"), (3, "Class2.2"),
+                                             (4, "Class2.2"), (5, "Class2.2"), (7, "Class1.1"),
+                                             (8, "Class6.1"), (9, "Class2.1"), (10, "Class4.1"),
+                                             (11, "Class4.1")])
+def test_parents_follow_the_gz2_tree(question, parent):
+    assert schema.QUESTIONS[question - 1].parent == parent
+
+
+def test_tree_order_puts_parents_first():
+    seen = set()
+    for number in schema.TREE_ORDER:
+        parent = schema.PARENT_INDEX[number]
+        if parent is not None:
+            assert ANSWERS[parent].question in seen
+        seen.add(number)
+
+
+def test_normalisation_of_random_logits_always_passes(seed=0):
+    rng = np.random.default_rng(seed)
+    raw = rng.normal(scale=3, size=(2000, 37))
+    raw[::7] = 0.0  # all-zero outputs must give a valid (uniform) tree too
+    raw[1::7] = -1.0
+    out = normalize_tree_numpy(raw)
+    assert check_labels(out, atol=1e-12).ok
+
+
+def test_weighted_conditional_round_trip_is_exact():
+    rng = np.random.default_rng(1)
+    cond = normalize_tree_numpy(rng.random((500, 37)))
+    cond = weighted_to_conditional(cond)
+    weighted = conditional_to_weighted(cond)
+    np.testing.assert_allclose(weighted_to_conditional(weighted), cond, atol=1e-14)
+    np.testing.assert_allclose(conditional_to_weighted(weighted_to_conditional(weighted)),
+                               weighted, atol=1e-15)
+
+
+def test_check_labels_reports_row_and_question():
+    good = normalize_tree_numpy(np.random.default_rng(2).random((5, 37)))
+    bad = good.copy()
+    bad[3, QUESTION_SLICES[8]] *= 2  # Q8 now sums to twice Class6.1
+    bad[1, 0] = np.nan
+    check = check_labels(bad)
+    assert not check and check.bad_rows == [1, 3]
+    assert [(v.row, v.question) for v in check.violations] == [(3, 8)]
+    text = check.summary(ids=[10, 11, 12, 13, 14])
+    assert "GalaxyID 13" in text and "Q8" in text and "Class6.1" in text and "NaN" in text
+
+
+def test_check_labels_rejects_wrong_shape():
+    with pytest.raises(ValueError, match=r"\(N, 37\)"):
+        check_labels(np.zeros((3, 36)))
+
+
+def test_real_kaggle_labels_satisfy_the_tree(kaggle_5k):
+    df = pd.read_csv(kaggle_5k / "training_solutions_rev1.csv")
+    assert list(df.columns[1:]) == list(KAGGLE_COLUMNS)
+    assert check_labels(df[list(KAGGLE_COLUMNS)].to_numpy(), atol=1e-4).ok
+
+
+def test_gz2_release_columns_map_onto_kaggle(gz2_1k):
+    table = pd.read_csv(gz2_1k / "gz2_labels_1k.csv")
+    weighted = gz2_to_kaggle(table, "weighted_fraction")
+    check = check_labels(weighted)
+    # A handful of release rows have a reached question that nobody answered; all others pass.
+    assert len(check.bad_rows) < 0.01 * len(table)
+    # Q1 is a root: its weighted fractions are the release's own.
+    np.testing.assert_allclose(weighted[:, 0], table["t01_smooth_or_features_a01_smooth_weighted_fraction"])
+    with pytest.raises(KeyError, match="fraction"):
+        gz2_to_kaggle(table, "fraction")  # this column subset only has fractions for Q1
