@@ -1,0 +1,168 @@
+"""The one batched inference loop of galmorph.
+
+:func:`predict_arrays` turns already-preprocessed ``uint8`` images into the 37
+weighted vote fractions. :func:`galmorph.training.evaluate.evaluate`,
+:func:`galmorph.training.predict.predict_files` and
+:class:`galmorph.astro.classifier.MorphologyClassifier` all call it, so that
+device choice, mixed precision and test-time augmentation (TTA) behave the
+same everywhere.
+
+Images are streamed: only one batch at a time is converted to ``float``, so a
+memory-mapped cache of any size can be passed directly.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from galmorph.errors import DataError
+from galmorph.schema import N_ANSWERS
+
+__all__ = ["predict_arrays", "check_image_array"]
+
+
+def check_image_array(images, name="images"):
+    """Check that ``images`` is a ``uint8`` array of shape ``(N, 3, H, W)``.
+
+    Parameters
+    ----------
+    images : numpy.ndarray or numpy.memmap
+        The array to check; it is not copied.
+    name : str
+        How to call the array in the error message (e.g. a cache path).
+
+    Raises
+    ------
+    galmorph.errors.DataError
+        Naming the wrong dtype or shape and what is expected instead.
+    """
+    shape = getattr(images, "shape", None)
+    dtype = getattr(images, "dtype", None)
+    if shape is None or dtype is None:
+        raise DataError(f"{name} must be a numpy uint8 array of shape (N, 3, H, W), "
+                        f"got {type(images).__name__}")
+    if len(shape) != 4 or shape[1] != 3:
+        raise DataError(f"{name} has shape {tuple(shape)}; expected (N, 3, H, W) channels-first "
+                        f"RGB, e.g. from galmorph.data.images.crop_and_resize")
+    if np.dtype(dtype) != np.uint8:
+        raise DataError(f"{name} has dtype {dtype}; expected uint8 pixel values 0-255 as written "
+                        f"by crop_and_resize / galmorph prepare (multiply floats in [0, 1] by 255 "
+                        f"and round)")
+
+
+def _unwrap(model):
+    # Accept a loaded Checkpoint as well as the bare nn.Module.
+    import torch
+
+    if not isinstance(model, torch.nn.Module) and isinstance(
+            getattr(model, "model", None), torch.nn.Module):
+        model = model.model
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module or a loaded Checkpoint, "
+                        f"got {type(model).__name__}")
+    return model
+
+
+def _forward(model, x, tta, autocast_ctx):
+    """Model output for one float batch, averaged over the TTA views."""
+    import torch
+
+    if tta is None:
+        views = [x]
+    else:
+        from galmorph.training.augment import tta_views
+
+        views = tta_views(x, tta)
+    total = None
+    for view in views:
+        with autocast_ctx():
+            y = model(view)                                     # (B, 37)
+        y = y.float()
+        total = y if total is None else total + y
+    y = total / len(views)
+    if y.ndim != 2 or y.shape[1] != N_ANSWERS:
+        raise ValueError(f"model returned shape {tuple(y.shape)}; expected (B, {N_ANSWERS})")
+    return torch.clamp(y, 0.0, 1.0)
+
+
+def predict_arrays(model, images, *, batch_size=256, tta=None, device="auto",
+                   precision="auto", progress=False):
+    """Predict the 37 GZ2 weighted vote fractions for preprocessed images.
+
+    Parameters
+    ----------
+    model : torch.nn.Module or Checkpoint
+        A galmorph model (or a loaded checkpoint, whose ``.model`` is used).
+        It is put in eval mode and moved to ``device``.
+    images : numpy.ndarray or numpy.memmap, uint8, shape (N, 3, H, W)
+        Cropped and resized images, as the checkpoint's ``preprocessing``
+        says (e.g. ``crop_and_resize(path, crop=224, size=80)`` stacked, or
+        ``PreparedData.images``). Only one batch at a time is read and
+        converted to float, so memory maps of any size are fine.
+    batch_size : int
+        Images per forward pass (default 256).
+    tta : None, "d8" or int
+        Test-time augmentation: ``None`` (default) predicts the image as
+        given; ``"d8"`` averages the outputs over the 8 flips and
+        90-degree rotations; an int ``N`` over ``N`` evenly spaced rotations.
+    device : str or torch.device
+        ``"auto"`` (default; CUDA if available, else CPU), ``"cpu"``, ``"cuda"``...
+    precision : str
+        ``"auto"`` (default; bf16 autocast where the hardware supports it),
+        ``"bf16"``, ``"fp16"`` or ``"fp32"``.
+    progress : bool
+        Show a tqdm progress bar over batches (default False).
+
+    Returns
+    -------
+    numpy.ndarray, float32, shape (N, 37)
+        Weighted vote fractions in Kaggle column order
+        (:data:`galmorph.schema.KAGGLE_COLUMNS`), clipped to [0, 1].
+
+    Raises
+    ------
+    galmorph.errors.DataError
+        If ``images`` is not ``uint8`` of shape ``(N, 3, H, W)``.
+
+    Examples
+    --------
+    >>> from galmorph.models import build_model
+    >>> import numpy as np
+    >>> model = build_model("cnn")                          # doctest: +SKIP
+    >>> x = np.zeros((4, 3, 80, 80), dtype=np.uint8)
+    >>> predict_arrays(model, x, tta="d8").shape            # doctest: +SKIP
+    (4, 37)
+    """
+    import torch
+
+    from galmorph.runtime import autocast, resolve_device, resolve_precision
+
+    from galmorph.training.augment import check_tta
+
+    check_image_array(images)
+    tta = check_tta(tta)
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = int(batch_size)
+    model = _unwrap(model)
+    dev = resolve_device(device)
+    prec = resolve_precision(precision, dev)
+    model.eval().to(dev)
+
+    n = len(images)
+    out = np.empty((n, N_ANSWERS), dtype=np.float32)
+    starts = range(0, n, batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, total=(n + batch_size - 1) // batch_size, unit="batch",
+                      desc="predict")
+    with torch.inference_mode():
+        for start in starts:
+            stop = min(start + batch_size, n)
+            # Read just this batch from the (possibly read-only memory-mapped) array;
+            # the copy is a writable uint8 block, a quarter of the float batch.
+            chunk = np.array(images[start:stop], dtype=np.uint8, order="C")
+            x = torch.from_numpy(chunk).to(dev).float().div_(255.0)   # (B, 3, H, W)
+            y = _forward(model, x, tta, lambda: autocast(dev, prec))   # (B, 37)
+            out[start:stop] = y.cpu().numpy()
+    return out
