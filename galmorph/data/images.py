@@ -1,0 +1,337 @@
+"""Reading galaxy images and cutting them to the network's input.
+
+:func:`load_image` reads a JPEG, PNG or FITS file into ``uint8 (H, W, 3)``;
+:func:`crop_and_resize` keeps the central ``crop x crop`` pixels and
+downsamples them to ``size x size``, channels first, as the networks take it;
+:func:`find_images` lists the image files of a folder.
+
+The preprocessing follows Dieleman et al. (2015): the 424 x 424 Kaggle images
+are cropped to their central 224 x 224 pixels (the galaxy) and downsampled
+(to 80 x 80 here by default). For JPEG files the decoder is asked for a
+reduced-scale image (libjpeg DCT scaling, :meth:`PIL.Image.Image.draft`)
+whenever the central crop keeps at least ``size`` pixels at that scale: a
+424-pixel JPEG decodes at 212 pixels, so the crop is 112 -> 80 instead of
+224 -> 80, about twice as fast. The result matches a full decode, crop and
+resize with the same filter (:data:`RESAMPLE`, bilinear with antialiasing) to
+a mean absolute difference of about 0.3 grey levels (at most ~15 grey levels on
+single pixels next to bright stars); ``draft=False`` gives the full decode.
+
+Colour rules
+------------
+- greyscale (``L``, ``I;16``, ``I``) is replicated to three channels; images
+  with more than 8 bits per pixel are scaled linearly from their full integer
+  range (``0..65535`` for 16 bits) to ``0..255``;
+- ``RGBA`` / ``LA`` / palette images: the alpha channel is dropped (PIL's
+  ``convert("RGB")``), transparent pixels keep their colour;
+- ``CMYK`` and ``YCbCr`` are converted by PIL;
+- FITS: see :func:`load_image`.
+
+References
+----------
+Dieleman S., Willett K. W., Dambre J., 2015, MNRAS 450, 1441.
+Lupton R. et al., 2004, PASP 116, 133.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from galmorph.errors import DataError
+
+__all__ = ["load_image", "crop_and_resize", "find_images", "IMAGE_SUFFIXES", "RESAMPLE"]
+
+#: File name endings (lower case) that galmorph reads as images.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
+_JPEG = (".jpg", ".jpeg")
+_FITS = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
+
+#: PIL resampling filter of the downsampling step (``Image.BILINEAR``, with
+#: PIL's antialiasing support scaled to the reduction). Chosen by measurement:
+#: as close to the full decode as LANCZOS/BICUBIC and faster; BOX disagrees
+#: with the full decode by up to ~50 grey levels after DCT scaling.
+RESAMPLE = 2  # PIL.Image.BILINEAR, kept numeric so importing this module stays cheap
+
+#: Lupton et al. (2004) softening of the FITS colour composite.
+FITS_Q = 8.0
+#: Percentile of the composite's intensity that is mapped to full white.
+FITS_WHITE_PERCENTILE = 99.9
+
+
+def _suffix(path):
+    name = Path(path).name.lower()
+    for suffix in IMAGE_SUFFIXES:
+        if name.endswith(suffix):
+            return suffix
+    return Path(path).suffix.lower()
+
+
+def find_images(folder, recursive=False):
+    """Image files in ``folder`` (see :data:`IMAGE_SUFFIXES`), sorted by name.
+
+    Parameters
+    ----------
+    folder : path-like
+        Folder to search.
+    recursive : bool
+        Also search sub-folders.
+
+    Returns
+    -------
+    list of pathlib.Path
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"image folder {folder} does not exist or is not a folder")
+    pattern = "**/*" if recursive else "*"
+    found = [p for p in folder.glob(pattern)
+             if p.is_file() and not p.name.startswith(".") and _suffix(p) in IMAGE_SUFFIXES]
+    return sorted(found)
+
+
+def _pil():
+    # Imported lazily: no work at import time, and workers import it once.
+    from PIL import Image, ImageFile
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        # A truncated JPEG must be an error, never an image with a grey bottom half.
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+    return Image
+
+
+def _to_rgb(im):
+    """PIL image of any mode -> RGB, by the rules in the module docstring."""
+    if im.mode == "RGB":
+        return im
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(im, dtype=np.float64)  # (H, W)
+        top = 65535.0 if im.mode.startswith("I;16") or arr.max() <= 65535 else float(arr.max())
+        grey = np.clip(np.rint(arr * (255.0 / top)), 0, 255).astype(np.uint8)
+        return _pil().fromarray(np.repeat(grey[:, :, None], 3, axis=2), "RGB")
+    if im.mode == "F":
+        raise DataError("floating-point images are not supported; save them as FITS")
+    return im.convert("RGB")
+
+
+def _open_pil(path):
+    Image = _pil()
+    try:
+        im = Image.open(path)
+    except FileNotFoundError:
+        raise DataError(f"image {path} does not exist") from None
+    except Exception as err:
+        raise DataError(f"cannot read image {path}: {err} (is it a JPEG/PNG/FITS file?)") from None
+    return im
+
+
+def _decode(im, path):
+    """Force decoding so truncated/corrupt data raise here, with the file named."""
+    try:
+        im.load()
+    except Exception as err:
+        raise DataError(f"cannot decode image {path}: {err}; the file is truncated or corrupt, "
+                        f"replace it or prepare with on_error='skip'") from None
+
+
+def load_image(path):
+    """Read an image file into ``uint8 (H, W, 3)`` RGB.
+
+    Parameters
+    ----------
+    path : path-like
+        A JPEG, PNG or FITS file.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` array of shape ``(H, W, 3)``.
+
+    Notes
+    -----
+    JPEG and PNG follow the colour rules of this module. FITS files are read
+    with :mod:`astropy.io.fits`:
+
+    - one 2D image HDU: a greyscale image, replicated to three channels;
+    - three 2D image HDUs, or one ``(3, H, W)`` cube: the g, r and i bands,
+      in that order, mapped to blue, green and red as the SDSS colour
+      composites do (a ``FILTER``/``BAND`` header naming g, r, i reorders them).
+
+    Both are scaled with :func:`astropy.visualization.make_lupton_rgb`
+    (asinh, ``Q = 8``) after subtracting each band's median (the sky), with
+    the stretch set per image so that the 99.9th percentile of the intensity
+    is white. NaN pixels count as sky.
+
+    Raises
+    ------
+    galmorph.errors.DataError
+        The file is missing, unreadable, truncated or of an unsupported kind.
+
+    Examples
+    --------
+    >>> img = load_image("images_training_rev1/100008.jpg")  # doctest: +SKIP
+    >>> img.shape, img.dtype
+    ((424, 424, 3), dtype('uint8'))
+    """
+    path = Path(path)
+    if _suffix(path) in _FITS:
+        return _load_fits(path)
+    with _open_pil(path) as im:
+        _decode(im, path)
+        try:
+            rgb = _to_rgb(im)
+        except DataError as err:
+            raise DataError(f"cannot use image {path}: {err}") from None
+        return np.array(rgb, dtype=np.uint8)  # (H, W, 3)
+
+
+def _fits_planes(path):
+    from astropy.io import fits
+
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            planes, bands = [], []
+            for hdu in hdul:
+                if hdu.data is None or not getattr(hdu, "is_image", False):
+                    continue
+                data = np.asarray(hdu.data, dtype=np.float64)
+                band = str(hdu.header.get("FILTER", hdu.header.get("BAND", ""))).strip().lower()
+                if data.ndim == 3 and data.shape[0] == 3 and not planes:
+                    return list(data), [band] * 3
+                if data.ndim != 2:
+                    raise DataError(f"FITS image {path}: HDU {hdul.index(hdu)} has shape "
+                                    f"{data.shape}; expected 2D images or one (3, H, W) cube")
+                planes.append(data)
+                bands.append(band)
+    except DataError:
+        raise
+    except FileNotFoundError:
+        raise DataError(f"image {path} does not exist") from None
+    except Exception as err:
+        raise DataError(f"cannot read FITS image {path}: {err}") from None
+    return planes, bands
+
+
+def _load_fits(path):
+    planes, bands = _fits_planes(path)
+    if len(planes) not in (1, 3):
+        raise DataError(f"FITS image {path} has {len(planes)} 2D image HDUs; expected 1 "
+                        f"(greyscale) or 3 (g, r, i)")
+    if len({p.shape for p in planes}) != 1:
+        raise DataError(f"FITS image {path}: the bands have different shapes "
+                        f"{[p.shape for p in planes]}")
+    if len(planes) == 3 and sorted(bands) == ["g", "i", "r"]:
+        planes = [planes[bands.index(b)] for b in ("g", "r", "i")]
+    if len(planes) == 1:
+        planes = planes * 3
+    g, r, i = planes
+    return _lupton(i, r, g, path)  # red = i, green = r, blue = g
+
+
+def _lupton(red, green, blue, path):
+    from astropy.visualization import make_lupton_rgb
+
+    bands = []
+    for band in (red, green, blue):
+        finite = np.isfinite(band)
+        if not finite.any():
+            raise DataError(f"FITS image {path} has a band with no finite pixels")
+        sky = np.median(band[finite])
+        bands.append(np.where(finite, band - sky, 0.0))
+    intensity = (bands[0] + bands[1] + bands[2]) / 3.0
+    white = np.percentile(intensity, FITS_WHITE_PERCENTILE)
+    if not white > 0:
+        white = max(float(intensity.max()), 1e-12)
+    # make_lupton_rgb maps I to asinh(Q I / stretch) / Q; 1 is white, reached at
+    # I = stretch * sinh(Q) / Q, so this stretch puts the chosen percentile at white.
+    stretch = white * FITS_Q / math.sinh(FITS_Q)
+    return make_lupton_rgb(*bands, minimum=0.0, stretch=stretch, Q=FITS_Q)  # (H, W, 3) uint8
+
+
+def _crop_box(width, height, crop, name):
+    if crop is None:
+        crop = min(width, height)
+    if width < crop or height < crop:
+        raise DataError(f"image {name} is {width} x {height} pixels, smaller than the "
+                        f"{crop} x {crop} central crop; use a smaller crop (--crop) or larger "
+                        f"images")
+    left, top = (width - crop) / 2.0, (height - crop) / 2.0
+    # Whole pixels where the difference is even, half-pixel centred otherwise.
+    return (left, top, left + crop, top + crop)
+
+
+def _check_sizes(crop, size):
+    if crop is not None and (int(crop) != crop or crop < 1):
+        raise ValueError(f"crop must be a positive integer or None, not {crop!r}")
+    if int(size) != size or size < 1:
+        raise ValueError(f"size must be a positive integer, not {size!r}")
+
+
+def crop_and_resize(image_or_path, crop=224, size=80, *, draft=True):
+    """Cut the central ``crop x crop`` pixels and downsample to ``size x size``.
+
+    Parameters
+    ----------
+    image_or_path : path-like or numpy.ndarray
+        An image file (JPEG, PNG, FITS) or a ``uint8 (H, W, 3)`` array as
+        returned by :func:`load_image`.
+    crop : int or None
+        Side of the central square kept, in pixels of the input (224 for the
+        424-pixel Kaggle images). ``None`` keeps the largest central square.
+    size : int
+        Side of the output, in pixels.
+    draft : bool
+        Let JPEG files decode at reduced scale where the crop keeps at least
+        ``size`` pixels (see the module docstring). ``False`` decodes fully.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` array of shape ``(3, size, size)`` (channels first).
+
+    Raises
+    ------
+    galmorph.errors.DataError
+        The file cannot be read or decoded, or is smaller than ``crop``.
+
+    Examples
+    --------
+    >>> x = crop_and_resize("images_training_rev1/100008.jpg")  # doctest: +SKIP
+    >>> x.shape
+    (3, 80, 80)
+    """
+    _check_sizes(crop, size)
+    Image = _pil()
+    if isinstance(image_or_path, np.ndarray):
+        arr = image_or_path
+        if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
+            raise DataError(f"image array must be uint8 (H, W, 3), not {arr.dtype} {arr.shape}")
+        im = Image.fromarray(np.ascontiguousarray(arr), "RGB")
+        return _resize(im, _crop_box(im.width, im.height, crop, "array"), size)
+    path = Path(image_or_path)
+    if _suffix(path) in _FITS:
+        return crop_and_resize(load_image(path), crop, size)
+    with _open_pil(path) as im:
+        box = _crop_box(im.width, im.height, crop, path)
+        if draft and im.format == "JPEG":
+            box = _draft(im, box, size)
+        _decode(im, path)
+        try:
+            rgb = _to_rgb(im)
+        except DataError as err:
+            raise DataError(f"cannot use image {path}: {err}") from None
+        return _resize(rgb, box, size)
+
+
+def _draft(im, box, size):
+    """Ask libjpeg for the smallest DCT scale that keeps the crop >= size pixels."""
+    width, height = im.size
+    crop_w = box[2] - box[0]
+    want = (math.ceil(width * size / crop_w), math.ceil(height * size / crop_w))
+    im.draft("RGB", want)
+    scale = round(width / im.size[0])  # 1, 2, 4 or 8
+    return tuple(v / scale for v in box)
+
+
+def _resize(im, box, size):
+    out = im.resize((size, size), RESAMPLE, box=box)
+    return np.asarray(out, dtype=np.uint8).transpose(2, 0, 1).copy()  # (3, size, size)
