@@ -1,13 +1,56 @@
-"""``galmorph prepare``: placeholder until its issue lands."""
+"""``galmorph prepare``: crop and resize a data folder once into a memory-mapped cache."""
 
 __all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser("prepare", help="(not yet implemented)")
+    p = subparsers.add_parser(
+        "prepare",
+        help="crop and resize every image of a data folder into a reusable cache",
+        description="Crop the central CROP x CROP pixels of every image of DATA_DIR, resize "
+                    "them to SIZE x SIZE and store them, with labels and IDs, in a "
+                    "memory-mapped cache folder. An up-to-date cache is reused; an "
+                    "interrupted run resumes where it stopped.",
+    )
+    p.add_argument("data_dir", metavar="DATA_DIR",
+                   help="data folder (Kaggle layout, GZ2 release layout or a folder of images)")
+    p.add_argument("--cache", metavar="DIR", default=None,
+                   help="cache folder (default: under the galmorph user cache directory, "
+                        "named after DATA_DIR and a hash of it and the settings)")
+    p.add_argument("--crop", type=int, default=224,
+                   help="side of the central square kept, in input pixels (default: 224)")
+    p.add_argument("--size", type=int, default=80,
+                   help="side of the cached images, in pixels (default: 80)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: every core)")
+    p.add_argument("--flavour", default="weighted_fraction",
+                   choices=("weighted_fraction", "fraction", "debiased"),
+                   help="GZ2-release vote fractions used as labels (GZ2 layout only; "
+                        "default: weighted_fraction)")
+    p.add_argument("--on-error", dest="on_error", default="raise", choices=("raise", "skip"),
+                   help="unreadable image: stop with an error (raise) or leave it out and "
+                        "list it in the report (skip) (default: raise)")
+    p.add_argument("--report", metavar="FILE", default=None,
+                   help="write a CSV (item,reason) of every row and image left out "
+                        "(default: none)")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="hide the progress bar (default: shown)")
     p.set_defaults(func=run)
     return p
 
 
 def run(args):
-    raise SystemExit("galmorph prepare is not implemented yet")
+    from galmorph.data.cache import prepare
+
+    data = prepare(args.data_dir, cache_dir=args.cache, crop=args.crop, size=args.size,
+                   workers=args.workers, on_error=args.on_error, flavour=args.flavour,
+                   progress=args.progress, report=args.report)
+    state = "reused (up to date)" if data.reused else "built"
+    shape = "x".join(str(s) for s in data.images.shape)
+    print(f"cache {state}: {data.path}")
+    print(f"{len(data)} images ({shape} uint8), labels: "
+          f"{'yes' if data.labels is not None else 'none'}, "
+          f"skipped: {len(data.meta.get('skipped', []))}")
+    if args.report:
+        print(f"report: {args.report}")
+    return 0
