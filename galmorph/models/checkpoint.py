@@ -1,0 +1,287 @@
+"""Saving and loading galmorph checkpoints: plain data only, written atomically.
+
+A checkpoint is a ``torch.save`` file holding one dict of plain data (str,
+int, float, bool, None, lists, tuples, dicts and tensors): the model name and
+config dict (enough to rebuild it with no flags), its ``state_dict``, the GZ2
+schema version, the galmorph version, the preprocessing the model expects
+(``{"crop": 224, "size": 80}``), free-form ``meta`` and, optionally, optimizer,
+scheduler and training-loop state for resuming.
+
+It is read with ``torch.load(weights_only=True)``: a checkpoint is data and
+loading one never runs code, so a checkpoint from a stranger is safe to open.
+Writing goes to a temporary file in the same folder, which is fsynced and then
+renamed over the target, so an interrupted save never leaves a half-written
+checkpoint under the real name.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from galmorph import __version__, schema
+from galmorph.errors import CheckpointError
+from galmorph.models import MODEL_NAMES, build_model
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "Checkpoint", "save_checkpoint", "load_checkpoint"]
+
+#: Marker stored in every checkpoint, to tell it from other torch files.
+FORMAT = "galmorph-checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint (see :func:`load_checkpoint`).
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        Rebuilt from the stored config, weights loaded, in eval mode.
+    name : str
+        Model name, e.g. ``"resnet18-tailored"``.
+    config : dict
+        The model config as plain data (``build_model(config)`` rebuilds it).
+    preprocessing : dict
+        How images must be cut for this model, e.g. ``{"crop": 224, "size": 80}``.
+    schema_version : str
+    meta : dict
+        Free-form information saved with the model (metrics, data, dates...).
+    optimizer_state, scheduler_state, train_state : dict or None
+        Training state for resuming, where saved.
+    path : pathlib.Path
+    galmorph_version : str
+        The galmorph version that wrote the file.
+    """
+
+    model: torch.nn.Module
+    name: str
+    config: dict
+    preprocessing: dict
+    schema_version: str
+    meta: dict = field(default_factory=dict)
+    optimizer_state: dict | None = None
+    scheduler_state: dict | None = None
+    train_state: dict | None = None
+    path: Path | None = None
+    galmorph_version: str = ""
+
+
+def _plain(value, where):
+    """Return ``value`` as plain data that ``weights_only`` loading accepts.
+
+    NumPy scalars become Python numbers, NumPy arrays tensors and paths
+    strings; anything else that is not plain data is refused (it would make the
+    checkpoint unloadable, or worse, executable).
+    """
+    if value is None or isinstance(value, (bool, int, float, str, torch.Tensor, torch.Size)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, dict):
+        return {k: _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return items if isinstance(value, list) else tuple(items)
+    raise TypeError(f"cannot store {where} of type {type(value).__name__} in a checkpoint: "
+                    f"only plain data (numbers, strings, lists, dicts, tensors) is allowed")
+
+
+def save_checkpoint(path, model, *, preprocessing, optimizer_state=None, scheduler_state=None,
+                    train_state=None, meta=None):
+    """Write ``model`` and its context to ``path`` atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Target file (conventionally ``*.pt``); its folder is created.
+    model : torch.nn.Module
+        A galmorph model (it has a ``config`` dataclass with a ``name``).
+        A DDP / compiled wrapper is unwrapped.
+    preprocessing : dict
+        What the model expects, e.g. ``{"crop": 224, "size": 80}`` (pixels).
+    optimizer_state, scheduler_state, train_state : dict, optional
+        ``optimizer.state_dict()``, ``scheduler.state_dict()`` and any
+        training-loop state (epoch, best score, RNG states...).
+    meta : dict, optional
+        Free-form plain data (metrics, data source, ...).
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    TypeError
+        When ``model`` has no galmorph config or an argument holds something
+        other than plain data (the offending key is named).
+    """
+    path = Path(path)
+    model = getattr(model, "module", model)  # DistributedDataParallel
+    model = getattr(model, "_orig_mod", model)  # torch.compile
+    config = getattr(model, "config", None)
+    if config is None or not hasattr(config, "name"):
+        raise TypeError(f"cannot save {type(model).__name__}: not a galmorph model "
+                        f"(no .config with a name); build it with galmorph.models.build_model")
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": config.name,
+        "config": _plain(asdict(config), "config"),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "schema_version": schema.SCHEMA_VERSION,
+        "galmorph_version": __version__,
+        "preprocessing": _plain(dict(preprocessing), "preprocessing"),
+        "meta": _plain(dict(meta or {}), "meta"),
+        "optimizer_state": _plain(optimizer_state, "optimizer_state"),
+        "scheduler_state": _plain(scheduler_state, "scheduler_state"),
+        "train_state": _plain(train_state, "train_state"),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder):
+    # Make the rename itself durable; not possible on every OS (e.g. Windows).
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read(path):
+    """torch.load with weights_only, every failure turned into a CheckpointError."""
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist; check the path, or train a "
+                              f"model with 'galmorph train'")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} is not a file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        if "Weights only load failed" in text or "weights_only" in text:
+            raise CheckpointError(
+                f"{path} is not a galmorph checkpoint: it holds Python objects other than plain "
+                f"data, which galmorph refuses to unpickle because that could run code "
+                f"({text.splitlines()[0]})") from None
+        raise CheckpointError(f"{path} is not a torch checkpoint file ({text.splitlines()[0]}); "
+                              f"pass a .pt file written by galmorph") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{path} is truncated or corrupt ({first}); re-copy it or save it "
+                              f"again") from None
+
+
+def _check_payload(path, data, expected_model):
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        if isinstance(data, dict) and data and all(isinstance(v, torch.Tensor)
+                                                   for v in data.values()):
+            what = f"a bare state dict of {len(data)} tensors"
+        else:
+            what = f"a {type(data).__name__} without the '{FORMAT}' marker"
+        raise CheckpointError(f"{path} is not a galmorph checkpoint: it holds {what}; save "
+                              f"models with galmorph.models.save_checkpoint")
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"{path} uses checkpoint format {version!r}, newer than this "
+                              f"galmorph ({__version__}) reads ({FORMAT_VERSION}); upgrade galmorph")
+    missing = [k for k in ("model", "config", "state_dict", "schema_version", "preprocessing")
+               if k not in data]
+    if missing:
+        raise CheckpointError(f"{path} is an incomplete galmorph checkpoint: missing "
+                              f"{', '.join(missing)}")
+    name = data["model"]
+    if name not in MODEL_NAMES:
+        raise CheckpointError(f"{path} holds an unknown model {name!r}; this galmorph knows "
+                              f"{', '.join(MODEL_NAMES)}")
+    if expected_model is not None and name != expected_model:
+        raise CheckpointError(f"{path} holds a {name!r} model, but {expected_model!r} was "
+                              f"expected")
+    if data["schema_version"] != schema.SCHEMA_VERSION:
+        raise CheckpointError(
+            f"{path} was trained for GZ2 schema version {data['schema_version']!r}, but this "
+            f"galmorph uses {schema.SCHEMA_VERSION!r}; its 37 outputs would be misread. Use "
+            f"the galmorph version that wrote it ({data.get('galmorph_version', 'unknown')}) "
+            f"or retrain")
+
+
+def load_checkpoint(path, map_location="cpu", expected_model=None):
+    """Load a checkpoint written by :func:`save_checkpoint`; never runs code from the file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    map_location : str or torch.device
+        Where to put the model (the training state stays on the CPU).
+    expected_model : str, optional
+        Refuse a checkpoint of any other model (e.g. ``"resnet18-tailored"``).
+
+    Returns
+    -------
+    Checkpoint
+        With ``model`` rebuilt from the stored config, weights loaded, in eval mode.
+
+    Raises
+    ------
+    CheckpointError
+        For a missing, truncated or foreign file, another model than
+        ``expected_model``, weights that do not fit the stored config, or
+        another GZ2 schema version; the message names the file.
+
+    Examples
+    --------
+    >>> ckpt = load_checkpoint("runs/best.pt")  # doctest: +SKIP
+    >>> fractions = ckpt.model(images)  # (B, 37)  # doctest: +SKIP
+    """
+    path = Path(path)
+    data = _read(path)
+    _check_payload(path, data, expected_model)
+    config = dict(data["config"])
+    config["name"] = data["model"]
+    try:
+        model = build_model(config)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: cannot rebuild the {data['model']!r} model from its "
+                              f"stored config ({exc})") from None
+    try:
+        model.load_state_dict(data["state_dict"], strict=True)
+    except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
+        detail = " ".join(str(exc).split())
+        raise CheckpointError(f"{path}: the weights do not fit the stored {data['model']!r} "
+                              f"config ({detail[:400]})") from None
+    model.to(map_location).eval()
+    return Checkpoint(
+        model=model, name=data["model"], config=config,
+        preprocessing=dict(data["preprocessing"]), schema_version=data["schema_version"],
+        meta=dict(data.get("meta") or {}), optimizer_state=data.get("optimizer_state"),
+        scheduler_state=data.get("scheduler_state"), train_state=data.get("train_state"),
+        path=path, galmorph_version=data.get("galmorph_version", ""))

@@ -1,0 +1,220 @@
+"""Where and how fast to run: device choice, mixed precision and memory layout.
+
+Three decisions are taken here, once, for training and inference alike:
+
+Device
+    :func:`resolve_device` -- ``"auto"`` picks CUDA when available, else the CPU.
+Precision
+    :func:`resolve_precision` -- ``"auto"`` picks bfloat16 where the hardware
+    computes it natively (CPUs with AVX-512 BF16 or AMX, CUDA GPUs of compute
+    capability >= 8.0) and float32 elsewhere; :func:`autocast` applies it. bf16
+    keeps float32's exponent range, so unlike fp16 it needs no loss scaling;
+    fp16 is offered for older GPUs (training then needs a ``GradScaler``).
+    Where a requested half precision is not supported the choice falls back to
+    fp32 with a warning rather than running an emulated, slower path.
+Memory layout
+    :func:`maybe_channels_last` -- see :func:`channels_last_helps` for the rule.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import warnings
+
+import torch
+
+__all__ = ["PRECISIONS", "resolve_device", "cpu_supports_bf16", "resolve_precision",
+           "autocast_dtype", "autocast", "channels_last_helps", "maybe_channels_last"]
+
+#: Accepted precision names (after aliases are resolved).
+PRECISIONS = ("bf16", "fp16", "fp32")
+_ALIASES = {"bf16": "bf16", "bfloat16": "bf16", "bf16-mixed": "bf16",
+            "fp16": "fp16", "float16": "fp16", "half": "fp16", "16": "fp16", "16-mixed": "fp16",
+            "fp32": "fp32", "float32": "fp32", "float": "fp32", "32": "fp32"}
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+_CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def resolve_device(device="auto"):
+    """The ``torch.device`` to run on.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``,
+        ``"cuda:1"``, ``"mps"`` ...
+
+    Raises
+    ------
+    ValueError
+        When CUDA (or MPS) is asked for but not available, or the name is unknown.
+    """
+    if device is None or (isinstance(device, str) and device.lower() == "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N' "
+                         f"({exc})") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} requested but CUDA is not available on this "
+                             f"machine; use --device cpu or 'auto'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} requested but only "
+                             f"{torch.cuda.device_count()} CUDA device(s) exist")
+    if dev.type == "mps" and not (hasattr(torch.backends, "mps")
+                                  and torch.backends.mps.is_available()):
+        raise ValueError(f"device {device!r} requested but MPS is not available")
+    return dev
+
+
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_supports_bf16():
+    """True when this CPU computes bfloat16 natively and torch's bf16 autocast works.
+
+    Checks the CPU flags (``avx512_bf16`` or ``amx_bf16``, read from
+    ``/proc/cpuinfo``; other systems report False) and then runs a small
+    matmul under CPU bf16 autocast. The result is cached.
+    """
+    if not set(_CPU_BF16_FLAGS) & _cpu_flags():
+        return False
+    try:
+        a = torch.ones(8, 8)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = a @ a
+        return out.dtype == torch.bfloat16 and bool(torch.all(out == 8))
+    except (RuntimeError, TypeError):
+        return False
+
+
+def _gpu_supports(device, precision):
+    if precision == "bf16":
+        return torch.cuda.is_bf16_supported() and torch.cuda.get_device_capability(device)[0] >= 8
+    return True  # fp16 runs on every CUDA device torch supports
+
+
+def resolve_precision(device, precision="auto"):
+    """Choose ``"bf16"``, ``"fp16"`` or ``"fp32"`` for ``device``.
+
+    Parameters
+    ----------
+    device : str or torch.device
+    precision : str
+        ``"auto"``, ``"bf16"``, ``"fp16"`` or ``"fp32"`` (aliases such as
+        ``"bfloat16"``, ``"float32"``, ``"16-mixed"`` are accepted).
+
+    Returns
+    -------
+    str
+        ``"auto"`` gives bf16 on CPUs that support it natively and on GPUs with
+        bf16, fp32 otherwise. An explicit half precision the device cannot run
+        natively (fp16 on a CPU, bf16 on an old GPU or CPU) falls back to fp32
+        with a ``UserWarning``.
+    """
+    device = torch.device(device) if not isinstance(device, torch.device) else device
+    key = str(precision).lower()
+    if key != "auto" and key not in _ALIASES:
+        raise ValueError(f"unknown precision {precision!r}; use 'auto', 'bf16', 'fp16' or 'fp32'")
+    if key == "auto":
+        if device.type == "cuda":
+            return "bf16" if _gpu_supports(device, "bf16") else "fp32"
+        if device.type == "cpu":
+            return "bf16" if cpu_supports_bf16() else "fp32"
+        return "fp32"
+    wanted = _ALIASES[key]
+    if wanted == "fp32":
+        return wanted
+    if device.type == "cuda":
+        ok = _gpu_supports(device, wanted)
+    elif device.type == "cpu":
+        ok = wanted == "bf16" and cpu_supports_bf16()
+    else:
+        ok = False
+    if not ok:
+        warnings.warn(f"{wanted} is not supported natively on {device}; using fp32",
+                      stacklevel=2)
+        return "fp32"
+    return wanted
+
+
+def autocast_dtype(precision):
+    """torch dtype of a resolved precision (``None`` for fp32)."""
+    return _DTYPES.get(_ALIASES.get(str(precision).lower(), precision))
+
+
+def autocast(device, precision):
+    """Context manager running the enclosed code in ``precision`` on ``device``.
+
+    A no-op (``contextlib.nullcontext``) for fp32. Give an already resolved
+    precision (see :func:`resolve_precision`); ``"auto"`` is resolved here.
+
+    Examples
+    --------
+    >>> import torch
+    >>> with autocast("cpu", "fp32"):
+    ...     y = torch.ones(2, 2) @ torch.ones(2, 2)
+    >>> y.dtype
+    torch.float32
+    """
+    device = resolve_device(device) if not isinstance(device, torch.device) else device
+    if str(precision).lower() == "auto":
+        precision = resolve_precision(device, "auto")
+    dtype = autocast_dtype(precision)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def channels_last_helps(device, precision="fp32"):
+    """The rule for when the channels-last memory layout speeds up convolutions.
+
+    channels_last pays off where the convolution kernels are written for it:
+    on CUDA with half precision (tensor cores want NHWC), and on the CPU with
+    bf16, where oneDNN's bf16 convolutions work in NHWC and would otherwise
+    reorder every activation. For fp32 on the CPU it was measured to be no
+    faster (see ``benchmarks/channels_last.py``), so the contiguous layout
+    is kept there.
+    """
+    device = torch.device(device) if not isinstance(device, torch.device) else device
+    precision = _ALIASES.get(str(precision).lower(), precision)
+    if device.type == "cuda":
+        return precision in ("bf16", "fp16")
+    if device.type == "cpu":
+        return precision == "bf16"
+    return False
+
+
+def maybe_channels_last(model, x=None, device="cpu", precision="fp32"):
+    """Convert ``model`` (and batch ``x``) to channels_last where that helps.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    x : torch.Tensor, optional
+        A (B, C, H, W) batch; returned converted alongside the model.
+    device, precision
+        As resolved by :func:`resolve_device` / :func:`resolve_precision`.
+
+    Returns
+    -------
+    (model, x)
+        The same objects, converted in place (model) or copied (x) when
+        :func:`channels_last_helps` says so. Results are identical either way.
+    """
+    if channels_last_helps(device, precision):
+        model = model.to(memory_format=torch.channels_last)
+        if x is not None and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+    return model, x
