@@ -134,7 +134,8 @@ def predict_arrays(model, images, *, batch_size=256, tta=None, device="auto",
     """
     import torch
 
-    from galmorph.runtime import autocast, resolve_device, resolve_precision
+    from galmorph.runtime import (autocast, channels_last_helps, maybe_channels_last, resolve_device,
+                                  resolve_precision)
 
     from galmorph.training.augment import check_tta
 
@@ -145,8 +146,10 @@ def predict_arrays(model, images, *, batch_size=256, tta=None, device="auto",
     batch_size = int(batch_size)
     model = _unwrap(model)
     dev = resolve_device(device)
-    prec = resolve_precision(precision, dev)
-    model.eval().to(dev)
+    prec = resolve_precision(dev, precision)
+    # channels_last where oneDNN / tensor cores want NHWC (runtime.channels_last_helps).
+    model, _ = maybe_channels_last(model.eval().to(dev), device=dev, precision=prec)
+    channels_last = channels_last_helps(dev, prec)
 
     n = len(images)
     out = np.empty((n, N_ANSWERS), dtype=np.float32)
@@ -163,6 +166,8 @@ def predict_arrays(model, images, *, batch_size=256, tta=None, device="auto",
             # the copy is a writable uint8 block, a quarter of the float batch.
             chunk = np.array(images[start:stop], dtype=np.uint8, order="C")
             x = torch.from_numpy(chunk).to(dev).float().div_(255.0)   # (B, 3, H, W)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             y = _forward(model, x, tta, lambda: autocast(dev, prec))   # (B, 37)
             out[start:stop] = y.cpu().numpy()
     return out
