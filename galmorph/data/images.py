@@ -15,6 +15,10 @@ whenever the central crop keeps at least ``size`` pixels at that scale: a
 resize with the same filter (:data:`RESAMPLE`, bilinear with antialiasing) to
 a mean absolute difference of about 0.3 grey levels (at most ~15 grey levels on
 single pixels next to bright stars); ``draft=False`` gives the full decode.
+The crop is passed to PIL as the ``box`` of the resize, so the antialiasing
+filter may read up to about one output pixel beyond the crop's edge (no
+artificial edge); for integer-aligned crops the result equals
+``Image.resize((size, size), BILINEAR, box=crop_box)`` on the full image.
 
 Colour rules
 ------------
