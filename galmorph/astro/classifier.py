@@ -1,0 +1,349 @@
+"""MorphologyClassifier: Galaxy Zoo 2 morphology for tables, sky positions and images.
+
+The astronomer's entry point::
+
+    >>> from galmorph import MorphologyClassifier
+    >>> clf = MorphologyClassifier()                       # doctest: +SKIP
+    >>> result = clf.predict(catalog)   # Table with ra, dec  # doctest: +SKIP
+    >>> result["p_merger", "is_merger"]                     # doctest: +SKIP
+
+``predict`` streams its input in chunks (cutouts or images of one chunk are
+held at a time), so a 100,000-row catalogue needs memory for one chunk plus
+the (N, 37) result. Per-row failures (no cutout, an unreadable image, NaN or
+out-of-range coordinates) are kept in the output -- ``predict_ok`` False,
+``predict_error`` saying why, NaN fractions -- so one bad row never loses the
+others. Structural problems (no coordinate or image column, an empty table,
+unit-less coordinates that look like radians, a checkpoint for another GZ2
+schema) raise :class:`~galmorph.errors.DataError` or
+:class:`~galmorph.errors.CheckpointError`.
+"""
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+from astropy.table import Table
+
+from galmorph import __version__, schema
+from galmorph.astro.classify_inputs import parse_input
+from galmorph.errors import CheckpointError, DataError
+
+__all__ = ["MorphologyClassifier", "DEFAULT_PREPROCESSING", "OUTPUT_COLUMNS"]
+
+#: Preprocessing assumed for a bare ``nn.Module`` (the paper's 224 px crop to 80 px).
+DEFAULT_PREPROCESSING = {"crop": 224, "size": 80}
+#: Columns ``predict`` adds after the 37 fractions.
+OUTPUT_COLUMNS = ("p_merger", "is_merger", "predict_ok", "predict_error")
+_SEP_COLUMNS = ("sep_px", "sep_r90", "sep_arcsec", "sep_kpc", "n_sources")
+_MERGER = "Class8.6"
+
+
+class MorphologyClassifier:
+    """Predict the 37 GZ2 vote fractions and merger flags.
+
+    The constructor only stores its arguments; the model is loaded on first
+    use into ``model_`` (with ``preprocessing_`` and ``model_info_``).
+
+    Parameters
+    ----------
+    model : str, path, Checkpoint, torch.nn.Module or None
+        A checkpoint path, a loaded :class:`~galmorph.models.checkpoint.Checkpoint`
+        or a galmorph model. ``None`` uses ``$GALMORPH_MODEL``, else the model
+        registered with ``galmorph train --set-default``.
+    device : str
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ...
+    tta : None, "d8" or int
+        Test-time augmentation (see :func:`galmorph.training.inference.predict_arrays`).
+    merger_threshold : float
+        ``is_merger`` is ``p_merger >= merger_threshold`` (0.54 as in the paper).
+    batch_size : int
+        Images per forward pass.
+    backend : {"hips2fits", "sdss"}
+        Cutout service for RA/Dec input.
+    cache_dir : path or None
+        Cutout cache (default the galmorph user cache; ``False`` disables it).
+    progress : bool
+        Show a tqdm progress bar.
+    chunk_size : int
+        Rows read, fetched and predicted at a time (bounds memory).
+    precision : str
+        ``"auto"``, ``"bf16"``, ``"fp16"`` or ``"fp32"``.
+    """
+
+    def __init__(self, model=None, device="auto", tta=None, merger_threshold=0.54,
+                 batch_size=256, backend="hips2fits", cache_dir=None, progress=True,
+                 chunk_size=1024, precision="auto"):
+        self.model = model
+        self.device = device
+        self.tta = tta
+        self.merger_threshold = merger_threshold
+        self.batch_size = batch_size
+        self.backend = backend
+        self.cache_dir = cache_dir
+        self.progress = progress
+        self.chunk_size = chunk_size
+        self.precision = precision
+
+    def __repr__(self):
+        return (f"MorphologyClassifier(model={self.model!r}, device={self.device!r}, "
+                f"tta={self.tta!r}, merger_threshold={self.merger_threshold!r})")
+
+    # -- model --------------------------------------------------------------------------
+    def load(self):
+        """Load the model now (``predict`` does it on first use); returns ``self``."""
+        if getattr(self, "model_", None) is not None:
+            return self
+        import torch
+
+        m = self.model
+        if isinstance(m, torch.nn.Module):
+            config = getattr(m, "config", None)
+            size = getattr(config, "input_size", DEFAULT_PREPROCESSING["size"])
+            prep = dict(getattr(m, "preprocessing", None) or {**DEFAULT_PREPROCESSING,
+                                                               "size": size})
+            info = {"path": None, "name": getattr(config, "name", type(m).__name__)}
+        else:
+            if not (hasattr(m, "model") and hasattr(m, "preprocessing")):
+                from galmorph.models.checkpoint import load_checkpoint
+                from galmorph.paths import resolve_model_path
+
+                m = load_checkpoint(resolve_model_path(m))
+            if m.schema_version != schema.SCHEMA_VERSION:
+                raise CheckpointError(f"checkpoint {m.path} is for GZ2 schema "
+                                      f"{m.schema_version!r}, this galmorph uses "
+                                      f"{schema.SCHEMA_VERSION!r}; retrain or use the matching "
+                                      f"galmorph version")
+            prep = dict(m.preprocessing)
+            info = {"path": None if m.path is None else str(m.path), "name": m.name}
+            m = m.model
+        self.preprocessing_ = prep
+        self.model_info_ = info
+        self.model_ = m
+        return self
+
+    # -- prediction ---------------------------------------------------------------------
+    def predict(self, x, *, image_column=None, image_dir=None, separations=False,
+                cosmology=None):
+        """Classify a catalogue, sky positions or images.
+
+        Parameters
+        ----------
+        x : Table, SkyCoord, path(s), array(s), PIL image(s) or iterable
+            - an astropy Table (or pandas DataFrame) with ``ra``/``dec`` columns
+              (degrees, or with angle units) or a SkyCoord column: cutouts are
+              fetched by RA/Dec (at the GZ2 scale, 0.02 petroR90_r/pixel, where
+              a ``petroR90_r`` column in arcsec is present);
+            - a Table with an image-path column (``path``, ``file``,
+              ``filename`` or ``image``, or ``image_column=``); it is used in
+              preference to coordinates;
+            - a SkyCoord (scalar or array); a path or list of paths;
+            - a uint8 ``(H, W, 3)`` image, ``(N, H, W, 3)`` stack, or
+              already-cropped ``(N, 3, s, s)`` / ``(s, s, 3)`` arrays (``s`` the
+              model's input size), PIL images, or a generator of any of these
+              (consumed chunk by chunk).
+        image_column : str, optional
+            Name of the image-path column.
+        image_dir : path, optional
+            Folder that relative image paths are resolved against (default the
+            working directory).
+        separations : bool
+            Also measure the nearest projected neighbour in each full-resolution
+            image (:mod:`galmorph.astro.separation`): columns ``sep_px``,
+            ``sep_r90`` (petroR90_r units), ``sep_arcsec``, ``sep_kpc`` and
+            ``n_sources``. Image files are assumed to be at the GZ2 scale.
+        cosmology : astropy.cosmology.Cosmology, optional
+            For ``sep_kpc`` (default Planck18).
+
+        Returns
+        -------
+        astropy.table.Table
+            The input columns (Table input) in the original order, then the 37
+            ``Class1.1`` ... ``Class11.6`` fractions (each with a description),
+            ``p_merger`` (= ``Class8.6``), ``is_merger``, ``predict_ok``,
+            ``predict_error``. ``meta`` records the model, galmorph version,
+            threshold, TTA, schema version, failures and, when the input has a
+            ``z``/``redshift`` column, ``redshift_trends``.
+        """
+        self.load()
+        size = int(self.preprocessing_["size"])
+        parsed = parse_input(x, image_column=image_column, image_dir=image_dir, size=size)
+        from tqdm.auto import tqdm
+
+        parts, paths = [], []
+        bar = tqdm(total=parsed.n, disable=not self.progress, desc="classify", unit="galaxy")
+        with bar:
+            while True:
+                chunk = list(itertools.islice(parsed.rows, int(self.chunk_size)))
+                if not chunk:
+                    break
+                parts.append(self._chunk(chunk, parsed, separations, cosmology))
+                paths += [str(r.value) if r.kind == "path" else "" for r in chunk]
+                bar.update(len(chunk))
+        if not parts:
+            raise DataError("no input: the iterable of images or paths was empty")
+        return self._assemble(parsed, parts, paths, separations)
+
+    def _chunk(self, chunk, parsed, separations, cosmology):
+        """Predict one chunk: (fractions (n, 37), errors, separation columns or None)."""
+        from galmorph.data.images import crop_and_resize
+
+        n = len(chunk)
+        errors = [r.value if r.kind == "error" else "" for r in chunk]
+        full = [None] * n  # full-resolution images, kept only for the separations
+        scales = np.full(n, np.nan)
+        coords = [i for i, r in enumerate(chunk) if r.kind == "coord"]
+        if coords:
+            self._fetch(chunk, coords, errors, full, scales)
+        crop, size = self.preprocessing_.get("crop"), int(self.preprocessing_["size"])
+        ready, ok = [], []
+        for i, r in enumerate(chunk):
+            if errors[i]:
+                continue
+            try:
+                if r.kind == "ready":
+                    x = r.value
+                else:
+                    image = full[i] if r.kind == "coord" else r.value
+                    if separations and r.kind == "path":
+                        from galmorph.data.images import load_image
+                        image = full[i] = load_image(r.value)
+                    elif r.kind == "image":
+                        full[i] = image
+                    x = crop_and_resize(image, crop, size)  # (3, size, size)
+            except DataError as err:
+                errors[i] = f"row {r.index}: {err}"
+                continue
+            ready.append(x)
+            ok.append(i)
+        fractions = np.full((n, schema.N_ANSWERS), np.nan, np.float32)  # (n, 37)
+        if ready:
+            fractions[ok] = self._predict_arrays(np.stack(ready))
+        seps = self._separations(chunk, full, scales, parsed, errors, cosmology) \
+            if separations else None
+        if not separations:
+            full.clear()
+        return fractions, errors, seps
+
+    def _fetch(self, chunk, coords, errors, full, scales):
+        from astropy.coordinates import SkyCoord
+
+        from galmorph.astro.cutouts import fetch_cutouts
+
+        radec = np.array([chunk[i].value for i in coords])  # (k, 2) degrees
+        petro = np.array([chunk[i].petro for i in coords])
+        cutouts = fetch_cutouts(SkyCoord(radec[:, 0], radec[:, 1], unit="deg"),
+                                backend=self.backend, petro_r90=petro,
+                                cache_dir=self.cache_dir, progress=False)
+        for i, cut in zip(coords, cutouts):
+            scales[i] = cut.pixel_scale
+            if cut.image is None:
+                errors[i] = f"row {chunk[i].index}: {cut.error or 'no cutout'}"
+            else:
+                full[i] = cut.image
+
+    def _predict_arrays(self, images):
+        from galmorph.training.inference import predict_arrays
+
+        out = predict_arrays(self.model_, images, batch_size=self.batch_size, tta=self.tta,
+                             device=self.device, precision=self.precision, progress=False)
+        if out.ndim != 2 or out.shape[1] != schema.N_ANSWERS:
+            raise CheckpointError(f"model {self.model_info_['name']} "
+                                  f"({self.model_info_['path']}) returns {out.shape[1:]} values "
+                                  f"per galaxy, not the {schema.N_ANSWERS} GZ2 answers of "
+                                  f"schema {schema.SCHEMA_VERSION}")
+        return out
+
+    def _separations(self, chunk, full, scales, parsed, errors, cosmology):
+        from galmorph.astro.separation import find_nearest_neighbour, projected_separation
+
+        n = len(chunk)
+        sep = np.full(n, np.nan)
+        n_sources = np.full(n, -1)
+        for i, image in enumerate(full):
+            if image is not None and not errors[i]:
+                nb = find_nearest_neighbour(image)
+                sep[i], n_sources[i] = nb.sep_px, nb.n_sources
+        petro = np.array([r.petro for r in chunk])
+        z = None if parsed.z is None else parsed.z[[r.index for r in chunk]]
+        # Cutouts know their pixel scale; image files are taken to be GZ2-scaled.
+        is_coord = parsed.kind in ("table-coords", "skycoord")
+        out = projected_separation(sep, pixel_scale=scales if is_coord else None,
+                                   petro_r90=petro, z=z, cosmology=cosmology,
+                                   gz2_scale=not is_coord)
+        out["n_sources"] = n_sources
+        return out
+
+    def _assemble(self, parsed, parts, paths, separations):
+        fractions = np.concatenate([p[0] for p in parts])  # (N, 37)
+        errors = [e for p in parts for e in p[1]]
+        n = len(fractions)
+        if parsed.base is not None:
+            out = parsed.base.copy(copy_data=False)
+        else:
+            out = Table({"index": np.arange(n)})
+            if any(paths):
+                out["path"] = paths
+        new = list(schema.KAGGLE_COLUMNS) + list(OUTPUT_COLUMNS) + \
+            (list(_SEP_COLUMNS) if separations else [])
+        for name in new:
+            if name in out.colnames:
+                warnings.warn(f"input column {name!r} renamed to {name + '_input'!r}: galmorph "
+                              f"writes its prediction under that name", stacklevel=3)
+                out.rename_column(name, name + "_input")
+        for j, name in enumerate(schema.KAGGLE_COLUMNS):
+            out[name] = fractions[:, j]
+            out[name].description = schema.describe_column(name)
+        p = fractions[:, schema.column_index(_MERGER)]
+        out["p_merger"] = p
+        out["p_merger"].description = f"merger probability (= {_MERGER}, weighted fraction)"
+        with np.errstate(invalid="ignore"):
+            out["is_merger"] = np.nan_to_num(p, nan=-1.0) >= self.merger_threshold
+        out["is_merger"].description = f"p_merger >= {self.merger_threshold}"
+        out["predict_ok"] = np.array([not e for e in errors])
+        out["predict_error"] = np.array(errors, dtype=str) if any(errors) else [""] * n
+        out["predict_error"].description = "why the prediction failed (empty when it worked)"
+        if separations:
+            for name in _SEP_COLUMNS:
+                out[name] = np.concatenate([p[2][name] for p in parts])
+            out["sep_arcsec"].unit, out["sep_kpc"].unit = "arcsec", "kpc"
+            out["sep_r90"].description = "nearest-neighbour separation in petroR90_r units"
+        self._meta(out, parsed, errors)
+        return out
+
+    def _meta(self, out, parsed, errors):
+        n_failed = sum(1 for e in errors if e)
+        out.meta.update({
+            "galmorph_version": __version__,
+            "model_path": self.model_info_["path"],
+            "model_name": self.model_info_["name"],
+            "schema_version": schema.SCHEMA_VERSION,
+            "merger_threshold": float(self.merger_threshold),
+            "merger_column": _MERGER,
+            "tta": self.tta,
+            "preprocessing": dict(self.preprocessing_),
+            "input_kind": parsed.kind,
+            "n_rows": len(errors),
+            "n_failed": n_failed,
+        })
+        if parsed.kind in ("table-coords", "skycoord"):
+            out.meta["cutout_backend"] = self.backend
+        if n_failed:
+            first = next(e for e in errors if e)
+            warnings.warn(f"{n_failed} of {len(errors)} rows could not be classified (see the "
+                          f"predict_ok / predict_error columns); first: {first}", stacklevel=3)
+        if parsed.z is not None:
+            out.meta["redshift_trends"] = _redshift_summary(out, parsed.z)
+
+
+def _redshift_summary(out, z):
+    from galmorph.astro.redshift import MAG_NAMES, find_column, summarize_redshift_trends
+
+    table = Table({"z": z, **{c: out[c] for c in schema.KAGGLE_COLUMNS}})
+    mag = find_column(out, MAG_NAMES)
+    if mag is not None:
+        table[mag] = out[mag]
+    try:
+        return summarize_redshift_trends(table, n_boot=100, seed=0)
+    except DataError as err:
+        return {"error": str(err)}

@@ -1,0 +1,229 @@
+"""Turn whatever ``MorphologyClassifier.predict`` is given into a stream of rows.
+
+Accepted inputs (see :meth:`galmorph.astro.classifier.MorphologyClassifier.predict`):
+an astropy Table (or pandas DataFrame) with RA/Dec columns, a SkyCoord column
+or an image-path column; a SkyCoord; image paths; numpy arrays; PIL images;
+and any iterable (a generator) of paths or images, which is consumed lazily.
+
+Structural problems (no coordinate or image column, an empty table,
+unit-less coordinates that look like radians) raise
+:class:`~galmorph.errors.DataError`. Problems of single rows (NaN
+coordinates, Dec outside [-90, 90], a missing path) become per-row errors that
+the classifier keeps in its output.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+from galmorph.astro.redshift import find_column
+from galmorph.errors import DataError
+
+__all__ = ["Row", "Rows", "parse_input", "PATH_NAMES", "RA_NAMES", "DEC_NAMES", "PETRO_NAMES",
+           "Z_NAMES"]
+
+PATH_NAMES = ("path", "file", "filename", "image", "file_name", "filepath", "image_path")
+RA_NAMES = ("ra", "raj2000", "ra_deg", "ra_icrs")
+DEC_NAMES = ("dec", "dej2000", "decj2000", "dec_deg", "de_icrs", "dec_icrs")
+PETRO_NAMES = ("petroR90_r", "petroRad90_r", "petro_r90")
+Z_NAMES = ("z", "redshift")
+
+
+@dataclass
+class Row:
+    """One input row: ``kind`` is ``coord`` (value = (ra, dec) deg), ``path``,
+    ``image`` (uint8 (H, W, 3)), ``ready`` (uint8 (3, s, s), already cropped) or
+    ``error`` (value = the message)."""
+
+    index: int
+    kind: str
+    value: object
+    petro: float = np.nan
+
+
+@dataclass
+class Rows:
+    """The parsed input: the columns to carry over, the row count and the rows."""
+
+    kind: str
+    base: Table | None
+    n: int | None
+    rows: object  # iterator of Row
+    z: np.ndarray | None = None
+
+
+def parse_input(x, *, image_column=None, image_dir=None, size=80):
+    """Parse ``x`` into :class:`Rows`; ``size`` is the model's input side (pre-cropped arrays)."""
+    from astropy.coordinates import SkyCoord
+
+    if type(x).__name__ == "DataFrame":
+        x = Table.from_pandas(x)
+    if isinstance(x, Table):
+        return _from_table(x, image_column, image_dir)
+    if isinstance(x, SkyCoord):
+        c = x.icrs.reshape(-1) if x.ndim else x.icrs.reshape((1,))
+        base = Table({"ra": c.ra.deg, "dec": c.dec.deg})
+        return _coord_rows("skycoord", base, base["ra"].data, base["dec"].data, None)
+    if isinstance(x, (str, os.PathLike)):
+        x = [x]
+    if isinstance(x, np.ndarray):
+        arr = x
+        if arr.ndim == 3:
+            arr = arr[None]
+        if arr.ndim != 4:
+            raise DataError(f"image array must be (H, W, 3), (N, H, W, 3) or (N, 3, {size}, "
+                            f"{size}) uint8, got shape {x.shape}")
+        base = Table({"index": np.arange(len(arr))})
+        return Rows("images", base, len(arr), (_item_row(i, im, image_dir, size)
+                                              for i, im in enumerate(arr)))
+    if hasattr(x, "convert") and hasattr(x, "size"):  # a PIL image
+        x = [x]
+    if isinstance(x, (list, tuple)):
+        if not x:
+            raise DataError("no input: the list of images or paths is empty")
+        if all(isinstance(v, (str, os.PathLike)) for v in x):
+            base = Table({"path": [str(v) for v in x]})
+            return Rows("paths", base, len(x), (_item_row(i, v, image_dir, size)
+                                               for i, v in enumerate(x)))
+        base = Table({"index": np.arange(len(x))})
+        return Rows("images", base, len(x), (_item_row(i, v, image_dir, size)
+                                            for i, v in enumerate(x)))
+    if hasattr(x, "__iter__"):
+        return Rows("stream", None, None, (_item_row(i, v, image_dir, size)
+                                           for i, v in enumerate(x)))
+    raise DataError(f"cannot classify a {type(x).__name__}: pass an astropy Table (ra/dec or an "
+                    f"image-path column), a SkyCoord, image paths, uint8 arrays or PIL images")
+
+
+def _item_row(i, v, image_dir, size):
+    """One path or image of a non-table input."""
+    if isinstance(v, (str, os.PathLike)):
+        return _path_row(i, v, image_dir)
+    if hasattr(v, "convert") and hasattr(v, "size"):  # PIL
+        return Row(i, "image", np.asarray(v.convert("RGB")))
+    arr = np.asarray(v) if v is not None else None
+    if arr is None or arr.ndim != 3:
+        shape = None if arr is None else arr.shape
+        return Row(i, "error", f"item {i}: expected an image path or a uint8 (H, W, 3) image, "
+                               f"got {type(v).__name__} of shape {shape}")
+    if arr.dtype != np.uint8:
+        if np.issubdtype(arr.dtype, np.floating) and np.nanmin(arr) >= 0 and np.nanmax(arr) <= 1:
+            arr = np.round(np.nan_to_num(arr) * 255).astype(np.uint8)  # floats in [0, 1]
+        else:
+            return Row(i, "error", f"item {i}: image dtype {arr.dtype}; expected uint8 0-255 "
+                                   f"(or floats in [0, 1])")
+    if arr.shape == (3, size, size):
+        return Row(i, "ready", arr)
+    if arr.shape == (size, size, 3):
+        return Row(i, "ready", np.ascontiguousarray(arr.transpose(2, 0, 1)))
+    if arr.shape[-1] != 3:
+        return Row(i, "error", f"item {i}: image shape {arr.shape}; expected (H, W, 3) RGB")
+    return Row(i, "image", arr)
+
+
+def _path_row(i, value, image_dir, where=None):
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return Row(i, "error", f"{where or f'item {i}'}: no image path given")
+    path = Path(value).expanduser()
+    if image_dir is not None and not path.is_absolute():
+        path = Path(image_dir) / path
+    return Row(i, "path", path)
+
+
+def _from_table(table, image_column, image_dir):
+    if len(table) == 0:
+        raise DataError("the input table has no rows; nothing to classify")
+    if image_column is not None:
+        if image_column not in table.colnames:
+            raise DataError(f"image column {image_column!r} not in the table (columns: "
+                            f"{_names(table)})")
+    else:
+        image_column = find_column(table, PATH_NAMES)
+    z_name = find_column(table, Z_NAMES)
+    z = None if z_name is None else _floats(table[z_name])
+    if image_column is not None:
+        col = table[image_column]
+        if col.dtype.kind not in "USO":
+            raise DataError(f"image column {image_column!r} holds {col.dtype} values, not "
+                            f"file names; name the right column with image_column=")
+        values = np.ma.filled(col, "") if np.ma.is_masked(col) else col
+        rows = (_path_row(i, str(v), image_dir, f"row {i} ({image_column!r})")
+                for i, v in enumerate(values))
+        return Rows("table-images", table, len(table), rows, z)
+    ra, dec = _table_coords(table)
+    petro_name = find_column(table, PETRO_NAMES)
+    petro = None if petro_name is None else _angle(table[petro_name], petro_name, "arcsec")
+    return _coord_rows("table-coords", table, ra, dec, petro, z)
+
+
+def _names(table, limit=12):
+    more = " ..." if len(table.colnames) > limit else ""
+    return ", ".join(table.colnames[:limit]) + more
+
+
+def _floats(col):
+    return np.asarray(np.ma.filled(np.ma.asarray(col, dtype=float), np.nan), dtype=np.float64)
+
+
+def _angle(col, name, unit):
+    """Column values in ``unit`` (deg or arcsec); unit-less columns are taken as ``unit``."""
+    from astropy import units as u
+
+    if col.dtype.kind in "USO":
+        raise DataError(f"column {name!r} holds text ({col[0]!r}); give numbers in degrees, or "
+                        f"convert sexagesimal values with astropy.coordinates.SkyCoord and "
+                        f"pass a SkyCoord column")
+    values = _floats(col)
+    if getattr(col, "unit", None) is not None:
+        try:
+            values = (values * col.unit).to_value(unit)
+        except u.UnitConversionError:
+            raise DataError(f"column {name!r} has unit {col.unit}, which is not an angle; "
+                            f"expected {unit}") from None
+    return values
+
+
+def _table_coords(table):
+    """(ra, dec) in degrees from a SkyCoord column or RA/Dec columns."""
+    from astropy.coordinates import SkyCoord
+
+    for name in table.colnames:
+        if isinstance(table[name], SkyCoord):
+            c = table[name].icrs
+            return np.asarray(c.ra.deg, float), np.asarray(c.dec.deg, float)
+    ra_name, dec_name = find_column(table, RA_NAMES), find_column(table, DEC_NAMES)
+    if ra_name is None or dec_name is None:
+        missing = " and ".join(n for n, v in (("ra", ra_name), ("dec", dec_name)) if v is None)
+        raise DataError(f"the table has no {missing} column (columns: {_names(table)}); give "
+                        f"'ra' and 'dec' in degrees, a SkyCoord column, or an image-path column "
+                        f"named one of {', '.join(PATH_NAMES[:4])} (or pass image_column=)")
+    ra, dec = _angle(table[ra_name], ra_name, "deg"), _angle(table[dec_name], dec_name, "deg")
+    unitless = getattr(table[ra_name], "unit", None) is None and \
+        getattr(table[dec_name], "unit", None) is None
+    finite = np.isfinite(ra) & np.isfinite(dec)
+    if unitless and finite.any() and np.all(np.abs(ra[finite]) <= 2 * np.pi) \
+            and np.all(np.abs(dec[finite]) <= np.pi / 2):
+        raise DataError(f"columns {ra_name!r} and {dec_name!r} have no unit and every value "
+                        f"fits radians (|ra| <= 2 pi, |dec| <= pi/2); say which unit they are "
+                        f"in, e.g. table[{ra_name!r}].unit = 'deg' (or 'rad')")
+    return ra, dec
+
+
+def _coord_rows(kind, base, ra, dec, petro, z=None):
+    n = len(ra)
+    petro = np.full(n, np.nan) if petro is None else petro
+
+    def rows():
+        for i in range(n):
+            r, d = float(ra[i]), float(dec[i])
+            if not (np.isfinite(r) and np.isfinite(d)):
+                yield Row(i, "error", f"row {i}: ra/dec is not finite (ra={r}, dec={d})")
+            elif abs(d) > 90:
+                yield Row(i, "error", f"row {i}: dec={d:g} deg is outside [-90, 90]")
+            else:
+                yield Row(i, "coord", (r % 360.0, d), float(petro[i]))
+    return Rows(kind, base, n, rows(), z)

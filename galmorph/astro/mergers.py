@@ -1,0 +1,390 @@
+"""Merger flags, merger fractions and the angular-separation bias of the merger vote.
+
+The merger answer of Galaxy Zoo 2 is ``Class8.6`` in the Kaggle encoding
+(Q8 "Is the odd feature ...?" -> merger). It is a *weighted* fraction: the
+share of all volunteers who said "odd" and then "merger", so a galaxy with
+``Class8.6 >= 0.54`` has a majority merger vote among everyone who saw it.
+
+A network trained on these votes inherits their biases. One of them depends on
+the angular separation of a galaxy from its nearest projected neighbour: a
+companion in the cutout raises the merger vote whether or not the two
+interact. :func:`separation_bias` measures that relation from the columns
+written by :func:`galmorph.astro.separation.measure_separations` (or by
+``MorphologyClassifier.predict(..., separations=True)``), and
+:func:`propose_merger_threshold` turns it into a threshold.
+
+Examples
+--------
+>>> from galmorph.astro.mergers import merger_fraction
+>>> result = classifier.predict(table)                       # doctest: +SKIP
+>>> frac, (low, high) = merger_fraction(result, seed=1)       # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from astropy.table import Table
+
+from galmorph import schema
+from galmorph.errors import DataError
+
+__all__ = ["DEFAULT_THRESHOLD", "MergerFraction", "ThresholdProposal", "merger_probability",
+           "merger_flags", "merger_fraction", "merger_threshold_scan", "separation_bias",
+           "propose_merger_threshold"]
+
+#: The merger threshold on ``Class8.6`` picked by eye in the paper.
+DEFAULT_THRESHOLD = 0.54
+_MERGER = "Class8.6"
+_SCAN = np.round(np.arange(0.05, 0.96, 0.05), 2)
+
+
+def merger_probability(data, column=_MERGER):
+    """The merger vote fraction of each row as a float array.
+
+    Parameters
+    ----------
+    data : astropy.table.Table, numpy.ndarray or sequence
+        A table holding ``column`` (or ``p_merger``), an ``(N, 37)`` array of
+        Kaggle fractions, or a 1-D array of merger probabilities.
+    column : str
+        Column to read from a table; any name :func:`galmorph.schema.column_index`
+        accepts selects the column of an ``(N, 37)`` array.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (N,)
+    """
+    if hasattr(data, "colnames"):
+        name = column if column in data.colnames else None
+        if name is None and column == _MERGER and "p_merger" in data.colnames:
+            name = "p_merger"
+        if name is None:
+            raise DataError(f"table has no column {column!r} (columns: "
+                            f"{', '.join(data.colnames[:12])}); pass column= to name the "
+                            f"merger probability, or classify the table first")
+        return np.asarray(np.ma.filled(data[name], np.nan), dtype=np.float64)
+    arr = np.asarray(data, dtype=np.float64)
+    if arr.ndim == 2 and arr.shape[1] == schema.N_ANSWERS:
+        return arr[:, schema.column_index(column)]
+    if arr.ndim == 1:
+        return arr
+    raise DataError(f"expected a table, an (N, {schema.N_ANSWERS}) array of Kaggle fractions "
+                    f"or a 1-D array of merger probabilities, got shape {arr.shape}")
+
+
+def merger_flags(data, threshold=DEFAULT_THRESHOLD, column=_MERGER):
+    """Boolean merger flags: ``p_merger >= threshold``.
+
+    Rows whose probability is NaN (failed predictions) are never flagged.
+
+    Parameters
+    ----------
+    data : Table, array (N, 37) or array (N,)
+        See :func:`merger_probability`.
+    threshold : float
+        Merger threshold on the weighted ``Class8.6`` fraction; 0.54 as in the paper.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (N,)
+    """
+    p = merger_probability(data, column)
+    with np.errstate(invalid="ignore"):
+        return np.nan_to_num(p, nan=-1.0) >= threshold
+
+
+@dataclass
+class MergerFraction:
+    """A merger fraction with its bootstrap confidence interval.
+
+    Unpacks as ``fraction, (low, high)``.
+    """
+
+    fraction: float
+    low: float
+    high: float
+    n: int
+    n_merger: int
+    threshold: float
+    confidence: float
+
+    def __iter__(self):
+        yield self.fraction
+        yield (self.low, self.high)
+
+    def __str__(self):
+        return (f"merger fraction {self.fraction:.4f} [{self.low:.4f}, {self.high:.4f}] "
+                f"({100 * self.confidence:.0f}% bootstrap interval; {self.n_merger} of "
+                f"{self.n} galaxies with p_merger >= {self.threshold:g})")
+
+
+def _bootstrap_fraction(k, n, n_boot, confidence, rng):
+    # Resampling n Bernoulli flags with replacement gives Binomial(n, k/n)
+    # merger counts, so the bootstrap needs no (n_boot, n) index array.
+    if n == 0:
+        return np.nan, np.nan, np.nan
+    frac = k / n
+    draws = rng.binomial(n, frac, size=n_boot) / n
+    tail = 50 * (1 - confidence)
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return frac, float(low), float(high)
+
+
+def merger_fraction(data, threshold=DEFAULT_THRESHOLD, column=_MERGER, n_boot=1000,
+                    confidence=0.68, seed=None):
+    """Fraction of galaxies flagged as mergers, with a bootstrap interval.
+
+    Parameters
+    ----------
+    data : Table, array (N, 37) or array (N,)
+        Predictions (see :func:`merger_probability`). Rows with NaN
+        probability (failed predictions) are left out of numerator and
+        denominator.
+    threshold : float
+        ``p_merger >= threshold`` flags a merger.
+    n_boot : int
+        Number of bootstrap resamples.
+    confidence : float
+        Central probability of the percentile interval (0.68 ~ 1 sigma).
+    seed : int or None
+        Seed of a local random generator.
+
+    Returns
+    -------
+    MergerFraction
+        Unpacks as ``fraction, (low, high)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f, (lo, hi) = merger_fraction(np.array([0.9, 0.1, 0.2, 0.6]), seed=0)
+    >>> f
+    0.5
+    """
+    p = merger_probability(data, column)
+    ok = np.isfinite(p)
+    n, k = int(ok.sum()), int((p[ok] >= threshold).sum())
+    rng = np.random.default_rng(seed)
+    frac, low, high = _bootstrap_fraction(k, n, n_boot, confidence, rng)
+    return MergerFraction(float(frac), low, high, n, k, float(threshold), float(confidence))
+
+
+def merger_threshold_scan(data, thresholds=None, column=_MERGER, n_boot=1000, confidence=0.68,
+                          seed=None):
+    """Merger fraction as a function of the threshold.
+
+    Parameters
+    ----------
+    data : Table, array (N, 37) or array (N,)
+        Predictions, see :func:`merger_probability`.
+    thresholds : array-like, optional
+        Thresholds to scan; default 0.05, 0.10, ..., 0.95.
+
+    Returns
+    -------
+    astropy.table.Table
+        Columns ``threshold``, ``n_merger``, ``n``, ``fraction``, ``fraction_low``,
+        ``fraction_high`` (bootstrap interval at ``confidence``).
+    """
+    p = merger_probability(data, column)
+    p = p[np.isfinite(p)]
+    thresholds = _SCAN if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for t in thresholds:
+        k = int((p >= t).sum())
+        rows.append((float(t), k, len(p), *_bootstrap_fraction(k, len(p), n_boot, confidence,
+                                                                 rng)))
+    out = Table(rows=rows, names=("threshold", "n_merger", "n", "fraction", "fraction_low",
+                                  "fraction_high"),
+                dtype=(float, int, int, float, float, float))
+    out.meta.update(column=column, confidence=confidence, n_boot=n_boot)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Angular-separation bias
+# ---------------------------------------------------------------------------
+
+def _separations(table, column):
+    if column not in table.colnames:
+        raise DataError(f"table has no separation column {column!r}; measure separations "
+                        f"first with MorphologyClassifier.predict(..., separations=True) or "
+                        f"galmorph.astro.separation.measure_separations")
+    # NaN = not measured (failed row); inf = no neighbour detected in the cutout.
+    return np.asarray(np.ma.filled(table[column], np.nan), dtype=np.float64)
+
+
+def _default_edges(sep, column):
+    finite = sep[np.isfinite(sep)]
+    if column == "sep_r90":
+        # The 424 px GZ2 cutout spans +-4.24 petroR90 (0.02 petroR90/px).
+        return np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.5])
+    if finite.size == 0:
+        return np.array([0.0, 1.0])
+    return np.unique(np.quantile(finite, np.linspace(0, 1, 7)))
+
+
+def separation_bias(table, bins=None, separation_column="sep_r90", column=_MERGER,
+                    threshold=DEFAULT_THRESHOLD, n_boot=500, confidence=0.68, seed=None):
+    """How the merger probability depends on the separation to the nearest neighbour.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        Predictions with ``Class8.6`` (or ``p_merger``) and a separation column
+        (``sep_r90`` in petroR90_r units, ``sep_px``, ``sep_arcsec`` or
+        ``sep_kpc``), as written by ``predict(..., separations=True)``.
+    bins : int or array-like, optional
+        Bin edges in the separation column's unit, or a number of equal-count
+        bins. Default: 0, 0.5, 1, 1.5, 2, 3, 4.5 petroR90 for ``sep_r90``, six
+        equal-count bins otherwise.
+    threshold : float
+        Merger threshold for the ``merger_fraction`` columns.
+    n_boot, confidence, seed
+        Bootstrap settings (percentile interval).
+
+    Returns
+    -------
+    astropy.table.Table
+        One row per separation bin, plus a last row (``sep_low = inf``) for
+        galaxies with no neighbour detected in the cutout: ``sep_low``,
+        ``sep_high``, ``sep_mean``, ``n``, ``mean_p_merger``, ``mean_p_merger_err``
+        (bootstrap standard deviation), ``merger_fraction`` and its
+        ``merger_fraction_low`` / ``merger_fraction_high`` interval.
+    """
+    p = merger_probability(table, column)
+    sep = _separations(table, separation_column)
+    ok = np.isfinite(p) & ~np.isnan(sep)
+    p, sep = p[ok], sep[ok]
+    if isinstance(bins, (int, np.integer)):
+        finite = sep[np.isfinite(sep)]
+        edges = np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1))) if finite.size \
+            else np.array([0.0, 1.0])
+    else:
+        edges = _default_edges(sep, separation_column) if bins is None else np.asarray(bins, float)
+    rng = np.random.default_rng(seed)
+    rows = []
+    groups = [(lo, hi, (sep >= lo) & ((sep < hi) | ((hi == edges[-1]) & (sep == hi))))
+              for lo, hi in zip(edges[:-1], edges[1:])]
+    groups.append((np.inf, np.inf, np.isinf(sep)))
+    for lo, hi, sel in groups:
+        pb = p[sel]
+        n = len(pb)
+        if n:
+            boots = rng.choice(pb, size=(n_boot, n)).mean(axis=1) if n_boot else np.array([np.nan])
+            k = int((pb >= threshold).sum())
+            frac, flo, fhi = _bootstrap_fraction(k, n, n_boot, confidence, rng)
+            sep_mean = float(np.mean(sep[sel])) if np.isfinite(lo) else np.inf
+            rows.append((lo, hi, sep_mean, n, float(pb.mean()), float(boots.std()), frac, flo, fhi))
+        else:
+            rows.append((lo, hi, np.nan, 0, np.nan, np.nan, np.nan, np.nan, np.nan))
+    out = Table(rows=rows, names=("sep_low", "sep_high", "sep_mean", "n", "mean_p_merger",
+                                  "mean_p_merger_err", "merger_fraction", "merger_fraction_low",
+                                  "merger_fraction_high"),
+                dtype=(float, float, float, int, float, float, float, float, float))
+    out.meta.update(separation_column=separation_column, threshold=threshold,
+                    confidence=confidence, n_boot=n_boot,
+                    note="last row (sep_low = inf): no neighbour detected in the cutout")
+    return out
+
+
+@dataclass
+class ThresholdProposal:
+    """A proposed merger threshold, the rule that chose it and the scan behind it."""
+
+    threshold: float
+    method: str
+    rule: str
+    scan: Table = field(repr=False)
+
+    def __float__(self):
+        return float(self.threshold)
+
+
+def _knee(thresholds, fractions):
+    # Kneedle (Satopaa et al. 2011): normalise both axes to [0, 1] and take the
+    # point farthest below the chord joining the ends of the falling curve.
+    x = (thresholds - thresholds[0]) / max(thresholds[-1] - thresholds[0], 1e-12)
+    span = max(fractions[0] - fractions[-1], 1e-12)
+    y = (fractions - fractions[-1]) / span
+    return int(np.argmax((1 - x) - y))
+
+
+def propose_merger_threshold(table, thresholds=None, method="auto", separation_column="sep_r90",
+                             close=1.5, max_close_fraction=0.5, min_flagged=5, column=_MERGER):
+    """Propose a merger threshold from the data rather than by eye.
+
+    Two rules are available:
+
+    ``"close_pairs"``
+        For each threshold the flagged galaxies (``p_merger >= t``) are split
+        by whether their nearest detected neighbour lies within ``close``
+        (in the unit of ``separation_column``; default 1.5 petroR90_r). Chance
+        projections with a separate companion inflate the merger vote at
+        moderate thresholds; genuine mergers are mostly blended into one source
+        or show tidal features with no separate neighbour. The proposed
+        threshold is the lowest ``t`` from which on the close-pair share of the
+        flagged galaxies stays at or below ``max_close_fraction`` (ignoring
+        thresholds with fewer than ``min_flagged`` flagged galaxies). Where the
+        flagged sample is never dominated by close pairs the rule is
+        inconclusive and the knee is used instead (the ``rule`` text says so).
+    ``"knee"``
+        The knee of the merger fraction against threshold: the point of the
+        falling curve farthest from the chord joining its ends, both axes
+        scaled to [0, 1] (Kneedle; Satopaa et al. 2011).
+
+    ``"auto"`` uses ``"close_pairs"`` when the table has ``separation_column``
+    and ``"knee"`` otherwise.
+
+    Returns
+    -------
+    ThresholdProposal
+        ``threshold``, ``method``, ``rule`` (the rule in words, with the numbers)
+        and ``scan``: a Table of ``threshold``, ``n_flagged``, ``fraction`` and,
+        for the close-pair rule, ``close_pair_fraction``.
+    """
+    p = merger_probability(table, column)
+    thresholds = _SCAN if thresholds is None else np.sort(np.asarray(thresholds, float))
+    if method == "auto":
+        has_sep = hasattr(table, "colnames") and separation_column in table.colnames
+        method = "close_pairs" if has_sep else "knee"
+    if method not in ("close_pairs", "knee"):
+        raise ValueError(f"method must be 'auto', 'close_pairs' or 'knee', not {method!r}")
+    ok = np.isfinite(p)
+    sep = _separations(table, separation_column)[ok] if method == "close_pairs" else None
+    p = p[ok]
+    if p.size == 0:
+        raise DataError("no finite merger probabilities to propose a threshold from")
+    flagged = p[None, :] >= thresholds[:, None]  # (T, N)
+    n_flagged = flagged.sum(axis=1)
+    scan = Table({"threshold": thresholds, "n_flagged": n_flagged,
+                  "fraction": n_flagged / p.size})
+    knee_t = float(thresholds[_knee(thresholds, scan["fraction"].data)])
+    knee_rule = (f"knee of the merger fraction vs threshold curve (Kneedle) over thresholds "
+                 f"{thresholds[0]:g}..{thresholds[-1]:g}: t = {knee_t:g}")
+    if method == "knee":
+        return ThresholdProposal(knee_t, "knee", knee_rule, scan)
+    close_pairs = (sep < close)[None, :] & flagged
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = close_pairs.sum(axis=1) / n_flagged
+    scan["close_pair_fraction"] = share
+    usable = n_flagged >= min_flagged
+    dominated = usable & (share > max_close_fraction)
+    if not dominated.any():
+        rule = (f"close-pair rule inconclusive: the flagged galaxies are never dominated "
+                f"(> {max_close_fraction:g}) by neighbours within {close:g} "
+                f"({separation_column}); fell back to the {knee_rule}")
+        return ThresholdProposal(knee_t, "knee", rule, scan)
+    last = int(np.flatnonzero(dominated)[-1])
+    if last + 1 >= len(thresholds):
+        rule = (f"close pairs dominate the flagged galaxies up to the highest threshold "
+                f"scanned ({thresholds[-1]:g}); fell back to the {knee_rule}")
+        return ThresholdProposal(knee_t, "knee", rule, scan)
+    t = float(thresholds[last + 1])
+    rule = (f"lowest threshold from which on at most {max_close_fraction:g} of the flagged "
+            f"galaxies have a neighbour within {close:g} ({separation_column}): t = {t:g} "
+            f"(close-pair share {share[last]:.2f} at t = {thresholds[last]:g}, "
+            f"{share[last + 1]:.2f} at t = {t:g})")
+    return ThresholdProposal(t, "close_pairs", rule, scan)

@@ -1,0 +1,380 @@
+"""Redshift-bias diagnostics of morphological classifications.
+
+Morphology measured from images depends on redshift even where the galaxy
+population does not: at larger distance spiral arms and bars are harder to
+see, so the *features or disk* fraction (``Class1.2``) falls with z and the
+*smooth* fraction (``Class1.1``) rises. A flux-limited sample adds a second
+effect: beyond z ~ 0.085 only luminous galaxies remain, and those are mostly
+bright ellipticals (Willett et al. 2013, Sect. 3; Hart et al. 2016). Both
+biases are inherited by any network trained on the votes.
+
+:func:`redshift_trends` bins the predicted fractions in redshift (optionally
+also in absolute magnitude), :func:`redshift_bias_flags` flags the two
+effects, :func:`summarize_redshift_trends` packs them into a JSON-able dict
+for ``Table.meta`` and :func:`plot_redshift_trends` draws the trends.
+
+Absolute magnitudes are ``M = m - DM(z)`` with the distance modulus of the
+chosen cosmology (default Planck18) and **no K-correction**: at z < 0.25 in
+the r band the K-correction is below ~0.3 mag, small next to the range of
+luminosities binned here, but do not use these magnitudes for photometry.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from astropy.table import Table
+
+from galmorph import schema
+from galmorph.errors import DataError
+
+__all__ = ["Z_SPLIT", "MAG_NAMES", "find_column", "absolute_magnitude", "redshift_trends",
+           "redshift_bias_flags", "summarize_redshift_trends", "plot_redshift_trends"]
+
+#: Redshift above which the GZ2 sample is dominated by bright ellipticals.
+Z_SPLIT = 0.085
+_Z_NAMES = ("z", "redshift", "zspec", "z_spec", "specz")
+MAG_NAMES = ("petroMag_r", "petromag_r", "mag_r", "r_mag", "rmag", "modelMag_r",
+              "cmodelMag_r", "PETROMAG_R")
+
+
+def find_column(table, candidates):
+    """The first column of ``table`` whose name matches a candidate (case-insensitive), or None."""
+    lower = {name.lower(): name for name in table.colnames}
+    for cand in candidates:
+        if cand.lower() in lower:
+            return lower[cand.lower()]
+    return None
+
+
+def absolute_magnitude(mag, z, cosmology=None):
+    """Absolute magnitude from apparent magnitude and redshift, without K-correction.
+
+    Parameters
+    ----------
+    mag : array-like
+        Apparent magnitudes (e.g. SDSS ``petroMag_r``).
+    z : array-like
+        Redshifts (> 0; others give NaN).
+    cosmology : astropy.cosmology.Cosmology, optional
+        Default Planck18.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``mag - cosmology.distmod(z)``.
+    """
+    if cosmology is None:
+        from astropy.cosmology import Planck18 as cosmology
+    mag = np.asarray(mag, dtype=np.float64)
+    z = np.asarray(z, dtype=np.float64)
+    out = np.full(np.broadcast(mag, z).shape, np.nan)
+    good = np.isfinite(z) & (z > 0) & np.isfinite(mag)
+    if good.any():
+        out[good] = mag[good] - cosmology.distmod(z[good]).value
+    return out
+
+
+def _column(table, name, what):
+    if name not in table.colnames:
+        raise DataError(f"table has no {what} column {name!r} (columns: "
+                        f"{', '.join(table.colnames[:12])}{' ...' if len(table.colnames) > 12 else ''})")
+    return np.asarray(np.ma.filled(table[name], np.nan), dtype=np.float64)
+
+
+def _edges(values, bins, n_default=8):
+    finite = values[np.isfinite(values)]
+    if bins is None or isinstance(bins, (int, np.integer)):
+        n = n_default if bins is None else int(bins)
+        n = max(1, min(n, finite.size // 5 or 1))
+        edges = np.unique(np.quantile(finite, np.linspace(0, 1, n + 1))) if finite.size else \
+            np.array([0.0, 1.0])
+        return edges if edges.size > 1 else np.array([edges[0], edges[0] + 1e-9])
+    return np.asarray(bins, dtype=np.float64)
+
+
+def _in_bin(values, lo, hi, last):
+    return (values >= lo) & ((values < hi) | (last & (values == hi)))
+
+
+def redshift_trends(table, answers=("Class1.1", "Class1.2", "Class8.6"), bins=None, z_column="z",
+                    abs_mag_bins=None, mag_column=None, n_boot=200, seed=None, cosmology=None):
+    """Binned mean vote fractions against redshift, with bootstrap errors.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        Predictions (the 37 Kaggle columns) with a redshift column.
+    answers : sequence of str
+        Answers to trace (Kaggle columns or labels such as ``"merger"``);
+        default smooth, features or disk, merger.
+    bins : int or array-like, optional
+        Redshift bin edges, or a number of equal-count bins (default 8, fewer
+        for small tables so that a bin holds at least 5 galaxies).
+    z_column : str
+        Redshift column; ``"z"`` also finds ``redshift`` if ``z`` is absent.
+    abs_mag_bins : int or array-like, optional
+        Also split by absolute magnitude (edges, or a number of equal-count
+        bins), computed from ``mag_column`` and z without K-correction.
+    mag_column : str, optional
+        Apparent magnitude column; default the first of ``petroMag_r``,
+        ``mag_r``, ``r_mag``, ... present. With it every bin also reports the
+        mean absolute magnitude ``abs_mag_mean``.
+    n_boot : int
+        Bootstrap resamples for the errors (standard deviation of the bin mean).
+    seed : int or None
+        Seed of a local random generator.
+
+    Returns
+    -------
+    astropy.table.Table
+        One row per (magnitude bin, redshift bin): ``z_low``, ``z_high``,
+        ``z_mean``, ``n``, for each answer its mean (column named as the
+        answer, e.g. ``Class1.2``) and ``<answer>_err``; with magnitudes
+        ``abs_mag_mean`` and, when split, ``mag_low`` / ``mag_high``.
+        Rows with NaN fractions (failed predictions) or NaN z are left out.
+    """
+    if z_column not in table.colnames:
+        z_column = find_column(table, (z_column,) + _Z_NAMES) or z_column
+    z = _column(table, z_column, "redshift")
+    names = [schema.KAGGLE_COLUMNS[schema.column_index(a)] for a in answers]
+    values = np.column_stack([_column(table, n, "answer") for n in names])  # (N, A)
+    if mag_column is None:
+        mag_column = find_column(table, MAG_NAMES)
+    absmag = None
+    if mag_column is not None:
+        absmag = absolute_magnitude(_column(table, mag_column, "magnitude"), z, cosmology)
+    elif abs_mag_bins is not None:
+        raise DataError("abs_mag_bins needs apparent magnitudes: pass mag_column= naming one "
+                        f"(none of {', '.join(MAG_NAMES[:4])} ... found)")
+    ok = np.isfinite(z) & np.all(np.isfinite(values), axis=1)
+    if not ok.any():
+        raise DataError(f"no row has both a finite redshift ({z_column!r}) and finite fractions")
+    z, values = z[ok], values[ok]
+    absmag = None if absmag is None else absmag[ok]
+    z_edges = _edges(z, bins)
+    mag_groups = [(np.nan, np.nan, np.ones(z.size, bool))]
+    if abs_mag_bins is not None:
+        m_edges = _edges(absmag, abs_mag_bins, 3)
+        mag_groups = [(lo, hi, _in_bin(absmag, lo, hi, hi == m_edges[-1]))
+                      for lo, hi in zip(m_edges[:-1], m_edges[1:])]
+    rng = np.random.default_rng(seed)
+    rows = []
+    for m_lo, m_hi, m_sel in mag_groups:
+        for lo, hi in zip(z_edges[:-1], z_edges[1:]):
+            sel = m_sel & _in_bin(z, lo, hi, hi == z_edges[-1])
+            rows.append(_bin_row(z[sel], values[sel], None if absmag is None else absmag[sel],
+                                 lo, hi, m_lo, m_hi, n_boot, rng))
+    out = Table(rows=rows, names=_row_names(names, absmag is not None, abs_mag_bins is not None)
+                if rows else None)
+    out.meta.update(z_column=z_column, answers=names, mag_column=mag_column,
+                    n_boot=n_boot, k_correction="none")
+    for n in names:
+        out[n].description = "mean " + schema.describe_column(n)
+    return out
+
+
+def _row_names(names, has_mag, split):
+    cols = ["z_low", "z_high", "z_mean", "n"]
+    for n in names:
+        cols += [n, f"{n}_err"]
+    if has_mag:
+        cols.append("abs_mag_mean")
+    if split:
+        cols += ["mag_low", "mag_high"]
+    return cols
+
+
+def _bin_row(z, values, absmag, lo, hi, m_lo, m_hi, n_boot, rng):
+    n = len(z)
+    row = [float(lo), float(hi), float(z.mean()) if n else np.nan, n]
+    if n:
+        means = values.mean(axis=0)
+        idx = rng.integers(0, n, size=(n_boot, n)) if n_boot else None
+        errs = values[idx].mean(axis=1).std(axis=0) if n_boot else np.full(len(means), np.nan)
+    else:
+        means = errs = np.full(values.shape[1], np.nan)
+    for m, e in zip(means, errs):
+        row += [float(m), float(e)]
+    if absmag is not None:
+        row.append(float(np.nanmean(absmag)) if n and np.isfinite(absmag).any() else np.nan)
+    if np.isfinite(m_lo):
+        row += [float(m_lo), float(m_hi)]
+    return tuple(row)
+
+
+def _weighted_means(trends, col, sel):
+    n = np.asarray(trends["n"], float)[sel]
+    v = np.asarray(trends[col], float)[sel]
+    ok = np.isfinite(v) & (n > 0)
+    return float(np.sum(v[ok] * n[ok]) / np.sum(n[ok])) if ok.any() else float("nan")
+
+
+def _slope(trends, col):
+    # Weighted least squares of the bin means on z_mean; error from the bootstrap errors.
+    x = np.asarray(trends["z_mean"], float)
+    y = np.asarray(trends[col], float)
+    e = np.asarray(trends[f"{col}_err"], float)
+    ok = np.isfinite(x) & np.isfinite(y) & (np.asarray(trends["n"]) > 1)
+    if ok.sum() < 2 or np.ptp(x[ok]) == 0:
+        return float("nan"), float("nan")
+    w = 1.0 / np.maximum(e[ok], 1e-4) ** 2
+    xm = np.sum(w * x[ok]) / w.sum()
+    sxx = np.sum(w * (x[ok] - xm) ** 2)
+    slope = np.sum(w * (x[ok] - xm) * y[ok]) / sxx
+    return float(slope), float(np.sqrt(1.0 / sxx))
+
+
+def redshift_bias_flags(trends, z_split=Z_SPLIT, min_significance=2.0, min_mag_offset=0.5):
+    """Flag the redshift biases the paper describes.
+
+    Parameters
+    ----------
+    trends : astropy.table.Table
+        Output of :func:`redshift_trends` with ``Class1.1`` and ``Class1.2``.
+    z_split : float
+        Boundary of the high-z regime (0.085).
+    min_significance : float
+        A slope counts when it differs from zero by this many standard errors.
+    min_mag_offset : float
+        High-z galaxies count as more luminous when their mean absolute
+        magnitude is brighter by at least this many magnitudes.
+
+    Returns
+    -------
+    dict (JSON-able)
+        ``features_decline`` (the Class1.2 slope against z is negative and
+        significant), ``features_slope`` and ``features_slope_err``,
+        ``smooth_low_z`` / ``smooth_high_z`` (mean Class1.1 below and above
+        ``z_split``), ``smooth_rises``, ``abs_mag_low_z`` / ``abs_mag_high_z``
+        and ``high_z_brighter`` (None without magnitudes),
+        ``high_z_bright_ellipticals`` (smooth-dominated *and* brighter at high
+        z; None without magnitudes) and ``messages`` in words.
+    """
+    for col in ("Class1.1", "Class1.2"):
+        if col not in trends.colnames:
+            raise DataError(f"trends table lacks {col!r}; call redshift_trends with "
+                            f"answers including 'Class1.1' and 'Class1.2'")
+    slope, err = _slope(trends, "Class1.2")
+    high = np.asarray(trends["z_mean"], float) > z_split
+    smooth_lo = _weighted_means(trends, "Class1.1", ~high)
+    smooth_hi = _weighted_means(trends, "Class1.1", high)
+    flags = {
+        "z_split": z_split,
+        "features_slope": slope, "features_slope_err": err,
+        "features_decline": bool(np.isfinite(slope) and slope < -min_significance * err),
+        "smooth_low_z": smooth_lo, "smooth_high_z": smooth_hi,
+        "smooth_rises": bool(np.isfinite(smooth_hi) and np.isfinite(smooth_lo)
+                             and smooth_hi > smooth_lo),
+        "abs_mag_low_z": None, "abs_mag_high_z": None,
+        "high_z_brighter": None, "high_z_bright_ellipticals": None,
+    }
+    msgs = []
+    if flags["features_decline"]:
+        msgs.append(f"features/disk fraction falls with redshift (slope {slope:.2f} +- {err:.2f} "
+                    f"per unit z)")
+    if "abs_mag_mean" in trends.colnames:
+        m_lo = _weighted_means(trends, "abs_mag_mean", ~high)
+        m_hi = _weighted_means(trends, "abs_mag_mean", high)
+        brighter = bool(np.isfinite(m_lo) and np.isfinite(m_hi) and m_lo - m_hi >= min_mag_offset)
+        flags.update(abs_mag_low_z=m_lo, abs_mag_high_z=m_hi, high_z_brighter=brighter,
+                     high_z_bright_ellipticals=bool(brighter and flags["smooth_rises"]
+                                                    and smooth_hi > 0.5))
+        if flags["high_z_bright_ellipticals"]:
+            msgs.append(f"z > {z_split:g} is dominated by bright ellipticals (smooth fraction "
+                        f"{smooth_hi:.2f} vs {smooth_lo:.2f}; mean M {m_hi:.2f} vs {m_lo:.2f})")
+    elif flags["smooth_rises"]:
+        msgs.append(f"smooth fraction is higher at z > {z_split:g} ({smooth_hi:.2f} vs "
+                    f"{smooth_lo:.2f}); give magnitudes to test the luminosity bias")
+    flags["messages"] = msgs
+    return _jsonable(flags)
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer, int)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if np.isfinite(obj) else None
+    return obj
+
+
+def summarize_redshift_trends(table, **kwargs):
+    """A JSON-able summary of :func:`redshift_trends` and :func:`redshift_bias_flags`.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        Predictions with a redshift column.
+    **kwargs
+        Passed to :func:`redshift_trends`.
+
+    Returns
+    -------
+    dict
+        ``z_edges``, ``n`` per bin, ``z_mean``, ``means`` (answer -> list),
+        ``errors`` and ``flags``; NaN becomes None so ``json.dumps`` works.
+    """
+    kwargs.setdefault("answers", ("Class1.1", "Class1.2", "Class8.6"))
+    trends = redshift_trends(table, **kwargs)
+    answers = trends.meta["answers"]
+    summary = {
+        "z_column": trends.meta["z_column"],
+        "z_edges": list(np.unique(np.concatenate([trends["z_low"], trends["z_high"]]))),
+        "n": list(trends["n"]),
+        "z_mean": list(trends["z_mean"]),
+        "means": {a: list(trends[a]) for a in answers},
+        "errors": {a: list(trends[f"{a}_err"]) for a in answers},
+        "flags": (redshift_bias_flags(trends)
+                  if {"Class1.1", "Class1.2"} <= set(answers) else None),
+    }
+    summary = _jsonable(summary)
+    json.dumps(summary)  # fail here, not when the table is written
+    return summary
+
+
+def plot_redshift_trends(trends, ax=None, answers=None):
+    """Plot binned mean fractions against redshift with error bars.
+
+    Parameters
+    ----------
+    trends : astropy.table.Table
+        Output of :func:`redshift_trends`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure otherwise.
+    answers : sequence of str, optional
+        Subset of the traced answers.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    answers = answers or trends.meta.get("answers") or [
+        c for c in trends.colnames if c in schema.KAGGLE_COLUMNS]
+    split = "mag_low" in trends.colnames
+    groups = sorted(set(zip(trends["mag_low"], trends["mag_high"]))) if split else [None]
+    styles = ["-", "--", ":", "-."]
+    for gi, group in enumerate(groups):
+        sel = np.ones(len(trends), bool) if group is None else (
+            (trends["mag_low"] == group[0]) & (trends["mag_high"] == group[1]))
+        for ai, a in enumerate(answers):
+            label = schema.ANSWERS[schema.column_index(a)].label
+            if group is not None:
+                label += f" ({group[0]:.1f} <= M < {group[1]:.1f})"
+            ax.errorbar(trends["z_mean"][sel], trends[a][sel], yerr=trends[f"{a}_err"][sel],
+                        ls=styles[gi % len(styles)], marker="o", ms=3, color=f"C{ai}",
+                        label=label)
+    ax.axvline(Z_SPLIT, color="0.6", lw=0.8, ls=":")
+    ax.set_xlabel("redshift z")
+    ax.set_ylabel("mean weighted vote fraction")
+    ax.legend(fontsize="small")
+    return ax
