@@ -36,7 +36,8 @@ __all__ = ["PreparedData", "prepare", "open_prepared", "default_cache_path", "CA
 
 #: Bumped when the cache layout or the pixels it holds change; older caches are rebuilt.
 CACHE_FORMAT = 1
-#: Images per chunk: the unit of work of a worker and of resuming.
+#: Images per chunk: the unit of work of a worker and of resuming
+#: (``$GALMORPH_PREPARE_CHUNK`` overrides it for new caches, e.g. in tests).
 CHUNK = 64
 _ON_ERROR = ("raise", "skip")
 
@@ -100,14 +101,14 @@ def default_cache_path(source, crop=224, size=80, flavour="weighted_fraction"):
     return cache_dir("prepared") / f"{source.name or 'data'}-{digest}"
 
 
-def _open_catalog(source, flavour):
+def _open_catalog(source, flavour, on_error):
     if hasattr(source, "paths") and hasattr(source, "ids"):
         return source  # already a Catalog
     try:
         from galmorph.data.catalogs import open_catalog
     except ImportError:  # TEMPORARY until galmorph.data.catalogs lands
         return _kaggle_stopgap(source)
-    return open_catalog(source, flavour=flavour)
+    return open_catalog(source, flavour=flavour, on_error=on_error)
 
 
 def _kaggle_stopgap(source):
@@ -123,28 +124,41 @@ def _kaggle_stopgap(source):
                                  sources={"labels": str(source)}, skipped=[])
 
 
-def _fingerprint(catalog):
-    """Hash of what the cache depends on: file list, sizes, mtimes, IDs, labels."""
-    h = hashlib.sha256()
-    for path in catalog.paths:
-        try:
+def _file_stats(catalog):
+    """``int64 (N, 2)``: size and mtime (ns) of every image, ``-1`` where missing."""
+    stats = np.full((len(catalog.paths), 2), -1, dtype=np.int64)
+    for row, path in enumerate(catalog.paths):
+        with contextlib.suppress(OSError):
             st = os.stat(path)
-            h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-        except OSError:
-            h.update(f"{path}\0missing\n".encode())
+            stats[row] = st.st_size, st.st_mtime_ns
+    return stats
+
+
+def _inputs_hash(catalog):
+    """Hash of the file list, IDs and labels (what fixes the rows of the cache)."""
+    h = hashlib.sha256()
+    h.update("\n".join(str(p) for p in catalog.paths).encode())
     h.update(np.asarray(catalog.ids).astype(str).tobytes())
     if catalog.labels is not None:
         h.update(np.ascontiguousarray(catalog.labels, dtype=np.float32).tobytes())
     return h.hexdigest()
 
 
+def _fingerprint(inputs, stats):
+    return hashlib.sha256(inputs.encode() + stats.tobytes()).hexdigest()
+
+
+def _json_default(obj):
+    return obj.item() if isinstance(obj, np.generic) else str(obj)
+
+
 def _jsonable(obj):
-    return json.loads(json.dumps(obj, default=str))
+    return json.loads(json.dumps(obj, default=_json_default))
 
 
 def _write_json(path, obj):
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=str))
+    tmp.write_text(json.dumps(obj, indent=1, default=_json_default))
     os.replace(tmp, path)
 
 
@@ -214,7 +228,8 @@ def _check_args(crop, size, workers, on_error):
 
 def _start(folder, n, size, meta):
     """A fresh, empty cache: old files removed, memory map and done-mask created."""
-    for name in ("images.npy", "labels.npy", "ids.npy", "done.npy", "failures.jsonl", "meta.json"):
+    for name in ("meta.json", "images.npy", "labels.npy", "ids.npy", "done.npy",
+                 "failures.jsonl", "stats.npy"):
         (folder / name).unlink(missing_ok=True)
     images = np.lib.format.open_memmap(folder / "images.npy", mode="w+", dtype=np.uint8,
                                        shape=(n, 3, size, size))
@@ -237,7 +252,7 @@ def _read_failures(folder):
 
 
 def _raise_failure(folder, path, reason, n_done):
-    raise DataError(f"{reason}\nprepare stopped; the {n_done} images done so far are kept in "
+    raise DataError(f"{reason} -- prepare stopped; the {n_done} images done so far are kept in "
                     f"{folder} and the next prepare resumes from there. Fix or remove {path}, "
                     f"or prepare with on_error='skip' (--on-error skip) to leave it out.")
 
@@ -248,8 +263,10 @@ def _run_chunks(folder, catalog, meta, workers, on_error, progress, failures):
 
     n, chunk = meta["n_input"], meta["chunk"]
     done = np.load(folder / "done.npy", mmap_mode="r+")
-    tasks = [(k, k * chunk, min(n, (k + 1) * chunk)) for k in np.flatnonzero(done == 0)]
+    tasks = [(int(k), int(k) * chunk, min(n, (int(k) + 1) * chunk))
+             for k in np.flatnonzero(done == 0)]
     n_done = n - sum(stop - start for _, start, stop in tasks)
+    meta["resumed_from"] = n_done
     if on_error == "raise" and failures:
         row = min(failures)
         _raise_failure(folder, *failures[row], n_done)
@@ -313,23 +330,31 @@ def _finish(folder, catalog, meta, failures):
     np.save(folder / "ids.npy", ids, allow_pickle=False)
     if labels is not None:
         np.save(folder / "labels.npy", labels, allow_pickle=False)
-    skipped = meta["skipped"] + [[path, f"image: {reason}"]
-                                 for _, (path, reason) in sorted(failures.items())]
+    all_ids = np.asarray(catalog.ids)
+    skipped = meta["skipped"] + [[_jsonable(all_ids[row].item()), f"undecodable image: {reason}"]
+                                 for row, (_, reason) in sorted(failures.items())]
     meta.update(n=int(len(ids)), skipped=skipped, complete=True,
                 finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     _write_json(folder / "meta.json", meta)
-    for name in ("done.npy", "failures.jsonl"):
+    for name in ("done.npy", "failures.jsonl", "stats.npy"):
         (folder / name).unlink(missing_ok=True)
 
 
-def _write_report(report, skipped):
-    """CSV of everything left out: ``item,reason`` (catalog rows and unreadable images)."""
+def _write_report(catalog, report, skipped):
+    """The skip report of :meth:`Catalog.write_report` (CSV for ``*.csv``, else text),
+    listing the catalog's skipped rows and the images that failed to decode."""
+    import dataclasses
+
+    skipped = [tuple(s) for s in skipped]
+    if dataclasses.is_dataclass(catalog) and hasattr(catalog, "write_report"):
+        return dataclasses.replace(catalog, skipped=skipped).write_report(report)
     report = Path(report)
     report.parent.mkdir(parents=True, exist_ok=True)
     with open(report, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["item", "reason"])
+        writer.writerow(["id_or_file", "reason"])
         writer.writerows([str(item), str(reason)] for item, reason in skipped)
+    return report
 
 
 def prepare(source, *, cache_dir=None, crop=224, size=80, workers=None, on_error="raise",
@@ -359,7 +384,8 @@ def prepare(source, *, cache_dir=None, crop=224, size=80, workers=None, on_error
     progress : bool
         Show a progress bar.
     report : path-like, optional
-        Write a CSV (``item,reason``) of every row and image left out.
+        Write the skip report (CSV ``id_or_file,reason`` for ``*.csv``, else
+        text) of every catalog row and image left out.
 
     Returns
     -------
@@ -373,7 +399,7 @@ def prepare(source, *, cache_dir=None, crop=224, size=80, workers=None, on_error
     ((5000, 3, 80, 80), (5000, 37))
     """
     _check_args(crop, size, workers, on_error)
-    catalog = _open_catalog(source, flavour)
+    catalog = _open_catalog(source, flavour, on_error)
     n = len(catalog.paths)
     if n == 0:
         raise DataError(f"no images to prepare in {source}")
@@ -385,29 +411,32 @@ def prepare(source, *, cache_dir=None, crop=224, size=80, workers=None, on_error
         folder = default_cache_path(source, crop, size, flavour)
     folder.mkdir(parents=True, exist_ok=True)
     settings = _settings(crop, size, flavour)
-    fingerprint = _fingerprint(catalog)
+    inputs, stats = _inputs_hash(catalog), _file_stats(catalog)
+    fingerprint = _fingerprint(inputs, stats)
     with _locked(folder):
         old = _read_meta(folder)
-        same = (old is not None and old.get("fingerprint") == fingerprint
+        same = (old is not None and old.get("inputs") == inputs
                 and all(old.get(k) == v for k, v in settings.items()))
-        if same and old.get("complete"):
+        if same and old.get("complete") and old.get("fingerprint") == fingerprint:
             data = open_prepared(folder)
             data.reused = True
         else:
-            data = _build(folder, catalog, source, settings, fingerprint,
-                          old if same else None, workers, on_error, progress)
+            resume = same and not old.get("complete")
+            data = _build(folder, catalog, source, settings, inputs, stats,
+                          old if resume else None, workers, on_error, progress)
     if report is not None:
-        _write_report(report, data.meta.get("skipped", []))
+        _write_report(catalog, report, data.meta.get("skipped", []))
     return data
 
 
-def _build(folder, catalog, source, settings, fingerprint, old, workers, on_error, progress):
+def _build(folder, catalog, source, settings, inputs, stats, old, workers, on_error, progress):
     from galmorph import __version__
 
     n = len(catalog.paths)
     if old is None:
-        meta = {**settings, "fingerprint": fingerprint, "chunk": CHUNK, "n_input": n,
-                "n": None, "complete": False,
+        chunk = int(os.environ.get("GALMORPH_PREPARE_CHUNK", CHUNK))
+        meta = {**settings, "inputs": inputs, "fingerprint": _fingerprint(inputs, stats),
+                "chunk": chunk, "n_input": n, "n": None, "complete": False,
                 "source": str(Path(source).resolve()) if not hasattr(source, "paths") else None,
                 "layout": getattr(catalog, "layout", None),
                 "sources": _jsonable(getattr(catalog, "sources", None)),
@@ -416,13 +445,37 @@ def _build(folder, catalog, source, settings, fingerprint, old, workers, on_erro
                 "galmorph_version": __version__,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         _start(folder, n, settings["size"], meta)
+        np.save(folder / "stats.npy", stats)
         failures = {}
     else:
         meta = old
-        failures = _read_failures(folder)
+        failures = _invalidate_changed(folder, meta, stats)
     failures = _run_chunks(folder, catalog, meta, workers, on_error, progress, failures)
     _finish(folder, catalog, meta, failures)
     return open_prepared(folder)
+
+
+def _invalidate_changed(folder, meta, stats):
+    """Resuming: redo the chunks whose files changed since the interrupted run."""
+    failures = _read_failures(folder)
+    try:
+        old_stats = np.load(folder / "stats.npy")
+    except (OSError, ValueError):
+        old_stats = np.full_like(stats, -2)
+    changed = np.flatnonzero((old_stats != stats).any(axis=1)) if old_stats.shape == stats.shape \
+        else np.arange(len(stats))
+    if len(changed):
+        chunks = np.unique(changed // meta["chunk"])
+        done = np.load(folder / "done.npy", mmap_mode="r+")
+        done[chunks] = 0
+        done.flush()
+        del done
+        failures = {r: f for r, f in failures.items() if r // meta["chunk"] not in set(chunks)}
+        with open(folder / "failures.jsonl", "w") as log:
+            log.writelines(json.dumps([r, *f]) + "\n" for r, f in sorted(failures.items()))
+        np.save(folder / "stats.npy", stats)
+    meta["fingerprint"] = _fingerprint(meta["inputs"], stats)
+    return failures
 
 
 def open_prepared(path):

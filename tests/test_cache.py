@@ -1,0 +1,279 @@
+"""Tests of galmorph.data.cache (prepare / open_prepared) and ``galmorph prepare``."""
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from galmorph import schema
+from galmorph.data.cache import default_cache_path, open_prepared, prepare
+from galmorph.data.images import crop_and_resize, find_images
+from galmorph.errors import DataError
+
+#: Draft-decoding tolerance against a direct PIL decode (see tests/test_images.py).
+MEAN_TOL, MAX_TOL = 1.0, 24
+
+
+def _labels(n, seed=0):
+    """Tree-consistent Kaggle weighted fractions, (n, 37)."""
+    rng = np.random.default_rng(seed)
+    cond = np.zeros((n, schema.N_ANSWERS))
+    for sl in schema.QUESTION_SLICES.values():
+        raw = rng.random((n, sl.stop - sl.start)) + 0.05
+        cond[:, sl] = raw / raw.sum(axis=1, keepdims=True)
+    return np.round(schema.conditional_to_weighted(cond), 6)  # (n, 37)
+
+
+def _galaxy(seed, size=424):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:size, :size] - size / 2
+    a, b = rng.uniform(15, 60, 2)
+    blob = 230 * np.exp(-((x / a) ** 2 + (y / b) ** 2))
+    img = blob[..., None] * rng.uniform(0.6, 1.0, 3) + rng.normal(10, 4, (size, size, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def make_kaggle(root, n=6, ids=None, link=None):
+    """A Kaggle-layout folder: images_training_rev1/<id>.jpg + training_solutions_rev1.csv.
+
+    With ``link`` every image is a hard link to that one JPEG (cheap large folders).
+    """
+    ids = list(ids if ids is not None else range(100000, 100000 + n))
+    folder = root / "images_training_rev1"
+    folder.mkdir(parents=True)
+    for k, gid in enumerate(ids):
+        if link is None:
+            Image.fromarray(_galaxy(k)).save(folder / f"{gid}.jpg", quality=90)
+        else:
+            os.link(link, folder / f"{gid}.jpg")
+    labels = _labels(len(ids))
+    with open(root / "training_solutions_rev1.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([schema.ID_COLUMN, *schema.KAGGLE_COLUMNS])
+        w.writerows([gid, *row] for gid, row in zip(ids, labels))
+    return root
+
+
+@pytest.fixture
+def kaggle(tmp_path):
+    return make_kaggle(tmp_path / "data")
+
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_prepare_builds_an_aligned_cache(kaggle, tmp_path):
+    data = prepare(kaggle, cache_dir=tmp_path / "c", workers=1, progress=False)
+    assert not data.reused and len(data) == 6
+    assert data.images.shape == (6, 3, 80, 80) and data.images.dtype == np.uint8
+    assert isinstance(data.images, np.memmap) and not data.images.flags.writeable
+    assert data.ids.dtype == np.int64 and list(data.ids) == list(range(100000, 100006))
+    for gid, img in zip(data.ids, data.images):
+        assert np.array_equal(img, crop_and_resize(kaggle / "images_training_rev1" / f"{gid}.jpg"))
+    assert np.allclose(data.labels, _labels(6), atol=1e-6) and data.labels.dtype == np.float32
+    meta = data.meta
+    assert meta["complete"] and meta["n"] == 6 and meta["layout"] == "kaggle"
+    assert (meta["crop"], meta["size"], meta["flavour"]) == (224, 80, "weighted_fraction")
+    assert meta["galmorph_version"] and meta["created"] and meta["skipped"] == []
+    assert data.preprocessing == {"crop": 224, "size": 80}
+    again = open_prepared(tmp_path / "c")
+    assert np.array_equal(again.images, data.images) and np.array_equal(again.ids, data.ids)
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [
+        ".lock", "ids.npy", "images.npy", "labels.npy", "meta.json"]
+
+
+def test_default_location_and_reuse(kaggle, monkeypatch, tmp_path):
+    monkeypatch.setenv("GALMORPH_CACHE_DIR", str(tmp_path / "user"))
+    before = sorted(p.name for p in kaggle.rglob("*"))
+    data = prepare(kaggle, workers=1, progress=False)
+    assert data.path == default_cache_path(kaggle)
+    assert data.path.parent == tmp_path / "user" / "prepared"
+    assert data.path.name.startswith("data-") and len(data.path.name) == len("data-") + 8
+    assert sorted(p.name for p in kaggle.rglob("*")) == before  # source untouched
+    assert prepare(kaggle, workers=1, progress=False).reused
+    small = prepare(kaggle, size=40, workers=1, progress=False)
+    assert small.path != data.path and small.images.shape == (6, 3, 40, 40)
+    assert prepare(kaggle, workers=1, progress=False).reused  # the 80-pixel cache is kept
+
+
+def test_rebuild_when_sources_or_settings_change(kaggle, tmp_path):
+    cache = tmp_path / "c"
+    first = prepare(kaggle, cache_dir=cache, workers=1, progress=False)
+    old = np.array(first.images[2])
+    target = kaggle / "images_training_rev1" / "100002.jpg"
+    Image.fromarray(_galaxy(99)).save(target, quality=90)
+    os.utime(target, ns=(time.time_ns(), time.time_ns() + 10**9))
+    second = prepare(kaggle, cache_dir=cache, workers=1, progress=False)
+    assert not second.reused
+    assert np.array_equal(second.images[2], crop_and_resize(target))
+    assert not np.array_equal(second.images[2], old)
+    os.utime(target, ns=(time.time_ns(), time.time_ns() + 5 * 10**9))  # touched only
+    assert not prepare(kaggle, cache_dir=cache, workers=1, progress=False).reused
+    resized = prepare(kaggle, cache_dir=cache, size=32, crop=200, workers=1, progress=False)
+    assert not resized.reused and resized.images.shape == (6, 3, 32, 32)
+    assert open_prepared(cache).meta["crop"] == 200
+
+
+def test_pool_matches_single_process(kaggle, tmp_path, monkeypatch):
+    monkeypatch.setenv("GALMORPH_PREPARE_CHUNK", "2")
+    one = prepare(kaggle, cache_dir=tmp_path / "one", workers=1, progress=False)
+    two = prepare(kaggle, cache_dir=tmp_path / "two", workers=2, progress=False)
+    assert one.meta["chunk"] == 2
+    assert np.array_equal(np.asarray(one.images), np.asarray(two.images))
+
+
+def test_bad_image_raises_and_keeps_finished_chunks(kaggle, tmp_path, monkeypatch):
+    monkeypatch.setenv("GALMORPH_PREPARE_CHUNK", "2")
+    bad = kaggle / "images_training_rev1" / "100004.jpg"
+    good_bytes = bad.read_bytes()
+    _truncate(bad)
+    cache = tmp_path / "c"
+    with pytest.raises(DataError, match=r"100004\.jpg.*truncated.* prepare stopped; the 4 "
+                                        r"images done so far are kept.*on_error='skip'"):
+        prepare(kaggle, cache_dir=cache, workers=1, progress=False)
+    assert np.load(cache / "done.npy").tolist() == [1, 1, 0]
+    with pytest.raises(DataError, match=r"incomplete .*run 'galmorph prepare'"):
+        open_prepared(cache)
+    bad.write_bytes(good_bytes)  # the user fixes the file: the run resumes
+    data = prepare(kaggle, cache_dir=cache, workers=1, progress=False)
+    assert data.meta["resumed_from"] == 4 and data.meta["complete"]
+    assert np.array_equal(data.images[4], crop_and_resize(bad))
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # the catalog warns about its skips
+def test_skip_drops_bad_images_and_keeps_alignment(kaggle, tmp_path):
+    folder = kaggle / "images_training_rev1"
+    _truncate(folder / "100001.jpg")
+    (folder / "100003.jpg").write_bytes(b"not a jpeg at all")
+    report = tmp_path / "skipped.csv"
+    data = prepare(kaggle, cache_dir=tmp_path / "c", workers=1, progress=False,
+                   on_error="skip", report=report)
+    assert list(data.ids) == [100000, 100002, 100004, 100005]
+    assert np.allclose(data.labels, _labels(6)[[0, 2, 4, 5]], atol=1e-6)
+    for gid, img in zip(data.ids, data.images):
+        assert np.array_equal(img, crop_and_resize(folder / f"{gid}.jpg"))
+    # The junk file fails the catalog's header check, the truncated one the decoding.
+    skipped = dict(data.meta["skipped"])
+    assert sorted(skipped) == [100001, 100003]
+    assert "100001.jpg" in skipped[100001] and "truncated" in skipped[100001]
+    assert "100003.jpg" in skipped[100003]
+    rows = list(csv.reader(open(report)))
+    assert rows[0] == ["id_or_file", "reason"] and len(rows) == 3
+    assert {r[0] for r in rows[1:]} == {"100001", "100003"}
+    assert prepare(kaggle, cache_dir=tmp_path / "c", workers=1, progress=False,
+                   on_error="skip").reused
+
+
+def test_open_prepared_errors(tmp_path):
+    with pytest.raises(DataError, match=r"nothing is not a galmorph prepared cache"):
+        open_prepared(tmp_path / "nothing")
+    with pytest.raises(ValueError, match="on_error must be 'raise' or 'skip'"):
+        prepare(tmp_path, on_error="ignore")
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume(tmp_path):
+    one = tmp_path / "one.jpg"
+    Image.fromarray(_galaxy(3)).save(one, quality=90)
+    kaggle = make_kaggle(tmp_path / "data", n=1500, link=one)
+    cache = tmp_path / "c"
+    env = dict(os.environ, GALMORPH_PREPARE_CHUNK="10")
+    proc = subprocess.Popen([sys.executable, "-m", "galmorph", "prepare", str(kaggle),
+                             "--cache", str(cache), "--workers", "1", "--no-progress"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    done = 0
+    deadline = time.monotonic() + 60
+    while done < 3 and proc.poll() is None and time.monotonic() < deadline:
+        try:
+            done = int(np.load(cache / "done.npy").sum())
+        except (OSError, ValueError, EOFError):
+            pass
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL, "prepare finished before it could be killed"
+    kept = int(np.load(cache / "done.npy").sum())
+    assert 3 <= kept < 150
+    data = prepare(kaggle, cache_dir=cache, workers=1, progress=False)
+    assert data.meta["resumed_from"] >= 30 and len(data) == 1500
+    ref = crop_and_resize(one)
+    assert all(np.array_equal(img, ref) for img in data.images)  # no row left blank
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "galmorph", "prepare", *map(str, args)],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_cli_build_reuse_and_error(kaggle, tmp_path):
+    res = _cli(kaggle, "--cache", tmp_path / "c", "--workers", "1", "--size", "48")
+    assert res.returncode == 0, res.stderr
+    assert f"cache built: {tmp_path / 'c'}" in res.stdout and "6 images (6x3x48x48" in res.stdout
+    res = _cli(kaggle, "--cache", tmp_path / "c", "--workers", "1", "--size", "48")
+    assert "cache reused (up to date)" in res.stdout
+    _truncate(kaggle / "images_training_rev1" / "100005.jpg")
+    res = _cli(kaggle, "--cache", tmp_path / "d", "--workers", "1")
+    assert res.returncode == 1
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("galmorph prepare: error: cannot decode image")
+    assert "100005.jpg" in last and "Traceback" not in res.stderr
+    res = _cli(kaggle, "--cache", tmp_path / "d", "--on-error", "skip", "--report",
+               tmp_path / "r.csv", "--no-progress")
+    assert res.returncode == 0 and "skipped: 1" in res.stdout
+    assert "100005.jpg" in (tmp_path / "r.csv").read_text()
+    help_text = _cli("--help").stdout
+    for flag in ("--cache", "--crop", "--size", "--workers", "--flavour", "--on-error",
+                 "--report"):
+        assert flag in help_text
+    assert "default: 224" in help_text and "default: 80" in help_text
+
+
+def _real_subset(kaggle_5k, root, step=100, count=50):
+    """A Kaggle-layout folder of symbolic links to real files (nothing copied)."""
+    files = find_images(kaggle_5k / "images_training_rev1")[::step][:count]
+    keep = {int(p.stem) for p in files}
+    (root / "images_training_rev1").mkdir(parents=True)
+    for p in files:
+        (root / "images_training_rev1" / p.name).symlink_to(p)
+    with open(kaggle_5k / "training_solutions_rev1.csv") as src, \
+            open(root / "training_solutions_rev1.csv", "w") as dst:
+        lines = src.readlines()
+        dst.writelines([lines[0]] + [ln for ln in lines[1:] if int(ln.split(",")[0]) in keep])
+    return files
+
+
+def _direct_pil(path, crop=224, size=80):
+    with Image.open(path) as im:
+        off = (im.width - crop) / 2
+        out = im.convert("RGB").resize((size, size), Image.BILINEAR,
+                                       box=(off, off, off + crop, off + crop))
+    return np.asarray(out).transpose(2, 0, 1).astype(int)
+
+
+@pytest.mark.realdata
+def test_real_data_matches_direct_pil(kaggle_5k, tmp_path):
+    files = _real_subset(kaggle_5k, tmp_path / "real")
+    data = prepare(tmp_path / "real", cache_dir=tmp_path / "c", workers=2, progress=False)
+    assert len(data) == 50 and list(data.ids) == [int(p.stem) for p in files]
+    diffs = [np.abs(img.astype(int) - _direct_pil(p)) for img, p in zip(data.images, files)]
+    assert max(d.mean() for d in diffs) < MEAN_TOL and max(d.max() for d in diffs) <= MAX_TOL
+    assert np.mean([d.mean() for d in diffs]) < 0.5
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_whole_kaggle_5k(kaggle_5k, tmp_path):
+    data = prepare(kaggle_5k, cache_dir=tmp_path / "c", progress=False)
+    assert data.images.shape == (5000, 3, 80, 80) and data.labels.shape == (5000, 37)
+    rng = np.random.default_rng(0)
+    for i in rng.choice(5000, 100, replace=False):
+        path = kaggle_5k / "images_training_rev1" / f"{data.ids[i]}.jpg"
+        diff = np.abs(data.images[i].astype(int) - _direct_pil(path))
+        assert diff.mean() < MEAN_TOL and diff.max() <= MAX_TOL, path
