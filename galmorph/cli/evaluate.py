@@ -1,13 +1,71 @@
-"""``galmorph evaluate``: placeholder until its issue lands."""
+"""``galmorph evaluate``: score a checkpoint on labelled data, next to baselines."""
+import argparse
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "tta_arg"]
+
+
+def tta_arg(text):
+    """argparse type of ``--tta``: ``none``, ``d8`` or a number of rotations N >= 1."""
+    low = text.strip().lower()
+    if low in ("none", "off", ""):
+        return None
+    if low == "d8":
+        return "d8"
+    if low.isdigit() and int(low) >= 1:
+        return int(low)
+    raise argparse.ArgumentTypeError(f"invalid --tta {text!r}: use none, d8 or a number of "
+                                     f"rotations such as 4")
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser("evaluate", help="(not yet implemented)")
+    p = subparsers.add_parser(
+        "evaluate",
+        help="RMSE of a checkpoint per answer and per question, next to baselines",
+        description="Predict the labelled galaxies of DATA and report the Kaggle RMSE over "
+                    "all galaxies and the 37 answers, per question and per answer, next to "
+                    "the predict-the-training-mean, central-pixel regression and all-zeros "
+                    "baselines fitted on the galaxies outside the evaluated split.",
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint file, e.g. runs/gz2/best.pt")
+    p.add_argument("data", metavar="DATA",
+                   help="labelled data folder (Kaggle or GZ2 layout; prepared and cached with "
+                        "the checkpoint's crop and size) or a 'galmorph prepare' cache folder")
+    p.add_argument("--split", default="validation", choices=("validation", "all"),
+                   help="galaxies to score: the run's saved validation split (falls back to "
+                        "all, with a note, where there is none) or all (default: validation)")
+    p.add_argument("--tta", type=tta_arg, default=None, metavar="none|d8|N",
+                   help="test-time augmentation: average over the 8 flips/rotations (d8) or N "
+                        "rotations (default: none)")
+    p.add_argument("--id-max", dest="id_max", type=int, default=None, metavar="ID",
+                   help="also report galaxies with ID <= this (115091 selects the unselected "
+                        "part of the Kaggle 5k sample) (default: none)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object instead of the table (default: table)")
+    p.add_argument("--batch-size", dest="batch_size", type=int, default=256,
+                   help="images per forward pass (default: 256)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
+    p.add_argument("--precision", default="auto",
+                   help="auto, bf16, fp16 or fp32 (default: auto, bf16 where native)")
+    p.add_argument("--on-error", dest="on_error", default="raise", choices=("raise", "skip"),
+                   help="unreadable image while preparing DATA: stop or leave it out "
+                        "(default: raise)")
+    p.add_argument("--progress", action="store_true",
+                   help="show progress bars on stderr (default: off)")
     p.set_defaults(func=run)
     return p
 
 
 def run(args):
-    raise SystemExit("galmorph evaluate is not implemented yet")
+    import json
+
+    from galmorph.training.evaluate import evaluate, format_report
+
+    result = evaluate(args.checkpoint, args.data, split=args.split, tta=args.tta,
+                      id_max=args.id_max, batch_size=args.batch_size, device=args.device,
+                      precision=args.precision, progress=args.progress,
+                      on_error=args.on_error)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_report(result))
+    return 0

@@ -1,0 +1,403 @@
+"""Evaluate a trained model: RMSE per answer and per question, next to baselines.
+
+The score is the Kaggle "Galaxy Zoo - The Galaxy Challenge" metric: the root
+mean squared error over all galaxies and all 37 weighted vote fractions,
+
+.. math:: \\mathrm{RMSE} = \\sqrt{\\frac{1}{37 N}\\sum_{i=1}^{N}\\sum_{j=1}^{37}
+          (p_{ij} - a_{ij})^2}.
+
+It is reported next to three baselines computed on the same galaxies, each
+*fitted on the training part only* (the galaxies of the data that are not in
+the evaluated split):
+
+``mean``
+    predict the mean training label for every galaxy (about 0.16-0.18 on
+    Kaggle data);
+``central_pixel``
+    the idea of Kaggle's central-pixel benchmark: a least-squares linear
+    regression of the 37 labels on the colour of the central pixels (mean of
+    the central 2 x 2 pixels of the preprocessed image, per channel);
+``zeros``
+    predict 0 everywhere (a sanity floor).
+
+References
+----------
+Willett K. W. et al., 2013, MNRAS 435, 2835.
+Dieleman S., Willett K. W., Dambre J., 2015, MNRAS 450, 1441.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from galmorph.errors import DataError
+from galmorph.schema import KAGGLE_COLUMNS, N_ANSWERS, QUESTION_SLICES, QUESTIONS
+
+__all__ = ["evaluate", "rmse_report", "central_pixel_colours", "fit_central_pixel",
+           "baseline_rmses", "format_report", "BASELINES"]
+
+#: Names of the baselines, in the order they are reported.
+BASELINES = ("mean", "central_pixel", "zeros")
+
+
+# ---------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------
+
+def _check_pair(pred, labels):
+    pred = np.asarray(pred, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.float64)
+    if pred.shape != labels.shape or pred.ndim != 2 or pred.shape[1] != N_ANSWERS:
+        raise ValueError(f"predictions {pred.shape} and labels {labels.shape} must both have "
+                         f"shape (N, {N_ANSWERS})")
+    if len(pred) == 0:
+        raise DataError("no galaxies to evaluate: the split is empty")
+    return pred, labels
+
+
+def rmse_report(pred, labels):
+    """Kaggle RMSE overall, per answer and per question.
+
+    Parameters
+    ----------
+    pred, labels : array-like, shape (N, 37)
+        Predicted and true weighted vote fractions, Kaggle column order.
+
+    Returns
+    -------
+    dict
+        ``rmse`` (over all N x 37 values), ``per_answer`` (Kaggle column ->
+        RMSE over the N galaxies) and ``per_question`` (``"Q1"`` ... ``"Q11"``
+        -> RMSE over the N galaxies and that question's answers).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rmse_report(np.zeros((2, 37)), np.full((2, 37), 0.5))["rmse"]
+    0.5
+    """
+    pred, labels = _check_pair(pred, labels)
+    sq = (pred - labels) ** 2                                   # (N, 37)
+    per_answer = np.sqrt(sq.mean(axis=0))                       # (37,)
+    return {
+        "rmse": float(np.sqrt(sq.mean())),
+        "per_answer": {c: float(v) for c, v in zip(KAGGLE_COLUMNS, per_answer)},
+        "per_question": {f"Q{q.number}": float(np.sqrt(sq[:, QUESTION_SLICES[q.number]].mean()))
+                         for q in QUESTIONS},
+    }
+
+
+def _rmse(pred, labels):
+    pred, labels = _check_pair(pred, labels)
+    return float(np.sqrt(((pred - labels) ** 2).mean()))
+
+
+# ---------------------------------------------------------------------------
+# Baselines
+# ---------------------------------------------------------------------------
+
+def central_pixel_colours(images, batch_size=4096):
+    """Mean colour of the central pixels of each image, in [0, 1].
+
+    Parameters
+    ----------
+    images : numpy.ndarray, uint8, shape (N, 3, H, W)
+        Preprocessed images (array or memory map; read in batches).
+
+    Returns
+    -------
+    numpy.ndarray, float64, shape (N, 3)
+        The mean of the central 2 x 2 pixels (1 x 1 for odd sizes) per channel.
+    """
+    h, w = images.shape[-2:]
+    rows = slice((h - 1) // 2, h // 2 + 1)
+    cols = slice((w - 1) // 2, w // 2 + 1)
+    out = np.empty((len(images), 3), dtype=np.float64)
+    for start in range(0, len(images), batch_size):
+        block = np.asarray(images[start:start + batch_size, :, rows, cols], dtype=np.float64)
+        out[start:start + batch_size] = block.mean(axis=(2, 3)) / 255.0
+    return out
+
+
+def fit_central_pixel(colours, labels):
+    """Least-squares linear regression of the 37 labels on central-pixel colours.
+
+    Parameters
+    ----------
+    colours : array-like, shape (N, 3)
+        From :func:`central_pixel_colours` (training part).
+    labels : array-like, shape (N, 37)
+        Training labels.
+
+    Returns
+    -------
+    numpy.ndarray, shape (4, 37)
+        Coefficients: intercept first, then one row per colour channel.
+        Predict with ``np.clip(np.c_[np.ones(n), colours] @ coef, 0, 1)``.
+    """
+    colours = np.asarray(colours, dtype=np.float64)
+    design = np.column_stack([np.ones(len(colours)), colours])  # (N, 4)
+    coef, *_ = np.linalg.lstsq(design, np.asarray(labels, dtype=np.float64), rcond=None)
+    return coef
+
+
+def _predict_central_pixel(coef, colours):
+    design = np.column_stack([np.ones(len(colours)), colours])  # (N, 4)
+    return np.clip(design @ coef, 0.0, 1.0)
+
+
+def baseline_rmses(train_labels, train_colours, eval_labels, eval_colours):
+    """RMSE of the three baselines on the evaluated galaxies.
+
+    Parameters
+    ----------
+    train_labels : array-like, shape (M, 37)
+        Labels the baselines are fitted on (the training part).
+    train_colours, eval_colours : array-like, shape (M, 3) and (N, 3)
+        Central-pixel colours (:func:`central_pixel_colours`).
+    eval_labels : array-like, shape (N, 37)
+        Labels of the evaluated galaxies.
+
+    Returns
+    -------
+    dict
+        ``{"mean": rmse, "central_pixel": rmse, "zeros": rmse}``.
+    """
+    eval_labels = np.asarray(eval_labels, dtype=np.float64)
+    mean = np.asarray(train_labels, dtype=np.float64).mean(axis=0)     # (37,)
+    coef = fit_central_pixel(train_colours, train_labels)
+    n = len(eval_labels)
+    return {
+        "mean": _rmse(np.broadcast_to(mean, (n, N_ANSWERS)), eval_labels),
+        "central_pixel": _rmse(_predict_central_pixel(coef, eval_colours), eval_labels),
+        "zeros": _rmse(np.zeros((n, N_ANSWERS)), eval_labels),
+    }
+
+
+# ---------------------------------------------------------------------------
+# Evaluation of a checkpoint on a data set
+# ---------------------------------------------------------------------------
+
+class _Rows:
+    """A lazy row selection of a (memory-mapped) image array, read batch by batch."""
+
+    def __init__(self, images, index):
+        self.images, self.index = images, np.asarray(index, dtype=np.int64)
+        self.shape = (len(self.index),) + tuple(images.shape[1:])
+        self.dtype = images.dtype
+
+    def __len__(self):
+        return len(self.index)
+
+    def __getitem__(self, item):
+        return self.images[self.index[item]]
+
+
+def _load(checkpoint):
+    from galmorph.models.checkpoint import load_checkpoint
+
+    if isinstance(checkpoint, (str, Path)):
+        return load_checkpoint(checkpoint), Path(checkpoint)
+    return checkpoint, getattr(checkpoint, "path", None)
+
+
+def _open_data(data, preprocessing, progress, on_error="raise"):
+    """A data folder, a prepared cache or a PreparedData -> PreparedData with labels."""
+    from galmorph.data import cache
+
+    if isinstance(data, cache.PreparedData):
+        prepared = data
+    else:
+        path = Path(data)
+        if not path.exists():
+            raise DataError(f"data {path} does not exist; give a data folder (Kaggle, GZ2 or "
+                            f"synthetic layout) or a cache written by 'galmorph prepare'")
+        if (path / "meta.json").is_file() and (path / "images.npy").is_file():
+            prepared = cache.open_prepared(path)
+        else:
+            prepared = cache.prepare(path, crop=preprocessing["crop"], size=preprocessing["size"],
+                                     progress=progress, on_error=on_error)
+    meta = prepared.meta or {}
+    for key in ("crop", "size"):
+        if key in meta and key in preprocessing and int(meta[key]) != int(preprocessing[key]):
+            raise DataError(f"prepared cache {prepared.path} was made with {key}={meta[key]} but "
+                            f"the checkpoint expects {key}={preprocessing[key]}; evaluate on the "
+                            f"data folder instead, or prepare it with --{key} {preprocessing[key]}")
+    if prepared.labels is None:
+        raise DataError(f"data {prepared.path} has no labels to evaluate against (a test set?); "
+                        f"use 'galmorph predict' for unlabelled images")
+    return prepared
+
+
+def _saved_validation_ids(ckpt, ckpt_path):
+    """The validation IDs the run saved next to its checkpoint, or (None, why not)."""
+    meta_ids = (ckpt.meta or {}).get("validation_ids")
+    if meta_ids is not None:
+        return np.asarray(meta_ids), "checkpoint meta"
+    if ckpt_path is None:
+        return None, "the checkpoint was given as an object, not a file in a run folder"
+    run_dir = Path(ckpt_path).parent
+    for name in ("split.json", "splits.json"):
+        if (run_dir / name).is_file():
+            import json
+
+            data = json.loads((run_dir / name).read_text())
+            for key in ("validation", "val", "valid", "validation_ids", "val_ids"):
+                if key in data:
+                    return np.asarray(data[key]), str(run_dir / name)
+    for name in ("validation_ids.txt", "val_ids.txt", "validation_ids.csv", "val_ids.csv"):
+        if (run_dir / name).is_file():
+            lines = [ln.strip() for ln in (run_dir / name).read_text().splitlines()]
+            return np.asarray([ln for ln in lines if ln and not ln.startswith("#")]), \
+                str(run_dir / name)
+    return None, f"no saved validation split next to {ckpt_path}"
+
+
+def _select(split, ckpt, ckpt_path, ids):
+    """Row numbers to evaluate and a note on how they were chosen."""
+    every = np.arange(len(ids))
+    if split == "all":
+        return every, "all galaxies of the data"
+    saved, where = _saved_validation_ids(ckpt, ckpt_path)
+    if saved is None:
+        return every, f"evaluated on all galaxies: {where}"
+    # Compare as text so int IDs saved in JSON match int64 or str IDs alike.
+    index = np.flatnonzero(np.isin(np.asarray(ids).astype(str), saved.astype(str)))
+    if len(index) == 0:
+        return every, (f"evaluated on all galaxies: none of the {len(saved)} validation IDs "
+                       f"of the run ({where}) are in this data")
+    note = f"the run's validation split ({len(index)} galaxies, from {where})"
+    if len(index) < len(saved):
+        note += f"; {len(saved) - len(index)} of its IDs are not in this data"
+    return index, note
+
+
+def _id_subset(ids, index, id_max):
+    try:
+        numeric = np.asarray(ids)[index].astype(np.int64)
+    except ValueError:
+        raise DataError(f"id_max={id_max} needs integer galaxy IDs, but this data has IDs "
+                        f"such as {np.asarray(ids)[index][0]!r}") from None
+    return numeric <= id_max
+
+
+def evaluate(checkpoint, data, *, split="validation", tta=None, id_max=None, batch_size=256,
+             device="auto", precision="auto", progress=False, on_error="raise"):
+    """Score a checkpoint on labelled data: Kaggle RMSE, per answer and question, baselines.
+
+    Parameters
+    ----------
+    checkpoint : path-like or Checkpoint
+        A checkpoint file (e.g. ``runs/gz2/best.pt``) or a loaded checkpoint.
+    data : path-like or PreparedData
+        A labelled data folder (prepared on the fly, with the checkpoint's
+        crop and size, and cached), a cache folder from ``galmorph prepare``
+        or an opened :class:`~galmorph.data.cache.PreparedData`.
+    split : {"validation", "all"}
+        ``"validation"`` (default) scores the run's held-out galaxies, read
+        from the run folder of the checkpoint; where there is no saved split
+        or none of its IDs are in ``data`` it falls back to all galaxies and
+        says so in ``result["split_note"]``. ``"all"`` scores every galaxy.
+    tta : None, "d8" or int
+        Test-time augmentation (see :func:`~galmorph.training.inference.predict_arrays`).
+    id_max : int, optional
+        Also report the scores of the galaxies with ``ID <= id_max`` (for the
+        real Kaggle 5k data, 115091 selects its unselected part).
+    batch_size, device, precision, progress
+        Passed to :func:`~galmorph.training.inference.predict_arrays`.
+    on_error : {"raise", "skip"}
+        What preparing a data folder does with unreadable images.
+
+    Returns
+    -------
+    dict
+        JSON-able: ``rmse``, ``n_galaxies``, ``per_answer`` (column -> RMSE),
+        ``per_question`` (``"Q1"`` -> RMSE), ``baselines`` (name -> RMSE, fitted
+        on the galaxies outside the split), ``split``, ``split_note``, ``tta``,
+        ``model`` and ``data`` (what was used), ``subsets`` (the ``id_max``
+        part, if asked) and ``seconds``.
+
+    Examples
+    --------
+    >>> r = evaluate("runs/gz2/best.pt", "gz-kaggle-5k", tta="d8", id_max=115091)  # doctest: +SKIP
+    >>> r["rmse"], r["baselines"]["mean"]                                          # doctest: +SKIP
+    (0.101, 0.167)
+    """
+    from galmorph.training.augment import check_tta
+    from galmorph.training.inference import predict_arrays
+
+    if split not in ("validation", "all"):
+        raise ValueError(f"split must be 'validation' or 'all', not {split!r}")
+    tta = check_tta(tta)
+    start = time.perf_counter()
+    ckpt, ckpt_path = _load(checkpoint)
+    prepared = _open_data(data, ckpt.preprocessing, progress, on_error)
+    index, note = _select(split, ckpt, ckpt_path, prepared.ids)
+    pred = predict_arrays(ckpt.model, _Rows(prepared.images, index), batch_size=batch_size,
+                          tta=tta, device=device, precision=precision, progress=progress)
+    labels = np.asarray(prepared.labels, dtype=np.float64)              # (N, 37)
+    result = {"rmse": None, "n_galaxies": int(len(index))}
+    result.update(rmse_report(pred, labels[index]))
+
+    # Baselines are fitted on the rest of the data; with nothing left, in-sample.
+    train = np.ones(len(labels), dtype=bool)
+    train[index] = False
+    if not train.any():
+        train[:] = True
+        note += "; baselines fitted on the same galaxies (no training part left)"
+    colours = central_pixel_colours(prepared.images)                    # (N, 3)
+    result["baselines"] = baseline_rmses(labels[train], colours[train], labels[index],
+                                         colours[index])
+    result["subsets"] = {}
+    if id_max is not None:
+        part = _id_subset(prepared.ids, index, id_max)
+        key = f"id<={id_max}"
+        if part.any():
+            sel = index[part]
+            result["subsets"][key] = {
+                "n_galaxies": int(part.sum()), "rmse": _rmse(pred[part], labels[sel]),
+                "baselines": baseline_rmses(labels[train], colours[train], labels[sel],
+                                            colours[sel])}
+        else:
+            result["subsets"][key] = {"n_galaxies": 0, "rmse": None, "baselines": {}}
+    result.update({
+        "split": split, "split_note": note, "tta": tta,
+        "model": {"checkpoint": None if ckpt_path is None else str(ckpt_path),
+                  "name": ckpt.name, "preprocessing": dict(ckpt.preprocessing)},
+        "data": {"path": str(prepared.meta.get("source") or prepared.path),
+                 "cache": str(prepared.path), "layout": prepared.meta.get("layout"),
+                 "n_total": int(len(prepared)),
+                 "n_skipped": len(prepared.meta.get("skipped") or [])},
+        "seconds": round(time.perf_counter() - start, 3),
+    })
+    return result
+
+
+def format_report(result):
+    """A readable text table of an :func:`evaluate` result."""
+    from galmorph.schema import ANSWER_LABELS
+
+    model, data = result["model"], result["data"]
+    lines = [f"model      {model['name']}  ({model['checkpoint']})",
+             f"data       {data['path']}  ({data['n_total']} galaxies)",
+             f"split      {result['split']}: {result['n_galaxies']} galaxies -- "
+             f"{result['split_note']}",
+             f"TTA        {result['tta'] or 'none'}", "",
+             f"{'':28s}{'RMSE':>8s}", f"{'model':28s}{result['rmse']:8.4f}"]
+    lines += [f"{'baseline: ' + name:28s}{value:8.4f}" for name, value in
+              result["baselines"].items()]
+    for key, part in result.get("subsets", {}).items():
+        if part["rmse"] is None:
+            lines.append(f"{key}: no galaxies in the split")
+            continue
+        lines.append(f"{key + ' (' + str(part['n_galaxies']) + ')':28s}{part['rmse']:8.4f}"
+                     + "".join(f"   {n} {v:.4f}" for n, v in part["baselines"].items()))
+    lines += ["", "per question"]
+    lines += [f"  {q:5s}{QUESTIONS[int(q[1:]) - 1].text[:60]:62s}{v:8.4f}"
+              for q, v in result["per_question"].items()]
+    lines += ["", "per answer"]
+    lines += [f"  {c:11s}{ANSWER_LABELS[i]:56s}{result['per_answer'][c]:8.4f}"
+              for i, c in enumerate(KAGGLE_COLUMNS)]
+    return "\n".join(lines)

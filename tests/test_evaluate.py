@@ -1,0 +1,265 @@
+"""Tests of galmorph.training.evaluate and the ``galmorph evaluate`` command."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from galmorph.data.cache import prepare
+from galmorph.errors import CheckpointError, DataError
+from galmorph.models import build_model
+from galmorph.models.checkpoint import save_checkpoint
+from galmorph.schema import (ID_COLUMN, KAGGLE_COLUMNS, N_ANSWERS, QUESTION_SLICES,
+                             conditional_to_weighted)
+from galmorph.training.evaluate import (baseline_rmses, central_pixel_colours, evaluate,
+                                        fit_central_pixel, format_report, rmse_report)
+from galmorph.training.inference import predict_arrays
+
+PREP = {"crop": 224, "size": 32}
+
+
+# ---------------------------------------------------------------------------
+# Metrics on known arrays
+# ---------------------------------------------------------------------------
+
+def test_rmse_report_hand_computed():
+    labels = np.zeros((2, N_ANSWERS))
+    pred = np.zeros((2, N_ANSWERS))
+    pred[0, 0] = 0.6          # Class1.1, Q1
+    pred[1, 3] = 0.8          # Class2.1, Q2
+    out = rmse_report(pred, labels)
+    # 0.36 + 0.64 = 1.0 over 74 values.
+    assert out["rmse"] == pytest.approx(np.sqrt(1.0 / 74))
+    assert out["per_answer"]["Class1.1"] == pytest.approx(np.sqrt(0.36 / 2))
+    assert out["per_answer"]["Class2.1"] == pytest.approx(np.sqrt(0.64 / 2))
+    assert out["per_answer"]["Class1.2"] == 0.0
+    assert out["per_question"]["Q1"] == pytest.approx(np.sqrt(0.36 / 6))   # 2 x 3 answers
+    assert out["per_question"]["Q2"] == pytest.approx(np.sqrt(0.64 / 4))   # 2 x 2 answers
+    assert out["per_question"]["Q11"] == 0.0
+    assert list(out["per_answer"]) == list(KAGGLE_COLUMNS)
+    assert len(out["per_question"]) == 11
+
+
+def test_rmse_report_rejects_mismatched_or_empty():
+    with pytest.raises(ValueError, match=r"\(3, 37\).*\(2, 37\)"):
+        rmse_report(np.zeros((3, 37)), np.zeros((2, 37)))
+    with pytest.raises(DataError, match="empty"):
+        rmse_report(np.zeros((0, 37)), np.zeros((0, 37)))
+
+
+def test_central_pixel_colours_reads_the_central_two_by_two():
+    images = np.zeros((2, 3, 6, 6), dtype=np.uint8)
+    images[0, 0, 2:4, 2:4] = 255          # red centre
+    images[0, 1, 2, 2] = 204              # one green pixel of the four
+    images[1, 2, 0, 0] = 255              # a corner: not central
+    colours = central_pixel_colours(images, batch_size=1)
+    np.testing.assert_allclose(colours, [[1.0, 0.2, 0.0], [0.0, 0.0, 0.0]])
+
+
+def test_baselines_on_constructed_data():
+    rng = np.random.default_rng(0)
+    colours = rng.uniform(0, 1, size=(50, 3))
+    coef = np.zeros((4, N_ANSWERS))
+    coef[0] = 0.1
+    coef[1:, :3] = [[0.2, 0.0, 0.1], [0.0, 0.3, 0.1], [0.1, 0.1, 0.1]]
+    labels = np.column_stack([np.ones(50), colours]) @ coef      # exactly linear, in [0, 1]
+    np.testing.assert_allclose(fit_central_pixel(colours, labels), coef, atol=1e-10)
+    train, test = slice(0, 40), slice(40, 50)
+    out = baseline_rmses(labels[train], colours[train], labels[test], colours[test])
+    assert out["central_pixel"] == pytest.approx(0.0, abs=1e-10)
+    mean = labels[train].mean(axis=0)
+    assert out["mean"] == pytest.approx(np.sqrt(((labels[test] - mean) ** 2).mean()))
+    assert out["zeros"] == pytest.approx(np.sqrt((labels[test] ** 2).mean()))
+    assert list(out) == ["mean", "central_pixel", "zeros"]
+
+
+# ---------------------------------------------------------------------------
+# A tiny Kaggle-layout folder and a model trained for one step
+# ---------------------------------------------------------------------------
+
+def _labels(n, rng):
+    cond = rng.uniform(0.05, 1, size=(n, N_ANSWERS))
+    for s in QUESTION_SLICES.values():
+        cond[:, s] /= cond[:, s].sum(axis=1, keepdims=True)
+    return np.round(conditional_to_weighted(cond), 6)
+
+
+def make_kaggle(root, n=12, seed=0, first_id=115080, with_labels=True):
+    rng = np.random.default_rng(seed)
+    (root / "images_training_rev1").mkdir(parents=True)
+    ids = np.arange(first_id, first_id + n)
+    labels = _labels(n, rng)
+    for gid, lab in zip(ids, labels):
+        # 424 x 424 like the Kaggle JPEGs; a central blob whose colour follows Class1.1.
+        pix = np.zeros((424, 424, 3), dtype=np.uint8)
+        pix[:: 7, :: 5] = rng.integers(0, 40, size=(61, 85, 3), dtype=np.uint8)
+        pix[180:244, 180:244] = (np.array([255, 180, 120]) * lab[0]).astype(np.uint8)
+        Image.fromarray(pix).save(root / "images_training_rev1" / f"{gid}.jpg", quality=95)
+    if with_labels:
+        lines = [",".join((ID_COLUMN,) + KAGGLE_COLUMNS)]
+        lines += [f"{gid}," + ",".join(f"{v:.6f}" for v in lab) for gid, lab in zip(ids, labels)]
+        (root / "training_solutions_rev1.csv").write_text("\n".join(lines) + "\n")
+    return ids, labels
+
+
+def make_checkpoint(path, seed=0):
+    torch.manual_seed(seed)
+    model = build_model("cnn", input_size=PREP["size"], channels=(4, 8, 8), hidden=16)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x = torch.rand(4, 3, PREP["size"], PREP["size"])
+    loss = ((model(x) - 0.3) ** 2).mean()      # one training step
+    loss.backward()
+    opt.step()
+    return save_checkpoint(path, model.eval(), preprocessing=PREP)
+
+
+@pytest.fixture()
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("GALMORPH_CACHE_DIR", str(tmp_path / "cache"))
+    data = tmp_path / "kaggle"
+    ids, labels = make_kaggle(data)
+    run = tmp_path / "run"
+    ckpt = make_checkpoint(run / "best.pt")
+    return {"data": data, "ids": ids, "labels": labels, "run": run, "ckpt": ckpt,
+            "tmp": tmp_path}
+
+
+def _by_hand(env, rows):
+    from galmorph.models.checkpoint import load_checkpoint
+
+    prepared = prepare(env["data"], crop=PREP["crop"], size=PREP["size"], progress=False)
+    model = load_checkpoint(env["ckpt"]).model
+    pred = predict_arrays(model, np.asarray(prepared.images)[rows], device="cpu",
+                          precision="fp32")
+    return prepared, np.sqrt(((pred - prepared.labels[rows]) ** 2).mean())
+
+
+def test_evaluate_uses_the_runs_validation_split(env):
+    val_ids = env["ids"][[1, 4, 7]]
+    (env["run"] / "split.json").write_text(json.dumps({"validation": val_ids.tolist()}))
+    result = evaluate(env["ckpt"], env["data"], precision="fp32", device="cpu", id_max=115085)
+    for key in ("rmse", "n_galaxies", "per_question", "per_answer", "baselines", "model",
+                "data", "split", "split_note", "tta", "subsets"):
+        assert key in result
+    assert result["n_galaxies"] == 3 and result["split"] == "validation"
+    assert "split.json" in result["split_note"]
+    prepared, rmse = _by_hand(env, [1, 4, 7])
+    assert result["rmse"] == pytest.approx(rmse, rel=1e-5)
+    # The mean baseline uses the 9 training galaxies' mean, not the validation mean.
+    train = [i for i in range(12) if i not in (1, 4, 7)]
+    mean = prepared.labels[train].astype(np.float64).mean(axis=0)
+    expected = np.sqrt(((prepared.labels[[1, 4, 7]] - mean) ** 2).mean())
+    assert result["baselines"]["mean"] == pytest.approx(expected, rel=1e-6)
+    # id_max: IDs 115081 and 115084 are <= 115085, 115087 is not.
+    part = result["subsets"]["id<=115085"]
+    assert part["n_galaxies"] == 2
+    _, sub_rmse = _by_hand(env, [1, 4])
+    assert part["rmse"] == pytest.approx(sub_rmse, rel=1e-5)
+    assert result["model"]["name"] == "cnn"
+    assert result["model"]["preprocessing"] == PREP
+    json.dumps(result)  # JSON-able
+
+
+def test_evaluate_all_and_fallback_note(env):
+    result = evaluate(env["ckpt"], env["data"], precision="fp32", device="cpu")
+    assert result["n_galaxies"] == 12
+    assert "no saved validation split" in result["split_note"]
+    assert "baselines fitted on the same galaxies" in result["split_note"]
+    _, rmse = _by_hand(env, list(range(12)))
+    assert result["rmse"] == pytest.approx(rmse, rel=1e-5)
+    # Split IDs that are not in the data fall back to all, saying so.
+    (env["run"] / "split.json").write_text(json.dumps({"validation": [1, 2, 3]}))
+    result = evaluate(env["ckpt"], env["data"], device="cpu")
+    assert result["n_galaxies"] == 12 and "none of the 3 validation IDs" in result["split_note"]
+    result = evaluate(env["ckpt"], env["data"], split="all", device="cpu")
+    assert result["split_note"].startswith("all galaxies")
+
+
+def test_evaluate_tta_changes_nothing_for_the_metric_plumbing(env):
+    plain = evaluate(env["ckpt"], env["data"], split="all", device="cpu", precision="fp32")
+    d8 = evaluate(env["ckpt"], env["data"], split="all", device="cpu", precision="fp32",
+                  tta="d8")
+    assert d8["tta"] == "d8" and plain["tta"] is None
+    assert d8["baselines"] == plain["baselines"]
+    assert d8["rmse"] != plain["rmse"]
+
+
+def test_evaluate_bad_inputs(env):
+    with pytest.raises(DataError, match="does not exist"):
+        evaluate(env["ckpt"], env["tmp"] / "nowhere", device="cpu")
+    with pytest.raises(ValueError, match="split must be"):
+        evaluate(env["ckpt"], env["data"], split="test", device="cpu")
+    prepared = prepare(env["data"], crop=224, size=32, progress=False)
+    prepared.ids = np.array([f"g{i}" for i in range(12)])
+    with pytest.raises(DataError, match="integer galaxy IDs.*'g0'"):
+        evaluate(env["ckpt"], prepared, id_max=5, device="cpu")
+    bad = env["tmp"] / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="bad.pt"):
+        evaluate(bad, env["data"], device="cpu")
+    other = prepare(env["data"], crop=200, size=32, progress=False)
+    with pytest.raises(DataError, match="crop=200.*crop=224"):
+        evaluate(env["ckpt"], other.path, device="cpu")
+
+
+def test_evaluate_needs_labels(env):
+    # A plain folder of images has no labels.
+    test_dir = env["tmp"] / "unlabelled"
+    make_kaggle(test_dir, n=3, with_labels=False)
+    with pytest.raises(DataError, match="has no labels.*galmorph predict"):
+        evaluate(env["ckpt"], test_dir / "images_training_rev1", device="cpu")
+
+
+# ---------------------------------------------------------------------------
+# The command line
+# ---------------------------------------------------------------------------
+
+def _cli(*args, env_vars):
+    import os
+
+    return subprocess.run([sys.executable, "-m", "galmorph", "evaluate", *map(str, args)],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **env_vars})
+
+
+def test_cli_json_and_table(env):
+    env_vars = {"GALMORPH_CACHE_DIR": str(env["tmp"] / "cache")}
+    (env["run"] / "split.json").write_text(json.dumps({"validation": env["ids"][:4].tolist()}))
+    proc = _cli(env["ckpt"], env["data"], "--json", "--tta", "d8", "--device", "cpu",
+                env_vars=env_vars)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)   # one JSON object, nothing else on stdout
+    assert result["n_galaxies"] == 4 and result["tta"] == "d8"
+    assert set(result["baselines"]) == {"mean", "central_pixel", "zeros"}
+    assert result["model"]["checkpoint"] == str(env["ckpt"])
+    assert len(result["per_answer"]) == 37
+    proc = _cli(env["ckpt"], env["data"], "--split", "all", "--id-max", "115083",
+                env_vars=env_vars)
+    assert proc.returncode == 0, proc.stderr
+    assert "baseline: mean" in proc.stdout and "Class8.6" in proc.stdout
+    assert "id<=115083 (4)" in proc.stdout
+    assert "12 galaxies" in proc.stdout
+
+
+def test_cli_errors_are_one_clean_line(env):
+    env_vars = {"GALMORPH_CACHE_DIR": str(env["tmp"] / "cache")}
+    bad = env["tmp"] / "truncated.pt"
+    bad.write_bytes(env["ckpt"].read_bytes()[:1000])
+    proc = _cli(bad, env["data"], env_vars=env_vars)
+    assert proc.returncode == 1
+    assert "galmorph evaluate: error:" in proc.stderr and "truncated.pt" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = _cli(env["ckpt"], env["data"], "--tta", "d5", env_vars=env_vars)
+    assert proc.returncode == 2 and "tta" in proc.stderr
+
+
+def test_format_report_lists_everything(env):
+    result = evaluate(env["ckpt"], env["data"], device="cpu")
+    text = format_report(result)
+    assert f"{result['rmse']:8.4f}" in text
+    for name in ("mean", "central_pixel", "zeros"):
+        assert f"baseline: {name}" in text
+    assert "Q11" in text and "merger" in text
