@@ -1,13 +1,153 @@
-"""``galmorph train``: placeholder until its issue lands."""
+"""``galmorph train``: train a network on a labelled data folder.
+
+Thin shell over :func:`galmorph.training.train.train`; every flag maps to a
+:class:`~galmorph.training.config.TrainConfig` field. Run it under
+``torchrun --nproc_per_node N -m galmorph train ...`` for data-parallel training.
+"""
+import argparse
+import json
 
 __all__ = ["add_parser", "run"]
 
+_EPILOG = """examples:
+  galmorph train gz-kaggle-5k --model cnn --out runs/cnn --epochs 20 --batches-per-epoch 100
+  galmorph train gz-kaggle-5k --model resnet18-tailored --out runs/rt --time-limit 3600
+  galmorph train --resume runs/rt                   # continue where it stopped
+  torchrun --nproc_per_node 4 -m galmorph train gz-kaggle-5k --model resnet18 --out runs/ddp
+"""
+
 
 def add_parser(subparsers):
-    p = subparsers.add_parser("train", help="(not yet implemented)")
+    from galmorph.models import MODEL_NAMES
+    from galmorph.training.config import TrainConfig as C
+
+    p = subparsers.add_parser(
+        "train", help="train a network on a labelled data folder",
+        description="Train a network to predict the 37 GZ2 vote fractions. Writes config.json, "
+                    "split.json, metrics.csv, last.pt and best.pt to the run directory; "
+                    "--resume continues a stopped or killed run exactly where it stopped.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", nargs="?", metavar="DATA_DIR",
+                   help="labelled data folder (Kaggle or GZ2-release layout); optional with "
+                        "--resume (default: the run's stored data folder)")
+    p.add_argument("--model", choices=MODEL_NAMES, default=None,
+                   help=f"network to train (default: {C.model})")
+    p.add_argument("--out", metavar="RUN_DIR",
+                   help="run directory to create (required unless --resume)")
+    p.add_argument("--epochs", type=int, help=f"total epochs (default: {C.epochs})")
+    p.add_argument("--batches-per-epoch", type=int, metavar="N",
+                   help="batches per epoch; the paper used 100 (default: one pass over the "
+                        "training split)")
+    p.add_argument("--batch-size", type=int, metavar="N",
+                   help="global batch size, shared among torchrun processes (default: the "
+                        "model's, cnn 256, resnet18* 64)")
+    p.add_argument("--val-batch-size", type=int, metavar="N",
+                   help="validation batch size (default: the model's, cnn 128, resnet18* 32)")
+    p.add_argument("--lr", type=float, help=f"Adam learning rate (default: {C.lr:g})")
+    p.add_argument("--plateau-factor", type=float,
+                   help=f"multiply the learning rate by this when the validation RMSE stalls "
+                        f"(default: {C.plateau_factor})")
+    p.add_argument("--plateau-patience", type=int, metavar="EPOCHS",
+                   help=f"epochs without improvement before lowering the learning rate "
+                        f"(default: {C.plateau_patience})")
+    p.add_argument("--min-lr", type=float,
+                   help=f"lowest learning rate of the schedule (default: {C.min_lr:g})")
+    p.add_argument("--val-fraction", type=float,
+                   help=f"fraction of galaxies held out for validation (default: {C.val_fraction})")
+    p.add_argument("--seed", type=int,
+                   help=f"seed of the split, initialisation, batch order and augmentation "
+                        f"(default: {C.seed})")
+    p.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="stop cleanly at the first batch boundary after this many seconds and "
+                        "checkpoint; continue with --resume (default: no limit)")
+    p.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"),
+                   help="arithmetic: auto is bf16 where the CPU/GPU computes it natively, else "
+                        "fp32; fp16 only on CUDA (default: auto)")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: auto, CUDA when present)")
+    p.add_argument("--workers", type=int,
+                   help="processes building the preprocessing cache when it is missing "
+                        "(default: every core)")
+    aug = p.add_mutually_exclusive_group()
+    aug.add_argument("--augment", dest="augment", action="store_true", default=None,
+                     help="random rotations and flips of every training batch (default: on for "
+                          "resnet18-tailored, off for cnn and resnet18, as in the paper)")
+    aug.add_argument("--no-augment", dest="augment", action="store_false",
+                     help="train on the images as they are")
+    p.add_argument("--model-option", action="append", default=None, metavar="KEY=VALUE",
+                   help="model config override, repeatable, e.g. --model-option dropout=0.3 "
+                        "(default: none)")
+    p.add_argument("--crop", type=int, help=f"central crop side in input pixels (default: {C.crop})")
+    p.add_argument("--size", type=int,
+                   help="side of the images the network sees, pixels (default: the model's "
+                        "input size, 80)")
+    p.add_argument("--cache", metavar="DIR",
+                   help="preprocessing cache folder, built when missing and reused otherwise "
+                        "(default: under the galmorph cache directory)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR from its last checkpoint; other flags "
+                        "default to the stored ones (--epochs may raise the total)")
+    p.add_argument("--set-default", action="store_true", default=None,
+                   help="register best.pt as the default model of MorphologyClassifier() and "
+                        "galmorph predict (default: off)")
+    prog = p.add_mutually_exclusive_group()
+    prog.add_argument("--progress", dest="progress", action="store_true", default=None,
+                      help="always show progress bars (default: only on a terminal)")
+    prog.add_argument("--no-progress", dest="progress", action="store_false",
+                      help="never show progress bars")
     p.set_defaults(func=run)
     return p
 
 
+_FIELDS = ("data", "model", "out", "epochs", "batches_per_epoch", "batch_size", "val_batch_size",
+           "lr", "plateau_factor", "plateau_patience", "min_lr", "val_fraction", "seed",
+           "time_limit", "precision", "device", "workers", "augment", "crop", "size", "cache",
+           "set_default", "progress")
+
+
+def _model_options(items):
+    options = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"galmorph train: error: --model-option wants KEY=VALUE, "
+                             f"got {item!r}")
+        try:
+            options[key.strip()] = json.loads(value)
+        except ValueError:
+            options[key.strip()] = value
+    return options
+
+
+def config_from_args(args):
+    """The :class:`TrainConfig` the parsed flags ask for (flags left out keep the defaults,
+    or with ``--resume`` the stored values)."""
+    from galmorph.training.config import TrainConfig
+
+    given = {k: getattr(args, k) for k in _FIELDS if getattr(args, k) is not None}
+    if args.model_option:
+        given["model_options"] = _model_options(args.model_option)
+    if args.resume:
+        if args.out is not None and args.out != args.resume:
+            raise SystemExit(f"galmorph train: error: --out {args.out} and --resume "
+                             f"{args.resume} name different run directories; give only --resume")
+        given.pop("out", None)
+        return TrainConfig.from_run(args.resume, **given)
+    missing = [name for name, key in (("DATA_DIR", "data"), ("--out RUN_DIR", "out"))
+               if key not in given]
+    if missing:
+        raise SystemExit(f"galmorph train: error: {' and '.join(missing)} required (or "
+                         f"--resume RUN_DIR to continue a run)")
+    try:
+        config = TrainConfig(**given)
+        from galmorph.models import model_config
+        model_config(config.model, **config.model_options)  # unknown options fail here, cleanly
+        return config
+    except (ValueError, TypeError) as exc:
+        raise SystemExit(f"galmorph train: error: {exc}") from None
+
+
 def run(args):
-    raise SystemExit("galmorph train is not implemented yet")
+    from galmorph.training.train import train
+
+    train(config_from_args(args))
+    return 0

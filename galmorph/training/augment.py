@@ -34,7 +34,7 @@ import numbers
 import torch
 import torch.nn.functional as F
 
-__all__ = ["augment_batch", "rotate_flip", "tta_views", "check_tta", "D8_VIEWS"]
+__all__ = ["augment_batch", "random_params", "rotate_flip", "tta_views", "check_tta", "D8_VIEWS"]
 
 #: The d8 views as ``(k, flip)``: ``torch.rot90`` by ``k`` quarter turns, then
 #: a left-right flip when ``flip`` is true. View 0 is the identity.
@@ -131,15 +131,32 @@ def augment_batch(x, generator=None, *, padding_mode="zeros"):
     >>> augment_batch(torch.rand(8, 3, 80, 80), g).shape
     torch.Size([8, 3, 80, 80])
     """
+    angles, flip_x, flip_y = random_params(x.shape[0], generator)
+    return rotate_flip(x, angles.to(x.device), flip_x.to(x.device), flip_y.to(x.device),
+                       padding_mode=padding_mode)
+
+
+def random_params(b, generator=None):
+    """The random parameters :func:`augment_batch` draws for a batch of ``b`` images.
+
+    Split out so that distributed training can draw the parameters of the
+    whole global batch on every rank and apply each rank's share, giving the
+    same augmentation as a single process.
+
+    Returns
+    -------
+    angles : torch.Tensor
+        ``float64 (b,)`` degrees, uniform in ``[0, 360)``.
+    flip_x, flip_y : torch.Tensor
+        ``bool (b,)``, each true with probability 0.5.
+    """
     if generator is None:
         generator = torch.Generator()
         generator.seed()
-    b = x.shape[0]
     gdev = generator.device
     angles = torch.rand(b, generator=generator, device=gdev, dtype=torch.float64) * 360.0
-    flips = torch.rand(b, 2, generator=generator, device=gdev) < 0.5    # (B, 2)
-    return rotate_flip(x, angles.to(x.device), flips[:, 0].to(x.device), flips[:, 1].to(x.device),
-                       padding_mode=padding_mode)
+    flips = torch.rand(b, 2, generator=generator, device=gdev) < 0.5    # (b, 2)
+    return angles, flips[:, 0], flips[:, 1]
 
 
 def check_tta(tta):

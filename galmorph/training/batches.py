@@ -1,0 +1,168 @@
+"""Training batches straight from the uint8 memory-mapped cache.
+
+No per-sample work at all: a batch is a sorted array of row numbers, read
+from the memory map with one ``index_select`` (which releases the GIL, so a
+background thread reads batch ``k + 1`` while the model computes batch
+``k``), converted to float on the target device and augmented there as a
+whole (:mod:`galmorph.training.augment`).
+
+The batch order is a pure function of ``(seed, step)``: the training split
+is walked through an endless sequence of seeded permutations, batch ``k``
+taking entries ``k*B .. (k+1)*B - 1`` of that sequence. A run resumed at any
+step therefore draws exactly the batches the uninterrupted run would have.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+
+from galmorph.errors import RunDirError
+
+__all__ = ["make_split", "split_sizes", "save_split", "load_split", "BatchStream", "BatchLoader", "step_seed"]
+
+
+def make_split(n, val_fraction, seed):
+    """Seeded train/validation split of ``n`` rows.
+
+    Returns
+    -------
+    train, val : numpy.ndarray
+        Sorted ``int64`` row numbers; ``val`` holds ``round(n * val_fraction)``
+        rows (at least 1) and ``train`` the rest (at least 1).
+    """
+    n_val = split_sizes(n, val_fraction)[1]
+    perm = np.random.default_rng([seed, 0xC0FFEE]).permutation(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def split_sizes(n, val_fraction):
+    """``(n_train, n_val)`` of :func:`make_split`."""
+    if n < 2:
+        raise ValueError(f"need at least 2 labelled galaxies to hold out a validation set, "
+                         f"got {n}")
+    n_val = min(max(1, int(round(n * val_fraction))), n - 1)
+    return n - n_val, n_val
+
+
+def _plain_id(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def save_split(path, ids, val, seed, val_fraction):
+    """Write ``split.json`` (the validation IDs) atomically."""
+    from galmorph.training.config import write_atomic
+
+    doc = {"seed": int(seed), "val_fraction": float(val_fraction), "n_total": int(len(ids)),
+           "n_val": int(len(val)), "val_ids": [_plain_id(ids[i]) for i in val]}
+    write_atomic(path, json.dumps(doc, indent=1) + "\n")
+
+
+def load_split(path, ids):
+    """Row numbers ``(train, val)`` of the split stored in ``split.json``, for the cache's ``ids``.
+
+    Raises
+    ------
+    RunDirError
+        When a validation ID is no longer in the data (the data folder changed).
+    """
+    doc = json.loads(path.read_text())
+    row = {_plain_id(v): i for i, v in enumerate(ids)}
+    missing = [v for v in doc["val_ids"] if v not in row]
+    if missing:
+        raise RunDirError(f"{path}: {len(missing)} validation galaxies (e.g. {missing[0]!r}) "
+                          f"are not in the data any more; the data folder changed since the "
+                          f"run started. Resume with the original data or start a new --out")
+    val = np.sort(np.array([row[v] for v in doc["val_ids"]], dtype=np.int64))
+    mask = np.ones(len(ids), dtype=bool)
+    mask[val] = False
+    return np.flatnonzero(mask).astype(np.int64), val
+
+
+def step_seed(seed, step, stream=1):
+    """A 63-bit seed for ``step`` of random stream ``stream``, derived from ``seed``."""
+    state = np.random.SeedSequence([int(seed), int(stream), int(step)]).generate_state(2)
+    return int((int(state[0]) << 32 | int(state[1])) & 0x7FFF_FFFF_FFFF_FFFF)
+
+
+class BatchStream:
+    """Positions (into the training split) of every batch, as a function of the step.
+
+    Parameters
+    ----------
+    n : int
+        Size of the training split.
+    batch_size : int
+        Global batch size.
+    seed : int
+    """
+
+    def __init__(self, n, batch_size, seed):
+        self.n, self.batch_size, self.seed = int(n), int(batch_size), int(seed)
+        self._perms = {}
+
+    def _perm(self, p):
+        if p not in self._perms:
+            if len(self._perms) > 2:
+                self._perms.pop(min(self._perms))
+            rng = np.random.default_rng([self.seed, 0xBA7C4, p])
+            self._perms[p] = rng.permutation(self.n)
+        return self._perms[p]
+
+    def positions(self, step):
+        """Sorted ``int64 (batch_size,)`` positions of batch ``step`` (sorted: faster reads)."""
+        start, parts, need = step * self.batch_size, [], self.batch_size
+        while need:
+            p, off = divmod(start, self.n)
+            take = min(need, self.n - off)
+            parts.append(self._perm(p)[off:off + take])
+            start, need = start + take, need - take
+        return np.sort(np.concatenate(parts))
+
+
+class BatchLoader:
+    """Reads batches of rows from the cache, one batch ahead in a background thread.
+
+    Parameters
+    ----------
+    images : numpy.ndarray
+        ``uint8 (N, 3, H, W)``, typically the read-only memory map.
+    labels : numpy.ndarray
+        ``float32 (N, 37)``.
+    prefetch : bool
+        Read the next batch in a background thread.
+    """
+
+    def __init__(self, images, labels, prefetch=True):
+        with warnings.catch_warnings():
+            # The memory map is read-only and is only ever read: sharing it is safe.
+            warnings.simplefilter("ignore", UserWarning)
+            self.images = torch.from_numpy(images)                       # (N, 3, H, W) uint8
+        self.labels = torch.from_numpy(np.ascontiguousarray(labels, dtype=np.float32))
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="galmorph-batch") if prefetch else None
+
+    def read(self, rows):
+        """``(uint8 (B, 3, H, W), float32 (B, 37))`` tensors of the given rows."""
+        rows = torch.from_numpy(np.asarray(rows, dtype=np.int64))
+        return self.images.index_select(0, rows), self.labels.index_select(0, rows)
+
+    def iterate(self, rows_of, steps):
+        """Yield ``(step, images, labels)`` for each step, reading one step ahead."""
+        steps = list(steps)
+        if self._pool is None:
+            for s in steps:
+                yield (s, *self.read(rows_of(s)))
+            return
+        pending = self._pool.submit(self.read, rows_of(steps[0])) if steps else None
+        for i, s in enumerate(steps):
+            batch = pending.result()
+            pending = (self._pool.submit(self.read, rows_of(steps[i + 1]))
+                       if i + 1 < len(steps) else None)
+            yield (s, *batch)
+
+    def close(self):
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)

@@ -1,0 +1,279 @@
+"""The training configuration and the run directory it lives in.
+
+A *run directory* holds everything one training run writes:
+
+- ``config.json``  the resolved :class:`TrainConfig` plus the galmorph and
+  torch versions, device, precision and number of processes;
+- ``split.json``   the IDs of the held-out validation galaxies;
+- ``metrics.csv``  one row per epoch (epoch, train_rmse, val_rmse, lr,
+  images_per_s, elapsed_s);
+- ``last.pt`` / ``best.pt``  the latest checkpoint (with the full training
+  state, for ``--resume``) and the one with the lowest validation RMSE.
+
+A run directory belongs to one run: starting a different run in it, or the
+same run again without ``resume``, is a :class:`~galmorph.errors.RunDirError`,
+never a silent overwrite.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from galmorph.errors import RunDirError
+
+__all__ = ["TrainConfig", "RESUMABLE_FIELDS", "INVOCATION_FIELDS", "METRICS_COLUMNS", "write_atomic",
+           "read_run_config", "check_run_dir", "write_metrics", "read_metrics"]
+
+#: Fields that may change when a run is resumed (they do not change what is learnt,
+#: or -- ``epochs`` -- only extend it). Every other field must match ``config.json``.
+RESUMABLE_FIELDS = ("epochs", "time_limit", "precision", "device", "workers", "set_default",
+                    "resume", "out", "cache", "progress", "resolved_device", "resolved_precision")
+
+#: Fields that belong to one invocation and are not inherited by :meth:`TrainConfig.from_run`.
+INVOCATION_FIELDS = ("time_limit", "set_default", "resume", "out", "progress", "workers")
+
+#: Columns of ``metrics.csv``.
+METRICS_COLUMNS = ("epoch", "train_rmse", "val_rmse", "lr", "images_per_s", "elapsed_s")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (``galmorph train`` flags map one to one).
+
+    Attributes
+    ----------
+    data : str or Path
+        Labelled data folder (Kaggle or GZ2-release layout); its preprocessing
+        cache is built on first use and reused afterwards.
+    out : str or Path
+        Run directory (created).
+    model : str
+        ``"cnn"``, ``"resnet18"`` or ``"resnet18-tailored"``.
+    model_options : dict
+        Model config overrides, e.g. ``{"dropout": 0.3}``.
+    epochs : int
+        Number of epochs to train in total (a resumed run continues to it).
+    batches_per_epoch : int or None
+        Batches per epoch; ``None`` is one pass over the training split
+        (``n_train // batch_size`` batches). The paper's epochs are 100 batches.
+    batch_size, val_batch_size : int or None
+        Global batch sizes (shared among processes under ``torchrun``);
+        ``None`` takes the model's default (cnn 256/128, ResNets 64/32).
+    lr : float
+        Adam learning rate.
+    plateau_factor, plateau_patience, min_lr : float, int, float
+        ``ReduceLROnPlateau`` on the validation RMSE: multiply the learning
+        rate by ``plateau_factor`` after ``plateau_patience`` epochs without
+        improvement, never below ``min_lr``.
+    val_fraction : float
+        Fraction of galaxies held out for validation (seeded, stored in
+        ``split.json``).
+    seed : int
+        Seeds the split, the model initialisation, the batch order,
+        augmentation and dropout.
+    time_limit : float or None
+        Seconds; stop cleanly at the first batch boundary past it and
+        checkpoint (resume later with ``resume=True``).
+    precision : str
+        ``"auto"`` (bf16 where the hardware computes it natively, else fp32),
+        ``"bf16"``, ``"fp16"`` (CUDA) or ``"fp32"``.
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"``...
+    workers : int or None
+        Processes used to build the preprocessing cache when it is missing
+        (``None``: every core).
+    augment : bool or None
+        Random rotations and flips of every training batch. ``None`` is the
+        model's default: on for ``resnet18-tailored`` (as in the paper), off
+        for ``cnn`` and ``resnet18``.
+    crop, size : int, int or None
+        Preprocessing: central crop side in input pixels, then resize to
+        ``size`` pixels (``None``: the model's ``input_size``, else 80).
+    cache : str or Path or None
+        Cache folder; ``None`` is the default under the user cache directory.
+    set_default : bool
+        Register ``best.pt`` as the default model when training ends.
+    resume : bool
+        Continue the run stored in ``out`` from its ``last.pt``.
+    progress : bool or None
+        Progress bars; ``None`` shows them only on a terminal.
+    """
+
+    data: str | os.PathLike | None = None
+    out: str | os.PathLike | None = None
+    model: str = "resnet18-tailored"
+    model_options: dict = field(default_factory=dict)
+    epochs: int = 10
+    batches_per_epoch: int | None = None
+    batch_size: int | None = None
+    val_batch_size: int | None = None
+    lr: float = 1e-3
+    plateau_factor: float = 0.5
+    plateau_patience: int = 3
+    min_lr: float = 1e-6
+    val_fraction: float = 0.1
+    seed: int = 0
+    time_limit: float | None = None
+    precision: str = "auto"
+    device: str = "auto"
+    workers: int | None = None
+    augment: bool | None = None
+    crop: int = 224
+    size: int | None = None
+    cache: str | os.PathLike | None = None
+    set_default: bool = False
+    resume: bool = False
+    progress: bool | None = None
+
+    def __post_init__(self):
+        for name in ("epochs", "batches_per_epoch", "batch_size", "val_batch_size"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or int(value) != value
+                                      or value < 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not 0.0 < float(self.val_fraction) < 1.0:
+            raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), "
+                             f"got {self.val_fraction!r}")
+        if not float(self.lr) > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if not 0.0 < float(self.plateau_factor) < 1.0:
+            raise ValueError(f"plateau_factor must be between 0 and 1, got {self.plateau_factor!r}")
+        if self.time_limit is not None and float(self.time_limit) < 0:
+            raise ValueError(f"time_limit must be >= 0 seconds, got {self.time_limit!r}")
+
+    @classmethod
+    def from_run(cls, run_dir, **overrides):
+        """The config stored in ``run_dir/config.json``, with ``overrides`` applied.
+
+        ``resume=True`` and ``out=run_dir`` are set, so ``train(TrainConfig.from_run(d))``
+        continues the run in ``d``.
+        """
+        stored = read_run_config(run_dir)
+        names = {f.name for f in dataclasses.fields(cls)} - set(INVOCATION_FIELDS)
+        values = {k: v for k, v in stored.items() if k in names}
+        values.update(out=str(run_dir), resume=True)
+        values.update(overrides)
+        return cls(**values)
+
+    def to_dict(self):
+        """Plain JSON-able dict (paths as strings)."""
+        out = dataclasses.asdict(self)
+        for key in ("data", "out", "cache"):
+            if out[key] is not None:
+                out[key] = str(out[key])
+        return out
+
+
+def write_atomic(path, text):
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_run_config(run_dir):
+    """The dict stored in ``run_dir/config.json``; RunDirError when there is none."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise RunDirError(f"{run_dir} is not a galmorph run directory (no config.json); "
+                          f"nothing to resume there. Start a new run with "
+                          f"'galmorph train DATA_DIR --model NAME --out {run_dir}'")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RunDirError(f"{path} is unreadable ({exc}); it was not written by galmorph "
+                          f"or is damaged. Choose a new --out") from None
+
+
+def _differences(stored, wanted):
+    diffs = []
+    for key, value in wanted.items():
+        if key in RESUMABLE_FIELDS:
+            continue
+        old = stored.get(key, "<missing>")
+        if _norm(old) != _norm(value):
+            diffs.append(f"{key}: {old!r} stored, {value!r} requested")
+    return diffs
+
+
+def _norm(value):
+    # JSON turns tuples into lists; compare the JSON forms.
+    return json.loads(json.dumps(value, sort_keys=True))
+
+
+def check_run_dir(out, resolved, resume):
+    """Check that ``out`` may receive the run ``resolved``; returns ``"new"`` or ``"resume"``.
+
+    Parameters
+    ----------
+    out : Path
+        The run directory.
+    resolved : dict
+        The resolved :meth:`TrainConfig.to_dict`.
+    resume : bool
+
+    Raises
+    ------
+    RunDirError
+        ``out`` holds a different run (the differing settings are named), the
+        same run without ``resume``, foreign files, or nothing to resume.
+    """
+    out = Path(out)
+    cfg = out / "config.json"
+    hint_new = "choose a new --out"
+    if not cfg.is_file():
+        if resume:
+            read_run_config(out)  # raises the "nothing to resume" error
+        if out.is_dir() and any(p.name not in (".", "..") for p in out.iterdir()):
+            names = ", ".join(sorted(p.name for p in out.iterdir())[:5])
+            raise RunDirError(f"run directory {out} is not empty ({names}) and holds no "
+                              f"galmorph run; {hint_new} or empty it")
+        return "new"
+    stored = read_run_config(out)
+    diffs = _differences(stored, resolved)
+    if diffs:
+        raise RunDirError(
+            f"run directory {out} already holds a different run: " + "; ".join(diffs)
+            + f". Pass --resume {out} to continue the stored run as it was, or {hint_new} "
+              f"for this one")
+    if not resume:
+        done = len(read_metrics(out))
+        raise RunDirError(
+            f"run directory {out} already holds this run ({done} of "
+            f"{stored.get('epochs', '?')} epochs done); pass --resume {out} to continue it, "
+            f"or {hint_new} to train again from scratch (nothing was overwritten)")
+    return "resume"
+
+
+def write_metrics(run_dir, rows):
+    """(Re)write ``metrics.csv`` from the epoch rows kept in the checkpoint, atomically."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=METRICS_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row[k] for k in METRICS_COLUMNS})
+    write_atomic(Path(run_dir) / "metrics.csv", buf.getvalue())
+
+
+def read_metrics(run_dir):
+    """The rows of ``metrics.csv`` as dicts of numbers (empty when absent)."""
+    path = Path(run_dir) / "metrics.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="") as fh:
+        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()}
+                for row in csv.DictReader(fh)]

@@ -1,0 +1,119 @@
+"""Data-parallel training under ``torchrun``: process group, sharding, collectives.
+
+``galmorph train`` started by ``torchrun --nproc_per_node N`` (which sets the
+``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE`` environment variables) trains with
+:class:`~torch.nn.parallel.DistributedDataParallel`: gloo on the CPU, NCCL on
+GPUs (one per process, ``cuda:LOCAL_RANK``). Every process draws the same
+global batch indices and augmentation parameters and keeps its share (every
+N-th sample), so the global batch keeps the configured size and -- for
+models without batch normalisation or dropout -- training follows the
+single-process run up to floating-point summation order. Rank 0 alone writes
+files.
+
+Without those variables every helper here degrades to the single-process
+no-op, so the training loop has one code path.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+__all__ = ["DistContext", "init_distributed", "shard"]
+
+
+@dataclass
+class DistContext:
+    """Where this process sits in a (possibly one-process) training job."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    backend: str | None = None
+
+    @property
+    def enabled(self):
+        """True under torchrun with more than one process."""
+        return self.backend is not None
+
+    @property
+    def is_main(self):
+        """True for the process that writes checkpoints, metrics and messages."""
+        return self.rank == 0
+
+    def barrier(self):
+        if self.enabled:
+            dist.barrier()
+
+    def all_reduce_sum(self, tensor):
+        """Sum ``tensor`` over processes, in place; returns it."""
+        if self.enabled:
+            dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        return tensor
+
+    def any(self, flag, device):
+        """True on every process when ``flag`` is true on any of them."""
+        if not self.enabled:
+            return bool(flag)
+        t = torch.tensor([1.0 if flag else 0.0], device=device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item() > 0)
+
+    def broadcast_object(self, obj):
+        """Rank 0's ``obj`` on every process."""
+        if not self.enabled:
+            return obj
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def gather_objects(self, obj):
+        """List of every rank's ``obj`` (on every process)."""
+        if not self.enabled:
+            return [obj]
+        out = [None] * self.world_size
+        dist.all_gather_object(out, obj)
+        return out
+
+    def close(self):
+        if self.enabled and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def init_distributed(device):
+    """Join the torchrun process group when launched by torchrun.
+
+    Parameters
+    ----------
+    device : torch.device
+        The resolved device; CUDA means NCCL and one GPU per process
+        (``cuda:LOCAL_RANK``), anything else gloo.
+
+    Returns
+    -------
+    (DistContext, torch.device)
+        The context and the device this process uses.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistContext(), device
+    rank = int(os.environ["RANK"])
+    local = int(os.environ.get("LOCAL_RANK", rank))
+    if device.type == "cuda":
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+        backend = "nccl"
+    else:
+        backend = "gloo"
+    if not dist.is_initialized():
+        # A generous timeout: rank 0 may build the preprocessing cache while the others wait.
+        dist.init_process_group(backend, timeout=datetime.timedelta(hours=2))
+    return DistContext(rank=rank, world_size=world, local_rank=local, backend=backend), device
+
+
+def shard(positions, ctx):
+    """This process's share of a global batch: every ``world_size``-th entry from ``rank``."""
+    return positions[ctx.rank::ctx.world_size]

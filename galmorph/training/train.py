@@ -1,0 +1,454 @@
+"""The training loop: ``train(TrainConfig) -> run directory``.
+
+Adam on the mean squared error of the 37 weighted vote fractions; the
+validation RMSE (the Kaggle metric: the square root of the mean over
+galaxies x 37 answers) drives a ``ReduceLROnPlateau`` schedule and picks
+``best.pt``. Batches come straight from the preprocessing cache
+(:mod:`galmorph.training.batches`) and are augmented on the device as whole
+batches (:mod:`galmorph.training.augment`).
+
+Everything random is a function of the seed and the step -- the split, the
+batch order, the augmentation -- except dropout, whose RNG state is saved in
+every checkpoint; with fp32 on the CPU a resumed run therefore reproduces the
+uninterrupted one. See :mod:`galmorph.training.config` for the run directory
+and :mod:`galmorph.training.distributed` for ``torchrun``.
+
+Examples
+--------
+>>> from galmorph.training.train import TrainConfig, train
+>>> run = train(TrainConfig(data="gz-kaggle-5k", out="runs/cnn", model="cnn",
+...                         epochs=20, batches_per_epoch=100))  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import torch
+
+from galmorph import __version__, schema
+from galmorph.errors import DataError, GalmorphError
+from galmorph.training.augment import random_params, rotate_flip
+from galmorph.training.batches import (BatchLoader, BatchStream, load_split, make_split,
+                                       save_split, split_sizes, step_seed)
+from galmorph.training.config import (TrainConfig, check_run_dir, write_atomic, write_metrics)
+from galmorph.training.distributed import init_distributed, shard
+
+__all__ = ["TrainConfig", "train"]
+
+
+def train(config):
+    """Train a model as ``config`` says; returns the run directory.
+
+    Parameters
+    ----------
+    config : TrainConfig or dict
+        See :class:`~galmorph.training.config.TrainConfig`.
+
+    Returns
+    -------
+    pathlib.Path
+        The run directory, holding ``config.json``, ``split.json``,
+        ``metrics.csv``, ``last.pt`` and ``best.pt``.
+
+    Raises
+    ------
+    RunDirError
+        ``config.out`` holds a different run, or the same run without ``resume``.
+    DataError
+        The data folder is unreadable or has no labels.
+
+    Notes
+    -----
+    Under ``torchrun`` every process calls this; they share each global batch
+    and rank 0 writes the files. The caller's global torch RNG state is left
+    as it was (the run works on a forked copy).
+    """
+    if isinstance(config, dict):
+        config = TrainConfig(**config)
+    from galmorph.runtime import resolve_device
+
+    device = resolve_device(config.device)
+    ctx, device = init_distributed(device)
+    try:
+        devices = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            return _Run(config, ctx, device).run()
+    finally:
+        ctx.close()
+
+
+def _on_main(ctx, fn, share=True):
+    """Run ``fn`` on rank 0 and hand its galmorph error -- and, if ``share``, its result --
+    to every rank, so that all processes fail alike instead of hanging."""
+    result, error = None, None
+    if ctx.is_main:
+        try:
+            result = fn()
+        except GalmorphError as exc:
+            if not ctx.enabled:
+                raise
+            error = (type(exc), str(exc))
+    shared, error = ctx.broadcast_object((result if share else None, error))
+    if error is not None:
+        raise error[0](error[1])
+    return result if ctx.is_main or not share else shared
+
+
+class _StopFlag:
+    """Set by SIGINT/SIGTERM: stop at the next batch boundary and checkpoint (like --time-limit)."""
+
+    def __init__(self):
+        self.reason, self._old = None, {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.reason is not None:  # second signal: give up at once
+            raise KeyboardInterrupt
+        self.reason = signal.Signals(signum).name
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+class _Run:
+    """One invocation of :func:`train` (state shared by the small steps below)."""
+
+    def __init__(self, config, ctx, device):
+        self.config, self.ctx, self.device = config, ctx, device
+        self.out = Path(config.out) if config.out is not None else None
+        self.t_start = time.monotonic()
+        self.stop_reason = None
+
+    # ----------------------------------------------------------------- setup
+    def run(self):
+        from galmorph.runtime import resolve_precision
+
+        if self.out is None or self.config.data is None and not self.config.resume:
+            raise ValueError("TrainConfig needs data (a data folder) and out (a run directory)")
+        self.precision = resolve_precision(self.device, self.config.precision)
+        self.data = self._prepare()
+        self.resolved = self._resolve()
+        mode = _on_main(self.ctx, self._check_dir)
+        self._split(mode)
+        self._build()
+        state = self._load_state() if mode == "resume" else None
+        self.state = state or {"epoch": 0, "batch": 0, "history": [], "best_val_rmse": None,
+                               "elapsed_s": 0.0, "partial": None}
+        self.state["elapsed_s_at_start"] = self.state["elapsed_s"]
+        self.loader = BatchLoader(self.data.images, self.data.labels)
+        try:
+            with _StopFlag() as self.stop:
+                self._loop()
+        finally:
+            self.loader.close()
+        if self.config.set_default and self.ctx.is_main and (self.out / "best.pt").is_file():
+            from galmorph.paths import set_default_model
+            set_default_model(self.out / "best.pt")
+            self._say(f"registered {self.out / 'best.pt'} as the default galmorph model")
+        return self.out
+
+    def _prepare(self):
+        from galmorph.data.cache import prepare
+
+        cfg = self.config
+        if cfg.resume and cfg.data is None:
+            raise ValueError("resuming needs the data folder; use TrainConfig.from_run(run_dir)")
+        size = cfg.size or self._model_config().__dict__.get("input_size", 80) or 80
+        kwargs = dict(cache_dir=cfg.cache, crop=cfg.crop, size=size, workers=cfg.workers,
+                      progress=self._show_progress())
+        # Rank 0 builds the cache when it is missing; the others then open it.
+        data = _on_main(self.ctx, lambda: prepare(cfg.data, **kwargs), share=False)
+        if not self.ctx.is_main:
+            data = prepare(cfg.data, **{**kwargs, "progress": False})
+        if data.labels is None:
+            raise DataError(f"{cfg.data} has no labels (no training_solutions_rev1.csv or GZ2 "
+                            f"vote table): training needs labelled galaxies")
+        return data
+
+    def _model_config(self):
+        from galmorph.models import model_config
+
+        return model_config(self.config.model, **self.config.model_options)
+
+    def _resolve(self):
+        cfg, mcfg = self.config, self._model_config()
+        n_train = len(self.data) - split_sizes(len(self.data), cfg.val_fraction)[1]
+        batch = min(int(cfg.batch_size or mcfg.batch_size), max(1, n_train))
+        if batch < self.ctx.world_size:
+            raise ValueError(f"batch size {batch} is smaller than the {self.ctx.world_size} "
+                             f"processes sharing it")
+        resolved = dataclasses.replace(
+            cfg, data=str(Path(cfg.data).resolve()), out=str(self.out),
+            batch_size=batch, val_batch_size=int(cfg.val_batch_size or mcfg.val_batch_size),
+            batches_per_epoch=int(cfg.batches_per_epoch or max(1, n_train // batch)),
+            augment=bool(cfg.augment if cfg.augment is not None
+                         else cfg.model == "resnet18-tailored"),
+            size=int(self.data.meta["size"]), cache=str(self.data.path)).to_dict()
+        # The requested device/precision stay as asked ("auto" resolves afresh on resume).
+        resolved.update(resolved_device=str(self.device), resolved_precision=self.precision)
+        return resolved
+
+    def _check_dir(self):
+        mode = check_run_dir(self.out, self.resolved, self.config.resume)
+        self.out.mkdir(parents=True, exist_ok=True)
+        doc = dict(self.resolved)
+        if mode == "resume":
+            old = json.loads((self.out / "config.json").read_text())
+            doc["created"] = old.get("created")
+            doc["resumed"] = old.get("resumed", 0) + 1
+        else:
+            doc["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        doc.update(galmorph_version=__version__, torch_version=torch.__version__,
+                   world_size=self.ctx.world_size, schema_version=schema.SCHEMA_VERSION)
+        write_atomic(self.out / "config.json", json.dumps(doc, indent=1) + "\n")
+        return mode
+
+    def _split(self, mode):
+        path = self.out / "split.json"
+        cfg = self.config
+        if mode == "resume" and path.is_file():
+            self.train_rows, self.val_rows = load_split(path, self.data.ids)
+        else:
+            self.train_rows, self.val_rows = make_split(len(self.data), cfg.val_fraction, cfg.seed)
+            _on_main(self.ctx, lambda: save_split(path, self.data.ids, self.val_rows, cfg.seed,
+                                                  cfg.val_fraction))
+        self.stream = BatchStream(len(self.train_rows), self.resolved["batch_size"], cfg.seed)
+
+    def _build(self):
+        from galmorph.models import build_model
+        from galmorph.runtime import channels_last_helps, maybe_channels_last
+
+        cfg = self.config
+        torch.manual_seed(cfg.seed)  # model initialisation (on the forked RNG, see train())
+        model = build_model(cfg.model, **cfg.model_options).to(self.device)
+        self.channels_last = channels_last_helps(self.device, self.precision)
+        model, _ = maybe_channels_last(model, None, self.device, self.precision)
+        if self.ctx.rank:
+            torch.manual_seed(cfg.seed + self.ctx.rank)  # distinct dropout masks per rank
+        self.model = model
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, mode="min", factor=cfg.plateau_factor,
+            patience=cfg.plateau_patience, min_lr=cfg.min_lr)
+        self.scaler = (torch.amp.GradScaler("cuda") if self.precision == "fp16"
+                       and self.device.type == "cuda" else None)
+        self.net = model
+        if self.ctx.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+    def _load_state(self):
+        from galmorph.models.checkpoint import load_checkpoint
+
+        path = self.out / "last.pt"
+        if not path.is_file():
+            self._say(f"{self.out} has no last.pt yet: starting its first epoch again")
+            return None
+        ckpt = load_checkpoint(path, map_location="cpu", expected_model=self.config.model)
+        self.model.load_state_dict(ckpt.model.state_dict())
+        self.optimizer.load_state_dict(ckpt.optimizer_state)
+        self.scheduler.load_state_dict(ckpt.scheduler_state)
+        state = dict(ckpt.train_state)
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        rng = state.pop("rng", None) or []
+        if len(rng) == self.ctx.world_size:
+            torch.set_rng_state(rng[self.ctx.rank]["cpu"])
+            if self.device.type == "cuda" and rng[self.ctx.rank].get("cuda") is not None:
+                torch.cuda.set_rng_state(rng[self.ctx.rank]["cuda"], self.device)
+        where = (f"epoch {state['epoch'] + 1}, batch {state['batch']}" if state["batch"]
+                 else f"the end of epoch {state['epoch']}")
+        self._say(f"resuming {self.out} from {where}")
+        return state
+
+    # ------------------------------------------------------------------ loop
+    def _loop(self):
+        cfg, st = self.config, self.state
+        for epoch in range(st["epoch"], cfg.epochs):
+            finished = self._train_epoch(epoch)
+            if not finished:
+                self._checkpoint(best=False)
+                self._say(f"stopped in epoch {epoch + 1} after {st['batch']} of "
+                          f"{self.resolved['batches_per_epoch']} batches ({self.stop_reason}); "
+                          f"continue with: galmorph train --resume {self.out}")
+                return
+            self._end_epoch(epoch)
+            if epoch + 1 < cfg.epochs and self._should_stop():
+                self._say(f"stopped after epoch {epoch + 1} ({self.stop_reason}); continue "
+                          f"with: galmorph train --resume {self.out}")
+                return
+        if st["epoch"] >= cfg.epochs and st["history"]:
+            last = st["history"][-1]
+            self._say(f"done: {cfg.epochs} epoch(s), best validation RMSE "
+                      f"{st['best_val_rmse']:.5f}, last {last['val_rmse']:.5f} ({self.out})")
+
+    def _should_stop(self):
+        local = self.stop.reason
+        if local is None and self.config.time_limit is not None:
+            if time.monotonic() - self.t_start >= float(self.config.time_limit):
+                local = f"time limit of {self.config.time_limit:g} s reached"
+        stop = self.ctx.any(local is not None, self.device)
+        if stop:
+            self.stop_reason = local or "another process stopped"
+        return stop
+
+    def _train_epoch(self, epoch):
+        """Run the remaining batches of ``epoch``; False when stopped early."""
+        st, bpe = self.state, self.resolved["batches_per_epoch"]
+        batch = self.resolved["batch_size"]
+        part = st["partial"] or {"sum_sq": 0.0, "n": 0, "seconds": 0.0}
+        sum_sq = torch.zeros((), dtype=torch.float64, device=self.device)
+        first = st["batch"]
+        t0 = time.monotonic()
+        self.net.train()
+        bar = self._bar(bpe * batch, first * batch, f"epoch {epoch + 1}/{self.config.epochs}")
+
+        def rows_of(step):
+            positions = shard(self.stream.positions(step), self.ctx)
+            return self.train_rows[positions]
+
+        steps = range(epoch * bpe + first, (epoch + 1) * bpe)
+        done = first
+        for step, xb, yb in self.loader.iterate(rows_of, steps):
+            sum_sq += self._step(step, xb, yb)
+            done += 1
+            bar.update(batch)
+            if done < bpe and self._should_stop():
+                break
+        bar.close()
+        total = self.ctx.all_reduce_sum(sum_sq.reshape(1)).item()
+        part = {"sum_sq": part["sum_sq"] + total, "n": part["n"] + (done - first) * batch,
+                "seconds": part["seconds"] + time.monotonic() - t0}
+        if not math.isfinite(total):
+            raise FloatingPointError(
+                f"training diverged in epoch {epoch + 1} (non-finite loss); {self.out}/last.pt "
+                f"holds the last good state. Lower --lr or use --precision fp32")
+        st["epoch"], st["batch"], st["partial"] = epoch, done, part
+        st["elapsed_s"] = st["elapsed_s_at_start"] + time.monotonic() - self.t_start
+        return done >= bpe
+
+    def _step(self, step, xb, yb):
+        """One optimisation step on this process's share of global batch ``step``."""
+        from galmorph.runtime import autocast
+
+        global_b = self.resolved["batch_size"]
+        x = xb.to(self.device, non_blocking=True).float().div_(255.0)     # (b, 3, H, W)
+        y = yb.to(self.device, non_blocking=True)                          # (b, 37)
+        if self.resolved["augment"]:
+            # Draw the whole global batch's parameters, keep this rank's share: the same
+            # augmentation whatever the number of processes.
+            g = torch.Generator().manual_seed(step_seed(self.config.seed, step))
+            params = [shard(p, self.ctx).to(self.device) for p in random_params(global_b, g)]
+            x = rotate_flip(x, *params)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(self.device, self.precision):
+            pred = self.net(x)                                             # (b, 37)
+        sq = (pred.float() - y).pow(2).sum()
+        # Sum over this rank / global count, times world size: DDP's gradient averaging then
+        # yields exactly the gradient of the global-batch mean.
+        loss = sq * (self.ctx.world_size / (global_b * schema.N_ANSWERS))
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            self.optimizer.step()
+        return sq.detach().double()
+
+    @torch.no_grad()
+    def _validate(self):
+        """Validation RMSE over the held-out split (shared among processes)."""
+        from galmorph.runtime import autocast
+
+        model = self.model.eval()
+        rows = shard(self.val_rows, self.ctx)
+        per_rank = max(1, self.resolved["val_batch_size"] // self.ctx.world_size)
+        sum_sq = torch.zeros((), dtype=torch.float64, device=self.device)
+        for i in range(0, len(rows), per_rank):
+            xb, yb = self.loader.read(rows[i:i + per_rank])
+            x = xb.to(self.device).float().div_(255.0)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(self.device, self.precision):
+                pred = model(x)                                            # (b, 37)
+            sum_sq += (pred.float() - yb.to(self.device)).pow(2).sum().double()
+        model.train()
+        total = self.ctx.all_reduce_sum(sum_sq.reshape(1)).item()
+        return math.sqrt(total / (len(self.val_rows) * schema.N_ANSWERS))
+
+    def _end_epoch(self, epoch):
+        st = self.state
+        val_rmse = self._validate()
+        self.scheduler.step(val_rmse)
+        part = st["partial"]
+        row = {"epoch": epoch + 1,
+               "train_rmse": math.sqrt(part["sum_sq"] / (part["n"] * schema.N_ANSWERS)),
+               "val_rmse": val_rmse, "lr": self.optimizer.param_groups[0]["lr"],
+               "images_per_s": part["n"] / max(part["seconds"], 1e-9),
+               "elapsed_s": st["elapsed_s_at_start"] + time.monotonic() - self.t_start}
+        st.update(epoch=epoch + 1, batch=0, partial=None, elapsed_s=row["elapsed_s"])
+        st["history"].append(row)
+        best = st["best_val_rmse"] is None or val_rmse < st["best_val_rmse"]
+        if best:
+            st["best_val_rmse"] = val_rmse
+        self._checkpoint(best=best)
+        if self.ctx.is_main:
+            write_metrics(self.out, st["history"])
+        self._say(f"epoch {epoch + 1}/{self.config.epochs}: train RMSE {row['train_rmse']:.5f}  "
+                  f"val RMSE {val_rmse:.5f}{' (best)' if best else ''}  lr {row['lr']:.3g}  "
+                  f"{row['images_per_s']:.0f} images/s  {row['elapsed_s']:.0f} s")
+
+    # --------------------------------------------------------------- output
+    def _checkpoint(self, best):
+        from galmorph.models.checkpoint import save_checkpoint
+
+        rng = {"cpu": torch.get_rng_state(),
+               "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda"
+               else None}
+        rngs = self.ctx.gather_objects(rng)
+        if not self.ctx.is_main:
+            return
+        st = {k: v for k, v in self.state.items() if k != "elapsed_s_at_start"}
+        st["rng"] = rngs
+        if self.scaler is not None:
+            st["scaler"] = self.scaler.state_dict()
+        history = st["history"]
+        meta = {"run_dir": str(self.out), "data": self.resolved["data"],
+                "epoch": st["epoch"], "val_rmse": history[-1]["val_rmse"] if history else None,
+                "train_config": self.resolved}
+        common = dict(preprocessing=self.data.preprocessing, meta=meta)
+        save_checkpoint(self.out / "last.pt", self.model, optimizer_state=self.optimizer.state_dict(),
+                        scheduler_state=self.scheduler.state_dict(), train_state=st, **common)
+        if best:
+            save_checkpoint(self.out / "best.pt", self.model, **common)
+
+    def _show_progress(self):
+        return bool(self.ctx.is_main and self.config.progress is not False
+                    and (self.config.progress or sys.stderr.isatty()))
+
+    def _bar(self, total, initial, desc):
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, initial=initial, desc=desc, unit="img", unit_scale=True,
+                    leave=False, dynamic_ncols=True, disable=not self._show_progress())
+
+    def _say(self, message):
+        if self.ctx.is_main:
+            print(message, flush=True)
+
