@@ -42,14 +42,12 @@ from pathlib import Path
 
 import numpy as np
 
+from galmorph.data.validate import IMAGE_SUFFIXES, image_suffix
 from galmorph.errors import DataError
 
 __all__ = ["load_image", "crop_and_resize", "find_images", "IMAGE_SUFFIXES", "RESAMPLE"]
 
-#: File name endings (lower case) that galmorph reads as images.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
-_JPEG = (".jpg", ".jpeg")
-_FITS = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
+_FITS = (".fits", ".fit", ".fits.gz", ".fit.gz")
 
 #: PIL resampling filter of the downsampling step (``Image.BILINEAR``, with
 #: PIL's antialiasing support scaled to the reduction). Chosen by measurement:
@@ -63,16 +61,11 @@ FITS_Q = 8.0
 FITS_WHITE_PERCENTILE = 99.9
 
 
-def _suffix(path):
-    name = Path(path).name.lower()
-    for suffix in IMAGE_SUFFIXES:
-        if name.endswith(suffix):
-            return suffix
-    return Path(path).suffix.lower()
-
-
 def find_images(folder, recursive=False):
-    """Image files in ``folder`` (see :data:`IMAGE_SUFFIXES`), sorted by name.
+    """Image files in one folder (see :data:`IMAGE_SUFFIXES`), sorted by name.
+
+    :func:`galmorph.data.catalogs.find_images` also takes globs and lists of
+    files and folders; this one lists a single folder and may return ``[]``.
 
     Parameters
     ----------
@@ -90,7 +83,7 @@ def find_images(folder, recursive=False):
         raise DataError(f"image folder {folder} does not exist or is not a folder")
     pattern = "**/*" if recursive else "*"
     found = [p for p in folder.glob(pattern)
-             if p.is_file() and not p.name.startswith(".") and _suffix(p) in IMAGE_SUFFIXES]
+             if p.is_file() and not p.name.startswith(".") and image_suffix(p)]
     return sorted(found)
 
 
@@ -177,7 +170,7 @@ def load_image(path):
     ((424, 424, 3), dtype('uint8'))
     """
     path = Path(path)
-    if _suffix(path) in _FITS:
+    if image_suffix(path) in _FITS:
         return _load_fits(path)
     with _open_pil(path) as im:
         _decode(im, path)
@@ -312,7 +305,7 @@ def crop_and_resize(image_or_path, crop=224, size=80, *, draft=True):
         im = Image.fromarray(np.ascontiguousarray(arr), "RGB")
         return _resize(im, _crop_box(im.width, im.height, crop, "array"), size)
     path = Path(image_or_path)
-    if _suffix(path) in _FITS:
+    if image_suffix(path) in _FITS:
         return crop_and_resize(load_image(path), crop, size)
     with _open_pil(path) as im:
         box = _crop_box(im.width, im.height, crop, path)

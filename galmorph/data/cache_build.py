@@ -1,0 +1,252 @@
+"""The work behind :func:`galmorph.data.cache.prepare`: fingerprints, chunks, workers.
+
+The cache folder is filled chunk by chunk (:data:`galmorph.data.cache.CHUNK`
+images each). Worker processes open ``images.npy`` as a writable memory map
+and write their rows straight into it; the parent marks a chunk in
+``done.npy`` only after its pixels and failures are written, so a run killed
+at any moment (Ctrl-C, ``kill -9``) loses at most the chunks in flight.
+``failures.jsonl`` lists the images that failed to decode and ``stats.npy``
+the size and modification time of every input, so that a resumed run redoes
+only the chunks whose files changed.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+
+import numpy as np
+
+from galmorph.data.images import crop_and_resize
+from galmorph.errors import DataError
+
+__all__ = ["file_stats", "inputs_hash", "fingerprint", "write_json", "read_meta", "jsonable",
+           "locked", "start", "run_chunks", "finish", "invalidate_changed"]
+
+
+def file_stats(catalog):
+    """``int64 (N, 2)``: size and mtime (ns) of every image, ``-1`` where missing."""
+    stats = np.full((len(catalog.paths), 2), -1, dtype=np.int64)
+    for row, path in enumerate(catalog.paths):
+        with contextlib.suppress(OSError):
+            st = os.stat(path)
+            stats[row] = st.st_size, st.st_mtime_ns
+    return stats
+
+
+def inputs_hash(catalog):
+    """Hash of the file list, IDs and labels (what fixes the rows of the cache)."""
+    h = hashlib.sha256()
+    h.update("\n".join(str(p) for p in catalog.paths).encode())
+    h.update(np.asarray(catalog.ids).astype(str).tobytes())
+    if catalog.labels is not None:
+        h.update(np.ascontiguousarray(catalog.labels, dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
+def fingerprint(inputs, stats):
+    return hashlib.sha256(inputs.encode() + stats.tobytes()).hexdigest()
+
+
+def _json_default(obj):
+    return obj.item() if isinstance(obj, np.generic) else str(obj)
+
+
+def jsonable(obj):
+    return json.loads(json.dumps(obj, default=_json_default))
+
+
+def write_json(path, obj):
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=_json_default))
+    os.replace(tmp, path)
+
+
+def read_meta(folder):
+    try:
+        return json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def locked(folder):
+    """One prepare per cache folder at a time (the lock dies with the process)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks, trust the user
+        yield
+        return
+    with open(folder / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise DataError(f"cache {folder} is being written by another 'galmorph prepare'; "
+                            f"wait for it or pass another cache folder") from None
+        yield
+
+
+# --- workers ---------------------------------------------------------------------------------
+
+_WORK = {}
+
+
+def _init_worker(images_path, paths, crop, size, ignore_sigint):
+    if ignore_sigint:
+        import signal
+        # Ctrl-C is handled once, in the parent, which terminates the pool.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORK["images"] = np.load(images_path, mmap_mode="r+")
+    _WORK.update(paths=paths, crop=crop, size=size)
+
+
+def _run_chunk(task):
+    """Crop and resize rows [start, stop) straight into the memory map."""
+    k, start, stop = task
+    images, paths = _WORK["images"], _WORK["paths"]
+    failures = []
+    for row in range(start, stop):
+        try:
+            images[row] = crop_and_resize(paths[row], _WORK["crop"], _WORK["size"])
+        except DataError as err:
+            failures.append([row, str(paths[row]), str(err)])
+    return k, failures
+
+
+def start(folder, n, size, meta):
+    """A fresh, empty cache: old files removed, memory map and done-mask created."""
+    for name in ("meta.json", "images.npy", "labels.npy", "ids.npy", "done.npy",
+                 "failures.jsonl", "stats.npy"):
+        (folder / name).unlink(missing_ok=True)
+    images = np.lib.format.open_memmap(folder / "images.npy", mode="w+", dtype=np.uint8,
+                                       shape=(n, 3, size, size))
+    del images
+    n_chunks = -(-n // meta["chunk"])
+    done = np.lib.format.open_memmap(folder / "done.npy", mode="w+", dtype=np.uint8,
+                                     shape=(n_chunks,))
+    del done
+    write_json(folder / "meta.json", meta)
+
+
+def _read_failures(folder):
+    failures = {}
+    with contextlib.suppress(FileNotFoundError), open(folder / "failures.jsonl") as fh:
+        for line in fh:
+            with contextlib.suppress(ValueError):
+                row, path, reason = json.loads(line)
+                failures[row] = (path, reason)
+    return failures
+
+
+def _raise_failure(folder, path, reason, n_done):
+    raise DataError(f"{reason} -- prepare stopped; the {n_done} images done so far are kept in "
+                    f"{folder} and the next prepare resumes from there. Fix or remove {path}, "
+                    f"or prepare with on_error='skip' (--on-error skip) to leave it out.")
+
+
+def run_chunks(folder, catalog, meta, workers, on_error, progress, failures):
+    """Process every chunk not done yet; record failures and done flags as they finish."""
+    from tqdm.auto import tqdm
+
+    n, chunk = meta["n_input"], meta["chunk"]
+    done = np.load(folder / "done.npy", mmap_mode="r+")
+    tasks = [(int(k), int(k) * chunk, min(n, (int(k) + 1) * chunk))
+             for k in np.flatnonzero(done == 0)]
+    n_done = n - sum(stop - start for _, start, stop in tasks)
+    meta["resumed_from"] = n_done
+    if on_error == "raise" and failures:
+        row = min(failures)
+        _raise_failure(folder, *failures[row], n_done)
+    paths = [str(p) for p in catalog.paths]
+    init = (str(folder / "images.npy"), paths, meta["crop"], meta["size"])
+    workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
+    bar = tqdm(total=n, initial=n_done, unit="img", desc="prepare", disable=not progress,
+               smoothing=0.1)
+    pool = None
+    try:
+        if workers == 1 or not tasks:
+            _init_worker(*init, ignore_sigint=False)
+            results = map(_run_chunk, tasks)
+        else:
+            import multiprocessing
+            pool = multiprocessing.get_context().Pool(workers, _init_worker, init + (True,))
+            results = pool.imap_unordered(_run_chunk, tasks)
+        sizes = {k: stop - start for k, start, stop in tasks}
+        with open(folder / "failures.jsonl", "a") as log:
+            for k, new in results:
+                if new and on_error == "raise":
+                    _raise_failure(folder, new[0][1], new[0][2], n_done)
+                for row, path, reason in new:
+                    log.write(json.dumps([row, path, reason]) + "\n")
+                    failures[row] = (path, reason)
+                log.flush()
+                done[k] = 1  # after the pixels and failures of chunk k are written
+                n_done += sizes[k]
+                bar.update(sizes[k])
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"\nprepare interrupted: {n_done} of {n} images done are kept in {folder}; "
+              f"run prepare again to resume", flush=True)
+        raise
+    finally:
+        _WORK.clear()
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+        bar.close()
+        done.flush()
+    return failures
+
+
+def finish(folder, catalog, meta, failures):
+    """Drop failed rows (keeping ids/labels aligned), write ids/labels/meta, mark complete."""
+    ids = np.asarray(catalog.ids)
+    labels = None if catalog.labels is None else np.asarray(catalog.labels, dtype=np.float32)
+    if failures:
+        keep = np.setdiff1d(np.arange(meta["n_input"]), np.fromiter(failures, int))
+        src = np.load(folder / "images.npy", mmap_mode="r")
+        dst = np.lib.format.open_memmap(folder / "images.tmp.npy", mode="w+", dtype=np.uint8,
+                                        shape=(len(keep),) + src.shape[1:])
+        for lo in range(0, len(keep), 4096):
+            dst[lo:lo + 4096] = src[keep[lo:lo + 4096]]
+        dst.flush()
+        del src, dst
+        os.replace(folder / "images.tmp.npy", folder / "images.npy")
+        ids = ids[keep]
+        labels = None if labels is None else labels[keep]
+    np.save(folder / "ids.npy", ids, allow_pickle=False)
+    if labels is not None:
+        np.save(folder / "labels.npy", labels, allow_pickle=False)
+    all_ids = np.asarray(catalog.ids)
+    skipped = meta["skipped"] + [[jsonable(all_ids[row].item()), f"undecodable image: {reason}"]
+                                 for row, (_, reason) in sorted(failures.items())]
+    meta.update(n=int(len(ids)), skipped=skipped, complete=True,
+                finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    write_json(folder / "meta.json", meta)
+    for name in ("done.npy", "failures.jsonl", "stats.npy"):
+        (folder / name).unlink(missing_ok=True)
+
+
+def invalidate_changed(folder, meta, stats):
+    """Resuming: redo the chunks whose files changed since the interrupted run."""
+    failures = _read_failures(folder)
+    try:
+        old_stats = np.load(folder / "stats.npy")
+    except (OSError, ValueError):
+        old_stats = np.full_like(stats, -2)
+    changed = np.flatnonzero((old_stats != stats).any(axis=1)) if old_stats.shape == stats.shape \
+        else np.arange(len(stats))
+    if len(changed):
+        chunks = np.unique(changed // meta["chunk"])
+        done = np.load(folder / "done.npy", mmap_mode="r+")
+        done[chunks] = 0
+        done.flush()
+        del done
+        failures = {r: f for r, f in failures.items() if r // meta["chunk"] not in set(chunks)}
+        with open(folder / "failures.jsonl", "w") as log:
+            log.writelines(json.dumps([r, *f]) + "\n" for r, f in sorted(failures.items()))
+        np.save(folder / "stats.npy", stats)
+    meta["fingerprint"] = fingerprint(meta["inputs"], stats)
+    return failures
