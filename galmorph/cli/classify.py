@@ -1,13 +1,169 @@
-"""``galmorph classify``: placeholder until its issue lands."""
+"""``galmorph classify``: morphology of a sky position or of a whole catalogue.
 
-__all__ = ["add_parser", "run"]
+Examples::
+
+    galmorph classify --ra 150.1 --dec 2.2
+    galmorph classify --ra 10:00:24 --dec +02:12:00 --petro-r90 8.5 --out one.ecsv
+    galmorph classify catalog.ecsv --out result.ecsv
+
+A catalogue is any table astropy reads (ECSV, FITS, VOTable, CSV, ...) with
+``ra``/``dec`` columns in degrees (or an image-path column); the result keeps
+its columns and adds the 37 fractions, ``p_merger``, ``is_merger``,
+``predict_ok`` and ``predict_error``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from galmorph.errors import DataError
+
+__all__ = ["add_parser", "run", "position_summary"]
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser("classify", help="(not yet implemented)")
+    p = subparsers.add_parser(
+        "classify", help="classify a sky position (--ra/--dec) or a catalogue of positions",
+        description="Fetch SDSS cutouts by RA/Dec (or read the images a catalogue names) and "
+                    "predict the 37 Galaxy Zoo 2 vote fractions and merger flags.")
+    p.add_argument("catalog", nargs="?", default=None,
+                   help="catalogue file astropy can read (ra/dec in degrees, or an image-path "
+                        "column); omit it and give --ra/--dec for one position")
+    p.add_argument("--ra", default=None,
+                   help="right ascension: degrees, or sexagesimal hours (10:00:24 or 10h00m24s)")
+    p.add_argument("--dec", default=None, help="declination: degrees or sexagesimal (+02:12:00)")
+    p.add_argument("--petro-r90", type=float, default=None,
+                   help="petroR90_r of the galaxy in arcsec, for the GZ2 image scale "
+                        "(default: none, the native 0.396 arcsec/pixel)")
+    p.add_argument("--model", default=None,
+                   help="checkpoint (default: $GALMORPH_MODEL, else the registered default)")
+    p.add_argument("--backend", choices=("hips2fits", "sdss"), default="hips2fits",
+                   help="cutout service (default: hips2fits)")
+    p.add_argument("--out", default=None,
+                   help="write the result table here; format from the extension "
+                        "(.ecsv keeps the metadata; default: print only)")
+    p.add_argument("--threshold", type=float, default=0.54,
+                   help="merger threshold on p_merger = Class8.6 (default: 0.54)")
+    p.add_argument("--tta", default=None,
+                   help="test-time augmentation: 'd8' or a number of rotations (default: none)")
+    p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda' (default: auto)")
+    p.add_argument("--batch-size", type=int, default=256, help="images per batch (default: 256)")
+    p.add_argument("--image-column", default=None,
+                   help="image-path column of the catalogue (default: auto-detect "
+                        "path/file/filename/image)")
+    p.add_argument("--separations", action="store_true",
+                   help="also measure the nearest projected neighbour (sep_* columns)")
+    p.add_argument("--cache-dir", default=None,
+                   help="cutout cache folder (default: the galmorph user cache)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
     return p
 
 
+def _coord(ra, dec):
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
+    try:
+        return SkyCoord(float(ra), float(dec), unit="deg")
+    except ValueError:
+        pass
+    try:
+        return SkyCoord(ra, dec, unit=(u.hourangle, u.deg))
+    except ValueError as exc:
+        raise DataError(f"cannot read --ra {ra!r} --dec {dec!r} as a position ({exc}); give "
+                        f"degrees (150.1 2.2) or sexagesimal (10:00:24 +02:12:00)") from None
+
+
+def _tta(value):
+    if value is None or value == "d8":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise DataError(f"--tta must be 'd8' or an integer, not {value!r}") from None
+
+
+def _read_catalog(path):
+    from astropy.table import Table
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"catalogue {path} does not exist")
+    try:
+        return Table.read(path)
+    except Exception as exc:  # astropy raises many types for unreadable tables
+        try:
+            return Table.read(path, format="ascii")
+        except Exception:
+            raise DataError(f"cannot read catalogue {path}: {exc}. Give a table astropy can "
+                            f"read (ECSV, FITS, VOTable, CSV)") from None
+
+
+def position_summary(row, meta):
+    """Readable lines for one classified row: each question's answers and the merger verdict."""
+    from galmorph import schema
+
+    head = []
+    if "ra" in row.colnames and "dec" in row.colnames:
+        head.append(f"galaxy at RA {row['ra']:.5f} deg, Dec {row['dec']:+.5f} deg")
+    head.append(f"model {meta.get('model_name')} ({meta.get('model_path') or 'in memory'})")
+    if not row["predict_ok"]:
+        return head + [f"FAILED: {row['predict_error']}"]
+    lines = head + ["weighted vote fractions (Galaxy Zoo 2 decision tree):"]
+    for q in schema.QUESTIONS:
+        answers = ", ".join(f"{a.label} {row[a.kaggle]:.3f}" for a in q.answers)
+        lines.append(f"  Q{q.number:<2d} {q.text}\n       {answers}")
+    verdict = "MERGER" if row["is_merger"] else "not a merger"
+    lines.append(f"p_merger = {row['p_merger']:.3f} (Class8.6) -> {verdict} "
+                 f"(threshold {meta.get('merger_threshold')})")
+    return lines
+
+
 def run(args):
-    raise SystemExit("galmorph classify is not implemented yet")
+    from galmorph.astro.classifier import MorphologyClassifier
+
+    if args.catalog is None and (args.ra is None or args.dec is None):
+        raise DataError("give a catalogue file, or both --ra and --dec")
+    if args.catalog is not None and (args.ra is not None or args.dec is not None):
+        raise DataError("give either a catalogue file or --ra/--dec, not both")
+    clf = MorphologyClassifier(model=args.model, device=args.device, tta=_tta(args.tta),
+                               merger_threshold=args.threshold, batch_size=args.batch_size,
+                               backend=args.backend, cache_dir=args.cache_dir,
+                               progress=not args.no_progress)
+    if args.catalog is None:
+        from astropy.table import Table
+
+        c = _coord(args.ra, args.dec)
+        x = Table({"ra": [c.icrs.ra.deg], "dec": [c.icrs.dec.deg]})
+        x["ra"].unit = x["dec"].unit = "deg"
+        if args.petro_r90 is not None:
+            x["petroR90_r"] = [args.petro_r90]
+    else:
+        x = _read_catalog(args.catalog)
+    result = clf.predict(x, image_column=args.image_column, separations=args.separations)
+    if len(result) == 1:
+        print("\n".join(position_summary(result[0], result.meta)))
+    else:
+        _print_catalog_summary(result)
+    if args.out:
+        result.write(args.out, overwrite=True)
+        print(f"wrote {len(result)} rows to {args.out}")
+    elif len(result) > 1:
+        print("(use --out FILE to save the table)")
+    return 0 if result["predict_ok"].any() else 1
+
+
+def _print_catalog_summary(result):
+    from galmorph.astro.mergers import merger_fraction
+
+    n, n_ok = len(result), int(result["predict_ok"].sum())
+    print(f"classified {n_ok} of {n} rows with model {result.meta['model_name']} "
+          f"({result.meta['model_path'] or 'in memory'})")
+    if n_ok:
+        mf = merger_fraction(result, threshold=result.meta["merger_threshold"], seed=0)
+        print(mf)
+    for row in result[~result["predict_ok"]][:5]:
+        print(f"  failed: {row['predict_error']}")
+    flags = result.meta.get("redshift_trends", {}).get("flags") or {}
+    for msg in flags.get("messages", []):
+        print(f"redshift bias: {msg}")
