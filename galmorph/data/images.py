@@ -42,12 +42,15 @@ from pathlib import Path
 
 import numpy as np
 
-from galmorph.data.validate import IMAGE_SUFFIXES, image_suffix
 from galmorph.errors import DataError
 
 __all__ = ["load_image", "crop_and_resize", "find_images", "IMAGE_SUFFIXES", "RESAMPLE"]
 
+#: File name endings (lower case) that galmorph reads as images; the one list
+#: :mod:`galmorph.data.files` and the catalogs use too.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".fits", ".fit", ".fits.gz", ".fit.gz")
 _FITS = (".fits", ".fit", ".fits.gz", ".fit.gz")
+_LONGEST_FIRST = tuple(sorted(IMAGE_SUFFIXES, key=len, reverse=True))
 
 #: PIL resampling filter of the downsampling step (``Image.BILINEAR``, with
 #: PIL's antialiasing support scaled to the reduction). Chosen by measurement:
@@ -59,6 +62,12 @@ RESAMPLE = 2  # PIL.Image.BILINEAR, kept numeric so importing this module stays 
 FITS_Q = 8.0
 #: Percentile of the composite's intensity that is mapped to full white.
 FITS_WHITE_PERCENTILE = 99.9
+
+
+def _suffix(path):
+    """The image suffix of ``path`` (lower case), or None."""
+    name = Path(path).name.lower()
+    return next((sfx for sfx in _LONGEST_FIRST if name.endswith(sfx)), None)
 
 
 def find_images(folder, recursive=False):
@@ -83,7 +92,7 @@ def find_images(folder, recursive=False):
         raise DataError(f"image folder {folder} does not exist or is not a folder")
     pattern = "**/*" if recursive else "*"
     found = [p for p in folder.glob(pattern)
-             if p.is_file() and not p.name.startswith(".") and image_suffix(p)]
+             if p.is_file() and not p.name.startswith(".") and _suffix(p)]
     return sorted(found)
 
 
@@ -170,7 +179,7 @@ def load_image(path):
     ((424, 424, 3), dtype('uint8'))
     """
     path = Path(path)
-    if image_suffix(path) in _FITS:
+    if _suffix(path) in _FITS:
         return _load_fits(path)
     with _open_pil(path) as im:
         _decode(im, path)
@@ -305,7 +314,7 @@ def crop_and_resize(image_or_path, crop=224, size=80, *, draft=True):
         im = Image.fromarray(np.ascontiguousarray(arr), "RGB")
         return _resize(im, _crop_box(im.width, im.height, crop, "array"), size)
     path = Path(image_or_path)
-    if image_suffix(path) in _FITS:
+    if _suffix(path) in _FITS:
         return crop_and_resize(load_image(path), crop, size)
     with _open_pil(path) as im:
         box = _crop_box(im.width, im.height, crop, path)
