@@ -134,8 +134,8 @@ def redshift_trends(table, answers=("Class1.1", "Class1.2", "Class8.6"), bins=No
         ``abs_mag_mean`` and, when split, ``mag_low`` / ``mag_high``.
         Rows with NaN fractions (failed predictions) or NaN z are left out.
     """
-    if z_column not in table.colnames:
-        z_column = find_column(table, (z_column,) + _Z_NAMES) or z_column
+    if z_column == "z" and z_column not in table.colnames:
+        z_column = find_column(table, _Z_NAMES) or z_column  # Z, redshift, ...
     z = _column(table, z_column, "redshift")
     names = [schema.KAGGLE_COLUMNS[schema.column_index(a)] for a in answers]
     values = np.column_stack([_column(table, n, "answer") for n in names])  # (N, A)
