@@ -23,7 +23,6 @@ and warns; see :mod:`galmorph.data.validate`.
 from __future__ import annotations
 
 import csv
-import glob
 import os
 import sys
 import warnings
@@ -35,10 +34,11 @@ import numpy as np
 
 from .. import schema
 from ..errors import DataError
-from .validate import (IMAGE_SUFFIXES, CatalogWarning, Issue, Policy, Rows,
-                       check_image_headers, duplicate_issues, file_record, image_stem,
-                       image_suffix, images_fingerprint, index_images, match_images,
-                       parse_int_id, tree_issues, value_issues)
+from . import gz2 as _gz2
+from . import kaggle as _kaggle
+from .files import (IMAGE_SUFFIXES, as_list, expand_inputs, file_record, image_suffix,
+                    images_fingerprint, is_glob, validate_image_files)
+from .validate import CatalogWarning, Policy
 
 __all__ = ["Catalog", "open_catalog", "read_kaggle", "read_gz2", "read_images", "find_images",
            "detect_layout", "LAYOUTS", "FLAVOURS", "IMAGE_SUFFIXES", "DEFAULT_IMAGE_SIZE",
@@ -47,15 +47,10 @@ __all__ = ["Catalog", "open_catalog", "read_kaggle", "read_gz2", "read_images", 
 #: Layout names returned by :func:`detect_layout` and stored in ``Catalog.layout``.
 LAYOUTS = ("kaggle", "gz2", "images")
 #: GZ2 vote-fraction flavours accepted by :func:`read_gz2`.
-FLAVOURS = ("fraction", "weighted_fraction", "debiased")
+FLAVOURS = _gz2.FLAVOURS
 #: ``(width, height)`` of the Kaggle and GZ2 JPEGs, in pixels.
 DEFAULT_IMAGE_SIZE = (424, 424)
 
-KAGGLE_CSV = "training_solutions_rev1.csv"
-KAGGLE_DIRS = {"training": "images_training_rev1", "test": "images_test_rev1"}
-GZ2_IMAGE_DIR = "images"
-GZ2_MARKER = schema.GZ2_COLUMNS[0]  # t01_smooth_or_features_a01_smooth: a GZ2 label table
-_TABLE_SUFFIXES = (".csv", ".csv.gz", ".fits", ".fit", ".fits.gz")
 _AUTO = "auto"
 
 
@@ -159,68 +154,6 @@ class Catalog:
 # Finding files and layouts
 # ---------------------------------------------------------------------------
 
-def _as_list(inputs):
-    if isinstance(inputs, (str, Path)):
-        return [inputs]
-    return list(inputs)
-
-
-def _is_glob(text):
-    return any(ch in str(text) for ch in "*?[")
-
-
-def _scan(folder, recursive=False):
-    """Sorted image files in ``folder`` (hidden files skipped).
-
-    ``os.scandir`` and plain strings: ~10x faster than ``Path.iterdir`` on
-    folders of 10^5 files.
-    """
-    out, todo = [], [str(folder)]
-    while todo:
-        with os.scandir(todo.pop()) as entries:
-            for e in entries:
-                if e.name.startswith("."):
-                    continue
-                if e.is_dir():
-                    if recursive:
-                        todo.append(e.path)
-                elif image_suffix(e.name):
-                    out.append(e.path)
-    return [Path(p) for p in sorted(out)]
-
-
-def _expand(inputs, recursive=False):
-    """Image files named by ``inputs`` and the inputs that named none (with why)."""
-    files, seen, empty = [], set(), []
-    items = _as_list(inputs)
-    for item in items:
-        path = Path(item).expanduser()
-        if path.is_dir():
-            found = _scan(path, recursive)
-            why = f"{path}: folder holds no {'/'.join(IMAGE_SUFFIXES)} files"
-        elif _is_glob(item):
-            found = sorted(Path(p) for p in glob.glob(str(path), recursive=True)
-                           if image_suffix(p) and Path(p).is_file())
-            why = f"{item}: no image files match this pattern"
-        elif path.is_file():
-            found = [path] if image_suffix(path) else []
-            why = (f"{path}: unsupported file type; galmorph reads "
-                   f"{', '.join(IMAGE_SUFFIXES)}")
-        else:
-            found, why = [], f"{path}: no such file or folder"
-        if not found:
-            empty.append((str(item), why))
-        if len(items) == 1:
-            files = [p.absolute() for p in found]
-            break
-        for p in found:
-            key = os.path.realpath(p)
-            if key not in seen:  # the same file twice (folder + glob) is one galaxy
-                seen.add(key)
-                files.append(p.absolute())
-    return files, empty
-
-
 def find_images(inputs, recursive=False):
     """Image files named by folders, globs or file paths.
 
@@ -248,7 +181,7 @@ def find_images(inputs, recursive=False):
     --------
     >>> find_images(["run1/", "extra/*.png"])  # doctest: +SKIP
     """
-    files, empty = _expand(inputs, recursive)
+    files, empty = expand_inputs(inputs, recursive)
     if empty:
         raise DataError("no images found for " + "; ".join(why for _, why in empty))
     return files
@@ -262,7 +195,7 @@ def detect_layout(path):
     ``t01_smooth_or_features_...`` columns is GZ2; anything else holding
     image files is plain images.
     """
-    if not isinstance(path, (str, Path)) or _is_glob(path):
+    if not isinstance(path, (str, Path)) or is_glob(path):
         return "images"
     p = Path(path).expanduser()
     if p.is_file():
@@ -272,20 +205,18 @@ def detect_layout(path):
     if not p.is_dir():
         raise DataError(f"{p}: no such file or folder")
     names = {c.name for c in p.iterdir()}
-    if KAGGLE_CSV in names or any(d in names or d + ".zip" in names for d in KAGGLE_DIRS.values()):
+    if _kaggle.is_kaggle_folder(names):
         return "kaggle"
-    if (p / GZ2_IMAGE_DIR).is_dir():
-        if _find_gz2_tables(p)[0]:
+    if (p / _gz2.GZ2_IMAGE_DIR).is_dir():
+        if _gz2.find_tables(p)[0]:
             return "gz2"
         raise DataError(f"{p} has an images/ folder but no GZ2 label table (a CSV or FITS "
                         f"table with t01_smooth_or_features_... columns); add gz2_hart16.csv "
-                        f"for training, or pass {p / GZ2_IMAGE_DIR} to read the images alone")
+                        f"for training, or pass {p / _gz2.GZ2_IMAGE_DIR} to read the images alone")
     if any(image_suffix(n) for n in names):
         return "images"
-    raise DataError(f"{p} holds no known layout: expected {KAGGLE_CSV} + images_training_rev1/ "
+    raise DataError(f"{p} holds no known layout: expected {_kaggle.KAGGLE_CSV} + images_training_rev1/ "
                     f"(Kaggle), images/ + a gz2_hart16 table (GZ2), or image files")
-
-
 
 
 # ---------------------------------------------------------------------------
@@ -328,145 +259,17 @@ def _options(**kw):
 
 def _split(split):
     split = {"train": "training"}.get(split, split)
-    if split not in KAGGLE_DIRS:
+    if split not in _kaggle.KAGGLE_DIRS:
         raise ValueError(f"split must be 'training' or 'test', not {split!r}")
     return split
 
 
-def _read_table(path, id_columns=(), nrows=None):
-    """A CSV (optionally zipped/gzipped) or FITS table as a DataFrame; IDs as text.
-
-    ID columns are read as strings so that 18-digit ``dr7objid`` values never
-    pass through float64, and so that bad IDs can be reported as written.
-    """
-    import pandas as pd
-
-    name = path.name.lower()
-    try:
-        if name.endswith((".fits", ".fit", ".fits.gz")):
-            from astropy.table import Table
-
-            frame = Table.read(path).to_pandas()
-            for c in id_columns:
-                if c in frame.columns:
-                    frame[c] = frame[c].astype(str)
-            return frame if nrows is None else frame.iloc[:nrows]
-        header = pd.read_csv(path, nrows=0).columns
-        dtype = {c: str for c in id_columns if c in header}
-        return pd.read_csv(path, dtype=dtype, nrows=nrows)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot be read as a table ({type(exc).__name__}: {exc})") from exc
-
-
-def _columns(path):
-    return list(_read_table(path, nrows=0).columns)
-
-
-# ---------------------------------------------------------------------------
-# Kaggle layout
-# ---------------------------------------------------------------------------
-
-def _kaggle_csv(root):
-    for name in (KAGGLE_CSV, KAGGLE_CSV + ".zip", "training_solutions_rev1.zip"):
-        if (root / name).is_file():
-            return root / name
-    raise DataError(f"{root}: no {KAGGLE_CSV}; the Kaggle training layout needs the label table "
-                    f"next to {KAGGLE_DIRS['training']}/ (to read images without labels use "
-                    f"split='test' or layout='images')")
-
-
-def _kaggle_dir(root, split):
-    folder = root / KAGGLE_DIRS[split]
-    if folder.is_dir():
-        return folder
-    if folder.with_suffix(".zip").is_file():
-        raise DataError(f"{folder} is missing but {folder.name}.zip is there: unzip it in {root}")
-    raise DataError(f"{root}: no {folder.name}/ folder of <GalaxyID>.jpg images")
-
-
-def _check_kaggle_columns(path, columns):
-    expected = (schema.ID_COLUMN,) + schema.KAGGLE_COLUMNS
-    missing = [c for c in expected if c not in columns]
-    unknown = [c for c in columns if c not in expected]
-    if missing or unknown:
-        parts = []
-        if missing:
-            parts.append(f"missing column(s) {', '.join(missing)}")
-        if unknown:
-            parts.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
-        raise DataError(f"{path}: {'; '.join(parts)}. The header must be {schema.ID_COLUMN} "
-                        f"followed by the 37 columns Class1.1 ... Class11.6 "
-                        f"(galmorph.schema.KAGGLE_COLUMNS), as in Kaggle's {KAGGLE_CSV}")
-
-
-def _int_ids(rows, column, policy, what):
-    """Parse ``rows.frame[column]`` to integers; bad ones are one kind of problem."""
-    parsed = [parse_int_id(v) for v in rows.frame[column]]
-    bad = [Issue(i, str(rows.frame[column].iloc[i]),
-                 f"{rows.where(i)}: {column} {rows.frame[column].iloc[i]!r} is not an integer")
-           for i, v in enumerate(parsed) if v is None]
-    rows.drop(policy.handle(f"bad {column}", f"{len(bad)} rows of {what} have no valid "
-                            f"integer {column}", bad, f"Fix the {column} values."))
-    rows.ids = np.array([parse_int_id(v) for v in rows.frame[column]], dtype=object)
-    rows.frame[column] = rows.ids.astype(np.int64)
-
-
-def _unreached(labels, atol=0.01):
-    """``(N, 37)`` mask of answers whose question nobody reached (parent <= ``atol``)."""
-    mask = np.zeros(labels.shape, dtype=bool)
-    for q in schema.QUESTIONS:
-        parent = schema.PARENT_INDEX[q.number]
-        if parent is not None:
-            mask[:, schema.QUESTION_SLICES[q.number]] = (labels[:, parent] <= atol)[:, None]
-    return mask
-
-
-def _numeric(frame, columns):
-    """``(N, len(columns))`` float64; NaN where blank or not a number."""
-    import pandas as pd
-
-    return np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)
-                            for c in columns])
-
-
-def _label_checks(rows, policy, what, columns, flavour=None):
-    """Duplicate IDs, bad values, then tree breaks; sets ``rows.labels`` (N, 37).
-
-    ``flavour=None`` reads Kaggle weighted fractions as they are; a GZ2
-    flavour converts the release's conditional fractions with
-    :func:`galmorph.schema.gz2_to_kaggle`, where blanks are legitimate in
-    questions nobody reached.
-    """
-    dup = duplicate_issues(list(rows.ids), rows.where, rows.id_name)
-    rows.drop(policy.handle("duplicate ID", f"{len(dup)} rows of {what} share their "
-                            f"{rows.id_name} with another row", dup,
-                            "Remove the duplicate rows."))
-    values = _numeric(rows.frame, columns)  # (N, 37)
-    if flavour is None:
-        labels, allowed = values, None
-    else:
-        labels = _gz2_labels(values, flavour)
-        allowed = _unreached(labels)
-    bad, _ = value_issues(rows.frame, columns, rows.where, rows.ids, allowed,
-                          id_name=rows.id_name)
-    drop = policy.handle("bad value", f"{len(bad)} rows of {what} have NaN, non-numeric or "
-                         f"out-of-range vote fractions", bad,
-                         "Vote fractions must be numbers in [0, 1]; fix or remove the rows.")
-    rows.labels = labels
-    rows.drop(drop)
-    broken = tree_issues(rows.labels, rows.where, rows.ids, gz2=flavour is not None,
-                         id_name=rows.id_name)
-    rows.drop(policy.handle(
-        "breaks the GZ2 tree", f"{len(broken)} of {len(rows)} rows of {what} break the GZ2 "
-        f"tree (the answers to a question must sum to the answer leading to it, within 0.01)",
-        broken, "Fix these rows (a question reached by some volunteers needs answers) "
-        "or remove them."))
-
-
-def _gz2_labels(values, flavour):
-    """GZ2 conditional fractions in GZ2_COLUMNS order -> Kaggle weighted (N, 37)."""
-    names = [f"{stem}_{flavour}" for stem in schema.GZ2_COLUMNS]
-    return schema.gz2_to_kaggle(dict(zip(names, values.T)), flavour)
+def _catalog(parts, layout, root, policy, options, report):
+    """Catalog from validated :class:`~galmorph.data.validate.Parts`, then :func:`_finish`."""
+    catalog = Catalog(ids=parts.ids, paths=parts.paths, labels=parts.labels, layout=layout,
+                      table=parts.table,
+                      sources=_sources(layout, root, parts.tables, parts.paths, **options))
+    return _finish(policy, catalog, parts.n_rows, report)
 
 
 def _sources(layout, root, tables, paths, **options):
@@ -474,6 +277,10 @@ def _sources(layout, root, tables, paths, **options):
             "files": [file_record(t) for t in tables],
             "images": images_fingerprint(paths), "options": _options(**options)}
 
+
+# ---------------------------------------------------------------------------
+# Readers
+# ---------------------------------------------------------------------------
 
 def read_kaggle(root, *, split="training", on_error="raise", check_images=True,
                 image_size=DEFAULT_IMAGE_SIZE, image_mode="RGB", report=None):
@@ -516,210 +323,14 @@ def read_kaggle(root, *, split="training", on_error="raise", check_images=True,
     policy = Policy(on_error)
     options = dict(split=split, on_error=on_error, check_images=check_images,
                    image_size=image_size, image_mode=image_mode)
-    folder = _kaggle_dir(root, split)
     if split == "test":
+        folder = _kaggle.kaggle_dir(root, split)
         catalog = _image_catalog(find_images(folder), policy, layout="kaggle", root=root,
                                  int_ids=True, check=check_images, size=image_size,
                                  mode=image_mode, options=options)
         return _finish(policy, catalog, len(catalog) + len(policy.skipped), report)
-    csv_path = _kaggle_csv(root)
-    _check_kaggle_columns(csv_path, _columns(csv_path))
-    frame = _read_table(csv_path, id_columns=(schema.ID_COLUMN,))
-    if frame.empty:
-        raise DataError(f"{csv_path}: the table has a header but no rows")
-    n_rows = len(frame)
-    where = [f"{csv_path.name} line {i + 2}" for i in range(n_rows)]  # line 1 is the header
-    rows = Rows(frame, frame[schema.ID_COLUMN], where, schema.ID_COLUMN)
-    _int_ids(rows, schema.ID_COLUMN, policy, csv_path.name)
-    _label_checks(rows, policy, csv_path.name, schema.KAGGLE_COLUMNS)
-    known = {parse_int_id(v) for v in frame[schema.ID_COLUMN]}
-    paths = match_images(rows, index_images(find_images(folder)), policy, schema.ID_COLUMN,
-                         folder, known, image_size, image_mode, check_images)
-    table = rows.frame[[schema.ID_COLUMN, *schema.KAGGLE_COLUMNS]].copy()
-    catalog = Catalog(ids=rows.ids.astype(np.int64), paths=paths, labels=rows.labels,
-                      layout="kaggle", table=table,
-                      sources=_sources("kaggle", root, [csv_path], paths, **options))
-    return _finish(policy, catalog, n_rows, report)
-
-
-# ---------------------------------------------------------------------------
-# Plain images
-# ---------------------------------------------------------------------------
-
-def _image_catalog(files, policy, *, layout, root, int_ids, check, size, mode, options,
-                   empty=()):
-    """Catalog of unlabelled image files; IDs from the file stems."""
-    import pandas as pd
-
-    n_inputs = len(files) + len(empty)
-    gone = [Issue(None, item, why) for item, why in empty]
-    policy.handle("missing image", f"{len(gone)} inputs name no image file", gone,
-                  "Check the paths and patterns.")
-    stems = [image_stem(p) for p in files]
-    rows = Rows(pd.DataFrame({"path": [str(p) for p in files]}), stems,
-                [str(p) for p in files], "ID")
-    parsed = [parse_int_id(s) for s in stems]
-    if int_ids:
-        bad = [Issue(i, str(files[i]), f"{files[i]}: the file name is not an integer GalaxyID")
-               for i, v in enumerate(parsed) if v is None]
-        drop = policy.handle("bad GalaxyID", f"{len(bad)} files in {root} are not named "
-                             f"<GalaxyID>.jpg", bad, "Rename or remove them.")
-        rows.drop(drop)
-        parsed = [v for i, v in enumerate(parsed) if i not in drop]
-    if all(v is not None for v in parsed):
-        rows.ids = np.array(parsed, dtype=object)
-    dup = duplicate_issues(list(rows.ids), rows.where, "ID")
-    rows.drop(policy.handle(
-        "duplicate ID", f"{len(dup)} image files share their name (the galaxy ID) with "
-        f"another file", dup, "galmorph names each galaxy by its file name without the "
-        "suffix: rename the files, or read the folders one at a time."))
-    paths = [Path(p) for p in rows.frame["path"]]
-    if check:
-        bad, odd = check_image_headers(paths, rows.ids, size, mode)
-        drop = policy.handle("unreadable image", f"{len(bad)} of {len(paths)} images cannot "
-                             f"be opened", bad, "Re-download or remove these files.")
-        drop |= policy.handle("unexpected image", f"{len(odd)} of {len(paths)} images have "
-                              f"an unexpected size or mode", odd,
-                              "Pass image_size=None and/or image_mode=None to accept them.")
-        rows.drop(drop)
-        paths = [Path(p) for p in rows.frame["path"]]
-    numeric = len(rows) > 0 and all(isinstance(v, (int, np.integer)) for v in rows.ids)
-    ids = rows.ids.astype(np.int64) if numeric else rows.ids.astype(str)
-    table = pd.DataFrame({"id": ids, "path": [str(p) for p in paths]})
-    sources = _sources(layout, root, [], paths, **options)
-    sources["n_inputs"] = n_inputs
-    return Catalog(ids=ids, paths=paths, labels=None, layout=layout, table=table,
-                   sources=sources)
-
-
-def read_images(inputs, *, on_error="raise", check_images=True, image_size=None,
-                image_mode=None, recursive=False, report=None):
-    """Catalog of image files for prediction (no labels).
-
-    Parameters
-    ----------
-    inputs : str, Path or iterable of them
-        Folders, glob patterns or files (JPEG, PNG, FITS; see
-        :func:`find_images`).
-    on_error : {"raise", "skip"}
-        Stop at the first kind of problem or skip the bad files.
-    check_images : bool
-        Open every header (no decode) to catch unreadable files.
-    image_size : (int, int) or None
-        Expected ``(width, height)``; ``None`` (default) accepts any size.
-    image_mode : str or None
-        Expected PIL mode (``"RGB"``); ``None`` (default) accepts any.
-    recursive : bool
-        Search sub-folders too.
-    report : str or Path, optional
-        Where to write the skip report.
-
-    Returns
-    -------
-    Catalog
-        ``ids`` are the file names without suffix: ``int64`` when every one
-        is an integer, else ``str``. Two files with the same name in
-        different folders are an error (``on_error="skip"`` drops both).
-
-    Examples
-    --------
-    >>> cat = read_images(["cutouts/", "more/*.fits"])  # doctest: +SKIP
-    """
-    files, empty = _expand(inputs, recursive)
-    if not files:
-        raise DataError("no images found for " + "; ".join(why for _, why in empty))
-    policy = Policy(on_error)
-    items = [str(i) for i in _as_list(inputs)]
-    root = items[0] if len(items) == 1 else items
-    options = dict(on_error=on_error, check_images=check_images, image_size=image_size,
-                   image_mode=image_mode, recursive=recursive)
-    catalog = _image_catalog(files, policy, layout="images", root=root, int_ids=False,
-                             check=check_images, size=image_size, mode=image_mode,
-                             options=options, empty=empty)
-    return _finish(policy, catalog, catalog.sources["n_inputs"], report)
-
-
-# ---------------------------------------------------------------------------
-# GZ2 release layout
-# ---------------------------------------------------------------------------
-
-_GZ2_ID_COLUMNS = ("dr7objid", "objid", "asset_id")
-
-
-def _find_gz2_tables(root):
-    """Label tables (``t01_...`` columns) and filename mappings in ``root``."""
-    labels, mappings = [], []
-    for path in sorted(Path(root).iterdir()):
-        if not (path.is_file() and path.name.lower().endswith(_TABLE_SUFFIXES)):
-            continue
-        try:
-            cols = _columns(path)
-        except DataError:
-            continue  # not a table: other files may sit next to the data
-        if any(str(c).startswith(GZ2_MARKER) for c in cols):
-            labels.append(path)
-        elif "asset_id" in cols and ("objid" in cols or "dr7objid" in cols):
-            mappings.append(path)
-    return labels, mappings
-
-
-def _check_gz2_columns(path, columns, flavour):
-    names = [f"{stem}_{flavour}" for stem in schema.GZ2_COLUMNS]
-    missing = [n for n in names if n not in columns]
-    if missing:
-        have = [f for f in FLAVOURS if all(f"{s}_{f}" in columns for s in schema.GZ2_COLUMNS)]
-        more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
-        advice = (f"it has complete {' and '.join(map(repr, have))} columns: pass "
-                  f"flavour={have[0]!r}" if have else "no flavour is complete in it")
-        raise DataError(f"{path}: flavour {flavour!r} needs the 37 columns "
-                        f"<answer>_{flavour}; {len(missing)} are missing "
-                        f"({', '.join(missing[:4])}{more}); {advice}")
-    if "dr7objid" not in columns and "objid" not in columns:
-        raise DataError(f"{path}: no dr7objid (or objid) column to identify the galaxies")
-
-
-def _join_mapping(frame, id_col, path, map_files):
-    """Add ``asset_id`` to a labels table through the filename mapping(s).
-
-    Matches on (objid, sample) where both tables have ``sample`` (the public
-    mapping lists some objects under several samples), else on objid alone;
-    the first mapping row wins.
-    """
-    import pandas as pd
-
-    if not map_files:
-        raise DataError(f"{path} has no asset_id column and no filename mapping table "
-                        f"(gz2_filename_mapping*.csv: objid, sample, asset_id) sits next to it: "
-                        f"put the GZ2 image release's gz2_filename_mapping.csv in "
-                        f"{path.parent} or pass mapping=")
-    maps = pd.concat([_read_table(m, _GZ2_ID_COLUMNS) for m in map_files], ignore_index=True)
-    key = "objid" if "objid" in maps.columns else "dr7objid"
-    keys = [parse_int_id(k) for k in maps[key]]
-    samples = maps["sample"].astype(str).str.strip() if "sample" in maps.columns else None
-    by_id, by_pair = {}, {}
-    for i, (k, asset) in enumerate(zip(keys, maps["asset_id"])):
-        by_id.setdefault(k, asset)
-        if samples is not None:
-            by_pair.setdefault((k, samples.iloc[i]), asset)
-    ids = [parse_int_id(v) for v in frame[id_col]]
-    mine = frame["sample"].astype(str).str.strip() if "sample" in frame.columns else None
-    frame = frame.copy()
-    frame["asset_id"] = [by_pair.get((k, mine.iloc[i]), by_id.get(k)) if mine is not None
-                         else by_id.get(k) for i, k in enumerate(ids)]
-    return frame
-
-
-def _read_gz2_table(path, flavour, map_files):
-    frame = _read_table(path, _GZ2_ID_COLUMNS)
-    _check_gz2_columns(path, frame.columns, flavour)
-    id_col = "dr7objid" if "dr7objid" in frame.columns else "objid"
-    if "asset_id" not in frame.columns:
-        frame = _join_mapping(frame, id_col, path, map_files)
-    csv_like = ".csv" in path.name.lower()
-    frame["_where"] = [f"{path.name} line {i + 2}" if csv_like else f"{path.name} row {i + 1}"
-                       for i in range(len(frame))]
-    frame["_id"] = frame[id_col]
-    return frame
+    parts = _kaggle.read_training(root, policy, image_size, image_mode, check_images)
+    return _catalog(parts, "kaggle", root, policy, options, report)
 
 
 def read_gz2(root, *, flavour="weighted_fraction", labels=None, mapping=None, on_error="raise",
@@ -756,56 +367,74 @@ def read_gz2(root, *, flavour="weighted_fraction", labels=None, mapping=None, on
     >>> cat = read_gz2("gz2-1k", flavour="debiased", on_error="skip")  # doctest: +SKIP
     >>> cat.table[["dr7objid", "gz2_class"]].head()  # doctest: +SKIP
     """
+    root = Path(root).expanduser().absolute()
+    policy = Policy(on_error)
+    options = dict(flavour=flavour, on_error=on_error, check_images=check_images,
+                   image_size=image_size, image_mode=image_mode)
+    parts = _gz2.read_release(root, flavour, labels, mapping, policy, image_size, image_mode,
+                              check_images)
+    return _catalog(parts, "gz2", root, policy, options, report)
+
+
+def _image_catalog(files, policy, *, layout, root, int_ids, check, size, mode, options,
+                   empty=()):
+    """Catalog of unlabelled image files; IDs from the file stems."""
     import pandas as pd
 
-    if flavour not in FLAVOURS:
-        raise ValueError(f"flavour must be one of {', '.join(FLAVOURS)}, not {flavour!r}")
-    root = Path(root).expanduser().absolute()
-    folder = root / GZ2_IMAGE_DIR
-    if not folder.is_dir():
-        raise DataError(f"{root}: no {GZ2_IMAGE_DIR}/ folder of <asset_id>.jpg images")
-    found_labels, found_maps = _find_gz2_tables(root)
-    label_files = found_labels if labels is None else [Path(p) for p in _as_list(labels)]
-    map_files = found_maps if mapping is None else [Path(p) for p in _as_list(mapping)]
-    if not label_files:
-        raise DataError(f"{root}: no GZ2 label table (a CSV or FITS table with "
-                        f"{GZ2_MARKER}_... columns, such as gz2_hart16.csv)")
+    ids, paths = validate_image_files(files, policy, int_ids=int_ids, check=check, size=size,
+                                      mode=mode, empty=empty, folder=root)
+    sources = _sources(layout, root, [], paths, **options)
+    sources["n_inputs"] = len(files) + len(empty)
+    return Catalog(ids=ids, paths=paths, labels=None, layout=layout, sources=sources,
+                   table=pd.DataFrame({"id": ids, "path": [str(p) for p in paths]}))
+
+
+def read_images(inputs, *, on_error="raise", check_images=True, image_size=None,
+                image_mode=None, recursive=False, report=None):
+    """Catalog of image files for prediction (no labels).
+
+    Parameters
+    ----------
+    inputs : str, Path or iterable of them
+        Folders, glob patterns or files (JPEG, PNG, FITS; see
+        :func:`find_images`).
+    on_error : {"raise", "skip"}
+        Stop at the first kind of problem or skip the bad files.
+    check_images : bool
+        Open every header (no decode) to catch unreadable files.
+    image_size : (int, int) or None
+        Expected ``(width, height)``; ``None`` (default) accepts any size.
+    image_mode : str or None
+        Expected PIL mode (``"RGB"``); ``None`` (default) accepts any.
+    recursive : bool
+        Search sub-folders too.
+    report : str or Path, optional
+        Where to write the skip report.
+
+    Returns
+    -------
+    Catalog
+        ``ids`` are the file names without suffix: ``int64`` when every one
+        is an integer, else ``str``. Two files with the same name in
+        different folders are an error (``on_error="skip"`` drops both).
+
+    Examples
+    --------
+    >>> cat = read_images(["cutouts/", "more/*.fits"])  # doctest: +SKIP
+    """
+    files, empty = expand_inputs(inputs, recursive)
+    if not files:
+        raise DataError("no images found for " + "; ".join(why for _, why in empty))
     policy = Policy(on_error)
-    frame = pd.concat([_read_gz2_table(p, flavour, map_files) for p in label_files],
-                      ignore_index=True)
-    n_rows = len(frame)
-    what = ", ".join(p.name for p in label_files)
-    rows = Rows(frame, frame["_id"], frame["_where"], "dr7objid")
-    _int_ids(rows, "_id", policy, what)
-    assets = [parse_int_id(a) if a is not None and not pd.isna(a) else None
-              for a in rows.frame["asset_id"]]
-    unnamed = [Issue(i, rows.ids[i], f"{rows.name(i)}: no asset_id (image name); it is "
-                     f"missing from the filename mapping" if a is None else "")
-               for i, a in enumerate(assets) if a is None]
-    rows.drop(policy.handle("no image name", f"{len(unnamed)} galaxies of {what} have no "
-                            f"valid asset_id", unnamed,
-                            "Use the gz2_filename_mapping table of the same release."))
-    rows.frame["asset_id"] = [parse_int_id(a) for a in rows.frame["asset_id"]]
-    columns = [f"{stem}_{flavour}" for stem in schema.GZ2_COLUMNS]
-    _label_checks(rows, policy, what, columns, flavour=flavour)
-    known = {parse_int_id(a) for a in frame["asset_id"] if isinstance(a, (str, int))}
-    paths = match_images(rows, index_images(find_images(folder)), policy, "asset_id", folder,
-                         known, image_size, image_mode, check_images)
-    table = rows.frame.drop(columns=["_where", "_id"])
-    table["dr7objid"] = rows.ids.astype(np.int64)
-    table["asset_id"] = table["asset_id"].astype(np.int64)
-    catalog = Catalog(ids=rows.ids.astype(np.int64), paths=paths, labels=rows.labels,
-                      layout="gz2", table=table,
-                      sources=_sources("gz2", root, label_files + map_files, paths,
-                                       flavour=flavour, on_error=on_error,
-                                       check_images=check_images, image_size=image_size,
-                                       image_mode=image_mode))
-    return _finish(policy, catalog, n_rows, report)
+    items = [str(i) for i in as_list(inputs)]
+    root = items[0] if len(items) == 1 else items
+    options = dict(on_error=on_error, check_images=check_images, image_size=image_size,
+                   image_mode=image_mode, recursive=recursive)
+    catalog = _image_catalog(files, policy, layout="images", root=root, int_ids=False,
+                             check=check_images, size=image_size, mode=image_mode,
+                             options=options, empty=empty)
+    return _finish(policy, catalog, catalog.sources["n_inputs"], report)
 
-
-# ---------------------------------------------------------------------------
-# Entry point
-# ---------------------------------------------------------------------------
 
 def open_catalog(source, *, layout="auto", split="training", flavour="weighted_fraction",
                  on_error="raise", check_images=True, image_size=_AUTO, image_mode=_AUTO,

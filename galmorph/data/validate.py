@@ -8,61 +8,32 @@ a time (missing images, duplicate IDs, NaN, tree breaks, ...). A
 (the first few in full plus a count); with ``on_error="skip"`` they are
 dropped and recorded, so that nothing is ever lost silently.
 
-This module also holds the cheap image-header probe (PIL's lazy
-``Image.open``, no pixel decode) and the file fingerprints that go into
-``Catalog.sources``.
+The checks on image files (existence, header, size, mode) live in
+:mod:`galmorph.data.files`.
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from .. import schema
 from ..errors import DataError
 
-__all__ = ["ON_ERROR", "IMAGE_SUFFIXES", "Issue", "Policy", "CatalogWarning",
-           "Rows", "image_suffix", "image_stem", "parse_int_id", "index_images",
-           "match_images", "duplicate_issues", "value_issues",
-           "tree_issues", "probe_image", "check_image_headers", "file_record",
-           "images_fingerprint"]
+__all__ = ["ON_ERROR", "CatalogWarning", "Issue", "Policy", "Rows", "Parts", "parse_int_id",
+           "duplicate_issues", "value_issues", "tree_issues", "check_ids", "check_label_rows"]
 
 #: Accepted values of ``on_error``.
 ON_ERROR = ("raise", "skip")
 
-#: Image file endings galmorph reads, longest first so ``.fits.gz`` wins over ``.gz``.
-IMAGE_SUFFIXES = (".fits.gz", ".fit.gz", ".jpeg", ".fits", ".jpg", ".png", ".fit")
-
-# PIL format hints by suffix: naming the format skips PIL's probing of every
-# plugin, which makes the header check about 4x faster (0.16 s per 5,000 JPEGs).
-_PIL_FORMATS = {".jpg": ["JPEG"], ".jpeg": ["JPEG"], ".png": ["PNG"]}
 _INT_RE = re.compile(r"^[0-9]{1,18}$")  # up to 18 digits always fits int64
 
 
 class CatalogWarning(UserWarning):
     """Rows or files were skipped while reading a catalog (``on_error="skip"``)."""
-
-
-def image_suffix(path):
-    """The galmorph image suffix of ``path`` (lower case) or ``None`` if unsupported."""
-    name = os.path.basename(path).lower()
-    if name.endswith(IMAGE_SUFFIXES) and not name.startswith("."):
-        for suffix in IMAGE_SUFFIXES:
-            if name.endswith(suffix):
-                return suffix
-    return None
-
-
-def image_stem(path):
-    """File name without its image suffix: ``"587.fits.gz"`` -> ``"587"``."""
-    name = Path(path).name
-    suffix = image_suffix(path)
-    return name[: len(name) - len(suffix)] if suffix else Path(path).stem
 
 
 def parse_int_id(value):
@@ -184,6 +155,17 @@ class Rows:
         return f"{self._where[pos]} ({self.id_name} {self.ids[pos]})"
 
 
+class Parts(NamedTuple):
+    """Validated rows of a labelled layout, ready to become a ``Catalog``."""
+
+    ids: np.ndarray     # (N,) int64
+    paths: list         # N Paths
+    labels: np.ndarray  # (N, 37) weighted fractions
+    table: object       # DataFrame, N rows
+    tables: list        # label tables read (Paths), for Catalog.sources
+    n_rows: int         # rows read, before any were skipped
+
+
 # ---------------------------------------------------------------------------
 # Row checks
 # ---------------------------------------------------------------------------
@@ -283,181 +265,71 @@ def tree_issues(labels, where, keys, atol=0.01, gz2=False, id_name="GalaxyID"):
             for r, p in sorted(problems.items())]
 
 
-# ---------------------------------------------------------------------------
-# Image headers
-# ---------------------------------------------------------------------------
+def check_ids(rows, column, policy, what):
+    """Parse ``rows.frame[column]`` to integers; bad ones are one kind of problem."""
+    parsed = [parse_int_id(v) for v in rows.frame[column]]
+    bad = [Issue(i, str(rows.frame[column].iloc[i]),
+                 f"{rows.where(i)}: {column} {rows.frame[column].iloc[i]!r} is not an integer")
+           for i, v in enumerate(parsed) if v is None]
+    rows.drop(policy.handle(f"bad {column}", f"{len(bad)} rows of {what} have no valid "
+                            f"integer {column}", bad, f"Fix the {column} values."))
+    rows.ids = np.array([parse_int_id(v) for v in rows.frame[column]], dtype=object)
+    rows.frame[column] = rows.ids.astype(np.int64)
 
-def probe_image(path):
-    """``(width, height, mode)`` of an image from its header, without decoding pixels.
 
-    JPEG and PNG are read with PIL's lazy ``Image.open``; FITS with astropy
-    (the first HDU holding a 2-D or 3-D image; its mode is reported as
-    ``"FITS"``). Raises ``OSError``/``ValueError`` for unreadable files.
+def _unreached(labels, atol=0.01):
+    """``(N, 37)`` mask of answers whose question nobody reached (parent <= ``atol``)."""
+    mask = np.zeros(labels.shape, dtype=bool)
+    for q in schema.QUESTIONS:
+        parent = schema.PARENT_INDEX[q.number]
+        if parent is not None:
+            mask[:, schema.QUESTION_SLICES[q.number]] = (labels[:, parent] <= atol)[:, None]
+    return mask
+
+
+def _numeric(frame, columns):
+    """``(N, len(columns))`` float64; NaN where blank or not a number."""
+    import pandas as pd
+
+    return np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)
+                            for c in columns])
+
+
+def check_label_rows(rows, policy, what, columns, flavour=None):
+    """Duplicate IDs, bad values, then tree breaks; sets ``rows.labels`` (N, 37).
+
+    ``flavour=None`` reads Kaggle weighted fractions as they are; a GZ2
+    flavour converts the release's conditional fractions with
+    :func:`galmorph.schema.gz2_to_kaggle`, where blanks are legitimate in
+    questions nobody reached.
     """
-    suffix = image_suffix(path)
-    if suffix in (".fits", ".fit", ".fits.gz", ".fit.gz"):
-        return _probe_fits(path)
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(os.fspath(path), formats=_PIL_FORMATS.get(suffix)) as im:
-            return im.size[0], im.size[1], im.mode
-    except UnidentifiedImageError:
-        # Wrong extension (a PNG named .jpg) is still readable: let PIL probe.
-        with Image.open(path) as im:
-            return im.size[0], im.size[1], im.mode
-
-
-def _probe_fits(path):
-    from astropy.io import fits
-
-    with fits.open(path, lazy_load_hdus=True, memmap=False) as hdul:
-        for hdu in hdul:
-            naxis = int(hdu.header.get("NAXIS", 0))
-            if naxis in (2, 3) and not hdu.header.get("XTENSION", "IMAGE").startswith("BINTABLE"):
-                return int(hdu.header["NAXIS1"]), int(hdu.header["NAXIS2"]), "FITS"
-    raise ValueError("no 2-D or 3-D image HDU")
-
-
-def check_image_headers(paths, keys, size=None, mode=None):
-    """Probe every image header.
-
-    Parameters
-    ----------
-    paths : sequence of Path
-    keys : sequence
-        Galaxy IDs (or names) used in the messages, aligned with ``paths``.
-    size : (int, int) or None
-        Expected ``(width, height)`` in pixels; ``None`` accepts any size.
-    mode : str or None
-        Expected PIL mode (``"RGB"``); ``None`` accepts any. Not applied to FITS.
-
-    Returns
-    -------
-    unreadable, unexpected : list of Issue
-        Files PIL/astropy cannot open, and files of another size or mode.
-    """
-    unreadable, unexpected = [], []
-    size = None if size is None else tuple(int(s) for s in size)
-    for pos, (path, key) in enumerate(zip(paths, keys)):
-        try:
-            width, height, got_mode = probe_image(path)
-        except Exception as exc:  # PIL raises several types; all mean "cannot open"
-            unreadable.append(Issue(pos, key, f"{path}: cannot be read as an image "
-                                              f"({type(exc).__name__}: {exc})"))
-            continue
-        wrong = []
-        if size is not None and (width, height) != size:
-            wrong.append(f"size {width}x{height}, expected {size[0]}x{size[1]}")
-        if mode is not None and got_mode != "FITS" and got_mode != mode:
-            wrong.append(f"mode {got_mode}, expected {mode}")
-        if wrong:
-            unexpected.append(Issue(pos, key, f"{path}: " + ", ".join(wrong)))
-    return unreadable, unexpected
-
-
-def index_images(paths):
-    """Map integer file stem -> list of files; non-integer stems go under ``None``."""
-    out = {}
-    for p in paths:
-        out.setdefault(parse_int_id(image_stem(p)), []).append(p)
-    return out
-
-
-def match_images(rows, images, policy, key_column, image_dir, known, size=None, mode=None,
-                 check=True):
-    """Find each row's image and run the image checks, in order.
-
-    The checks: more than one file for a galaxy, no file ("missing image"),
-    files without a row ("no labels"), then, if ``check``, unreadable
-    headers and unexpected size or mode. ``rows`` loses the rows that fail
-    (with ``on_error="skip"``).
-
-    Parameters
-    ----------
-    rows : Rows
-    images : dict
-        From :func:`index_images` of the image folder.
-    policy : Policy
-    key_column : str
-        Column of ``rows.frame`` holding the integer file stem
-        (``GalaxyID`` for Kaggle, ``asset_id`` for GZ2).
-    image_dir : Path
-        The folder, for the messages.
-    known : set of int
-        Every file stem named by the label table as read, including rows
-        already skipped (their images are accounted for, not "without labels").
-    size, mode : see :func:`check_image_headers`.
-
-    Returns
-    -------
-    list of Path
-        One image per remaining row.
-    """
-    keys = [int(k) for k in rows.frame[key_column]]
-    found = [images.get(k, []) for k in keys]
-    several = [Issue(i, rows.ids[i], f"{rows.name(i)}: {len(f)} files "
-                     f"({', '.join(p.name for p in f)})") for i, f in enumerate(found) if len(f) > 1]
-    missing = [Issue(i, rows.ids[i], f"{rows.name(i)}: no image {k} in {image_dir.name}/")
-               for i, (k, f) in enumerate(zip(keys, found)) if not f]
-    drop = policy.handle("ambiguous image", f"{len(several)} galaxies have more than one image "
-                         f"file in {image_dir}", several, "Keep one file per galaxy.")
-    first = ", ".join(str(i.key) for i in missing[:5])
-    drop |= policy.handle("missing image", f"{len(missing)} of {len(keys)} labelled galaxies "
-                          f"have no image in {image_dir} (first IDs: {first})", missing,
-                          "Add the images or remove those rows from the label table.")
-    labelled = set(keys) | set(known)
-    orphans = [Issue(None, str(p), f"{p}: no row in the label table")
-               for stem, files in sorted(images.items(), key=lambda kv: str(kv[0]))
-               if stem is not None and stem not in labelled for p in files]
-    orphans += [Issue(None, str(p), f"{p}: the file name is not an integer ID")
-                for p in images.get(None, [])]
-    policy.handle("no labels", f"{len(orphans)} images in {image_dir} have no labels "
-                  f"(first: {', '.join(Path(i.key).name for i in orphans[:5])})", orphans,
-                  "Move images to classify to another folder, or add their labels.")
+    dup = duplicate_issues(list(rows.ids), rows.where, rows.id_name)
+    rows.drop(policy.handle("duplicate ID", f"{len(dup)} rows of {what} share their "
+                            f"{rows.id_name} with another row", dup,
+                            "Remove the duplicate rows."))
+    values = _numeric(rows.frame, columns)  # (N, 37)
+    if flavour is None:
+        labels, allowed = values, None
+    else:
+        labels = _gz2_labels(values, flavour)
+        allowed = _unreached(labels)
+    bad, _ = value_issues(rows.frame, columns, rows.where, rows.ids, allowed,
+                          id_name=rows.id_name)
+    drop = policy.handle("bad value", f"{len(bad)} rows of {what} have NaN, non-numeric or "
+                         f"out-of-range vote fractions", bad,
+                         "Vote fractions must be numbers in [0, 1]; fix or remove the rows.")
+    rows.labels = labels
     rows.drop(drop)
-    paths = [images[int(k)][0] for k in rows.frame[key_column]]
-    if not check:
-        return paths
-    bad, odd = check_image_headers(paths, rows.ids, size, mode)
-    drop = policy.handle("unreadable image", f"{len(bad)} of {len(paths)} images in {image_dir} "
-                         f"cannot be opened", bad, "Re-download or remove these files.")
-    drop |= policy.handle("unexpected image", f"{len(odd)} of {len(paths)} images in "
-                          f"{image_dir} are not {_describe(size, mode)}", odd,
-                          "Pass image_size=None and/or image_mode=None to accept them.")
-    rows.drop(drop)
-    return [p for i, p in enumerate(paths) if i not in drop]
+    broken = tree_issues(rows.labels, rows.where, rows.ids, gz2=flavour is not None,
+                         id_name=rows.id_name)
+    rows.drop(policy.handle(
+        "breaks the GZ2 tree", f"{len(broken)} of {len(rows)} rows of {what} break the GZ2 "
+        f"tree (the answers to a question must sum to the answer leading to it, within 0.01)",
+        broken, "Fix these rows (a question reached by some volunteers needs answers) "
+        "or remove them."))
 
 
-def _describe(size, mode):
-    size_text = "of any size" if size is None else f"{size[0]}x{size[1]}"
-    return f"{size_text} {mode or '(any mode)'}"
-
-
-# ---------------------------------------------------------------------------
-# Fingerprints for Catalog.sources
-# ---------------------------------------------------------------------------
-
-def file_record(path):
-    """``{"path", "size", "mtime"}`` of one input file (JSON-able)."""
-    st = os.stat(path)
-    return {"path": str(Path(path).absolute()), "size": int(st.st_size),
-            "mtime": float(st.st_mtime)}
-
-
-def images_fingerprint(paths):
-    """A compact JSON-able description of many image files.
-
-    ``count``, total ``bytes``, newest ``mtime`` and a SHA-1 ``digest`` of
-    every (absolute path, size, mtime in ns): any added, removed, renamed,
-    resized or touched image changes the digest.
-    """
-    digest = hashlib.sha1()
-    total, newest = 0, 0.0
-    for path in paths:
-        st = os.stat(path)
-        total += st.st_size
-        newest = max(newest, st.st_mtime)
-        digest.update(f"{Path(path).absolute()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return {"count": len(paths), "bytes": int(total), "mtime_max": float(newest),
-            "digest": digest.hexdigest()}
+def _gz2_labels(values, flavour):
+    """GZ2 conditional fractions in GZ2_COLUMNS order -> Kaggle weighted (N, 37)."""
+    names = [f"{stem}_{flavour}" for stem in schema.GZ2_COLUMNS]
+    return schema.gz2_to_kaggle(dict(zip(names, values.T)), flavour)

@@ -1,0 +1,376 @@
+"""Files behind a catalog: finding images, checking their headers, reading tables.
+
+Helpers of :mod:`galmorph.data.catalogs`: image suffixes and stems, folder
+scans and globs, the cheap header probe (PIL's lazy ``Image.open``, no pixel
+decode), matching label rows to image files, label tables (CSV or FITS) and
+the file fingerprints that go into ``Catalog.sources``.
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .images import IMAGE_SUFFIXES
+from .validate import Issue, Rows, duplicate_issues, parse_int_id
+
+__all__ = ["IMAGE_SUFFIXES", "image_suffix", "image_stem", "as_list", "is_glob", "scan_folder",
+           "expand_inputs", "probe_image", "check_image_headers", "index_images",
+           "match_images", "validate_image_files", "read_table", "table_columns", "file_record", "images_fingerprint"]
+
+# PIL format hints by suffix: naming the format skips PIL's probing of every
+# plugin, which makes the header check about 4x faster (0.16 s per 5,000 JPEGs).
+_PIL_FORMATS = {".jpg": ["JPEG"], ".jpeg": ["JPEG"], ".png": ["PNG"]}
+
+# Longest first, so that ``x.fits.gz`` is ``.fits.gz`` and not an unknown ``.gz``.
+_SUFFIXES = tuple(sorted(IMAGE_SUFFIXES, key=len, reverse=True))
+_FITS_TABLE = (".fits", ".fit", ".fits.gz", ".fit.gz")
+_FITS = _FITS_TABLE + (".fts",)
+
+
+def image_suffix(path):
+    """The galmorph image suffix of ``path`` (lower case) or ``None`` if unsupported."""
+    name = os.path.basename(path).lower()
+    if name.endswith(_SUFFIXES) and not name.startswith("."):
+        for suffix in _SUFFIXES:
+            if name.endswith(suffix):
+                return suffix
+    return None
+
+
+def image_stem(path):
+    """File name without its image suffix: ``"587.fits.gz"`` -> ``"587"``."""
+    name = Path(path).name
+    suffix = image_suffix(path)
+    return name[: len(name) - len(suffix)] if suffix else Path(path).stem
+
+
+def as_list(inputs):
+    """``inputs`` as a list: one path stays one item, an iterable is listed."""
+    if isinstance(inputs, (str, Path)):
+        return [inputs]
+    return list(inputs)
+
+
+def is_glob(text):
+    """Whether ``text`` is a glob pattern rather than a plain path."""
+    return any(ch in str(text) for ch in "*?[")
+
+
+def scan_folder(folder, recursive=False):
+    """Sorted image files in ``folder`` (hidden files skipped).
+
+    ``os.scandir`` and plain strings: ~10x faster than ``Path.iterdir`` on
+    folders of 10^5 files.
+    """
+    out, todo = [], [str(folder)]
+    while todo:
+        with os.scandir(todo.pop()) as entries:
+            for e in entries:
+                if e.name.startswith("."):
+                    continue
+                if e.is_dir():
+                    if recursive:
+                        todo.append(e.path)
+                elif image_suffix(e.name):
+                    out.append(e.path)
+    return [Path(p) for p in sorted(out)]
+
+
+def expand_inputs(inputs, recursive=False):
+    """Image files named by ``inputs`` and the inputs that named none (with why)."""
+    files, seen, empty = [], set(), []
+    items = as_list(inputs)
+    for item in items:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found = scan_folder(path, recursive)
+            why = f"{path}: folder holds no {'/'.join(IMAGE_SUFFIXES)} files"
+        elif is_glob(item):
+            found = sorted(Path(p) for p in glob.glob(str(path), recursive=True)
+                           if image_suffix(p) and Path(p).is_file())
+            why = f"{item}: no image files match this pattern"
+        elif path.is_file():
+            found = [path] if image_suffix(path) else []
+            why = (f"{path}: unsupported file type; galmorph reads "
+                   f"{', '.join(IMAGE_SUFFIXES)}")
+        else:
+            found, why = [], f"{path}: no such file or folder"
+        if not found:
+            empty.append((str(item), why))
+        if len(items) == 1:
+            files = [p.absolute() for p in found]
+            break
+        for p in found:
+            key = os.path.realpath(p)
+            if key not in seen:  # the same file twice (folder + glob) is one galaxy
+                seen.add(key)
+                files.append(p.absolute())
+    return files, empty
+
+
+def probe_image(path):
+    """``(width, height, mode)`` of an image from its header, without decoding pixels.
+
+    JPEG and PNG are read with PIL's lazy ``Image.open``; FITS with astropy
+    (the first HDU holding a 2-D or 3-D image; its mode is reported as
+    ``"FITS"``). Raises ``OSError``/``ValueError`` for unreadable files.
+    """
+    suffix = image_suffix(path)
+    if suffix in _FITS:
+        return _probe_fits(path)
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(os.fspath(path), formats=_PIL_FORMATS.get(suffix)) as im:
+            return im.size[0], im.size[1], im.mode
+    except UnidentifiedImageError:
+        # Wrong extension (a PNG named .jpg) is still readable: let PIL probe.
+        with Image.open(path) as im:
+            return im.size[0], im.size[1], im.mode
+
+
+def _probe_fits(path):
+    from astropy.io import fits
+
+    with fits.open(path, lazy_load_hdus=True, memmap=False) as hdul:
+        for hdu in hdul:
+            naxis = int(hdu.header.get("NAXIS", 0))
+            if naxis in (2, 3) and not hdu.header.get("XTENSION", "IMAGE").startswith("BINTABLE"):
+                return int(hdu.header["NAXIS1"]), int(hdu.header["NAXIS2"]), "FITS"
+    raise ValueError("no 2-D or 3-D image HDU")
+
+
+def check_image_headers(paths, keys, size=None, mode=None):
+    """Probe every image header.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+    keys : sequence
+        Galaxy IDs (or names) used in the messages, aligned with ``paths``.
+    size : (int, int) or None
+        Expected ``(width, height)`` in pixels; ``None`` accepts any size.
+    mode : str or None
+        Expected PIL mode (``"RGB"``); ``None`` accepts any. Not applied to FITS.
+
+    Returns
+    -------
+    unreadable, unexpected : list of Issue
+        Files PIL/astropy cannot open, and files of another size or mode.
+    """
+    unreadable, unexpected = [], []
+    size = None if size is None else tuple(int(s) for s in size)
+    for pos, (path, key) in enumerate(zip(paths, keys)):
+        try:
+            width, height, got_mode = probe_image(path)
+        except Exception as exc:  # PIL raises several types; all mean "cannot open"
+            unreadable.append(Issue(pos, key, f"{path}: cannot be read as an image "
+                                              f"({type(exc).__name__}: {exc})"))
+            continue
+        wrong = []
+        if size is not None and (width, height) != size:
+            wrong.append(f"size {width}x{height}, expected {size[0]}x{size[1]}")
+        if mode is not None and got_mode != "FITS" and got_mode != mode:
+            wrong.append(f"mode {got_mode}, expected {mode}")
+        if wrong:
+            unexpected.append(Issue(pos, key, f"{path}: " + ", ".join(wrong)))
+    return unreadable, unexpected
+
+
+def index_images(paths):
+    """Map integer file stem -> list of files; non-integer stems go under ``None``."""
+    out = {}
+    for p in paths:
+        out.setdefault(parse_int_id(image_stem(p)), []).append(p)
+    return out
+
+
+def match_images(rows, images, policy, key_column, image_dir, known, size=None, mode=None,
+                 check=True):
+    """Find each row's image and run the image checks, in order.
+
+    The checks: more than one file for a galaxy, no file ("missing image"),
+    files without a row ("no labels"), then, if ``check``, unreadable
+    headers and unexpected size or mode. ``rows`` loses the rows that fail
+    (with ``on_error="skip"``).
+
+    Parameters
+    ----------
+    rows : Rows
+    images : dict
+        From :func:`index_images` of the image folder.
+    policy : Policy
+    key_column : str
+        Column of ``rows.frame`` holding the integer file stem
+        (``GalaxyID`` for Kaggle, ``asset_id`` for GZ2).
+    image_dir : Path
+        The folder, for the messages.
+    known : set of int
+        Every file stem named by the label table as read, including rows
+        already skipped (their images are accounted for, not "without labels").
+    size, mode : see :func:`check_image_headers`.
+
+    Returns
+    -------
+    list of Path
+        One image per remaining row.
+    """
+    keys = [int(k) for k in rows.frame[key_column]]
+    found = [images.get(k, []) for k in keys]
+    several = [Issue(i, rows.ids[i], f"{rows.name(i)}: {len(f)} files "
+                     f"({', '.join(p.name for p in f)})") for i, f in enumerate(found) if len(f) > 1]
+    missing = [Issue(i, rows.ids[i], f"{rows.name(i)}: no image {k} in {image_dir.name}/")
+               for i, (k, f) in enumerate(zip(keys, found)) if not f]
+    drop = policy.handle("ambiguous image", f"{len(several)} galaxies have more than one image "
+                         f"file in {image_dir}", several, "Keep one file per galaxy.")
+    first = ", ".join(str(i.key) for i in missing[:5])
+    drop |= policy.handle("missing image", f"{len(missing)} of {len(keys)} labelled galaxies "
+                          f"have no image in {image_dir} (first IDs: {first})", missing,
+                          "Add the images or remove those rows from the label table.")
+    labelled = set(keys) | set(known)
+    orphans = [Issue(None, str(p), f"{p}: no row in the label table")
+               for stem, files in sorted(images.items(), key=lambda kv: str(kv[0]))
+               if stem is not None and stem not in labelled for p in files]
+    orphans += [Issue(None, str(p), f"{p}: the file name is not an integer ID")
+                for p in images.get(None, [])]
+    policy.handle("no labels", f"{len(orphans)} images in {image_dir} have no labels "
+                  f"(first: {', '.join(Path(i.key).name for i in orphans[:5])})", orphans,
+                  "Move images to classify to another folder, or add their labels.")
+    rows.drop(drop)
+    paths = [images[int(k)][0] for k in rows.frame[key_column]]
+    if not check:
+        return paths
+    bad, odd = check_image_headers(paths, rows.ids, size, mode)
+    drop = policy.handle("unreadable image", f"{len(bad)} of {len(paths)} images in {image_dir} "
+                         f"cannot be opened", bad, "Re-download or remove these files.")
+    drop |= policy.handle("unexpected image", f"{len(odd)} of {len(paths)} images in "
+                          f"{image_dir} are not {_describe(size, mode)}", odd,
+                          "Pass image_size=None and/or image_mode=None to accept them.")
+    rows.drop(drop)
+    return [p for i, p in enumerate(paths) if i not in drop]
+
+
+def _describe(size, mode):
+    size_text = "of any size" if size is None else f"{size[0]}x{size[1]}"
+    return f"{size_text} {mode or '(any mode)'}"
+
+
+def validate_image_files(files, policy, *, int_ids=False, check=True, size=None, mode=None,
+                         empty=(), folder=None):
+    """IDs and paths of unlabelled image files, after the checks.
+
+    The checks, in order: inputs that named no file (``empty``, from
+    :func:`expand_inputs`), file names that are not integers (only with
+    ``int_ids``, e.g. Kaggle GalaxyIDs), two files with the same ID, then,
+    if ``check``, unreadable headers and unexpected size or mode.
+
+    Returns
+    -------
+    ids : ndarray
+        ``int64`` when every file name is an integer, else the names as ``str``.
+    paths : list of Path
+    """
+    import pandas as pd
+
+    gone = [Issue(None, item, why) for item, why in empty]
+    policy.handle("missing image", f"{len(gone)} inputs name no image file", gone,
+                  "Check the paths and patterns.")
+    stems = [image_stem(p) for p in files]
+    rows = Rows(pd.DataFrame({"path": [str(p) for p in files]}), stems,
+                [str(p) for p in files], "ID")
+    parsed = [parse_int_id(s) for s in stems]
+    if int_ids:
+        bad = [Issue(i, str(files[i]), f"{files[i]}: the file name is not an integer GalaxyID")
+               for i, v in enumerate(parsed) if v is None]
+        drop = policy.handle("bad GalaxyID", f"{len(bad)} files in {folder} are not named "
+                             f"<GalaxyID>.jpg", bad, "Rename or remove them.")
+        rows.drop(drop)
+        parsed = [v for i, v in enumerate(parsed) if i not in drop]
+    if all(v is not None for v in parsed):
+        rows.ids = np.array(parsed, dtype=object)
+    dup = duplicate_issues(list(rows.ids), rows.where, "ID")
+    rows.drop(policy.handle(
+        "duplicate ID", f"{len(dup)} image files share their name (the galaxy ID) with "
+        f"another file", dup, "galmorph names each galaxy by its file name without the "
+        "suffix: rename the files, or read the folders one at a time."))
+    paths = [Path(p) for p in rows.frame["path"]]
+    if check:
+        bad, odd = check_image_headers(paths, rows.ids, size, mode)
+        drop = policy.handle("unreadable image", f"{len(bad)} of {len(paths)} images cannot "
+                             f"be opened", bad, "Re-download or remove these files.")
+        drop |= policy.handle("unexpected image", f"{len(odd)} of {len(paths)} images are not "
+                              f"{_describe(size, mode)}", odd,
+                              "Pass image_size=None and/or image_mode=None to accept them.")
+        rows.drop(drop)
+        paths = [p for i, p in enumerate(paths) if i not in drop]
+    numeric = len(rows) > 0 and all(isinstance(v, (int, np.integer)) for v in rows.ids)
+    return (rows.ids.astype(np.int64) if numeric else rows.ids.astype(str)), paths
+
+
+def read_table(path, id_columns=(), nrows=None):
+    """A CSV (optionally zipped/gzipped) or FITS table as a DataFrame; IDs as text.
+
+    ID columns are read as strings so that 18-digit ``dr7objid`` values never
+    pass through float64, and so that bad IDs can be reported as written.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        if path.name.lower().endswith(_FITS_TABLE):
+            from astropy.table import Table
+
+            frame = Table.read(path).to_pandas()
+            for c in id_columns:
+                if c in frame.columns:
+                    frame[c] = frame[c].astype(str)
+            return frame if nrows is None else frame.iloc[:nrows]
+        header = pd.read_csv(path, nrows=0).columns
+        dtype = {c: str for c in id_columns if c in header}
+        return pd.read_csv(path, dtype=dtype, nrows=nrows)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot be read as a table ({type(exc).__name__}: {exc})") from exc
+
+
+def table_columns(path):
+    """Column names of a CSV or FITS table, reading only its header."""
+    path = Path(path)
+    if not path.name.lower().endswith(_FITS_TABLE):
+        return list(read_table(path, nrows=0).columns)
+    from astropy.io import fits
+
+    try:
+        header = fits.getheader(path, 1)
+    except (OSError, IndexError, ValueError) as exc:
+        raise DataError(f"{path}: cannot be read as a FITS table ({exc})") from exc
+    return [header.get(f"TTYPE{i}") for i in range(1, int(header.get("TFIELDS", 0)) + 1)]
+
+
+def file_record(path):
+    """``{"path", "size", "mtime"}`` of one input file (JSON-able)."""
+    st = os.stat(path)
+    return {"path": str(Path(path).absolute()), "size": int(st.st_size),
+            "mtime": float(st.st_mtime)}
+
+
+def images_fingerprint(paths):
+    """A compact JSON-able description of many image files.
+
+    ``count``, total ``bytes``, newest ``mtime`` and a SHA-1 ``digest`` of
+    every (path, size, mtime in ns): any added, removed, renamed,
+    resized or touched image changes the digest.
+    """
+    digest = hashlib.sha1()
+    total, newest = 0, 0.0
+    for path in paths:
+        st = os.stat(path)
+        total += st.st_size
+        newest = max(newest, st.st_mtime)
+        digest.update(f"{os.fspath(path)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return {"count": len(paths), "bytes": int(total), "mtime_max": float(newest),
+            "digest": digest.hexdigest()}

@@ -1,0 +1,94 @@
+"""The Kaggle "Galaxy Zoo - The Galaxy Challenge" layout (Kaggle, 2014).
+
+``images_training_rev1/<GalaxyID>.jpg`` with ``training_solutions_rev1.csv``
+(``GalaxyID`` and the 37 weighted vote fractions ``Class1.1 ... Class11.6``),
+and ``images_test_rev1/`` without labels. The public reader is
+:func:`galmorph.data.catalogs.read_kaggle`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import schema
+from ..errors import DataError
+from .files import index_images, match_images, read_table, scan_folder, table_columns
+from .validate import Parts, Rows, check_ids, check_label_rows, parse_int_id
+
+__all__ = ["KAGGLE_CSV", "KAGGLE_DIRS", "is_kaggle_folder", "kaggle_csv", "kaggle_dir",
+           "check_kaggle_columns", "read_training"]
+
+#: The label table of the Kaggle training set.
+KAGGLE_CSV = "training_solutions_rev1.csv"
+#: Image folder of each split.
+KAGGLE_DIRS = {"training": "images_training_rev1", "test": "images_test_rev1"}
+
+
+def is_kaggle_folder(names):
+    """Whether a folder holding the file names ``names`` is in the Kaggle layout."""
+    return KAGGLE_CSV in names or any(d in names or d + ".zip" in names
+                                      for d in KAGGLE_DIRS.values())
+
+
+def kaggle_csv(root):
+    """The training label table in ``root`` (also accepted zipped, as Kaggle ships it)."""
+    for name in (KAGGLE_CSV, KAGGLE_CSV + ".zip", "training_solutions_rev1.zip"):
+        if (root / name).is_file():
+            return root / name
+    raise DataError(f"{root}: no {KAGGLE_CSV}; the Kaggle training layout needs the label table "
+                    f"next to {KAGGLE_DIRS['training']}/ (to read images without labels use "
+                    f"split='test' or layout='images')")
+
+
+def kaggle_dir(root, split):
+    """The image folder of ``split``; a clear error when missing or still zipped."""
+    folder = root / KAGGLE_DIRS[split]
+    if folder.is_dir():
+        return folder
+    if folder.with_suffix(".zip").is_file():
+        raise DataError(f"{folder} is missing but {folder.name}.zip is there: unzip it in {root}")
+    raise DataError(f"{root}: no {folder.name}/ folder of <GalaxyID>.jpg images")
+
+
+def check_kaggle_columns(path, columns):
+    """Exactly ``GalaxyID`` + :data:`galmorph.schema.KAGGLE_COLUMNS` (any order)."""
+    expected = (schema.ID_COLUMN,) + schema.KAGGLE_COLUMNS
+    missing = [c for c in expected if c not in columns]
+    unknown = [c for c in columns if c not in expected]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {', '.join(missing)}")
+        if unknown:
+            parts.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
+        raise DataError(f"{path}: {'; '.join(parts)}. The header must be {schema.ID_COLUMN} "
+                        f"followed by the 37 columns Class1.1 ... Class11.6 "
+                        f"(galmorph.schema.KAGGLE_COLUMNS), as in Kaggle's {KAGGLE_CSV}")
+
+
+def read_training(root, policy, size, mode, check):
+    """Read and validate the training split of the Kaggle folder ``root``.
+
+    Checks, in order: columns (always an error), GalaxyIDs, duplicates,
+    values, the tree, then the images (see
+    :func:`galmorph.data.files.match_images`). ``policy`` raises or records.
+
+    Returns
+    -------
+    Parts
+    """
+    folder = kaggle_dir(root, "training")
+    csv_path = kaggle_csv(root)
+    check_kaggle_columns(csv_path, table_columns(csv_path))
+    frame = read_table(csv_path, id_columns=(schema.ID_COLUMN,))
+    if frame.empty:
+        raise DataError(f"{csv_path}: the table has a header but no rows")
+    n_rows = len(frame)
+    where = [f"{csv_path.name} line {i + 2}" for i in range(n_rows)]  # line 1 is the header
+    rows = Rows(frame, frame[schema.ID_COLUMN], where, schema.ID_COLUMN)
+    check_ids(rows, schema.ID_COLUMN, policy, csv_path.name)
+    check_label_rows(rows, policy, csv_path.name, schema.KAGGLE_COLUMNS)
+    known = {parse_int_id(v) for v in frame[schema.ID_COLUMN]}
+    paths = match_images(rows, index_images(scan_folder(folder)), policy, schema.ID_COLUMN,
+                         folder, known, size, mode, check)
+    table = rows.frame[[schema.ID_COLUMN, *schema.KAGGLE_COLUMNS]].copy()
+    return Parts(rows.ids.astype(np.int64), paths, rows.labels, table, [csv_path], n_rows)
