@@ -179,15 +179,16 @@ def test_open_prepared_errors(tmp_path):
 
 
 @pytest.mark.slow
-def test_kill_9_then_resume(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+def test_interrupt_then_resume(tmp_path, sig):
     one = tmp_path / "one.jpg"
     Image.fromarray(_galaxy(3)).save(one, quality=90)
     kaggle = make_kaggle(tmp_path / "data", n=1500, link=one)
     cache = tmp_path / "c"
     env = dict(os.environ, GALMORPH_PREPARE_CHUNK="10")
     proc = subprocess.Popen([sys.executable, "-m", "galmorph", "prepare", str(kaggle),
-                             "--cache", str(cache), "--workers", "1", "--no-progress"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--cache", str(cache), "--workers", "2", "--no-progress"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     done = 0
     deadline = time.monotonic() + 60
     while done < 3 and proc.poll() is None and time.monotonic() < deadline:
@@ -196,9 +197,14 @@ def test_kill_9_then_resume(tmp_path):
         except (OSError, ValueError, EOFError):
             pass
         time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
-    assert proc.returncode == -signal.SIGKILL, "prepare finished before it could be killed"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL, "prepare finished before it could be killed"
+    else:
+        assert proc.returncode == 130, err
+        assert "images done are kept in" in err and "run prepare again to resume" in err
+        assert "Traceback" not in err
     kept = int(np.load(cache / "done.npy").sum())
     assert 3 <= kept < 150
     data = prepare(kaggle, cache_dir=cache, workers=1, progress=False)

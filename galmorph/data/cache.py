@@ -119,14 +119,15 @@ def _check_args(crop, size, workers, on_error):
         raise ValueError(f"workers must be a positive integer or None, not {workers!r}")
 
 
-def _write_report(catalog, report, skipped):
+def _write_report(catalog, data, report):
     """The skip report of :meth:`Catalog.write_report` (CSV for ``*.csv``, else text),
     listing the catalog's skipped rows and the images that failed to decode."""
     import dataclasses
 
-    skipped = [tuple(s) for s in skipped]
+    skipped = [tuple(s) for s in data.meta.get("skipped", [])]
     if dataclasses.is_dataclass(catalog) and hasattr(catalog, "write_report"):
-        return dataclasses.replace(catalog, skipped=skipped).write_report(report)
+        kept = catalog.subset(np.isin(catalog.ids, data.ids))  # without undecodable images
+        return dataclasses.replace(kept, skipped=skipped).write_report(report)
     report = Path(report)
     report.parent.mkdir(parents=True, exist_ok=True)
     with open(report, "w", newline="") as fh:
@@ -204,7 +205,7 @@ def prepare(source, *, cache_dir=None, crop=224, size=80, workers=None, on_error
             data = _build(folder, catalog, source, settings, inputs, stats,
                           old if resume else None, workers, on_error, progress)
     if report is not None:
-        _write_report(catalog, report, data.meta.get("skipped", []))
+        _write_report(catalog, data, report)
     return data
 
 

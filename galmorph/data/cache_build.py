@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -188,7 +189,7 @@ def run_chunks(folder, catalog, meta, workers, on_error, progress, failures):
     except KeyboardInterrupt:
         bar.close()
         print(f"\nprepare interrupted: {n_done} of {n} images done are kept in {folder}; "
-              f"run prepare again to resume", flush=True)
+              f"run prepare again to resume", file=sys.stderr, flush=True)
         raise
     finally:
         _WORK.clear()
