@@ -1,13 +1,76 @@
-"""``galmorph predict``: placeholder until its issue lands."""
+"""``galmorph predict``: the 37 GZ2 vote fractions for image files, to CSV / ECSV / FITS."""
+import sys
+
+from galmorph.cli.evaluate import tta_arg
 
 __all__ = ["add_parser", "run"]
 
+#: Skipped files listed on stderr before the summary says "and N more".
+_SHOW = 10
+
 
 def add_parser(subparsers):
-    p = subparsers.add_parser("predict", help="(not yet implemented)")
+    p = subparsers.add_parser(
+        "predict",
+        help="predict the 37 GZ2 vote fractions for image files",
+        description="Decode, crop and resize the images named by INPUTS as the checkpoint "
+                    "expects, predict their 37 weighted vote fractions and write them to "
+                    "--out: .csv in the Kaggle submission format (GalaxyID + Class1.1 ... "
+                    "Class11.6), or .ecsv / .fits as an astropy table with units and "
+                    "descriptions. Unreadable images are reported and skipped.",
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint file, e.g. runs/gz2/best.pt")
+    p.add_argument("inputs", metavar="INPUTS", nargs="+",
+                   help="image folders (e.g. Kaggle's images_test_rev1), glob patterns "
+                        "(quote them) or image files (JPEG, PNG, FITS)")
+    p.add_argument("--out", required=True, metavar="FILE",
+                   help="output file: .csv (Kaggle submission), .ecsv or .fits")
+    p.add_argument("--tta", type=tta_arg, default=None, metavar="none|d8|N",
+                   help="test-time augmentation: average over the 8 flips/rotations (d8) or N "
+                        "rotations (default: none)")
+    p.add_argument("--report", metavar="FILE", default=None,
+                   help="also write the skipped files and why (.json, else text) "
+                        "(default: none; the summary goes to stderr)")
+    p.add_argument("--batch-size", dest="batch_size", type=int, default=256,
+                   help="images per forward pass (default: 256)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="image-decoding processes; 0 decodes in the main process (default: "
+                        "CPU count - 1, at most 8; 0 for fewer than 256 files)")
+    p.add_argument("--chunk-size", dest="chunk_size", type=int, default=1024,
+                   help="files decoded and predicted per step (default: 1024)")
+    p.add_argument("--recursive", action="store_true",
+                   help="search input folders recursively (default: off)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
+    p.add_argument("--precision", default="auto",
+                   help="auto, bf16, fp16 or fp32 (default: auto, bf16 where native)")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="hide the progress bar (default: shown)")
     p.set_defaults(func=run)
     return p
 
 
 def run(args):
-    raise SystemExit("galmorph predict is not implemented yet")
+    import warnings
+
+    from galmorph.training.predict import predict_files
+
+    with warnings.catch_warnings():
+        # The summary below says it better than the library's warning.
+        warnings.filterwarnings("ignore", message=r".*images could not be read")
+        table = predict_files(args.checkpoint, args.inputs, out=args.out,
+                              batch_size=args.batch_size, tta=args.tta, device=args.device,
+                              precision=args.precision, progress=args.progress,
+                              workers=args.workers, chunk_size=args.chunk_size,
+                              report=args.report, recursive=args.recursive)
+    skipped = table.meta["skipped"]
+    print(f"wrote {len(table)} predictions to {args.out}", file=sys.stderr)
+    if skipped:
+        print(f"skipped {len(skipped)} of {table.meta['n_images']} images that could not be "
+              f"read:", file=sys.stderr)
+        for row in skipped[:_SHOW]:
+            print(f"  {row['file']}: {row['reason']}", file=sys.stderr)
+        if len(skipped) > _SHOW:
+            print(f"  ... and {len(skipped) - _SHOW} more", file=sys.stderr)
+        if args.report:
+            print(f"full list: {args.report}", file=sys.stderr)
+    return 0
