@@ -27,7 +27,7 @@ from PIL import Image
 from galmorph.errors import DataError
 from galmorph.schema import ID_COLUMN, KAGGLE_COLUMNS, SCHEMA_VERSION, check_labels
 
-__all__ = ["make_synthetic", "synth_galaxy", "galaxy_rng", "galaxy_ids", "format_fraction",
+__all__ = ["make_synthetic", "synth_galaxy", "synth_labels", "galaxy_rng", "galaxy_ids", "format_fraction",
            "IMAGE_DIR", "LABEL_FILE", "JPEG_QUALITY", "FIRST_ID", "MAX_N"]
 
 IMAGE_DIR = "images_training_rev1"
@@ -40,18 +40,39 @@ _CHUNK = 32  # galaxies per task sent to a worker
 
 
 def galaxy_rng(seed, index):
-    """The random generator of galaxy ``index`` in a data set made with ``seed``.
+    """The random generators ``(truth, render, votes)`` of galaxy ``index`` in a
+    data set made with ``seed``.
 
-    Equal to ``np.random.SeedSequence(seed).spawn(n)[index]`` for any
-    ``n > index``, without building the other ``n - 1`` sequences; it depends
-    on nothing else (not on the worker that renders it).
+    They come from ``np.random.SeedSequence(seed).spawn(n)[index]`` (for any
+    ``n > index``, without building the other sequences), split in three so
+    that the labels can be simulated without rendering the image. They depend
+    on nothing else, in particular not on the worker that renders the galaxy.
     """
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(int(index),)))
+    ss = np.random.SeedSequence(seed, spawn_key=(int(index),))
+    return tuple(np.random.default_rng(s) for s in ss.spawn(3))
 
 
 def galaxy_ids(n):
     """GalaxyIDs of an ``n``-galaxy synthetic set, ``int64 (n,)``."""
     return FIRST_ID + np.arange(n, dtype=np.int64)
+
+
+def synth_labels(seed, index):
+    """The true morphology and simulated vote fractions of one galaxy, without
+    rendering its image (the same as :func:`synth_galaxy` returns).
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        ``float64 (37,)`` Kaggle weighted vote fractions.
+    truth : galmorph.data.synth_truth.Truth
+    """
+    from galmorph.data.synth_truth import sample_truth
+    from galmorph.data.synth_votes import simulate_votes
+
+    truth_rng, _, votes_rng = galaxy_rng(seed, index)
+    truth = sample_truth(truth_rng)
+    return simulate_votes(truth, votes_rng), truth
 
 
 def synth_galaxy(seed, index):
@@ -62,7 +83,8 @@ def synth_galaxy(seed, index):
     seed : int
         Seed of the data set.
     index : int
-        Position of the galaxy in the data set.
+        Position of the galaxy in the data set (its GalaxyID is
+        ``FIRST_ID + index``).
 
     Returns
     -------
@@ -80,13 +102,9 @@ def synth_galaxy(seed, index):
     ((424, 424, 3), (37,))
     """
     from galmorph.data.synth_render import render
-    from galmorph.data.synth_truth import sample_truth
-    from galmorph.data.synth_votes import simulate_votes
 
-    rng = galaxy_rng(seed, index)
-    truth = sample_truth(rng)
-    image = render(truth, rng)
-    labels = simulate_votes(truth, rng)
+    labels, truth = synth_labels(seed, index)
+    image = render(truth, galaxy_rng(seed, index)[1])
     return image, labels, truth
 
 
@@ -209,8 +227,11 @@ def make_synthetic(out_dir, n=1000, seed=0, workers=None, progress=True, overwri
     _clear(out)
     image_dir = out / IMAGE_DIR
     image_dir.mkdir(exist_ok=True)
-    tasks = [(seed, s, min(s + _CHUNK, n), str(image_dir)) for s in range(0, n, _CHUNK)]
-    workers = min(_default_workers() if workers is None else int(workers), len(tasks))
+    workers = min(_default_workers() if workers is None else int(workers), n)
+    # Small chunks for small sets so that every worker gets some; results do not
+    # depend on the chunking (each galaxy has its own generator).
+    chunk = max(1, min(_CHUNK, n // (4 * workers)))
+    tasks = [(seed, s, min(s + chunk, n), str(image_dir)) for s in range(0, n, chunk)]
     labels = np.empty((n, len(KAGGLE_COLUMNS)))
     bar = None
     if progress:

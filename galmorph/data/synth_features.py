@@ -13,12 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from galmorph.data.synth_profiles import (COLOURS, add_blob, add_gaussian_trail, grid,
-                                          moffat_star, ring, rotate, sersic)
+                                          moffat_star, ring, rotate, safe_exp, sersic)
 
 __all__ = ["knots_on_arms", "dust_lane", "odd_extras", "artifact_scene", "neighbours"]
 
 # Reddening of a dust lane: blue (g) light is absorbed more than red (i).
-_DUST = np.array([0.55, 0.8, 1.0], np.float32)
+_DUST = np.array([0.7, 0.85, 1.0], np.float32)
 
 
 def _centre(canvas):
@@ -51,8 +51,8 @@ def dust_lane(canvas, xr, yr, tau, width, length, offset=0.0):
     depth ``tau`` at its centre, more in blue than in red."""
     if tau < 0.05:
         return
-    lane = np.exp(-0.5 * ((yr - np.float32(offset)) / np.float32(width)) ** 2
-                  - (xr / np.float32(length)) ** 4)
+    lane = safe_exp(-0.5 * ((yr - np.float32(offset)) / np.float32(width)) ** 2
+                    - (xr / np.float32(length)) ** 4)
     canvas *= np.exp(-(np.float32(tau) * _DUST)[:, None, None] * lane[None])
 
 
@@ -74,9 +74,9 @@ def _lens_arc(canvas, t, rng, x, y):
     radius = float(np.clip(2.4 * t.size, 30.0, 75.0))
     r = np.sqrt(x * x + y * y)
     centre = rng.uniform(-np.pi, np.pi)
-    dtheta = np.angle(np.exp(1j * (np.arctan2(y, x) - centre))).astype(np.float32)
+    dtheta = (np.arctan2(y, x) - np.float32(centre - np.pi)) % np.float32(2 * np.pi) - np.float32(np.pi)
     half = np.radians(rng.uniform(25, 55))
-    arc = ring(r, radius, rng.uniform(1.4, 2.2)) * np.exp(-0.5 * (dtheta / np.float32(half)) ** 4)
+    arc = ring(r, radius, rng.uniform(1.4, 2.2)) * safe_exp(-0.5 * (dtheta / np.float32(half)) ** 4)
     canvas += (np.float32(rng.uniform(0.35, 0.6)) * COLOURS["young"])[:, None, None] * arc
     cx, cy = _centre(canvas)
     add_blob(canvas, cx - 0.55 * radius * np.cos(centre), cy - 0.55 * radius * np.sin(centre),
@@ -144,7 +144,7 @@ def artifact_scene(canvas, t, rng):
     kind = t.params["artifact"]
     if kind in ("star", "bleed"):
         amp = 10 ** (rng.uniform(2.3, 3.2) if kind == "star" else rng.uniform(3.2, 3.8))
-        moffat_star(canvas, cx, cy, amp, alpha=rng.uniform(1.6, 2.2), spikes=0.05)
+        moffat_star(canvas, cx, cy, amp, alpha=rng.uniform(2.2, 3.2), spikes=0.05)
         if kind == "bleed":
             half, w = int(rng.uniform(60, 170)), int(rng.integers(1, 3))
             lo, hi = max(int(cy) - half, 0), min(int(cy) + half, canvas.shape[1])
@@ -160,7 +160,7 @@ def artifact_scene(canvas, t, rng):
         gap = rng.uniform(3.0, 6.0)
         for ch, k in enumerate(rng.permutation(3)):
             d = across - np.float32(base + (k - 1) * gap)
-            canvas[ch] += np.float32(rng.uniform(2.0, 5.0)) * np.exp(-0.5 * (d / np.float32(1.2)) ** 2)
+            canvas[ch] += np.float32(rng.uniform(2.0, 5.0)) * safe_exp(-0.5 * (d / np.float32(1.2)) ** 2)
     else:   # reflection ghost: a large out-of-focus ring of one colour
         moffat_star(canvas, cx, cy, 10 ** rng.uniform(0.5, 1.3), alpha=1.8)
         x, y = grid(canvas.shape[1], rng.normal(0, 8), rng.normal(0, 8))

@@ -13,13 +13,13 @@ import numpy as np
 
 __all__ = ["sersic_bn", "grid", "rotate", "sersic", "exponential", "spiral_modulation",
            "ring", "add_blob", "add_gaussian_trail", "moffat_star", "gaussian_blur",
-           "COLOURS"]
+           "COLOURS", "safe_exp"]
 
 #: Display colours (R, G, B weights ~ SDSS i, r, g) of stellar populations.
 COLOURS = {
     "old": np.array([1.30, 1.00, 0.70], np.float32),     # ellipticals, bulges, bars
     "disk": np.array([1.05, 1.00, 0.95], np.float32),    # smooth disk light
-    "young": np.array([0.75, 0.95, 1.35], np.float32),   # spiral arms, rings
+    "young": np.array([0.80, 0.95, 1.25], np.float32),   # spiral arms, rings
     "hii": np.array([0.80, 0.85, 1.40], np.float32),     # star-forming knots
     "star": np.array([1.0, 1.0, 1.0], np.float32),
 }
@@ -34,6 +34,12 @@ def sersic_bn(n):
     n = float(n)
     return (2 * n - 1 / 3 + 4 / (405 * n) + 46 / (25515 * n ** 2)
             + 131 / (1148175 * n ** 3) - 2194697 / (30690717750 * n ** 4))
+
+
+def safe_exp(arg):
+    """``exp(arg)`` with ``arg`` clamped at -50: float32 results that underflow into
+    denormals make every later operation on them many times slower."""
+    return np.exp(np.maximum(arg, np.float32(-50.0)))
 
 
 @lru_cache(maxsize=8)
@@ -69,12 +75,12 @@ def sersic(x, y, re, n, q=1.0, pa=0.0, c=2.0, soft=1.2):
         r2 = (np.abs(xr) ** c + np.abs(yr / np.float32(q)) ** c) ** (2.0 / c)
     r = np.sqrt(r2 + np.float32(soft * soft)) / np.float32(re)
     bn = np.float32(sersic_bn(n))
-    return np.exp(-bn * (r ** np.float32(1.0 / n) - 1)).astype(np.float32, copy=False)
+    return safe_exp(-bn * (r ** np.float32(1.0 / n) - 1)).astype(np.float32, copy=False)
 
 
 def exponential(r, h):
     """Exponential disk ``exp(-r / h)`` at radii ``r`` in the disk plane."""
-    return np.exp(-r / np.float32(h))
+    return safe_exp(-r / np.float32(h))
 
 
 def spiral_modulation(theta, r, m, pitch, r0, phase=0.0, sharpness=3.0):
@@ -86,12 +92,13 @@ def spiral_modulation(theta, r, m, pitch, r0, phase=0.0, sharpness=3.0):
     """
     lnr = np.log(np.maximum(r, 0.5) / np.float32(r0))
     psi = np.float32(m) * (theta - lnr / np.float32(np.tan(pitch)) - np.float32(phase))
-    return (0.5 * (1.0 + np.cos(psi))) ** np.float32(sharpness)
+    # The floor keeps products of this with faint disk light out of the denormals.
+    return (0.5 * (1.0 + np.cos(psi)) + np.float32(1e-6)) ** np.float32(sharpness)
 
 
 def ring(r, radius, width):
     """Gaussian ring of unit peak at disk-plane radius ``radius`` (px)."""
-    return np.exp(-0.5 * ((r - np.float32(radius)) / np.float32(width)) ** 2)
+    return safe_exp(-0.5 * ((r - np.float32(radius)) / np.float32(width)) ** 2)
 
 
 def add_blob(canvas, x0, y0, sigma, amp, colour):
@@ -106,8 +113,8 @@ def add_blob(canvas, x0, y0, sigma, amp, colour):
         return
     xs = np.arange(x_lo, x_hi, dtype=np.float32) - np.float32(x0)
     ys = np.arange(y_lo, y_hi, dtype=np.float32) - np.float32(y0)
-    gx = np.exp(-0.5 * (xs / sigma) ** 2)
-    gy = np.exp(-0.5 * (ys / sigma) ** 2)
+    gx = safe_exp(-0.5 * (xs / np.float32(sigma)) ** 2)
+    gy = safe_exp(-0.5 * (ys / np.float32(sigma)) ** 2)
     canvas[:, y_lo:y_hi, x_lo:x_hi] += (np.float32(amp) * colour)[:, None, None] * np.outer(gy, gx)
 
 
@@ -133,8 +140,9 @@ def moffat_star(canvas, x0, y0, amp, alpha=1.8, beta=3.0, spikes=0.0, colour=Non
     img = amp * (1 + (xs * xs + ys * ys) / np.float32(alpha * alpha)) ** np.float32(-beta)
     if spikes > 0:
         ax, ay = np.abs(xs), np.abs(ys)
-        img = img + spikes * amp * (np.exp(-ay / 0.7) / (1 + ax / 3.0) ** 1.6
-                                    + np.exp(-ax / 0.7) / (1 + ay / 3.0) ** 1.6)
+        img = img + np.float32(spikes * amp) * (
+            safe_exp(-ay / np.float32(0.7)) / (1 + ax / np.float32(3.0)) ** np.float32(1.6)
+            + safe_exp(-ax / np.float32(0.7)) / (1 + ay / np.float32(3.0)) ** np.float32(1.6))
     canvas[:, y_lo:y_hi, x_lo:x_hi] += colour[:, None, None] * img.astype(np.float32)
 
 
@@ -152,15 +160,13 @@ def gaussian_blur(img, sigma):
     """
     k = _kernel(round(float(sigma), 1))
     r = len(k) // 2
-    for axis in (1, 2):
-        pad = [(0, 0)] * 3
-        pad[axis] = (r, r)
-        p = np.pad(img, pad, mode="edge")
-        n = img.shape[axis]
-        out = k[0] * p.take(range(0, n), axis=axis)
-        for i in range(1, len(k)):
-            sl = [slice(None)] * 3
-            sl[axis] = slice(i, i + n)
-            out += k[i] * p[tuple(sl)]
-        img = out
-    return img
+    h, w = img.shape[1:]
+    p = np.pad(img, ((0, 0), (r, r), (0, 0)), mode="edge")
+    out = k[0] * p[:, :h]
+    for i in range(1, len(k)):
+        out += k[i] * p[:, i:i + h]
+    p = np.pad(out, ((0, 0), (0, 0), (r, r)), mode="edge")
+    out = k[0] * p[:, :, :w]
+    for i in range(1, len(k)):
+        out += k[i] * p[:, :, i:i + w]
+    return out

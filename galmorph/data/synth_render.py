@@ -19,7 +19,7 @@ import numpy as np
 
 from galmorph.data import synth_features as feat
 from galmorph.data.synth_profiles import (COLOURS, add_blob, exponential, gaussian_blur, grid,
-                                          ring, rotate, sersic, spiral_modulation)
+                                          ring, rotate, safe_exp, sersic, spiral_modulation)
 
 __all__ = ["render", "IMAGE_SIZE", "stretch"]
 
@@ -27,7 +27,7 @@ __all__ = ["render", "IMAGE_SIZE", "stretch"]
 IMAGE_SIZE = 424
 _BOX = 320                       # the main galaxy is drawn in this central box
 _OFF = (IMAGE_SIZE - _BOX) // 2
-_SKY_SIGMA = 0.018               # sky noise per channel, in flux units
+_SKY_SIGMA = 0.028               # sky noise per channel, in flux units
 _SOFT = 0.045                    # asinh softening: linear below ~2.5 sky sigma
 _SATURATE = 6.0                  # flux shown as full white
 
@@ -50,7 +50,7 @@ def _smooth(canvas, t, rng, x, y):
          _jitter(COLOURS["old"], rng, 0.05))
 
 
-_PITCH = ((8.0, 12.0), (17.0, 23.0), (30.0, 40.0))   # degrees: tight, medium, loose
+_PITCH = ((10.0, 14.0), (19.0, 25.0), (32.0, 42.0))   # degrees: tight, medium, loose
 _BULGE = ((0.0, 0.3, 1.0), (0.55, 0.22, 2.0), (1.1, 0.34, 2.5), (1.4, 0.6, 3.5))  # Ie/I0, re/h, n
 
 
@@ -70,12 +70,16 @@ def _disk(canvas, t, rng, x, y):
         pitch = np.radians(rng.uniform(*_PITCH[p["winding"]]))
         r0 = bar_len if p["bar"] else 0.6 * h
         phase = p["bar_angle"] if p["bar"] else rng.uniform(0, 2 * np.pi)
-        mod = spiral_modulation(theta, r, m, pitch, r0, phase, sharpness=2.5)
+        # Broader arms for fewer arms and tighter winding, as a 1-2 kpc arm width would be.
+        sharp = 1.6 if m <= 2 else 2.2
+        mod = spiral_modulation(theta, r, m, pitch, r0, phase, sharpness=sharp)
         amp = 0.8
         if p["arms"] == 5:          # "can't tell": fragmented, flocculent arms
             mod = mod * spiral_modulation(theta, r, 7, pitch, r0, rng.uniform(0, 6), 1.5)
             amp = 0.6
-        inner = 1 - np.exp(-(r / np.float32(0.8 * r0)) ** 2)
+        # Arms grow out of the bulge/bar region and fade beyond ~3 scale lengths.
+        inner = (1 - safe_exp(-(r / np.float32(0.8 * r0)) ** 2)) * safe_exp(
+            -(r / np.float32(3.2 * h)) ** 4)
         arms = disk * (amp * mod * inner)
         _add(canvas, disk * np.float32(1 - amp) + arms * np.float32(0.35),
              _jitter(COLOURS["disk"], rng))
@@ -114,14 +118,18 @@ def _edgeon(canvas, t, rng, x, y):
         bulge = None
     if bulge is not None:
         _add(canvas, bulge * np.float32(0.55 * i0), _jitter(COLOURS["old"], rng, 0.05))
-    tau = rng.uniform(2.0, 3.0) if t.odd_feature == "dust lane" else rng.uniform(0.0, 0.4)
-    feat.dust_lane(canvas, xr, yr, tau, width=max(1.6, 0.45 * p["thickness"] * h),
-                   length=3.0 * h, offset=0.3 * p["thickness"] * h)
+    if t.odd_feature == "dust lane":   # a thick, obvious lane across the whole disk
+        feat.dust_lane(canvas, xr, yr, rng.uniform(3.0, 4.5),
+                       width=max(2.5, 0.45 * p["thickness"] * h), length=2.5 * h,
+                       offset=0.2 * p["thickness"] * h)
+    else:
+        feat.dust_lane(canvas, xr, yr, rng.uniform(0.0, 0.4),
+                       width=max(1.5, 0.3 * p["thickness"] * h), length=2.5 * h)
 
 
 def _irregular(canvas, t, rng, x, y):
     h = 1.2 * t.size
-    i0 = 0.3 * t.brightness
+    i0 = 0.45 * t.brightness
     dx, dy = rng.normal(0, 0.25 * h, 2)
     xr, yr = rotate(x - np.float32(dx), y - np.float32(dy), t.pa)
     body = exponential(np.sqrt(xr * xr + (yr / np.float32(t.q)) ** 2), h)
@@ -129,7 +137,7 @@ def _irregular(canvas, t, rng, x, y):
     c = (_BOX - 1) / 2
     for _ in range(t.params["n_clumps"]):
         cx, cy = rng.normal(0, 1.1 * h, 2)
-        add_blob(canvas, c + cx, c + cy, rng.uniform(2.0, 0.3 * h), rng.uniform(0.3, 1.2) *
+        add_blob(canvas, c + cx, c + cy, rng.uniform(1.5, 0.18 * h), rng.uniform(0.3, 1.2) *
                  t.brightness, _jitter(COLOURS["hii"], rng, 0.1))
 
 

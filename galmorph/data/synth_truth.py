@@ -110,9 +110,10 @@ def _smooth(rng, ans, p, feature):
     return q
 
 
-def _edgeon(rng, ans, p):
-    shape = int(rng.choice(3, p=[0.45, 0.2, 0.35]))
-    p.update(bulge_shape=shape, thickness=rng.uniform(0.07, 0.14))
+def _edgeon(rng, ans, p, feature):
+    shape = int(rng.choice(3, p=[0.45, 0.2, 0.35] if feature != "dust lane" else [0.6, 0.4, 0]))
+    thick = rng.uniform(0.16, 0.24) if feature == "dust lane" else rng.uniform(0.07, 0.14)
+    p.update(bulge_shape=shape, thickness=thick)
     bulge = {0: _a("obvious bulge"), 1: _a("obvious bulge"), 2: _a("no bulge")}[shape]
     ans.update({1: _a("features or disk"), 2: _a("edge-on"), 9: shape, 5: bulge,
                 7: _a("cigar-shaped")})
@@ -125,7 +126,7 @@ def _disk(rng, ans, p, feature):
     bar = bool(rng.random() < (0.35 if q > 0.6 else 0.0))
     spiral = bool(rng.random() < (0.72 if feature != "ring" else 0.35))
     bulge = int(rng.choice(4, p=[0.16, 0.34, 0.34, 0.16]))
-    arms = int(rng.choice(6, p=[0.08, 0.42, 0.16, 0.11, 0.09, 0.14])) if spiral else 5
+    arms = int(rng.choice(6, p=[0.08, 0.46, 0.15, 0.10, 0.08, 0.13])) if spiral else 5
     winding = int(rng.integers(3)) if spiral else 1
     p.update(bar=bar, spiral=spiral, bulge=bulge, arms=arms, winding=winding,
              bar_angle=rng.uniform(0, np.pi))
@@ -138,7 +139,7 @@ def _disk(rng, ans, p, feature):
 
 
 def _irregular(rng, ans, p):
-    p.update(n_clumps=int(rng.integers(6, 16)))
+    p.update(n_clumps=int(rng.integers(10, 26)))
     ans.update({1: _a("features or disk"), 2: _a("not edge-on"), 5: _a("no bulge"),
                 9: _a("no bulge (edge-on)")})
     return rng.uniform(0.45, 0.8)
@@ -172,7 +173,7 @@ def sample_truth(rng):
         kind = "star"
         q = _star(rng, ans, params)
     else:
-        if rng.random() < 0.30:
+        if rng.random() < 0.26:
             names = list(_FEATURE_P)
             feature = names[int(rng.choice(len(names), p=list(_FEATURE_P.values())))]
             ans[6], ans[8] = _a("odd"), _a(feature)
@@ -180,7 +181,7 @@ def sample_truth(rng):
         if kind == "smooth":
             q = _smooth(rng, ans, params, feature)
         elif kind == "edgeon":
-            q = _edgeon(rng, ans, params)
+            q = _edgeon(rng, ans, params, feature)
         elif kind == "disk":
             q = _disk(rng, ans, params, feature)
         else:
