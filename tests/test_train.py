@@ -1,0 +1,311 @@
+"""Tests of galmorph.training.train (and its config/batches helpers) and ``galmorph train``.
+
+All runs use a 48-galaxy synthetic set, the small ``cnn`` model and 1-3
+batches of 8 per epoch, so each training call takes about a second.
+"""
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from galmorph.data.cache import prepare
+from galmorph.data.synth import make_synthetic
+from galmorph.errors import DataError, RunDirError
+from galmorph.models.checkpoint import load_checkpoint
+from galmorph.paths import default_model_path
+from galmorph.training.batches import BatchLoader, BatchStream, make_split
+from galmorph.training.config import METRICS_COLUMNS, TrainConfig, read_metrics
+from galmorph.training.train import train
+
+REPO = Path(__file__).resolve().parents[1]
+N = 48
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    """(data folder, cache folder) of a 48-galaxy synthetic Kaggle-layout set."""
+    root = tmp_path_factory.mktemp("train-data")
+    data = make_synthetic(root / "synth", n=N, seed=3, workers=1, progress=False)
+    cache = root / "cache"
+    prepare(data, cache_dir=cache, workers=1, progress=False)
+    return data, cache
+
+
+@pytest.fixture(autouse=True)
+def user_cache(tmp_path, monkeypatch):
+    # Never touch the real user cache (default-model registry) from tests.
+    monkeypatch.setenv("GALMORPH_CACHE_DIR", str(tmp_path / "user-cache"))
+    return tmp_path / "user-cache"
+
+
+def _config(synth, out, **kw):
+    data, cache = synth
+    base = dict(data=data, out=out, cache=cache, model="cnn", epochs=2, batches_per_epoch=2,
+                batch_size=8, precision="fp32", progress=False, workers=1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _weights(path):
+    return load_checkpoint(path).model.state_dict()
+
+
+def _max_diff(a, b):
+    return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+
+
+def test_run_directory_contents(synth, tmp_path):
+    run = train(_config(synth, tmp_path / "run", augment=True))
+    assert run == tmp_path / "run"
+    assert {"config.json", "split.json", "metrics.csv", "last.pt", "best.pt"} <= {
+        p.name for p in run.iterdir()}
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["model"] == "cnn" and cfg["batch_size"] == 8 and cfg["augment"] is True
+    assert cfg["val_batch_size"] == 128  # the cnn's default
+    assert cfg["resolved_precision"] == "fp32" and cfg["resolved_device"] == "cpu"
+    assert cfg["galmorph_version"] and cfg["world_size"] == 1
+    rows = read_metrics(run)
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert tuple((run / "metrics.csv").read_text().splitlines()[0].split(",")) == METRICS_COLUMNS
+    for r in rows:
+        assert 0 < r["train_rmse"] < 1 and 0 < r["val_rmse"] < 1
+        assert r["lr"] == pytest.approx(1e-3) and r["images_per_s"] > 0 and r["elapsed_s"] > 0
+
+    split = json.loads((run / "split.json").read_text())
+    ids = prepare(synth[0], cache_dir=synth[1], progress=False).ids
+    assert len(split["val_ids"]) == round(N * 0.1) and set(split["val_ids"]) <= set(ids.tolist())
+
+    # best.pt holds the epoch of lowest validation RMSE, and that RMSE is the Kaggle metric:
+    # sqrt of the mean over validation galaxies x 37 answers, recomputed here independently.
+    best = load_checkpoint(run / "best.pt")
+    assert best.meta["val_rmse"] == pytest.approx(min(r["val_rmse"] for r in rows))
+    assert best.preprocessing == {"crop": 224, "size": 80}
+    data = prepare(synth[0], cache_dir=synth[1], progress=False)
+    rows_val = np.flatnonzero(np.isin(data.ids, split["val_ids"]))
+    with torch.no_grad():
+        pred = best.model(torch.from_numpy(data.images[rows_val]).float() / 255)
+    rmse = math.sqrt(((pred.numpy() - data.labels[rows_val]) ** 2).mean())
+    assert rmse == pytest.approx(best.meta["val_rmse"], rel=1e-5)
+    last = load_checkpoint(run / "last.pt")
+    assert last.train_state["epoch"] == 2 and last.optimizer_state is not None
+    assert best.train_state is None  # best.pt is for inference only
+
+
+def test_resume_reproduces_uninterrupted_run(synth, tmp_path):
+    """Stop at an epoch boundary (and mid-epoch) then resume: the same final weights.
+
+    Everything random derives from (seed, step) or is restored from last.pt, so with fp32 on
+    the CPU the weights agree exactly; the stated tolerance is 1e-6 absolute.
+    """
+    kw = dict(augment=True, batches_per_epoch=3)  # augmentation and dropout (0.5) both on
+    full = train(_config(synth, tmp_path / "full", **kw))
+    split = train(_config(synth, tmp_path / "split", epochs=1, **kw))
+    assert len(read_metrics(split)) == 1
+    split = train(_config(synth, tmp_path / "split", resume=True, **kw))
+    # Mid-epoch: time_limit=0 stops after every single batch; resume until done.
+    mid = tmp_path / "mid"
+    train(_config(synth, mid, time_limit=0, **kw))
+    assert load_checkpoint(mid / "last.pt").train_state["batch"] == 1
+    for _ in range(8):
+        train(_config(synth, mid, time_limit=0, resume=True, **kw))
+    ref = _weights(full / "last.pt")
+    assert _max_diff(ref, _weights(split / "last.pt")) <= 1e-6
+    assert _max_diff(ref, _weights(mid / "last.pt")) <= 1e-6
+    assert [r["val_rmse"] for r in read_metrics(mid)] == pytest.approx(
+        [r["val_rmse"] for r in read_metrics(full)], rel=1e-6)
+    # A different seed really trains differently (the comparison above can fail).
+    other = train(_config(synth, tmp_path / "other", seed=1, **kw))
+    assert _max_diff(ref, _weights(other / "last.pt")) > 1e-4
+
+
+def test_same_run_twice_is_an_error(synth, tmp_path):
+    out = tmp_path / "run"
+    train(_config(synth, out, epochs=1, batches_per_epoch=1))
+    before = (out / "last.pt").read_bytes()
+    with pytest.raises(RunDirError, match=r"already holds this run \(1 of 1 epochs done\); "
+                                          r"pass --resume .*run to continue it"):
+        train(_config(synth, out, epochs=1, batches_per_epoch=1))
+    assert (out / "last.pt").read_bytes() == before  # nothing overwritten
+
+
+def test_different_run_names_the_differences(synth, tmp_path):
+    out = tmp_path / "run"
+    train(_config(synth, out, epochs=1, batches_per_epoch=1))
+    with pytest.raises(RunDirError) as err:
+        train(_config(synth, out, epochs=1, batches_per_epoch=1, lr=0.01, seed=5))
+    msg = str(err.value)
+    assert "already holds a different run" in msg
+    assert "lr: 0.001 stored, 0.01 requested" in msg and "seed: 0 stored, 5 requested" in msg
+    assert "--resume" in msg and "new --out" in msg
+    with pytest.raises(RunDirError, match="model_options"):
+        train(_config(synth, out, epochs=1, batches_per_epoch=1, resume=True,
+                      model_options={"dropout": 0.1}))
+
+
+def test_foreign_and_missing_run_dirs(synth, tmp_path):
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(RunDirError, match=r"foreign is not empty \(notes.txt\) and holds no "
+                                          r"galmorph run"):
+        train(_config(synth, foreign))
+    with pytest.raises(RunDirError, match="nothing to resume"):
+        train(_config(synth, tmp_path / "nothing", resume=True))
+
+
+def test_unlabelled_data_is_refused(synth, tmp_path):
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    for p in sorted((synth[0] / "images_training_rev1").glob("*.jpg"))[:4]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    with pytest.raises(DataError, match="plain has no labels"):
+        train(_config(synth, tmp_path / "run", data=folder, cache=tmp_path / "c2"))
+
+
+def test_bad_config_values_are_named():
+    with pytest.raises(ValueError, match="val_fraction must be between 0 and 1"):
+        TrainConfig(data="d", out="o", val_fraction=1.5)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+        TrainConfig(data="d", out="o", batch_size=0)
+
+
+def test_augment_defaults_to_the_model(synth, tmp_path):
+    # resnet18-tailored augments by default (as in the paper), the cnn does not.
+    run = train(_config(synth, tmp_path / "rt", model="resnet18-tailored", augment=None,
+                        time_limit=0, epochs=1))
+    assert json.loads((run / "config.json").read_text())["augment"] is True
+    assert json.loads((run / "config.json").read_text())["val_batch_size"] == 32
+    run = train(_config(synth, tmp_path / "cnn", augment=None, time_limit=0, epochs=1))
+    assert json.loads((run / "config.json").read_text())["augment"] is False
+
+
+def test_set_default_registers_best(synth, tmp_path):
+    run = train(_config(synth, tmp_path / "run", epochs=1, batches_per_epoch=1, set_default=True))
+    assert default_model_path() == (run / "best.pt").resolve()
+
+
+def test_batch_stream_covers_every_sample_once_per_pass():
+    stream = BatchStream(24, 8, seed=0)
+    first_pass = np.concatenate([stream.positions(s) for s in range(3)])
+    assert sorted(first_pass.tolist()) == list(range(24))
+    assert all(np.all(np.diff(stream.positions(s)) >= 0) for s in range(6))  # sorted reads
+    second = np.concatenate([stream.positions(s) for s in range(3, 6)])
+    assert sorted(second.tolist()) == list(range(24))
+    assert not np.array_equal(first_pass, second)  # a new permutation each pass
+    assert np.array_equal(BatchStream(24, 8, seed=0).positions(4), stream.positions(4))
+    assert not np.array_equal(BatchStream(24, 8, seed=1).positions(0), stream.positions(0))
+
+
+def test_split_and_loader():
+    train_rows, val_rows = make_split(50, 0.1, seed=2)
+    assert len(val_rows) == 5 and len(train_rows) == 45
+    assert not set(train_rows) & set(val_rows)
+    assert np.array_equal(make_split(50, 0.1, seed=2)[1], val_rows)
+    images = np.arange(6 * 3 * 2 * 2, dtype=np.uint8).reshape(6, 3, 2, 2)
+    labels = np.arange(6 * 37, dtype=np.float32).reshape(6, 37)
+    loader = BatchLoader(images, labels)
+    got = list(loader.iterate(lambda s: np.array([s, 5]), range(3)))
+    loader.close()
+    assert [s for s, _, _ in got] == [0, 1, 2]
+    assert torch.equal(got[2][1], torch.from_numpy(images[[2, 5]]))
+    assert torch.equal(got[1][2], torch.from_numpy(labels[[1, 5]]))
+
+
+# ---------------------------------------------------------------- command line
+def _cli(*args, timeout=120):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "galmorph", "train", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
+
+
+def _cli_args(synth, out, *extra):
+    data, cache = synth
+    return [data, "--model", "cnn", "--out", out, "--cache", cache, "--batch-size", "8",
+            "--precision", "fp32", *extra]
+
+
+def test_cli_help_lists_every_flag_with_default():
+    proc = _cli("--help")
+    assert proc.returncode == 0
+    text = " ".join(proc.stdout.split())
+    for flag in ("--model", "--out", "--epochs", "--batches-per-epoch", "--batch-size", "--lr",
+                 "--val-fraction", "--seed", "--time-limit", "--precision", "--device",
+                 "--no-augment", "--resume", "--set-default", "--cache"):
+        assert flag in text, flag
+    assert text.count("default") >= 15
+
+
+def test_cli_needs_data_and_out(synth):
+    proc = _cli(synth[0], "--model", "cnn")
+    assert proc.returncode != 0
+    assert "galmorph train: error: --out RUN_DIR required (or --resume RUN_DIR" in proc.stderr
+    proc = _cli(synth[0], "--out", "x", "--model-option", "dropout")
+    assert proc.returncode != 0 and "--model-option wants KEY=VALUE, got 'dropout'" in proc.stderr
+
+
+def _wait_for(predicate, proc, what, timeout=90):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert proc.poll() is None, f"training ended before {what}: {proc.communicate()}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+@pytest.mark.slow
+def test_cli_kill_9_sigterm_resume(synth, tmp_path):
+    """Real ``galmorph train`` processes: killed with SIGKILL mid-run, resumed, stopped with
+    SIGTERM (clean stop at a batch boundary), resumed to the end; the same command again is an
+    error. The result equals an uninterrupted run (fp32, one thread: within 1e-6)."""
+    out = tmp_path / "run"
+    args = _cli_args(synth, out, "--epochs", "8", "--batches-per-epoch", "4",
+                     "--model-option", "dropout=0.2", "--augment")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def start(*a):
+        return subprocess.Popen([sys.executable, "-m", "galmorph", "train", *map(str, a)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env, cwd=REPO)
+
+    proc = start(*args)
+    _wait_for(lambda: (out / "metrics.csv").is_file(), proc, "the first epoch")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    done = load_checkpoint(out / "last.pt").train_state["epoch"]
+    assert 1 <= done < 8, "the run was not interrupted"
+
+    proc = start("--resume", out)
+    _wait_for(lambda: len(read_metrics(out)) > done, proc, "an epoch after resuming")
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert f"resuming {out} from the end of epoch {done}" in stdout
+    assert f"epoch {done + 1}/8" in stdout and "epoch 1/8" not in stdout
+    assert "(SIGTERM); continue with: galmorph train --resume" in stdout
+    assert load_checkpoint(out / "last.pt").train_state["epoch"] < 8
+
+    final = _cli("--resume", out)
+    assert final.returncode == 0, final.stderr
+    assert [r["epoch"] for r in read_metrics(out)] == list(range(1, 9))
+    again = _cli(*args)
+    assert again.returncode == 1
+    assert "galmorph train: error: run directory" in again.stderr
+    assert "already holds this run (8 of 8 epochs done)" in again.stderr
+    assert "Traceback" not in again.stderr
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the subprocesses (OMP_NUM_THREADS=1): same summation order
+    try:
+        ref = train(_config(synth, tmp_path / "ref", epochs=8, batches_per_epoch=4, augment=True,
+                            model_options={"dropout": 0.2}))
+    finally:
+        torch.set_num_threads(threads)
+    assert _max_diff(_weights(ref / "last.pt"), _weights(out / "last.pt")) <= 1e-6
