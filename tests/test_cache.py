@@ -171,11 +171,46 @@ def test_skip_drops_bad_images_and_keeps_alignment(kaggle, tmp_path):
                    on_error="skip").reused
 
 
-def test_open_prepared_errors(tmp_path):
+def test_open_prepared_errors(kaggle, tmp_path):
     with pytest.raises(DataError, match=r"nothing is not a galmorph prepared cache"):
         open_prepared(tmp_path / "nothing")
     with pytest.raises(ValueError, match="on_error must be 'raise' or 'skip'"):
         prepare(tmp_path, on_error="ignore")
+    cache = prepare(kaggle, cache_dir=tmp_path / "c", workers=1, progress=False).path
+    images = cache / "images.npy"
+    images.write_bytes(images.read_bytes()[:-1000])  # a damaged copy
+    with pytest.raises(DataError, match=r"cache .*c is damaged.*delete it and prepare again"):
+        open_prepared(cache)
+
+
+def test_one_writer_per_cache(kaggle, tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    cache = tmp_path / "c"
+    cache.mkdir()
+    with open(cache / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a running prepare would
+        with pytest.raises(DataError, match=r"cache .*c is being written by another "
+                                            r"'galmorph prepare'"):
+            prepare(kaggle, cache_dir=cache, workers=1, progress=False)
+    assert len(prepare(kaggle, cache_dir=cache, workers=1, progress=False)) == 6
+
+
+def test_plain_image_folder(tmp_path):
+    from astropy.io import fits
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    Image.fromarray(_galaxy(1, 300)).save(folder / "ngc1300.png")
+    Image.fromarray(_galaxy(2, 256)[..., 0], "L").save(folder / "m51.jpg")
+    sky = np.random.default_rng(0).normal(10, 1, (240, 240))
+    fits.PrimaryHDU(sky).writeto(folder / "sdss.fits")
+    data = prepare(folder, cache_dir=tmp_path / "c", crop=200, size=40, workers=1,
+                   progress=False)
+    assert data.labels is None and not (data.path / "labels.npy").exists()
+    assert sorted(data.ids.tolist()) == ["m51", "ngc1300", "sdss"]
+    for name, img in zip(data.ids, data.images):
+        path = next(folder.glob(f"{name}.*"))
+        assert np.array_equal(img, crop_and_resize(path, crop=200, size=40))
+    assert open_prepared(data.path).ids.dtype.kind == "U"
 
 
 @pytest.mark.slow

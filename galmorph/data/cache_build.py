@@ -12,6 +12,7 @@ only the chunks whose files changed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -124,11 +125,29 @@ def start(folder, n, size, meta):
     images = np.lib.format.open_memmap(folder / "images.npy", mode="w+", dtype=np.uint8,
                                        shape=(n, 3, size, size))
     del images
+    _reserve(folder / "images.npy")
     n_chunks = -(-n // meta["chunk"])
     done = np.lib.format.open_memmap(folder / "done.npy", mode="w+", dtype=np.uint8,
                                      shape=(n_chunks,))
     del done
     write_json(folder / "meta.json", meta)
+
+
+def _reserve(path):
+    """Allocate the whole file now: a full disk is a clear error here, not a SIGBUS
+    in a worker writing to a sparse memory map later."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    with open(path, "r+b") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        try:
+            os.posix_fallocate(fh.fileno(), 0, size)
+        except OSError as err:
+            if err.errno in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                return  # file system without fallocate: nothing reserved, carry on
+            raise DataError(f"cannot reserve {size / 1e6:.0f} MB for {path}: "
+                            f"{err.strerror}; free disk space or pass another cache folder "
+                            f"(--cache)") from None
 
 
 def _read_failures(folder):
