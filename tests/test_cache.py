@@ -176,6 +176,8 @@ def test_open_prepared_errors(kaggle, tmp_path):
         open_prepared(tmp_path / "nothing")
     with pytest.raises(ValueError, match="on_error must be 'raise' or 'skip'"):
         prepare(tmp_path, on_error="ignore")
+    with pytest.raises(ValueError, match="flavour must be one of .*debiased, not 'votes'"):
+        prepare(tmp_path, flavour="votes")
     cache = prepare(kaggle, cache_dir=tmp_path / "c", workers=1, progress=False).path
     images = cache / "images.npy"
     images.write_bytes(images.read_bytes()[:-1000])  # a damaged copy

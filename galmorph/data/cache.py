@@ -39,6 +39,7 @@ CACHE_FORMAT = 1
 #: (``$GALMORPH_PREPARE_CHUNK`` overrides it for new caches, e.g. in tests).
 CHUNK = 64
 _ON_ERROR = ("raise", "skip")
+_FLAVOURS = ("weighted_fraction", "fraction", "debiased")
 
 
 @dataclass
@@ -108,9 +109,11 @@ def _open_catalog(source, flavour, on_error):
     return open_catalog(source, flavour=flavour, on_error=on_error)
 
 
-def _check_args(crop, size, workers, on_error):
+def _check_args(crop, size, workers, on_error, flavour):
     if on_error not in _ON_ERROR:
         raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+    if flavour not in _FLAVOURS:
+        raise ValueError(f"flavour must be one of {', '.join(_FLAVOURS)}, not {flavour!r}")
     if crop is not None and (int(crop) != crop or crop < 1):
         raise ValueError(f"crop must be a positive integer or None, not {crop!r}")
     if int(size) != size or size < 1:
@@ -178,7 +181,7 @@ def prepare(source, *, cache_dir=None, crop=224, size=80, workers=None, on_error
     >>> data.images.shape, data.labels.shape
     ((5000, 3, 80, 80), (5000, 37))
     """
-    _check_args(crop, size, workers, on_error)
+    _check_args(crop, size, workers, on_error, flavour)
     catalog = _open_catalog(source, flavour, on_error)
     n = len(catalog.paths)
     if n == 0:

@@ -224,9 +224,10 @@ def finish(folder, catalog, meta, failures):
     """Drop failed rows (keeping ids/labels aligned), write ids/labels/meta, mark complete."""
     ids = np.asarray(catalog.ids)
     labels = None if catalog.labels is None else np.asarray(catalog.labels, dtype=np.float32)
-    if failures:
-        keep = np.setdiff1d(np.arange(meta["n_input"]), np.fromiter(failures, int))
-        src = np.load(folder / "images.npy", mmap_mode="r")
+    keep = np.setdiff1d(np.arange(meta["n_input"]), np.fromiter(failures, int))
+    src = np.load(folder / "images.npy", mmap_mode="r")
+    # A run killed after compacting but before writing meta.json finds it already done.
+    if len(keep) < meta["n_input"] and src.shape[0] == meta["n_input"]:
         dst = np.lib.format.open_memmap(folder / "images.tmp.npy", mode="w+", dtype=np.uint8,
                                         shape=(len(keep),) + src.shape[1:])
         for lo in range(0, len(keep), 4096):
@@ -234,8 +235,10 @@ def finish(folder, catalog, meta, failures):
         dst.flush()
         del src, dst
         os.replace(folder / "images.tmp.npy", folder / "images.npy")
-        ids = ids[keep]
-        labels = None if labels is None else labels[keep]
+    else:
+        del src
+    ids = ids[keep]
+    labels = None if labels is None else labels[keep]
     np.save(folder / "ids.npy", ids, allow_pickle=False)
     if labels is not None:
         np.save(folder / "labels.npy", labels, allow_pickle=False)
@@ -264,7 +267,8 @@ def invalidate_changed(folder, meta, stats):
         done[chunks] = 0
         done.flush()
         del done
-        failures = {r: f for r, f in failures.items() if r // meta["chunk"] not in set(chunks)}
+        redo = set(chunks.tolist())
+        failures = {r: f for r, f in failures.items() if r // meta["chunk"] not in redo}
         with open(folder / "failures.jsonl", "w") as log:
             log.writelines(json.dumps([r, *f]) + "\n" for r, f in sorted(failures.items()))
         np.save(folder / "stats.npy", stats)
