@@ -107,8 +107,8 @@ class Catalog:
         if len(self.table) != n:
             raise ValueError(f"Catalog table has {len(self.table)} rows for {n} galaxies")
         if "path" not in self.table.columns:
-            self.table = self.table.copy()  # also consolidates a frame built column by column
-            self.table["path"] = [str(p) for p in self.paths]
+            paths = pd.DataFrame({"path": [str(p) for p in self.paths]}, index=self.table.index)
+            self.table = pd.concat([self.table, paths], axis=1)
 
     def __len__(self):
         return len(self.paths)
@@ -422,10 +422,10 @@ def read_images(inputs, *, on_error="raise", check_images=True, image_size=None,
     --------
     >>> cat = read_images(["cutouts/", "more/*.fits"])  # doctest: +SKIP
     """
+    policy = Policy(on_error)
     files, empty = expand_inputs(inputs, recursive)
     if not files:
         raise DataError("no images found for " + "; ".join(why for _, why in empty))
-    policy = Policy(on_error)
     items = [str(i) for i in as_list(inputs)]
     root = items[0] if len(items) == 1 else items
     options = dict(on_error=on_error, check_images=check_images, image_size=image_size,

@@ -89,10 +89,9 @@ def join_mapping(frame, id_col, path, map_files):
             by_pair.setdefault((k, samples.iloc[i]), asset)
     ids = [parse_int_id(v) for v in frame[id_col]]
     mine = frame["sample"].astype(str).str.strip() if "sample" in frame.columns else None
-    frame = frame.copy()
-    frame["asset_id"] = [by_pair.get((k, mine.iloc[i]), by_id.get(k)) if mine is not None
-                         else by_id.get(k) for i, k in enumerate(ids)]
-    return frame
+    assets = [by_pair.get((k, mine.iloc[i]), by_id.get(k)) if mine is not None
+              else by_id.get(k) for i, k in enumerate(ids)]
+    return _with(frame, asset_id=pd.Series(assets, index=frame.index, dtype=object))
 
 
 def _read_gz2_table(path, flavour, map_files):
@@ -102,10 +101,18 @@ def _read_gz2_table(path, flavour, map_files):
     if "asset_id" not in frame.columns:
         frame = join_mapping(frame, id_col, path, map_files)
     csv_like = ".csv" in path.name.lower()
-    frame["_where"] = [f"{path.name} line {i + 2}" if csv_like else f"{path.name} row {i + 1}"
-                       for i in range(len(frame))]
-    frame["_id"] = frame[id_col]
-    return frame
+    where = [f"{path.name} line {i + 2}" if csv_like else f"{path.name} row {i + 1}"
+             for i in range(len(frame))]
+    return _with(frame, _where=where, _id=frame[id_col].to_numpy())
+
+
+def _with(frame, **columns):
+    """``frame`` plus ``columns`` in one concat (column-by-column inserts fragment
+    wide tables such as gz2_hart16's 231 columns)."""
+    import pandas as pd
+
+    frame = frame.drop(columns=[c for c in columns if c in frame.columns])
+    return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
 
 
 

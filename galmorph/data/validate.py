@@ -227,7 +227,7 @@ def value_issues(frame, columns, where, keys, nan_allowed=None, atol=0.01, id_na
         if nan_allowed is not None:
             nan &= ~nan_allowed[:, j]
         for r in np.flatnonzero(nan):
-            problems[r].append(f"{name} is NaN (blank)")
+            problems[r].append(f"{name} is NaN or empty")
         for r in np.flatnonzero(~blank & ((num < -atol) | (num > 1 + atol))):
             problems[r].append(f"{name} = {num[r]:.6g} is outside [0, 1]")
     issues = [Issue(int(r), keys[r], f"{where(r)} ({id_name} {keys[r]}): " + "; ".join(p))
