@@ -14,6 +14,7 @@ from galmorph.models import build_model
 from galmorph.models.checkpoint import save_checkpoint
 from galmorph.schema import (ID_COLUMN, KAGGLE_COLUMNS, N_ANSWERS, QUESTION_SLICES,
                              conditional_to_weighted)
+from galmorph.training.batches import save_split
 from galmorph.training.evaluate import (baseline_rmses, central_pixel_colours, evaluate,
                                         fit_central_pixel, format_report, rmse_report)
 from galmorph.training.inference import predict_arrays
@@ -138,8 +139,7 @@ def _by_hand(env, rows):
 
 
 def test_evaluate_uses_the_runs_validation_split(env):
-    val_ids = env["ids"][[1, 4, 7]]
-    (env["run"] / "split.json").write_text(json.dumps({"validation": val_ids.tolist()}))
+    save_split(env["run"] / "split.json", env["ids"], [1, 4, 7], seed=0, val_fraction=0.25)
     result = evaluate(env["ckpt"], env["data"], precision="fp32", device="cpu", id_max=115085)
     for key in ("rmse", "n_galaxies", "per_question", "per_answer", "baselines", "model",
                 "data", "split", "split_note", "tta", "subsets"):
@@ -171,7 +171,7 @@ def test_evaluate_all_and_fallback_note(env):
     _, rmse = _by_hand(env, list(range(12)))
     assert result["rmse"] == pytest.approx(rmse, rel=1e-5)
     # Split IDs that are not in the data fall back to all, saying so.
-    (env["run"] / "split.json").write_text(json.dumps({"validation": [1, 2, 3]}))
+    save_split(env["run"] / "split.json", [1, 2, 3], [0, 1, 2], seed=0, val_fraction=0.5)
     result = evaluate(env["ckpt"], env["data"], device="cpu")
     assert result["n_galaxies"] == 12 and "none of the 3 validation IDs" in result["split_note"]
     result = evaluate(env["ckpt"], env["data"], split="all", device="cpu")
@@ -187,6 +187,25 @@ def test_evaluate_tta_changes_nothing_for_the_metric_plumbing(env):
     assert d8["rmse"] != plain["rmse"]
 
 
+def test_evaluate_a_real_run_on_synthetic_galaxies(tmp_path, monkeypatch):
+    from galmorph.data.synth import make_synthetic
+    from galmorph.training.train import TrainConfig, train
+
+    monkeypatch.setenv("GALMORPH_CACHE_DIR", str(tmp_path / "cache"))
+    data = make_synthetic(tmp_path / "synth", n=16, seed=3, workers=1, progress=False)
+    run = train(TrainConfig(data=data, out=tmp_path / "run", model="cnn", epochs=1,
+                            batches_per_epoch=1, batch_size=8, size=32, val_fraction=0.25,
+                            model_options={"channels": [4, 8, 8], "hidden": 16, "input_size": 32},
+                            progress=False, workers=1))
+    val_ids = json.loads((run / "split.json").read_text())["val_ids"]
+    result = evaluate(run / "best.pt", split="validation", device="cpu")  # data from the run
+    assert result["n_galaxies"] == len(val_ids) == 4
+    assert str(run / "split.json") in result["split_note"]
+    assert result["data"]["path"] == str(data.resolve())
+    assert 0 < result["rmse"] < 1
+    assert result["baselines"]["mean"] < result["baselines"]["zeros"]
+
+
 def test_evaluate_bad_inputs(env):
     with pytest.raises(DataError, match="does not exist"):
         evaluate(env["ckpt"], env["tmp"] / "nowhere", device="cpu")
@@ -196,9 +215,9 @@ def test_evaluate_bad_inputs(env):
     prepared.ids = np.array([f"g{i}" for i in range(12)])
     with pytest.raises(DataError, match="integer galaxy IDs.*'g0'"):
         evaluate(env["ckpt"], prepared, id_max=5, device="cpu")
-    bad = env["tmp"] / "bad.pt"
-    bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="bad.pt"):
+    bad = env["tmp"] / "truncated.pt"
+    bad.write_bytes(env["ckpt"].read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="truncated.pt"):
         evaluate(bad, env["data"], device="cpu")
     other = prepare(env["data"], crop=200, size=32, progress=False)
     with pytest.raises(DataError, match="crop=200.*crop=224"):
@@ -227,7 +246,7 @@ def _cli(*args, env_vars):
 
 def test_cli_json_and_table(env):
     env_vars = {"GALMORPH_CACHE_DIR": str(env["tmp"] / "cache")}
-    (env["run"] / "split.json").write_text(json.dumps({"validation": env["ids"][:4].tolist()}))
+    save_split(env["run"] / "split.json", env["ids"], [0, 1, 2, 3], seed=0, val_fraction=0.3)
     proc = _cli(env["ckpt"], env["data"], "--json", "--tta", "d8", "--device", "cpu",
                 env_vars=env_vars)
     assert proc.returncode == 0, proc.stderr
@@ -244,16 +263,9 @@ def test_cli_json_and_table(env):
     assert "12 galaxies" in proc.stdout
 
 
-def test_cli_errors_are_one_clean_line(env):
-    env_vars = {"GALMORPH_CACHE_DIR": str(env["tmp"] / "cache")}
-    bad = env["tmp"] / "truncated.pt"
-    bad.write_bytes(env["ckpt"].read_bytes()[:1000])
-    proc = _cli(bad, env["data"], env_vars=env_vars)
-    assert proc.returncode == 1
-    assert "galmorph evaluate: error:" in proc.stderr and "truncated.pt" in proc.stderr
-    assert "Traceback" not in proc.stderr
-    proc = _cli(env["ckpt"], env["data"], "--tta", "d5", env_vars=env_vars)
-    assert proc.returncode == 2 and "tta" in proc.stderr
+def test_cli_rejects_a_bad_tta_before_any_work(env):
+    proc = _cli(env["ckpt"], env["data"], "--tta", "d5", env_vars={})
+    assert proc.returncode == 2 and "invalid --tta 'd5'" in proc.stderr
 
 
 def test_format_report_lists_everything(env):

@@ -27,9 +27,10 @@ def add_parser(subparsers):
                     "baselines fitted on the galaxies outside the evaluated split.",
     )
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint file, e.g. runs/gz2/best.pt")
-    p.add_argument("data", metavar="DATA",
+    p.add_argument("data", metavar="DATA", nargs="?", default=None,
                    help="labelled data folder (Kaggle or GZ2 layout; prepared and cached with "
-                        "the checkpoint's crop and size) or a 'galmorph prepare' cache folder")
+                        "the checkpoint's crop and size) or a 'galmorph prepare' cache folder "
+                        "(default: the data the checkpoint's run was trained on)")
     p.add_argument("--split", default="validation", choices=("validation", "all"),
                    help="galaxies to score: the run's saved validation split (falls back to "
                         "all, with a note, where there is none) or all (default: validation)")

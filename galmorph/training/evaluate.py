@@ -233,26 +233,30 @@ def _open_data(data, preprocessing, progress, on_error="raise"):
 
 def _saved_validation_ids(ckpt, ckpt_path):
     """The validation IDs the run saved next to its checkpoint, or (None, why not)."""
-    meta_ids = (ckpt.meta or {}).get("validation_ids")
-    if meta_ids is not None:
-        return np.asarray(meta_ids), "checkpoint meta"
     if ckpt_path is None:
         return None, "the checkpoint was given as an object, not a file in a run folder"
-    run_dir = Path(ckpt_path).parent
-    for name in ("split.json", "splits.json"):
-        if (run_dir / name).is_file():
-            import json
+    split_file = Path(ckpt_path).parent / "split.json"  # written by galmorph.training.train
+    if not split_file.is_file():
+        return None, f"no saved validation split (split.json) next to {ckpt_path}"
+    import json
 
-            data = json.loads((run_dir / name).read_text())
-            for key in ("validation", "val", "valid", "validation_ids", "val_ids"):
-                if key in data:
-                    return np.asarray(data[key]), str(run_dir / name)
-    for name in ("validation_ids.txt", "val_ids.txt", "validation_ids.csv", "val_ids.csv"):
-        if (run_dir / name).is_file():
-            lines = [ln.strip() for ln in (run_dir / name).read_text().splitlines()]
-            return np.asarray([ln for ln in lines if ln and not ln.startswith("#")]), \
-                str(run_dir / name)
-    return None, f"no saved validation split next to {ckpt_path}"
+    try:
+        saved = json.loads(split_file.read_text())["val_ids"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise DataError(f"{split_file} is not a galmorph split file ({err}); delete it or "
+                        f"evaluate with split='all'") from None
+    return np.asarray(saved), str(split_file)
+
+
+def _run_data(ckpt_path):
+    """The data folder a run was trained on (its config.json), for ``data=None``."""
+    import json
+
+    config = None if ckpt_path is None else Path(ckpt_path).parent / "config.json"
+    if config is None or not config.is_file():
+        raise DataError(f"no data given and no run config.json next to {ckpt_path} to take "
+                        f"it from; pass the labelled data folder")
+    return json.loads(config.read_text())["data"]
 
 
 def _select(split, ckpt, ckpt_path, ids):
@@ -283,7 +287,7 @@ def _id_subset(ids, index, id_max):
     return numeric <= id_max
 
 
-def evaluate(checkpoint, data, *, split="validation", tta=None, id_max=None, batch_size=256,
+def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None, batch_size=256,
              device="auto", precision="auto", progress=False, on_error="raise"):
     """Score a checkpoint on labelled data: Kaggle RMSE, per answer and question, baselines.
 
@@ -291,10 +295,11 @@ def evaluate(checkpoint, data, *, split="validation", tta=None, id_max=None, bat
     ----------
     checkpoint : path-like or Checkpoint
         A checkpoint file (e.g. ``runs/gz2/best.pt``) or a loaded checkpoint.
-    data : path-like or PreparedData
+    data : path-like, PreparedData or None
         A labelled data folder (prepared on the fly, with the checkpoint's
         crop and size, and cached), a cache folder from ``galmorph prepare``
-        or an opened :class:`~galmorph.data.cache.PreparedData`.
+        or an opened :class:`~galmorph.data.cache.PreparedData`. ``None``
+        takes the data folder of the checkpoint's run (its ``config.json``).
     split : {"validation", "all"}
         ``"validation"`` (default) scores the run's held-out galaxies, read
         from the run folder of the checkpoint; where there is no saved split
@@ -333,6 +338,8 @@ def evaluate(checkpoint, data, *, split="validation", tta=None, id_max=None, bat
     tta = check_tta(tta)
     start = time.perf_counter()
     ckpt, ckpt_path = _load(checkpoint)
+    if data is None:
+        data = _run_data(ckpt_path)
     prepared = _open_data(data, ckpt.preprocessing, progress, on_error)
     index, note = _select(split, ckpt, ckpt_path, prepared.ids)
     pred = predict_arrays(ckpt.model, _Rows(prepared.images, index), batch_size=batch_size,
