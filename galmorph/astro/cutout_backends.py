@@ -193,6 +193,7 @@ def _sdss_frames(field, timeout):
                                            cache=False, data_release=conf.sdss_data_release,
                                            show_progress=False)
     except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the open connection
         _http_status(exc.code, what, exc.filename or "")
     except urllib.error.URLError as exc:
         reason = exc.reason
