@@ -170,8 +170,8 @@ def test_kaggle_wrong_columns_are_named(tmp_path, jpeg424, edit, match):
 def test_kaggle_missing_images_counted_and_listed(tmp_path, jpeg424):
     ids = [200000 + i for i in range(13)]
     root, _ = make_kaggle(tmp_path / "k", jpeg424, ids=ids, image_ids=ids[:1])
-    msg = _raises(r"12 of 13 labelled galaxies have no image in .*images_training_rev1", read_kaggle,
-                  root)
+    msg = _raises(r"12 of 13 labelled galaxies have no image in .*images_training_rev1",
+                  read_kaggle, root)
     assert "first IDs: 200001, 200002, 200003, 200004, 200005" in msg
     assert "line 3 (GalaxyID 200001): no image 200001 in images_training_rev1/" in msg
     assert "... and 2 more (12 in all)" in msg  # 10 listed in full
@@ -423,6 +423,22 @@ def test_gz2_duplicate_and_bad_ids(tmp_path, jpeg424):
     _raises(rf"line 3: dr7objid {dr7[0]} also on gz2_hart16\.csv line 2", read_gz2, root)
 
 
+@pytest.mark.parametrize("fmt", ["fits", "csv.gz"])
+def test_gz2_tables_as_fits_or_gzipped_csv(tmp_path, jpeg424, fmt):
+    from astropy.table import Table
+    root, weighted, dr7, assets = make_gz2(tmp_path / "g", jpeg424)
+    table = pd.read_csv(root / "gz2_hart16.csv")
+    (root / "gz2_hart16.csv").unlink()
+    if fmt == "fits":
+        Table.from_pandas(table).write(root / "gz2_hart16.fits")
+    else:
+        table.to_csv(root / "gz2_hart16.csv.gz", index=False)
+    cat = open_catalog(root)
+    assert cat.ids.tolist() == dr7.tolist() and cat.table["asset_id"].tolist() == assets.tolist()
+    np.testing.assert_allclose(cat.labels, weighted, atol=1e-6)
+    assert cat.sources["files"][0]["path"].endswith(f"gz2_hart16.{fmt}")
+
+
 def test_gz2_folder_without_table(tmp_path, jpeg424):
     (tmp_path / "g" / "images").mkdir(parents=True)
     (tmp_path / "g" / "images" / "1.jpg").write_bytes(jpeg424)
@@ -474,7 +490,8 @@ def test_images_duplicate_names_in_two_folders(tmp_path, jpeg424):
     (tmp_path / "night2" / "43.jpg").write_bytes(jpeg424)
     msg = _raises(r"2 image files share their name \(the galaxy ID\) with another file",
                   read_images, [tmp_path / "night1", tmp_path / "night2"])
-    assert f"{tmp_path / 'night1' / '42.jpg'}: ID 42 also on {tmp_path / 'night2' / '42.jpg'}" in msg
+    first, second = tmp_path / "night1" / "42.jpg", tmp_path / "night2" / "42.jpg"
+    assert f"{first}: ID 42 also on {second}" in msg
     with pytest.warns(CatalogWarning, match="2 duplicate ID"):
         cat = read_images([tmp_path / "night1", tmp_path / "night2"], on_error="skip")
     assert cat.ids.tolist() == [43]

@@ -36,7 +36,7 @@ from .. import schema
 from ..errors import DataError
 from . import gz2 as _gz2
 from . import kaggle as _kaggle
-from .files import (IMAGE_SUFFIXES, as_list, expand_inputs, file_record, image_suffix,
+from .files import (IMAGE_SUFFIXES, absolute, as_list, expand_inputs, file_record, image_suffix,
                     images_fingerprint, is_glob, validate_image_files)
 from .validate import CatalogWarning, Policy
 
@@ -215,8 +215,9 @@ def detect_layout(path):
                         f"for training, or pass {p / _gz2.GZ2_IMAGE_DIR} to read the images alone")
     if any(image_suffix(n) for n in names):
         return "images"
-    raise DataError(f"{p} holds no known layout: expected {_kaggle.KAGGLE_CSV} + images_training_rev1/ "
-                    f"(Kaggle), images/ + a gz2_hart16 table (GZ2), or image files")
+    raise DataError(f"{p} holds no known layout: expected {_kaggle.KAGGLE_CSV} + "
+                    f"images_training_rev1/ (Kaggle), images/ + a gz2_hart16 table (GZ2), "
+                    f"or image files")
 
 
 # ---------------------------------------------------------------------------
@@ -318,7 +319,7 @@ def read_kaggle(root, *, split="training", on_error="raise", check_images=True,
     >>> cat.labels.shape  # doctest: +SKIP
     (5000, 37)
     """
-    root = Path(root).expanduser().absolute()
+    root = absolute(root)
     split = _split(split)
     policy = Policy(on_error)
     options = dict(split=split, on_error=on_error, check_images=check_images,
@@ -367,7 +368,7 @@ def read_gz2(root, *, flavour="weighted_fraction", labels=None, mapping=None, on
     >>> cat = read_gz2("gz2-1k", flavour="debiased", on_error="skip")  # doctest: +SKIP
     >>> cat.table[["dr7objid", "gz2_class"]].head()  # doctest: +SKIP
     """
-    root = Path(root).expanduser().absolute()
+    root = absolute(root)
     policy = Policy(on_error)
     options = dict(flavour=flavour, on_error=on_error, check_images=check_images,
                    image_size=image_size, image_mode=image_mode)
@@ -426,7 +427,7 @@ def read_images(inputs, *, on_error="raise", check_images=True, image_size=None,
     files, empty = expand_inputs(inputs, recursive)
     if not files:
         raise DataError("no images found for " + "; ".join(why for _, why in empty))
-    items = [str(i) for i in as_list(inputs)]
+    items = [i if is_glob(i) else str(absolute(i)) for i in map(str, as_list(inputs))]
     root = items[0] if len(items) == 1 else items
     options = dict(on_error=on_error, check_images=check_images, image_size=image_size,
                    image_mode=image_mode, recursive=recursive)
