@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import datetime
 import os
+import signal
+import threading
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistContext", "init_distributed", "shard"]
+from galmorph.errors import GalmorphError
+
+__all__ = ["DistContext", "StopFlag", "init_distributed", "shard"]
 
 
 @dataclass
@@ -78,9 +82,49 @@ class DistContext:
         dist.all_gather_object(out, obj)
         return out
 
+    def on_main(self, fn, share=True):
+        """Run ``fn`` on rank 0 and hand its galmorph error -- and, if ``share``, its
+        result -- to every rank, so that all processes fail alike instead of hanging."""
+        result, error = None, None
+        if self.is_main:
+            try:
+                result = fn()
+            except GalmorphError as exc:
+                if not self.enabled:
+                    raise
+                error = (type(exc), str(exc))
+        shared, error = self.broadcast_object((result if share else None, error))
+        if error is not None:
+            raise error[0](error[1])
+        return result if self.is_main or not share else shared
+
     def close(self):
         if self.enabled and dist.is_initialized():
             dist.destroy_process_group()
+
+
+class StopFlag:
+    """Context manager catching SIGINT/SIGTERM: the loop then stops at the next batch
+    boundary and checkpoints, as for ``--time-limit`` (cluster schedulers send SIGTERM
+    before killing a job). A second signal interrupts at once."""
+
+    def __init__(self):
+        self.reason, self._old = None, {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.reason is not None:
+            raise KeyboardInterrupt
+        self.reason = signal.Signals(signum).name
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def init_distributed(device):

@@ -24,21 +24,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
 import torch
 
 from galmorph import __version__, schema
-from galmorph.errors import DataError, GalmorphError
+from galmorph.errors import DataError
 from galmorph.training.augment import random_params, rotate_flip
 from galmorph.training.batches import (BatchLoader, BatchStream, load_split, make_split,
                                        save_split, split_sizes, step_seed)
 from galmorph.training.config import (TrainConfig, check_run_dir, write_atomic, write_metrics)
-from galmorph.training.distributed import init_distributed, shard
+from galmorph.training.distributed import StopFlag, init_distributed, shard
 
 __all__ = ["TrainConfig", "train"]
 
@@ -84,45 +82,6 @@ def train(config):
         ctx.close()
 
 
-def _on_main(ctx, fn, share=True):
-    """Run ``fn`` on rank 0 and hand its galmorph error -- and, if ``share``, its result --
-    to every rank, so that all processes fail alike instead of hanging."""
-    result, error = None, None
-    if ctx.is_main:
-        try:
-            result = fn()
-        except GalmorphError as exc:
-            if not ctx.enabled:
-                raise
-            error = (type(exc), str(exc))
-    shared, error = ctx.broadcast_object((result if share else None, error))
-    if error is not None:
-        raise error[0](error[1])
-    return result if ctx.is_main or not share else shared
-
-
-class _StopFlag:
-    """Set by SIGINT/SIGTERM: stop at the next batch boundary and checkpoint (like --time-limit)."""
-
-    def __init__(self):
-        self.reason, self._old = None, {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.reason is not None:  # second signal: give up at once
-            raise KeyboardInterrupt
-        self.reason = signal.Signals(signum).name
-
-    def __exit__(self, *exc):
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-
-
 class _Run:
     """One invocation of :func:`train` (state shared by the small steps below)."""
 
@@ -141,7 +100,7 @@ class _Run:
         self.precision = resolve_precision(self.device, self.config.precision)
         self.data = self._prepare()
         self.resolved = self._resolve()
-        mode = _on_main(self.ctx, self._check_dir)
+        mode = self.ctx.on_main(self._check_dir)
         self._split(mode)
         self._build()
         state = self._load_state() if mode == "resume" else None
@@ -150,7 +109,7 @@ class _Run:
         self.state["elapsed_s_at_start"] = self.state["elapsed_s"]
         self.loader = BatchLoader(self.data.images, self.data.labels)
         try:
-            with _StopFlag() as self.stop:
+            with StopFlag() as self.stop:
                 self._loop()
         finally:
             self.loader.close()
@@ -170,7 +129,7 @@ class _Run:
         kwargs = dict(cache_dir=cfg.cache, crop=cfg.crop, size=size, workers=cfg.workers,
                       progress=self._show_progress())
         # Rank 0 builds the cache when it is missing; the others then open it.
-        data = _on_main(self.ctx, lambda: prepare(cfg.data, **kwargs), share=False)
+        data = self.ctx.on_main(lambda: prepare(cfg.data, **kwargs), share=False)
         if not self.ctx.is_main:
             data = prepare(cfg.data, **{**kwargs, "progress": False})
         if data.labels is None:
@@ -223,7 +182,7 @@ class _Run:
             self.train_rows, self.val_rows = load_split(path, self.data.ids)
         else:
             self.train_rows, self.val_rows = make_split(len(self.data), cfg.val_fraction, cfg.seed)
-            _on_main(self.ctx, lambda: save_split(path, self.data.ids, self.val_rows, cfg.seed,
+            self.ctx.on_main(lambda: save_split(path, self.data.ids, self.val_rows, cfg.seed,
                                                   cfg.val_fraction))
         self.stream = BatchStream(len(self.train_rows), self.resolved["batch_size"], cfg.seed)
 
