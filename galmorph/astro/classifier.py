@@ -245,14 +245,21 @@ class MorphologyClassifier:
     def _predict_arrays(self, images):
         from galmorph.training.inference import predict_arrays
 
-        out = predict_arrays(self.model_, images, batch_size=self.batch_size, tta=self.tta,
-                             device=self.device, precision=self.precision, progress=False)
-        if out.ndim != 2 or out.shape[1] != schema.N_ANSWERS:
-            raise CheckpointError(f"model {self.model_info_['name']} "
-                                  f"({self.model_info_['path']}) returns {out.shape[1:]} values "
-                                  f"per galaxy, not the {schema.N_ANSWERS} GZ2 answers of "
-                                  f"schema {schema.SCHEMA_VERSION}")
-        return out
+        try:
+            out = predict_arrays(self.model_, images, batch_size=self.batch_size, tta=self.tta,
+                                 device=self.device, precision=self.precision, progress=False)
+        except ValueError as err:
+            if "model returned shape" not in str(err):
+                raise
+            shape = str(err)
+        else:
+            if out.ndim == 2 and out.shape[1] == schema.N_ANSWERS:
+                return out
+            shape = f"shape {out.shape}"
+        raise CheckpointError(f"model {self.model_info_['name']} "
+                              f"({self.model_info_['path'] or 'in memory'}) does not fit GZ2 "
+                              f"schema {schema.SCHEMA_VERSION} ({shape}, expected "
+                              f"{schema.N_ANSWERS} answers per galaxy)")
 
     def _separations(self, chunk, full, scales, parsed, errors, cosmology):
         from galmorph.astro.separation import find_nearest_neighbour, projected_separation
