@@ -136,7 +136,7 @@ def _decode(im, path):
         im.load()
     except Exception as err:
         raise DataError(f"cannot decode image {path}: {err}; the file is truncated or corrupt, "
-                        f"replace it or prepare with on_error='skip'") from None
+                        f"replace or remove it") from None
 
 
 def load_image(path):
