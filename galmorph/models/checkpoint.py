@@ -184,21 +184,43 @@ def _read(path):
                               f"model with 'galmorph train'")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} is not a file")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    # save_checkpoint always writes torch's zip format; anything else is foreign.
+    if not head:
+        raise CheckpointError(f"{path} is empty (an interrupted copy?); re-copy it or save it "
+                              f"again")
+    if head != b"PK\x03\x04":
+        if head[:1] == b"\x80":  # pickle PROTO opcode: a plain or legacy-torch pickle
+            raise CheckpointError(
+                f"{path} is not a galmorph checkpoint: it is a Python pickle, which galmorph "
+                f"refuses to unpickle because that could run code; save models with "
+                f"galmorph.models.save_checkpoint")
+        raise CheckpointError(f"{path} is not a torch checkpoint file (it starts with "
+                              f"{head!r}); pass a .pt file written by galmorph")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        text = str(exc)
-        if "Weights only load failed" in text or "weights_only" in text:
-            raise CheckpointError(
-                f"{path} is not a galmorph checkpoint: it holds Python objects other than plain "
-                f"data, which galmorph refuses to unpickle because that could run code "
-                f"({text.splitlines()[0]})") from None
-        raise CheckpointError(f"{path} is not a torch checkpoint file ({text.splitlines()[0]}); "
-                              f"pass a .pt file written by galmorph") from None
+        raise CheckpointError(
+            f"{path} is not a galmorph checkpoint: it holds Python objects other than plain "
+            f"data, which galmorph refuses to unpickle because that could run code "
+            f"({_weights_only_reason(exc)})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = str(exc).split(". ")[0].splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{path} is truncated or corrupt ({first}); re-copy it or save it "
                               f"again") from None
+
+
+def _weights_only_reason(exc):
+    # torch's message is long; keep its specific part ("Unsupported global: ...").
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if "WeightsUnpickler error" in line:
+            rest = line.split("WeightsUnpickler error", 1)[1].strip(" :")
+            if not rest and i + 1 < len(lines):
+                rest = lines[i + 1]
+            return rest.split(" was not an allowed global")[0][:200]
+    return lines[0][:200] if lines else type(exc).__name__
 
 
 def _check_payload(path, data, expected_model):
