@@ -242,6 +242,7 @@ def test_sdss_backend_outside_footprint(fake_sdss, tmp_path):
                               cache_dir=tmp_path, **FAST)
     assert cutout.image is None
     assert "RA=300.00000 Dec=-60.00000" in cutout.error
+    assert "no SDSS imaging found" in cutout.error
     assert "outside the SDSS footprint" in cutout.error
     assert len(fake_sdss.requests("crossid")) == 1 and not fake_sdss.requests("frames")
 
@@ -282,6 +283,12 @@ def test_sdss_crossid_error_page(fake_sdss, tmp_path):
     (cutout,) = fetch_cutouts(SkyCoord(150.0, 2.0, unit="deg"), backend="sdss",
                               cache_dir=tmp_path, **FAST)
     assert "reported an error" in cutout.error and "bad upload" in cutout.error
+
+
+def test_fixture_refuses_the_internet(fake_sdss):
+    import socket
+    with pytest.raises(OSError, match="only 127.0.0.1 is allowed"):
+        socket.create_connection(("192.0.2.1", 80), timeout=0.1)  # TEST-NET-1, never routed
 
 
 # -- bad arguments ---------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def gz2_selection(table, *, r_mag_limit=17.0, r90_min=3.0, z_min=0.0005, z_max=0
     >>> t = Table({"petroMag_r": [16.5, 17.5, 16.0], "extinction_r": [0.1, 0.1, 0.1],
     ...            "petroR90_r": [5.0, 6.0, 2.0], "z": [0.05, 0.1, 0.02]})
     >>> selected, report = gz2_selection(t)
-    >>> len(selected), list(report["removed"])
+    >>> len(selected), report["removed"].tolist()
     (1, [1, 1, 0])
     """
     names = _column_names(columns)

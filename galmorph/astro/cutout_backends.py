@@ -118,8 +118,8 @@ def _decode_image(payload, size, what):
         with Image.open(io.BytesIO(payload)) as image:
             array = np.asarray(image.convert("RGB"))
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise PermanentError(f"{what} sent a payload that is not an image "
-                             f"({len(payload)} bytes: {exc})") from exc
+        raise PermanentError(f"{what} sent a payload that is not an image ({len(payload)} "
+                             f"bytes starting {payload[:16]!r})") from exc
     if array.shape != (size, size, 3):
         raise PermanentError(f"{what} sent an image of shape {array.shape}, "
                              f"expected ({size}, {size}, 3)")
@@ -171,8 +171,9 @@ def _sdss_field(ra, dec, timeout):
     except Exception as exc:  # astropy raises several kinds for unreadable text
         raise PermanentError(f"{what} sent a payload that is not a CSV table: {exc}") from exc
     if len(matches) == 0:
-        raise PermanentError("no SDSS imaging there (outside the SDSS footprint: CrossID found "
-                             f"no object within {conf.sdss_search_radius:g} arcsec)")
+        raise PermanentError("no SDSS imaging found: CrossID found no object within "
+                             f"{conf.sdss_search_radius:g} arcsec (probably outside the SDSS "
+                             "footprint)")
     missing = {"ra", "dec", "run", "rerun", "camcol", "field"} - set(matches.colnames)
     if missing:
         raise PermanentError(f"{what} sent a table without columns {sorted(missing)}")
