@@ -7,7 +7,6 @@ import io
 import json
 import os
 import re
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -170,7 +169,7 @@ def test_kaggle_wrong_columns_are_named(tmp_path, jpeg424, edit, match):
 def test_kaggle_missing_images_counted_and_listed(tmp_path, jpeg424):
     ids = [200000 + i for i in range(13)]
     root, _ = make_kaggle(tmp_path / "k", jpeg424, ids=ids, image_ids=ids[:1])
-    msg = _raises(r"12 of 13 labelled galaxies have no image in .*images_training_rev1",
+    msg = _raises(r"12 of 13 labelled galaxies without an image in .*images_training_rev1",
                   read_kaggle, root)
     assert "first IDs: 200001, 200002, 200003, 200004, 200005" in msg
     assert "line 3 (GalaxyID 200001): no image 200001 in images_training_rev1/" in msg
@@ -181,7 +180,7 @@ def test_kaggle_missing_images_counted_and_listed(tmp_path, jpeg424):
 def test_kaggle_images_without_labels(tmp_path, jpeg424):
     root, _ = make_kaggle(tmp_path / "k", jpeg424, image_ids=KAGGLE_IDS + [777])
     (root / "images_training_rev1" / "stray.png").write_bytes(_jpeg(fmt="PNG"))
-    msg = _raises(r"2 images in .*images_training_rev1 have no labels", read_kaggle, root)
+    msg = _raises(r"2 images in .*images_training_rev1 without labels", read_kaggle, root)
     assert "777.jpg: no row in the label table" in msg
     assert "stray.png: the file name is not an integer ID" in msg
 
@@ -189,7 +188,7 @@ def test_kaggle_images_without_labels(tmp_path, jpeg424):
 def test_kaggle_duplicate_ids_name_both_lines(tmp_path, jpeg424):
     ids = KAGGLE_IDS[:4] + [KAGGLE_IDS[1]]
     root, _ = make_kaggle(tmp_path / "k", jpeg424, ids=ids)
-    msg = _raises(r"2 rows of training_solutions_rev1\.csv share their GalaxyID", read_kaggle, root)
+    msg = _raises(r"2 rows of training_solutions_rev1\.csv sharing their GalaxyID", read_kaggle, root)
     assert "line 3: GalaxyID 100023 also on training_solutions_rev1.csv line 6" in msg
 
 
@@ -218,15 +217,15 @@ def _spoil(row, column, value):
 def test_kaggle_bad_values_name_line_id_and_column(tmp_path, jpeg424, value, match):
     root, _ = make_kaggle(tmp_path / "k", jpeg424, edit=_spoil(2, "Class3.1", value))
     msg = _raises(match, read_kaggle, root)
-    assert msg.startswith("1 rows of training_solutions_rev1.csv have NaN, non-numeric or "
-                          "out-of-range vote fractions")
+    assert msg.startswith("1 row of training_solutions_rev1.csv with NaN, non-numeric or "
+                          "out-of-range vote fractions:\n")
 
 
 def test_kaggle_tree_break_names_row_question_and_parent(tmp_path, jpeg424):
     labels = _labels(5)
     labels[3, schema.QUESTION_SLICES[10]] = 0.0  # Q10 unanswered though Class4.1 > 0
     root, _ = make_kaggle(tmp_path / "k", jpeg424, labels=labels)
-    msg = _raises(r"1 of 5 rows of training_solutions_rev1\.csv break the GZ2 tree", read_kaggle,
+    msg = _raises(r"1 of 5 rows of training_solutions_rev1\.csv breaking the GZ2 tree", read_kaggle,
                   root)
     assert re.search(r"line 5 \(GalaxyID 100078\): Q10 \(Class10\.1\.\.Class10\.3\) sums to 0, "
                      r"expected Class4\.1 = 0\.\d+", msg), msg
@@ -248,13 +247,13 @@ def test_unreadable_and_odd_images(tmp_path, jpeg424):
             read_kaggle, root)
     (folder / "100023.jpg").write_bytes(_jpeg(size=(100, 120)))
     (folder / "100053.jpg").write_bytes(_jpeg(mode="L"))
-    msg = _raises(r"2 of 5 images in .* are not 424x424 RGB", read_kaggle, root)
+    msg = _raises(r"2 of 5 images in .* not 424x424 RGB", read_kaggle, root)
     assert "100023.jpg: size 100x120, expected 424x424" in msg
     assert "100053.jpg: mode L, expected RGB" in msg
     # The expected size and mode are parameters; no header check at all is allowed too.
     assert len(read_kaggle(root, image_size=None, image_mode=None)) == 5
     assert len(read_kaggle(root, check_images=False)) == 5
-    with pytest.warns(CatalogWarning, match="4 unexpected image"):
+    with pytest.warns(CatalogWarning, match="unexpected image: 4"):
         odd = read_kaggle(root, image_size=(100, 120), image_mode=None, on_error="skip")
     assert odd.ids.tolist() == [100023]
 
@@ -297,14 +296,15 @@ def test_skip_mode_drops_records_warns_and_reports(tmp_path, jpeg424):
     reasons = dict((str(k), r) for k, r in cat.skipped)
     assert reasons["100008"].startswith("bad value: training_solutions_rev1.csv line 2 "
                                         "(GalaxyID 100008): Class6.1 is NaN")
-    assert reasons["100090"].startswith("breaks the GZ2 tree: ")
+    assert reasons["100090"].startswith("tree break: ")
     assert reasons["100023"].startswith("missing image: ")
     stray = str(root / "images_training_rev1" / "4242.jpg")
     assert reasons[stray].startswith("no labels: ")
     # One warning, one line, with the counts per kind and the report path.
     msg = str(rec[0].message)
     assert len(rec) == 1 and "\n" not in msg
-    assert "kept 2, skipped 4" in msg and "1 bad value" in msg and str(report) in msg
+    assert "kept 2, skipped 4" in msg and "bad value: 1" in msg and str(report) in msg
+    assert rec[0].filename == __file__  # points at the caller, not at galmorph
     written = pd.read_csv(report)
     assert list(written.columns) == ["id_or_file", "reason"]
     assert sorted(written["id_or_file"].astype(str)) == sorted(reasons)
@@ -377,7 +377,7 @@ def test_gz2_without_mapping_or_unmapped_rows(tmp_path, jpeg424):
     root, _, dr7, _ = make_gz2(tmp_path / "g", jpeg424, asset_column=False)
     mapping = root / "gz2_filename_mapping.csv"
     pd.read_csv(mapping, dtype={"objid": str}).iloc[1:].to_csv(mapping, index=False)
-    _raises(rf"1 galaxies of gz2_hart16\.csv have no valid asset_id:\n  gz2_hart16\.csv line 2 "
+    _raises(rf"1 galaxy of gz2_hart16\.csv without a valid asset_id:\n  gz2_hart16\.csv line 2 "
             rf"\(dr7objid {dr7[0]}\): no asset_id", read_gz2, root)
     mapping.unlink()
     _raises(r"gz2_hart16\.csv has no asset_id column and no filename mapping table", read_gz2, root)
@@ -397,7 +397,7 @@ def test_gz2_tree_break_names_gz2_columns(tmp_path, jpeg424):
             table.loc[2, f"{a.gz2}_weighted_fraction"] = 0.0
         return table
     root, _, dr7, _ = make_gz2(tmp_path / "g", jpeg424, edit=edit)
-    msg = _raises(r"1 of 4 rows of gz2_hart16\.csv break the GZ2 tree", read_gz2, root)
+    msg = _raises(r"1 of 4 rows of gz2_hart16\.csv breaking the GZ2 tree", read_gz2, root)
     assert re.search(rf"gz2_hart16\.csv line 4 \(dr7objid {dr7[2]}\): Q9 \(t09_bulge_shape\) sums "
                      rf"to 0, expected t02_edgeon_a04_yes = 0\.\d+", msg), msg
 
@@ -488,11 +488,11 @@ def test_images_duplicate_names_in_two_folders(tmp_path, jpeg424):
         (tmp_path / sub).mkdir()
         (tmp_path / sub / "42.jpg").write_bytes(jpeg424)
     (tmp_path / "night2" / "43.jpg").write_bytes(jpeg424)
-    msg = _raises(r"2 image files share their name \(the galaxy ID\) with another file",
+    msg = _raises(r"2 image files sharing the name \(the galaxy ID\) of another file",
                   read_images, [tmp_path / "night1", tmp_path / "night2"])
     first, second = tmp_path / "night1" / "42.jpg", tmp_path / "night2" / "42.jpg"
     assert f"{first}: ID 42 also on {second}" in msg
-    with pytest.warns(CatalogWarning, match="2 duplicate ID"):
+    with pytest.warns(CatalogWarning, match="duplicate ID: 2"):
         cat = read_images([tmp_path / "night1", tmp_path / "night2"], on_error="skip")
     assert cat.ids.tolist() == [43]
 
@@ -501,7 +501,7 @@ def test_images_missing_unsupported_and_empty_inputs(tmp_path, jpeg424):
     (tmp_path / "1.jpg").write_bytes(jpeg424)
     (tmp_path / "cat.csv").write_text("a,b\n")
     (tmp_path / "empty").mkdir()
-    msg = _raises(r"3 inputs name no image file", read_images,
+    msg = _raises(r"3 inputs naming no image file", read_images,
                   [tmp_path / "1.jpg", tmp_path / "gone.jpg", tmp_path / "cat.csv",
                    tmp_path / "empty"])
     assert "gone.jpg: no such file or folder" in msg
@@ -572,7 +572,7 @@ def test_real_kaggle_5k(kaggle_5k):
 
 @pytest.mark.realdata
 def test_real_gz2_1k_raise_names_the_broken_rows(gz2_1k):
-    msg = _raises(r"16 of 1003 rows of gz2_hart16_sample\.csv, gz2_labels_1k\.csv break the GZ2 "
+    msg = _raises(r"16 of 1003 rows of gz2_hart16_sample\.csv, gz2_labels_1k\.csv breaking the GZ2 "
                   r"tree", open_catalog, gz2_1k)
     assert ("gz2_labels_1k.csv line 65 (dr7objid 587742577516544106): Q11 (t11_arms_number) "
             "sums to 0") in msg
@@ -587,7 +587,7 @@ def test_real_gz2_1k_skip(gz2_1k, tmp_path):
         cat = open_catalog(gz2_1k, on_error="skip", report=tmp_path / "r.csv")
     assert len(cat) == 987 and cat.ids.dtype == np.int64
     assert len(pd.read_csv(tmp_path / "r.csv")) == 16
-    assert all(r.startswith("breaks the GZ2 tree") for _, r in cat.skipped)
+    assert all(r.startswith("tree break: ") for _, r in cat.skipped)
     assert schema.check_labels(cat.labels)
     # The three full-format gz2_hart16 rows came through the filename mapping, with ra/dec.
     hart = cat.table[cat.table["ra"].notna()]

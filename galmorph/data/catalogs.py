@@ -23,10 +23,6 @@ and warns; see :mod:`galmorph.data.validate`.
 from __future__ import annotations
 
 import csv
-import os
-import sys
-import warnings
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,9 +32,9 @@ from .. import schema
 from ..errors import DataError
 from . import gz2 as _gz2
 from . import kaggle as _kaggle
-from .files import (IMAGE_SUFFIXES, absolute, as_list, expand_inputs, file_record, image_suffix,
-                    images_fingerprint, is_glob, validate_image_files)
-from .validate import CatalogWarning, Policy
+from .files import (IMAGE_SUFFIXES, absolute, as_list, describe_sources, expand_inputs,
+                    image_suffix, is_glob, validate_image_files)
+from .validate import CatalogWarning, Policy, finish
 
 __all__ = ["Catalog", "open_catalog", "read_kaggle", "read_gz2", "read_images", "find_images",
            "detect_layout", "LAYOUTS", "FLAVOURS", "IMAGE_SUFFIXES", "DEFAULT_IMAGE_SIZE",
@@ -224,40 +220,6 @@ def detect_layout(path):
 # Shared steps
 # ---------------------------------------------------------------------------
 
-def _finish(policy, catalog, n_inputs, report):
-    """Attach the skips, warn once, write the report; refuse an empty catalog."""
-    catalog.skipped = policy.skipped
-    if policy.skipped:
-        kinds = Counter(reason.split(":", 1)[0] for _, reason in policy.skipped)
-        where = (f"report written to {report}" if report is not None
-                 else "see Catalog.skipped or Catalog.write_report()")
-        warnings.warn(f"{catalog.layout} catalog from {catalog.sources.get('root')}: kept "
-                      f"{len(catalog)}, skipped {len(policy.skipped)} "
-                      f"({', '.join(f'{n} {k}' for k, n in kinds.items())}); {where}",
-                      CatalogWarning, stacklevel=_user_stacklevel())
-    if report is not None:
-        catalog.write_report(report)
-    if len(catalog) == 0:
-        first = "; ".join(reason for _, reason in policy.skipped[:3])
-        raise DataError(f"no galaxies left in the {catalog.layout} catalog from "
-                        f"{catalog.sources.get('root')}: all {n_inputs} inputs were skipped "
-                        f"(first reasons: {first})")
-    return catalog
-
-
-def _user_stacklevel():
-    """``stacklevel`` that points a warning at the first caller outside this package."""
-    frame, level = sys._getframe(1), 1
-    here = os.path.dirname(os.path.abspath(__file__))
-    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == here:
-        frame, level = frame.f_back, level + 1
-    return level
-
-
-def _options(**kw):
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in kw.items()}
-
-
 def _split(split):
     split = {"train": "training"}.get(split, split)
     if split not in _kaggle.KAGGLE_DIRS:
@@ -269,14 +231,8 @@ def _catalog(parts, layout, root, policy, options, report):
     """Catalog from validated :class:`~galmorph.data.validate.Parts`, then :func:`_finish`."""
     catalog = Catalog(ids=parts.ids, paths=parts.paths, labels=parts.labels, layout=layout,
                       table=parts.table,
-                      sources=_sources(layout, root, parts.tables, parts.paths, **options))
-    return _finish(policy, catalog, parts.n_rows, report)
-
-
-def _sources(layout, root, tables, paths, **options):
-    return {"layout": layout, "root": str(root),
-            "files": [file_record(t) for t in tables],
-            "images": images_fingerprint(paths), "options": _options(**options)}
+                      sources=describe_sources(layout, root, parts.tables, parts.paths, **options))
+    return finish(policy, catalog, parts.n_rows, report)
 
 
 # ---------------------------------------------------------------------------
@@ -329,7 +285,7 @@ def read_kaggle(root, *, split="training", on_error="raise", check_images=True,
         catalog = _image_catalog(find_images(folder), policy, layout="kaggle", root=root,
                                  int_ids=True, check=check_images, size=image_size,
                                  mode=image_mode, options=options)
-        return _finish(policy, catalog, len(catalog) + len(policy.skipped), report)
+        return finish(policy, catalog, len(catalog) + len(policy.skipped), report)
     parts = _kaggle.read_training(root, policy, image_size, image_mode, check_images)
     return _catalog(parts, "kaggle", root, policy, options, report)
 
@@ -384,7 +340,7 @@ def _image_catalog(files, policy, *, layout, root, int_ids, check, size, mode, o
 
     ids, paths = validate_image_files(files, policy, int_ids=int_ids, check=check, size=size,
                                       mode=mode, empty=empty, folder=root)
-    sources = _sources(layout, root, [], paths, **options)
+    sources = describe_sources(layout, root, [], paths, **options)
     sources["n_inputs"] = len(files) + len(empty)
     return Catalog(ids=ids, paths=paths, labels=None, layout=layout, sources=sources,
                    table=pd.DataFrame({"id": ids, "path": [str(p) for p in paths]}))
@@ -434,7 +390,7 @@ def read_images(inputs, *, on_error="raise", check_images=True, image_size=None,
     catalog = _image_catalog(files, policy, layout="images", root=root, int_ids=False,
                              check=check_images, size=image_size, mode=image_mode,
                              options=options, empty=empty)
-    return _finish(policy, catalog, catalog.sources["n_inputs"], report)
+    return finish(policy, catalog, catalog.sources["n_inputs"], report)
 
 
 def open_catalog(source, *, layout="auto", split="training", flavour="weighted_fraction",

@@ -16,11 +16,12 @@ import numpy as np
 
 from ..errors import DataError
 from .images import IMAGE_SUFFIXES
-from .validate import Issue, Rows, duplicate_issues, parse_int_id
+from .validate import Issue, Rows, count, duplicate_issues, parse_int_id
 
 __all__ = ["IMAGE_SUFFIXES", "image_suffix", "image_stem", "absolute", "as_list", "is_glob",
            "scan_folder", "expand_inputs", "probe_image", "check_image_headers", "index_images",
-           "match_images", "validate_image_files", "read_table", "table_columns", "file_record",
+           "match_images", "validate_image_files", "read_table", "table_columns",
+           "describe_sources", "file_record",
            "images_fingerprint"]
 
 # PIL format hints by suffix: naming the format skips PIL's probing of every
@@ -233,19 +234,21 @@ def match_images(rows, images, policy, key_column, image_dir, known, size=None, 
                for i, f in enumerate(found) if len(f) > 1]
     missing = [Issue(i, rows.ids[i], f"{rows.name(i)}: no image {k} in {image_dir.name}/")
                for i, (k, f) in enumerate(zip(keys, found)) if not f]
-    drop = policy.handle("ambiguous image", f"{len(several)} galaxies have more than one image "
-                         f"file in {image_dir}", several, "Keep one file per galaxy.")
+    drop = policy.handle("ambiguous image", f"{count(len(several), 'galaxy', 'galaxies')} with "
+                         f"more than one image file in {image_dir}", several,
+                         "Keep one file per galaxy.")
     first = ", ".join(str(i.key) for i in missing[:5])
-    drop |= policy.handle("missing image", f"{len(missing)} of {len(keys)} labelled galaxies "
-                          f"have no image in {image_dir} (first IDs: {first})", missing,
+    labelled = count(len(keys), "labelled galaxy", "labelled galaxies")
+    drop |= policy.handle("missing image", f"{len(missing)} of {labelled} without an image in "
+                          f"{image_dir} (first IDs: {first})", missing,
                           "Add the images or remove those rows from the label table.")
-    labelled = set(keys) | set(known)
+    with_rows = set(keys) | set(known)
     orphans = [Issue(None, str(p), f"{p}: no row in the label table")
                for stem, files in sorted(images.items(), key=lambda kv: str(kv[0]))
-               if stem is not None and stem not in labelled for p in files]
+               if stem is not None and stem not in with_rows for p in files]
     orphans += [Issue(None, str(p), f"{p}: the file name is not an integer ID")
                 for p in images.get(None, [])]
-    policy.handle("no labels", f"{len(orphans)} images in {image_dir} have no labels "
+    policy.handle("no labels", f"{count(len(orphans), 'image')} in {image_dir} without labels "
                   f"(first: {', '.join(Path(i.key).name for i in orphans[:5])})", orphans,
                   "Move images to classify to another folder, or add their labels.")
     rows.drop(drop)
@@ -253,13 +256,20 @@ def match_images(rows, images, policy, key_column, image_dir, known, size=None, 
     if not check:
         return paths
     bad, odd = check_image_headers(paths, rows.ids, size, mode)
-    drop = policy.handle("unreadable image", f"{len(bad)} of {len(paths)} images in {image_dir} "
-                         f"cannot be opened", bad, "Re-download or remove these files.")
-    drop |= policy.handle("unexpected image", f"{len(odd)} of {len(paths)} images in "
-                          f"{image_dir} are not {_describe(size, mode)}", odd,
-                          "Pass image_size=None and/or image_mode=None to accept them.")
+    drop = _header_problems(policy, bad, odd, len(paths), f" in {image_dir}", size, mode)
     rows.drop(drop)
     return [p for i, p in enumerate(paths) if i not in drop]
+
+
+def _header_problems(policy, bad, odd, n, where, size, mode):
+    """Raise for or record unreadable and unexpected images; positions to drop."""
+    images = count(n, "image")
+    drop = policy.handle("unreadable image", f"{len(bad)} of {images}{where} cannot be opened",
+                         bad, "Re-download or remove these files.")
+    drop |= policy.handle("unexpected image", f"{len(odd)} of {images}{where} not "
+                          f"{_describe(size, mode)}", odd,
+                          "Pass image_size=None and/or image_mode=None to accept them.")
+    return drop
 
 
 def _describe(size, mode):
@@ -285,7 +295,7 @@ def validate_image_files(files, policy, *, int_ids=False, check=True, size=None,
     import pandas as pd
 
     gone = [Issue(None, item, why) for item, why in empty]
-    policy.handle("missing image", f"{len(gone)} inputs name no image file", gone,
+    policy.handle("missing image", f"{count(len(gone), 'input')} naming no image file", gone,
                   "Check the paths and patterns.")
     stems = [image_stem(p) for p in files]
     rows = Rows(pd.DataFrame({"path": [str(p) for p in files]}), stems,
@@ -294,7 +304,7 @@ def validate_image_files(files, policy, *, int_ids=False, check=True, size=None,
     if int_ids:
         bad = [Issue(i, str(files[i]), f"{files[i]}: the file name is not an integer GalaxyID")
                for i, v in enumerate(parsed) if v is None]
-        drop = policy.handle("bad GalaxyID", f"{len(bad)} files in {folder} are not named "
+        drop = policy.handle("bad GalaxyID", f"{count(len(bad), 'file')} in {folder} not named "
                              f"<GalaxyID>.jpg", bad, "Rename or remove them.")
         rows.drop(drop)
         parsed = [v for i, v in enumerate(parsed) if i not in drop]
@@ -302,17 +312,13 @@ def validate_image_files(files, policy, *, int_ids=False, check=True, size=None,
         rows.ids = np.array(parsed, dtype=object)
     dup = duplicate_issues(list(rows.ids), rows.where, "ID")
     rows.drop(policy.handle(
-        "duplicate ID", f"{len(dup)} image files share their name (the galaxy ID) with "
+        "duplicate ID", f"{count(len(dup), 'image file')} sharing the name (the galaxy ID) of "
         f"another file", dup, "galmorph names each galaxy by its file name without the "
         "suffix: rename the files, or read the folders one at a time."))
     paths = [Path(p) for p in rows.frame["path"]]
     if check:
         bad, odd = check_image_headers(paths, rows.ids, size, mode)
-        drop = policy.handle("unreadable image", f"{len(bad)} of {len(paths)} images cannot "
-                             f"be opened", bad, "Re-download or remove these files.")
-        drop |= policy.handle("unexpected image", f"{len(odd)} of {len(paths)} images are not "
-                              f"{_describe(size, mode)}", odd,
-                              "Pass image_size=None and/or image_mode=None to accept them.")
+        drop = _header_problems(policy, bad, odd, len(paths), "", size, mode)
         rows.drop(drop)
         paths = [p for i, p in enumerate(paths) if i not in drop]
     numeric = len(rows) > 0 and all(isinstance(v, (int, np.integer)) for v in rows.ids)
@@ -356,6 +362,14 @@ def table_columns(path):
     except (OSError, IndexError, ValueError) as exc:
         raise DataError(f"{path}: cannot be read as a FITS table ({exc})") from exc
     return [header.get(f"TTYPE{i}") for i in range(1, int(header.get("TFIELDS", 0)) + 1)]
+
+
+def describe_sources(layout, root, tables, paths, **options):
+    """``Catalog.sources``: tables with size and mtime, an image fingerprint, the options."""
+    options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items()}
+    return {"layout": layout, "root": root if isinstance(root, list) else str(root),
+            "files": [file_record(t) for t in tables], "images": images_fingerprint(paths),
+            "options": options}
 
 
 def file_record(path):

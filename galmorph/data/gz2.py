@@ -17,7 +17,7 @@ from .. import schema
 from ..errors import DataError
 from .files import (as_list, index_images, match_images, read_table, scan_folder,
                     table_columns)
-from .validate import Issue, Parts, Rows, check_ids, check_label_rows, parse_int_id
+from .validate import Issue, Parts, Rows, check_ids, check_label_rows, count, parse_int_id
 
 __all__ = ["FLAVOURS", "GZ2_IMAGE_DIR", "GZ2_MARKER", "find_tables", "check_gz2_columns",
            "join_mapping", "read_release"]
@@ -148,10 +148,9 @@ def read_release(root, flavour, labels, mapping, policy, size, mode, check):
     assets = [parse_int_id(a) if a is not None and not pd.isna(a) else None
               for a in rows.frame["asset_id"]]
     unnamed = [Issue(i, rows.ids[i], f"{rows.name(i)}: no asset_id (image name); it is "
-                     f"missing from the filename mapping" if a is None else "")
-               for i, a in enumerate(assets) if a is None]
-    rows.drop(policy.handle("no image name", f"{len(unnamed)} galaxies of {what} have no "
-                            f"valid asset_id", unnamed,
+                     f"missing from the filename mapping") for i, a in enumerate(assets) if a is None]
+    rows.drop(policy.handle("no image name", f"{count(len(unnamed), 'galaxy', 'galaxies')} of "
+                            f"{what} without a valid asset_id", unnamed,
                             "Use the gz2_filename_mapping table of the same release."))
     rows.frame["asset_id"] = [parse_int_id(a) for a in rows.frame["asset_id"]]
     columns = [f"{stem}_{flavour}" for stem in schema.GZ2_COLUMNS]

@@ -13,8 +13,11 @@ The checks on image files (existence, header, size, mode) live in
 """
 from __future__ import annotations
 
+import os
 import re
-from collections import defaultdict
+import sys
+import warnings
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -24,7 +27,8 @@ from .. import schema
 from ..errors import DataError
 
 __all__ = ["ON_ERROR", "CatalogWarning", "Issue", "Policy", "Rows", "Parts", "parse_int_id",
-           "duplicate_issues", "value_issues", "tree_issues", "check_ids", "check_label_rows"]
+           "duplicate_issues", "value_issues", "tree_issues", "check_ids", "check_label_rows",
+           "finish", "count"]
 
 #: Accepted values of ``on_error``.
 ON_ERROR = ("raise", "skip")
@@ -38,12 +42,17 @@ class CatalogWarning(UserWarning):
 
 def parse_int_id(value):
     """``int`` for a decimal integer string (or integer), else ``None``."""
-    if isinstance(value, (int,)) and not isinstance(value, bool):
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return int(value)
     text = str(value).strip()
     if text.endswith(".0"):  # IDs that went through a float column, e.g. "100008.0"
         text = text[:-2]
     return int(text) if _INT_RE.match(text) else None
+
+
+def count(n, noun, plural=None):
+    """``"1 row"``, ``"2 rows"``; ``plural`` for irregular nouns (``"galaxies"``)."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
 
 
 @dataclass
@@ -166,6 +175,39 @@ class Parts(NamedTuple):
     n_rows: int         # rows read, before any were skipped
 
 
+def finish(policy, catalog, n_inputs, report):
+    """Close a read: attach the skips, warn once, write the report; refuse an empty catalog.
+
+    ``catalog`` is the new ``Catalog``; ``report`` (optional) the skip report path.
+    """
+    catalog.skipped = policy.skipped
+    if policy.skipped:
+        kinds = Counter(reason.split(":", 1)[0] for _, reason in policy.skipped)
+        where = (f"report written to {report}" if report is not None
+                 else "see Catalog.skipped or Catalog.write_report()")
+        warnings.warn(f"{catalog.layout} catalog from {catalog.sources.get('root')}: kept "
+                      f"{len(catalog)}, skipped {len(policy.skipped)} "
+                      f"({', '.join(f'{k}: {n}' for k, n in kinds.items())}); {where}",
+                      CatalogWarning, stacklevel=_user_stacklevel())
+    if report is not None:
+        catalog.write_report(report)
+    if len(catalog) == 0:
+        first = "; ".join(reason for _, reason in policy.skipped[:3])
+        raise DataError(f"no galaxies left in the {catalog.layout} catalog from "
+                        f"{catalog.sources.get('root')}: all {n_inputs} inputs were skipped "
+                        f"(first reasons: {first})")
+    return catalog
+
+
+def _user_stacklevel():
+    """``stacklevel`` that points a warning at the first caller outside this package."""
+    frame, level = sys._getframe(1), 1
+    here = os.path.dirname(os.path.abspath(__file__))
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == here:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 # ---------------------------------------------------------------------------
 # Row checks
 # ---------------------------------------------------------------------------
@@ -271,8 +313,8 @@ def check_ids(rows, column, policy, what):
     bad = [Issue(i, str(rows.frame[column].iloc[i]),
                  f"{rows.where(i)}: {column} {rows.frame[column].iloc[i]!r} is not an integer")
            for i, v in enumerate(parsed) if v is None]
-    rows.drop(policy.handle(f"bad {column}", f"{len(bad)} rows of {what} have no valid "
-                            f"integer {column}", bad, f"Fix the {column} values."))
+    rows.drop(policy.handle(f"bad {column}", f"{count(len(bad), 'row')} of {what} without a "
+                            f"valid integer {column}", bad, f"Fix the {column} values."))
     rows.ids = np.array([parse_int_id(v) for v in rows.frame[column]], dtype=object)
     rows.frame[column] = rows.ids.astype(np.int64)
 
@@ -304,8 +346,8 @@ def check_label_rows(rows, policy, what, columns, flavour=None):
     questions nobody reached.
     """
     dup = duplicate_issues(list(rows.ids), rows.where, rows.id_name)
-    rows.drop(policy.handle("duplicate ID", f"{len(dup)} rows of {what} share their "
-                            f"{rows.id_name} with another row", dup,
+    rows.drop(policy.handle("duplicate ID", f"{count(len(dup), 'row')} of {what} sharing "
+                            f"their {rows.id_name} with another row", dup,
                             "Remove the duplicate rows."))
     values = _numeric(rows.frame, columns)  # (N, 37)
     if flavour is None:
@@ -315,15 +357,15 @@ def check_label_rows(rows, policy, what, columns, flavour=None):
         allowed = _unreached(labels)
     bad, _ = value_issues(rows.frame, columns, rows.where, rows.ids, allowed,
                           id_name=rows.id_name)
-    drop = policy.handle("bad value", f"{len(bad)} rows of {what} have NaN, non-numeric or "
-                         f"out-of-range vote fractions", bad,
+    drop = policy.handle("bad value", f"{count(len(bad), 'row')} of {what} with NaN, "
+                         f"non-numeric or out-of-range vote fractions", bad,
                          "Vote fractions must be numbers in [0, 1]; fix or remove the rows.")
     rows.labels = labels
     rows.drop(drop)
     broken = tree_issues(rows.labels, rows.where, rows.ids, gz2=flavour is not None,
                          id_name=rows.id_name)
     rows.drop(policy.handle(
-        "breaks the GZ2 tree", f"{len(broken)} of {len(rows)} rows of {what} break the GZ2 "
+        "tree break", f"{len(broken)} of {count(len(rows), 'row')} of {what} breaking the GZ2 "
         f"tree (the answers to a question must sum to the answer leading to it, within 0.01)",
         broken, "Fix these rows (a question reached by some volunteers needs answers) "
         "or remove them."))
