@@ -121,6 +121,18 @@ def test_default_cache_dir_and_cache_off(fake_sdss, tmp_path, monkeypatch):
     assert len(fake_sdss.requests()) == 3
 
 
+def test_cache_key_includes_the_survey(fake_sdss, tmp_path):
+    from galmorph.astro.cutouts import conf
+    coord = SkyCoord(150.0, 2.0, unit="deg")
+    fetch_cutouts(coord, cache_dir=tmp_path, **FAST)
+    with conf.set_temp("hips_survey", "CDS/P/DSS2/color"):
+        (other,) = fetch_cutouts(coord, cache_dir=tmp_path, **FAST)
+    assert not other.cached
+    assert [r.params["hips"] for r in fake_sdss.requests()] == ["CDS/P/SDSS9/color",
+                                                                "CDS/P/DSS2/color"]
+    assert len(list(tmp_path.glob("hips2fits_CDS-P-*.png"))) == 2
+
+
 def test_damaged_cache_file_is_fetched_again(fake_sdss, tmp_path):
     coord = SkyCoord(150.0, 2.0, unit="deg")
     path = cutout_cache_path(tmp_path, "hips2fits", 150.0, 2.0, DEFAULT_PIXEL_SCALE, SIZE)
@@ -200,6 +212,25 @@ def test_fetch_cutout_single(fake_sdss, tmp_path):
     fake_sdss.fail(160.0, 3.0, status=404)
     with pytest.raises(CutoutError, match=r"RA=160.00000 Dec=\+3.00000.*HTTP 404"):
         fetch_cutout((160.0, 3.0), cache_dir=tmp_path, size=SIZE)
+
+
+def test_parallel_workers_keep_the_order(fake_sdss, tmp_path):
+    ras = [150.0, 150.5, 151.0, 151.5, 152.0]
+    fake_sdss.fail(151.0, 2.0, status=503, times=1)
+    fake_sdss.fail(151.5, 2.0, status=404)
+    cutouts = fetch_cutouts(SkyCoord(ras, [2.0] * 5, unit="deg"), cache_dir=tmp_path,
+                            workers=3, **FAST)
+    assert [c.ra for c in cutouts] == ras
+    assert [c.ok for c in cutouts] == [True, True, True, False, True]
+    assert "HTTP 404" in cutouts[3].error
+    assert len(fake_sdss.requests()) == 6  # one retry of the 503
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        fetch_cutouts(SkyCoord(ras, [2.0] * 5, unit="deg"), cache_dir=tmp_path, workers=0)
+
+
+def test_no_positions(tmp_path):
+    assert fetch_cutouts([], cache_dir=tmp_path, progress=False) == []
+    assert fetch_cutouts(SkyCoord([], [], unit="deg"), cache_dir=tmp_path) == []
 
 
 def test_progress_bar(fake_sdss, tmp_path, capsys):
