@@ -146,3 +146,11 @@ def test_knee_rule_and_fallback():
     assert prop2.method == "knee" and "inconclusive" in prop2.rule
     with pytest.raises(ValueError, match="method"):
         propose_merger_threshold(_table(p), method="eyeball")
+
+
+def test_close_pairs_dominating_to_the_end_fall_back_to_the_knee():
+    rng = np.random.default_rng(7)
+    p = rng.uniform(0, 1, 500)
+    sep = np.where(p > 0.3, 0.5, 3.0)  # every high-p galaxy has a close neighbour
+    prop = propose_merger_threshold(_table(p, sep))
+    assert prop.method == "knee" and "dominate the flagged galaxies up to" in prop.rule

@@ -101,3 +101,12 @@ def test_measure_separations_on_jpeg_files(tmp_path):
     assert t["sep_r90"][:2] == pytest.approx([1.2, 2.0], abs=0.03)
     assert t["sep_arcsec"][:2] == pytest.approx([6.0, 10.0], abs=0.15)
     assert np.isnan(t["sep_px"][2]) and t["sep_arcsec"].unit == "arcsec"
+
+
+def test_faint_background_sources_are_ignored():
+    # A neighbour with ~1% of the central flux is a background object, not a companion.
+    image = _blobs([(0, 0, 10, 200), (40, 0, 3, 20), (0, 120, 6, 150)])
+    nb = find_nearest_neighbour(image)
+    assert nb.sep_px == pytest.approx(120.0, abs=1.0) and nb.n_sources == 2
+    assert find_nearest_neighbour(image, min_flux_ratio=0.001).sep_px == pytest.approx(40.0,
+                                                                                      abs=1.5)

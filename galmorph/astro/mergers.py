@@ -378,9 +378,10 @@ def propose_merger_threshold(table, thresholds=None, method="auto", separation_c
                 f"({separation_column}); fell back to the {knee_rule}")
         return ThresholdProposal(knee_t, "knee", rule, scan)
     last = int(np.flatnonzero(dominated)[-1])
-    if last + 1 >= len(thresholds):
+    if last + 1 >= len(thresholds) or not usable[last + 1]:
         rule = (f"close pairs dominate the flagged galaxies up to the highest threshold "
-                f"scanned ({thresholds[-1]:g}); fell back to the {knee_rule}")
+                f"with at least {min_flagged} flagged galaxies ({thresholds[last]:g}); fell "
+                f"back to the {knee_rule}")
         return ThresholdProposal(knee_t, "knee", rule, scan)
     t = float(thresholds[last + 1])
     rule = (f"lowest threshold from which on at most {max_close_fraction:g} of the flagged "

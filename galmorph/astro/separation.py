@@ -49,7 +49,8 @@ class Neighbour:
     """The nearest neighbour found in one image (pixel units).
 
     ``sep_px`` is ``inf`` when no other source was detected; ``flux_ratio`` is
-    the neighbour's summed flux over the central galaxy's.
+    the neighbour's summed flux over the central galaxy's; ``n_sources``
+    counts the central galaxy and the neighbours bright enough to count.
     """
 
     sep_px: float
@@ -107,7 +108,7 @@ def _segment(smoothed, thresh, npixels, method):
     return labels, "scipy"
 
 
-def _split(smoothed, region, thresh, npixels, n_levels=24, contrast=0.005):
+def _split(smoothed, region, thresh, npixels, n_levels=24, contrast=0.05):
     """Multi-threshold deblending of one source (as SExtractor does).
 
     Raises the threshold in ``n_levels`` exponential steps from the detection
@@ -136,7 +137,7 @@ def _split(smoothed, region, thresh, npixels, n_levels=24, contrast=0.005):
 
 
 def find_nearest_neighbour(image, *, nsigma=3.0, npixels=20, smooth=1.5, deblend=True,
-                           method="auto"):
+                           min_flux_ratio=0.05, method="auto"):
     """Detect sources in one image and find the nearest neighbour of the central one.
 
     Parameters
@@ -151,6 +152,11 @@ def find_nearest_neighbour(image, *, nsigma=3.0, npixels=20, smooth=1.5, deblend
         Gaussian smoothing sigma in pixels before detection (0: none).
     deblend : bool
         Split a central source made of touching galaxies (multi-threshold).
+    min_flux_ratio : float
+        Ignore sources with less than this fraction of the central galaxy's
+        flux (default 0.05, 3.3 mag fainter): the faint background galaxies
+        that fill every deep cutout, and clumps of the galaxy itself in the
+        deblending, which uses the same contrast.
     method : {"auto", "photutils", "scipy"}
         ``"auto"`` uses photutils when installed, else ``scipy.ndimage``.
 
@@ -170,7 +176,7 @@ def find_nearest_neighbour(image, *, nsigma=3.0, npixels=20, smooth=1.5, deblend
     if c_label == 0:
         return Neighbour(np.inf, cx, cy, n_sources=0, method=used)
     if deblend:
-        parts = _split(smoothed, labels == c_label, thresh, npixels)
+        parts = _split(smoothed, labels == c_label, thresh, npixels, contrast=min_flux_ratio)
         if parts is not None:
             # The central source fell apart: its parts replace it as separate sources.
             labels = np.where(labels == c_label, 0, labels)
@@ -183,13 +189,15 @@ def find_nearest_neighbour(image, *, nsigma=3.0, npixels=20, smooth=1.5, deblend
     mx = np.asarray(ndimage.sum(flux * xs, labels, ids)) / total
     my = np.asarray(ndimage.sum(flux * ys, labels, ids)) / total
     c = int(np.flatnonzero(ids == c_label)[0])
-    if ids.size == 1:
+    bright = total >= min_flux_ratio * total[c]  # (S,) the central one included
+    n_sources = int(bright.sum())
+    if n_sources == 1:
         return Neighbour(np.inf, float(mx[c]), float(my[c]), n_sources=1, method=used)
-    d = np.hypot(mx - mx[c], my - my[c])
+    d = np.where(bright, np.hypot(mx - mx[c], my - my[c]), np.inf)
     d[c] = np.inf
     j = int(np.argmin(d))
     return Neighbour(float(d[j]), float(mx[c]), float(my[c]), float(mx[j]), float(my[j]),
-                     float(total[j] / total[c]), int(ids.size), used)
+                     float(total[j] / total[c]), n_sources, used)
 
 
 def _central_label(labels, cx, cy):
