@@ -20,10 +20,10 @@ Two configurations are registered in :mod:`galmorph.models`:
     80x80 galaxy reaches ``layer4`` as a 3x3 map (a 1-pixel border on each
     side of a single central pixel) and fine structure such as spiral arms or
     a bar is pooled away early. Without the max-pool ``layer4`` sees 5x5 maps,
-    at ~4x the compute of the standard stem (~0.9 GFLOP per image rather than
-    ~0.24); keeping the 7x7 stride-2 ``conv1`` (rather than a CIFAR-style 3x3
-    stride-1 stem, 16x the compute) leaves every parameter shape unchanged,
-    so ImageNet weights still load. The hidden layer has no batch norm so
+    at ~3.5x the compute of the standard stem (0.88 rather than 0.25 GMAC per
+    80x80 image). Keeping the 7x7 stride-2 ``conv1`` (a CIFAR-style stride-1
+    stem would cost another 4x, ~3.5 GMAC) leaves every parameter shape
+    unchanged, so ImageNet weights still load. The hidden layer has no batch norm so
     that a final batch of one galaxy still trains.
 
 Inputs are ``float`` images in [0, 1]; the ImageNet mean/std normalisation
