@@ -147,7 +147,8 @@ def config_from_args(args):
 
 
 def run(args):
+    config = config_from_args(args)  # flag errors come before the (slow) torch import
     from galmorph.training.train import train
 
-    train(config_from_args(args))
+    train(config)
     return 0
