@@ -157,6 +157,7 @@ def test_kaggle_test_split_rejects_non_integer_names(tmp_path, jpeg424):
     (lambda f: f.assign(Class12_1=0.0), r"unknown column\(s\) 'Class12_1'"),
     (lambda f: f.drop(columns=["GalaxyID"]), r"missing column\(s\) GalaxyID"),
     (lambda f: f.rename(columns={"Class8.6": "merger"}), r"Class8\.6.*'merger'"),
+    (lambda f: pd.concat([f, f[["Class2.1"]]], axis=1), r"Class2\.1 appear more than once"),
 ])
 def test_kaggle_wrong_columns_are_named(tmp_path, jpeg424, edit, match):
     root, _ = make_kaggle(tmp_path / "k", jpeg424, edit=edit)

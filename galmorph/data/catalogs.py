@@ -88,7 +88,7 @@ class Catalog:
     def __post_init__(self):
         import pandas as pd
 
-        self.paths = [Path(p) for p in self.paths]
+        self.paths = [p if isinstance(p, Path) else Path(p) for p in self.paths]
         self.ids = np.asarray(self.ids)
         n = len(self.paths)
         if len(self.ids) != n:

@@ -54,8 +54,9 @@ def check_kaggle_columns(path, columns):
     expected = (schema.ID_COLUMN,) + schema.KAGGLE_COLUMNS
     missing = [c for c in expected if c not in columns]
     unknown = [c for c in columns if c not in expected]
-    if missing or unknown:
-        parts = []
+    twice = sorted({c for c in columns if list(columns).count(c) > 1})
+    if missing or unknown or twice:
+        parts = [f"column(s) {', '.join(twice)} appear more than once"] if twice else []
         if missing:
             parts.append(f"missing column(s) {', '.join(missing)}")
         if unknown:
