@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -185,16 +186,30 @@ def test_open_prepared_errors(kaggle, tmp_path):
         open_prepared(cache)
 
 
-def test_one_writer_per_cache(kaggle, tmp_path):
+def test_one_writer_per_cache_others_wait(kaggle, tmp_path, capfd):
     fcntl = pytest.importorskip("fcntl")
     cache = tmp_path / "c"
     cache.mkdir()
-    with open(cache / ".lock", "w") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)  # as a running prepare would
-        with pytest.raises(DataError, match=r"cache .*c is being written by another "
-                                            r"'galmorph prepare'"):
-            prepare(kaggle, cache_dir=cache, workers=1, progress=False)
-    assert len(prepare(kaggle, cache_dir=cache, workers=1, progress=False)) == 6
+    held = open(cache / ".lock", "w")
+    fcntl.flock(held, fcntl.LOCK_EX)  # as a running prepare would
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(
+        data=prepare(kaggle, cache_dir=cache, workers=1, progress=False)))
+    thread.start()
+    err, deadline = "", time.monotonic() + 30
+    while "waiting for another" not in err and time.monotonic() < deadline:
+        time.sleep(0.02)
+        err += capfd.readouterr().err
+    assert f"waiting for another 'galmorph prepare' writing {cache}" in err
+    time.sleep(0.1)
+    assert "data" not in result  # still waiting
+    held.close()  # the other prepare finishes
+    thread.join(30)
+    assert len(result["data"]) == 6 and not result["data"].reused
+    # An up-to-date cache is opened without the lock: readers never wait.
+    with open(cache / ".lock", "w") as again:
+        fcntl.flock(again, fcntl.LOCK_EX)
+        assert prepare(kaggle, cache_dir=cache, workers=1, progress=False).reused
 
 
 def test_plain_image_folder(tmp_path):

@@ -196,19 +196,36 @@ def prepare(source, *, cache_dir=None, crop=224, size=80, workers=None, on_error
     settings = _settings(crop, size, flavour)
     inputs, stats = build.inputs_hash(catalog), build.file_stats(catalog)
     fingerprint = build.fingerprint(inputs, stats)
-    with build.locked(folder):
-        old = build.read_meta(folder)
-        same = (old is not None and old.get("inputs") == inputs
-                and all(old.get(k) == v for k, v in settings.items()))
-        if same and old.get("complete") and old.get("fingerprint") == fingerprint:
-            data = open_prepared(folder)
-            data.reused = True
-        else:
-            resume = same and not old.get("complete")
-            data = _build(folder, catalog, source, settings, inputs, stats,
-                          old if resume else None, workers, on_error, progress)
+    data = _reuse(folder, settings, inputs, fingerprint)  # lock-free: readers never wait
+    if data is None:
+        with build.locked(folder):  # waits while another prepare writes this folder
+            data = _reuse(folder, settings, inputs, fingerprint)
+            if data is None:
+                old = build.read_meta(folder)
+                resume = (_same_inputs(old, settings, inputs) and not old.get("complete"))
+                data = _build(folder, catalog, source, settings, inputs, stats,
+                              old if resume else None, workers, on_error, progress)
     if report is not None:
         _write_report(catalog, data, report)
+    return data
+
+
+def _same_inputs(meta, settings, inputs):
+    return (meta is not None and meta.get("inputs") == inputs
+            and all(meta.get(k) == v for k, v in settings.items()))
+
+
+def _reuse(folder, settings, inputs, fingerprint):
+    """The cache in ``folder`` if it is complete and up to date, else None."""
+    meta = build.read_meta(folder)
+    if not (_same_inputs(meta, settings, inputs) and meta.get("complete")
+            and meta.get("fingerprint") == fingerprint):
+        return None
+    try:
+        data = open_prepared(folder)
+    except DataError:  # damaged, or rewritten at this very moment: rebuild under the lock
+        return None
+    data.reused = True
     return data
 
 

@@ -75,7 +75,7 @@ def read_meta(folder):
 
 @contextlib.contextmanager
 def locked(folder):
-    """One prepare per cache folder at a time (the lock dies with the process)."""
+    """One prepare per cache folder at a time; others wait (the lock dies with the process)."""
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks, trust the user
@@ -85,8 +85,10 @@ def locked(folder):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise DataError(f"cache {folder} is being written by another 'galmorph prepare'; "
-                            f"wait for it or pass another cache folder") from None
+            # E.g. the other ranks of a distributed run while rank 0 builds the cache.
+            print(f"prepare: waiting for another 'galmorph prepare' writing {folder}",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
         yield
 
 
