@@ -107,6 +107,13 @@ class _Run:
         self.state = state or {"epoch": 0, "batch": 0, "history": [], "best_val_rmse": None,
                                "elapsed_s": 0.0, "partial": None}
         self.state["elapsed_s_at_start"] = self.state["elapsed_s"]
+        r, procs = self.resolved, (f" x {self.ctx.world_size} processes" if self.ctx.enabled
+                                   else "")
+        self._say(f"training {r['model']} on {len(self.train_rows)} galaxies "
+                  f"({len(self.val_rows)} held out) of {r['data']}: batch {r['batch_size']}, "
+                  f"{r['batches_per_epoch']} batches/epoch, {self.precision} on "
+                  f"{self.device}{procs}, augmentation {'on' if r['augment'] else 'off'} "
+                  f"-> {self.out}")
         self.loader = BatchLoader(self.data.images, self.data.labels)
         try:
             with StopFlag() as self.stop:
