@@ -234,6 +234,24 @@ def test_skycoord_input(ckpt, fake_sdss, tmp_path):
     one = _clf(ckpt, cache_dir=tmp_path).predict(c[0])
     assert len(one) == 1 and one["Class1.1"][0] == pytest.approx(out["Class1.1"][0])
     assert len(fake_sdss.requests("hips2fits")) == 2  # the second call read the cache
+    # A SkyCoord column, and plain unit-less degrees, give the same galaxies (cached).
+    t = Table({"id": ["a", "b"], "where": c})
+    by_column = _clf(ckpt, cache_dir=tmp_path).predict(t)
+    assert by_column["id"].tolist() == ["a", "b"] and "where" in by_column.colnames
+    plain = _clf(ckpt, cache_dir=tmp_path).predict(Table({"RA": [10.0, 20.0],
+                                                          "DEC": [-5.0, 5.0]}))
+    np.testing.assert_allclose(plain["Class1.1"], out["Class1.1"])
+    np.testing.assert_allclose(by_column["Class1.1"], out["Class1.1"])
+    assert len(fake_sdss.requests("hips2fits")) == 2
+
+
+def test_image_column_and_image_dir(ckpt, images):
+    t = Table({"objid": [1, 2], "jpeg_name": [images["png"][0].name, images["png"][1].name],
+               "ra": [150.0, 151.0], "dec": [2.0, 2.1]})
+    out = _clf(ckpt).predict(t, image_column="jpeg_name", image_dir=images["folder"])
+    assert out["predict_ok"].all() and out.meta["input_kind"] == "table-images"
+    ref = _reference(ckpt, [str(p) for p in images["png"][:2]])
+    np.testing.assert_allclose(out["Class1.1"], ref[:, 0], atol=1e-6)
 
 
 @pytest.mark.parametrize("table,message", [
@@ -273,7 +291,8 @@ def test_checkpoint_of_another_schema_is_refused(ckpt, tmp_path):
 
 
 def test_model_with_wrong_output_width_is_refused():
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 80 * 80, 10), torch.nn.Sigmoid())
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 80 * 80, 10),
+                                torch.nn.Sigmoid())
     clf = MorphologyClassifier(model, device="cpu", progress=False)
     with pytest.raises(CheckpointError, match=r"Sequential \(in memory\).*\(1, 10\).*37 answers"):
         clf.predict(np.zeros((424, 424, 3), np.uint8))
@@ -341,3 +360,12 @@ def test_cli_bad_input_is_one_clear_line(ckpt, tmp_path, capsys):
     assert "no ra and dec column" in capsys.readouterr().err
     assert main(["classify", "--ra", "abc", "--dec", "2", "--model", str(ckpt)]) == 1
     assert "cannot read --ra 'abc'" in capsys.readouterr().err
+
+
+def test_a_loaded_checkpoint_can_be_passed(ckpt, images):
+    from galmorph.models.checkpoint import load_checkpoint
+    loaded = load_checkpoint(ckpt)
+    clf = MorphologyClassifier(loaded, device="cpu", progress=False)
+    out = clf.predict(str(images["png"][0]))
+    assert clf.model_ is loaded.model and clf.preprocessing_ == PREP
+    assert out.meta["model_path"] == str(ckpt) and out["predict_ok"][0]

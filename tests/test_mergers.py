@@ -1,4 +1,4 @@
-"""Tests for galmorph.astro.mergers: flags, bootstrap fractions, threshold scans, separation bias."""
+"""Tests for galmorph.astro.mergers: flags, bootstrap fractions, scans, separation bias."""
 import numpy as np
 import pytest
 from astropy.table import Table

@@ -57,8 +57,8 @@ def test_no_trend_raises_no_flag():
 
 def test_split_by_absolute_magnitude_and_redshift_alias():
     t = _sample(z_name="redshift")
-    trends = redshift_trends(t, bins=4, abs_mag_bins=[-24, -21.5, -19], answers=("smooth",
-                                                                                 "features or disk"))
+    trends = redshift_trends(t, bins=4, abs_mag_bins=[-24, -21.5, -19],
+                             answers=("smooth", "features or disk"))
     assert len(trends) == 2 * 4
     assert set(trends["mag_low"]) == {-24.0, -21.5}
     assert trends.meta["z_column"] == "redshift"

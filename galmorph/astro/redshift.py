@@ -77,8 +77,9 @@ def absolute_magnitude(mag, z, cosmology=None):
 
 def _column(table, name, what):
     if name not in table.colnames:
+        more = " ..." if len(table.colnames) > 12 else ""
         raise DataError(f"table has no {what} column {name!r} (columns: "
-                        f"{', '.join(table.colnames[:12])}{' ...' if len(table.colnames) > 12 else ''})")
+                        f"{', '.join(table.colnames[:12])}{more})")
     return np.asarray(np.ma.filled(table[name], np.nan), dtype=np.float64)
 
 
