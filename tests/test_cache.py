@@ -286,6 +286,8 @@ def test_cli_build_reuse_and_error(kaggle, tmp_path):
                tmp_path / "r.csv", "--no-progress")
     assert res.returncode == 0 and "skipped: 1" in res.stdout
     assert "100005.jpg" in (tmp_path / "r.csv").read_text()
+    res = _cli(kaggle, "--size", "0")
+    assert res.returncode == 2 and "--size: must be a positive integer, not '0'" in res.stderr
     help_text = _cli("--help").stdout
     for flag in ("--cache", "--crop", "--size", "--workers", "--flavour", "--on-error",
                  "--report"):
