@@ -540,6 +540,12 @@ def test_detect_layout(tmp_path, jpeg424):
     _raises(r"no such file or folder", detect_layout, tmp_path / "absent")
     _raises(r"the kaggle layout reads one data folder", open_catalog, [tmp_path / "k"],
             layout="kaggle")
+    with pytest.raises(ValueError, match="split='test' applies to the Kaggle layout only"):
+        open_catalog(tmp_path / "k" / "images_training_rev1", split="test")
+    with pytest.raises(ValueError, match="flavour must be one of"):
+        open_catalog(tmp_path / "k", flavour="debiassed")
+    with pytest.raises(ValueError, match="labels= and mapping= apply to the GZ2 layout only"):
+        open_catalog(tmp_path / "k", labels="gz2_hart16.csv")
 
 
 def test_catalog_subset_and_shape_checks(tmp_path, jpeg424):
@@ -548,6 +554,7 @@ def test_catalog_subset_and_shape_checks(tmp_path, jpeg424):
     assert sub.ids.tolist() == [100078, 100008] and sub.paths == [cat.paths[3], cat.paths[0]]
     np.testing.assert_array_equal(sub.labels, cat.labels[[3, 0]])
     assert sub.table["GalaxyID"].tolist() == [100078, 100008]
+    assert sub.sources["images"]["count"] == 2 and sub.sources["files"] == cat.sources["files"]
     assert len(cat.subset(cat.ids > 100050)) == 3
     with pytest.raises(ValueError, match=r"labels must have shape \(5, 37\)"):
         Catalog(ids=cat.ids, paths=cat.paths, labels=np.zeros((5, 36)), layout="kaggle")

@@ -33,7 +33,7 @@ from ..errors import DataError
 from . import gz2 as _gz2
 from . import kaggle as _kaggle
 from .files import (IMAGE_SUFFIXES, absolute, as_list, describe_sources, expand_inputs,
-                    image_suffix, is_glob, validate_image_files)
+                    image_suffix, images_fingerprint, is_glob, validate_image_files)
 from .validate import CatalogWarning, Policy, finish
 
 __all__ = ["Catalog", "open_catalog", "read_kaggle", "read_gz2", "read_images", "find_images",
@@ -118,10 +118,12 @@ class Catalog:
         """A new :class:`Catalog` with the rows ``index`` (integers or a boolean mask)."""
         idx = np.asarray(index)
         idx = np.flatnonzero(idx) if idx.dtype == bool else idx.astype(np.int64)
-        return Catalog(ids=self.ids[idx], paths=[self.paths[i] for i in idx],
+        paths = [self.paths[i] for i in idx]
+        # Same tables and options, but the fingerprint of the images actually kept.
+        sources = dict(self.sources, images=images_fingerprint(paths))
+        return Catalog(ids=self.ids[idx], paths=paths,
                        labels=None if self.labels is None else self.labels[idx],
-                       layout=self.layout, sources=dict(self.sources),
-                       skipped=list(self.skipped),
+                       layout=self.layout, sources=sources, skipped=list(self.skipped),
                        table=self.table.iloc[idx].reset_index(drop=True))
 
     def write_report(self, path):
@@ -228,7 +230,7 @@ def _split(split):
 
 
 def _catalog(parts, layout, root, policy, options, report):
-    """Catalog from validated :class:`~galmorph.data.validate.Parts`, then :func:`_finish`."""
+    """Catalog from validated :class:`~galmorph.data.validate.Parts`, then ``finish``."""
     catalog = Catalog(ids=parts.ids, paths=parts.paths, labels=parts.labels, layout=layout,
                       table=parts.table,
                       sources=describe_sources(layout, root, parts.tables, parts.paths, **options))
@@ -285,7 +287,7 @@ def read_kaggle(root, *, split="training", on_error="raise", check_images=True,
         catalog = _image_catalog(find_images(folder), policy, layout="kaggle", root=root,
                                  int_ids=True, check=check_images, size=image_size,
                                  mode=image_mode, options=options)
-        return finish(policy, catalog, len(catalog) + len(policy.skipped), report)
+        return finish(policy, catalog, catalog.sources["n_inputs"], report)
     parts = _kaggle.read_training(root, policy, image_size, image_mode, check_images)
     return _catalog(parts, "kaggle", root, policy, options, report)
 
@@ -439,13 +441,22 @@ def open_catalog(source, *, layout="auto", split="training", flavour="weighted_f
     >>> len(cat), cat.labels.shape  # doctest: +SKIP
     (5000, (5000, 37))
     """
+    if flavour not in FLAVOURS:
+        raise ValueError(f"flavour must be one of {', '.join(FLAVOURS)}, not {flavour!r}")
     if layout == _AUTO:
         layout = detect_layout(source)
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be 'auto' or one of {', '.join(LAYOUTS)}, not {layout!r}")
+    if layout != "kaggle" and _split(split) != "training":
+        raise ValueError(f"split={split!r} applies to the Kaggle layout only; {source} is "
+                         f"read as the {layout!r} layout")
+    if layout != "gz2" and (labels is not None or mapping is not None):
+        raise ValueError(f"labels= and mapping= apply to the GZ2 layout only; {source} is "
+                         f"read as the {layout!r} layout")
     labelled = layout != "images"
-    size = (DEFAULT_IMAGE_SIZE if labelled else None) if image_size == _AUTO else image_size
-    mode = ("RGB" if labelled else None) if image_mode == _AUTO else image_mode
+    auto_size, auto_mode = (DEFAULT_IMAGE_SIZE, "RGB") if labelled else (None, None)
+    size = auto_size if isinstance(image_size, str) and image_size == _AUTO else image_size
+    mode = auto_mode if image_mode == _AUTO else image_mode
     common = dict(on_error=on_error, check_images=check_images, image_size=size,
                   image_mode=mode, report=report)
     if labelled and not isinstance(source, (str, Path)):

@@ -34,8 +34,7 @@ _PIL_FORMATS = {".jpg": ["JPEG"], ".jpeg": ["JPEG"], ".png": ["PNG"]}
 
 # Longest first, so that ``x.fits.gz`` is ``.fits.gz`` and not an unknown ``.gz``.
 _SUFFIXES = tuple(sorted(IMAGE_SUFFIXES, key=len, reverse=True))
-_FITS_TABLE = (".fits", ".fit", ".fits.gz", ".fit.gz")
-_FITS = _FITS_TABLE + (".fts",)
+_FITS = (".fits", ".fit", ".fits.gz", ".fit.gz")  # images and tables alike
 
 
 def image_suffix(path):
@@ -302,7 +301,7 @@ def validate_image_files(files, policy, *, int_ids=False, check=True, size=None,
     policy.handle("missing image", f"{count(len(gone), 'input')} naming no image file", gone,
                   "Check the paths and patterns.")
     stems = [image_stem(p) for p in files]
-    rows = Rows(pd.DataFrame({"path": [str(p) for p in files]}), stems,
+    rows = Rows(pd.DataFrame({"path": pd.Series(files, dtype=object)}), stems,
                 [str(p) for p in files], "ID")
     parsed = [parse_int_id(s) for s in stems]
     if int_ids:
@@ -319,7 +318,7 @@ def validate_image_files(files, policy, *, int_ids=False, check=True, size=None,
         "duplicate ID", f"{count(len(dup), 'image file')} sharing the name (the galaxy ID) of "
         f"another file", dup, "galmorph names each galaxy by its file name without the "
         "suffix: rename the files, or read the folders one at a time."))
-    paths = [Path(p) for p in rows.frame["path"]]
+    paths = list(rows.frame["path"])
     if check:
         bad, odd = check_image_headers(paths, rows.ids, size, mode)
         drop = _header_problems(policy, bad, odd, len(paths), "", size, mode)
@@ -339,7 +338,7 @@ def read_table(path, id_columns=()):
 
     path = Path(path)
     try:
-        if path.name.lower().endswith(_FITS_TABLE):
+        if path.name.lower().endswith(_FITS):
             from astropy.table import Table
 
             frame = Table.read(path).to_pandas()
@@ -362,7 +361,7 @@ def table_columns(path):
     path = Path(path)
     name = path.name.lower()
     try:
-        if name.endswith(_FITS_TABLE):
+        if name.endswith(_FITS):
             from astropy.io import fits
 
             header = fits.getheader(path, 1)

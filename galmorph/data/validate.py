@@ -231,7 +231,8 @@ def duplicate_issues(keys, where, id_name="GalaxyID"):
     return issues
 
 
-def value_issues(frame, columns, where, keys, nan_allowed=None, atol=0.01, id_name="GalaxyID"):
+def value_issues(frame, columns, where, keys, values=None, nan_allowed=None, atol=0.01,
+                 id_name="GalaxyID"):
     """Non-numeric, NaN and out-of-range label values, one :class:`Issue` per row.
 
     Parameters
@@ -242,6 +243,8 @@ def value_issues(frame, columns, where, keys, nan_allowed=None, atol=0.01, id_na
         Label columns to check, in output order.
     where, keys : callable, sequence
         Row name and galaxy ID of each row, for the messages.
+    values : ndarray, shape (N, len(columns)), optional
+        The columns as numbers (NaN where blank or text), if already computed.
     nan_allowed : ndarray of bool, shape (N, len(columns)), optional
         Cells where a blank is legitimate (GZ2: a question nobody reached).
     atol : float
@@ -249,18 +252,12 @@ def value_issues(frame, columns, where, keys, nan_allowed=None, atol=0.01, id_na
 
     Returns
     -------
-    issues : list of Issue
-    values : ndarray, float64, shape (N, len(columns))
-        The numbers, NaN where blank or not a number.
+    list of Issue
     """
-    import pandas as pd
-
-    values = np.empty((len(frame), len(columns)))
+    values = _numeric(frame, columns) if values is None else values
     problems = defaultdict(list)
     for j, name in enumerate(columns):
-        raw = frame[name]
-        num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-        values[:, j] = num
+        raw, num = frame[name], values[:, j]
         blank = np.isnan(num)
         text = raw.notna().to_numpy() & blank
         for r in np.flatnonzero(text):
@@ -272,9 +269,8 @@ def value_issues(frame, columns, where, keys, nan_allowed=None, atol=0.01, id_na
             problems[r].append(f"{name} is NaN or empty")
         for r in np.flatnonzero(~blank & ((num < -atol) | (num > 1 + atol))):
             problems[r].append(f"{name} = {num[r]:.6g} is outside [0, 1]")
-    issues = [Issue(int(r), keys[r], f"{where(r)} ({id_name} {keys[r]}): " + "; ".join(p))
-              for r, p in sorted(problems.items())]
-    return issues, values
+    return [Issue(int(r), keys[r], f"{where(r)} ({id_name} {keys[r]}): " + "; ".join(p))
+            for r, p in sorted(problems.items())]
 
 
 def _question_text(v, gz2):
@@ -355,8 +351,8 @@ def check_label_rows(rows, policy, what, columns, flavour=None):
     else:
         labels = _gz2_labels(values, flavour)
         allowed = _unreached(labels)
-    bad, _ = value_issues(rows.frame, columns, rows.where, rows.ids, allowed,
-                          id_name=rows.id_name)
+    bad = value_issues(rows.frame, columns, rows.where, rows.ids, values, allowed,
+                       id_name=rows.id_name)
     drop = policy.handle("bad value", f"{count(len(bad), 'row')} of {what} with NaN, "
                          f"non-numeric or out-of-range vote fractions", bad,
                          "Vote fractions must be numbers in [0, 1]; fix or remove the rows.")
