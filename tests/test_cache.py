@@ -179,6 +179,9 @@ def test_open_prepared_errors(kaggle, tmp_path):
         prepare(tmp_path, on_error="ignore")
     with pytest.raises(ValueError, match="flavour must be one of .*debiased, not 'votes'"):
         prepare(tmp_path, flavour="votes")
+    (tmp_path / "file.txt").write_text("not a folder")
+    with pytest.raises(DataError, match=r"cannot write the cache folder .*file\.txt.*--cache"):
+        prepare(kaggle, cache_dir=tmp_path / "file.txt" / "c", progress=False)
     cache = prepare(kaggle, cache_dir=tmp_path / "c", workers=1, progress=False).path
     images = cache / "images.npy"
     images.write_bytes(images.read_bytes()[:-1000])  # a damaged copy

@@ -192,12 +192,17 @@ def prepare(source, *, cache_dir=None, crop=224, size=80, workers=None, on_error
         raise ValueError("pass cache_dir when preparing an opened Catalog")
     else:
         folder = default_cache_path(source, crop, size, flavour)
-    folder.mkdir(parents=True, exist_ok=True)
     settings = _settings(crop, size, flavour)
     inputs, stats = build.inputs_hash(catalog), build.file_stats(catalog)
     fingerprint = build.fingerprint(inputs, stats)
     data = _reuse(folder, settings, inputs, fingerprint)  # lock-free: readers never wait
     if data is None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / ".lock").touch()
+        except OSError as err:
+            raise DataError(f"cannot write the cache folder {folder}: {err.strerror}; pass a "
+                            f"writable folder as cache_dir (--cache DIR)") from None
         with build.locked(folder):  # waits while another prepare writes this folder
             data = _reuse(folder, settings, inputs, fingerprint)
             if data is None:
