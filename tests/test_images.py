@@ -84,6 +84,9 @@ def test_array_input_and_crop_none(jpeg):
     assert np.array_equal(crop_and_resize(arr), crop_and_resize(jpeg, draft=False))
     whole = crop_and_resize(arr, crop=None, size=53)
     assert whole.shape == (3, 53, 53)
+    with pytest.raises(DataError, match=r"image array must be uint8 \(H, W, 3\), not float64 "
+                                        r"\(424, 424\)"):
+        crop_and_resize(np.zeros((424, 424)))
 
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16"])
