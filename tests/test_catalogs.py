@@ -422,6 +422,17 @@ def test_gz2_duplicate_and_bad_ids(tmp_path, jpeg424):
                                edit=lambda t: t.assign(dr7objid=[t.dr7objid[0]] * 2 +
                                                        list(t.dr7objid[2:])))
     _raises(rf"line 3: dr7objid {dr7[0]} also on gz2_hart16\.csv line 2", read_gz2, root)
+    table = pd.read_csv(root / "gz2_hart16.csv", dtype={"dr7objid": str, "asset_id": str})
+    table.loc[1, "dr7objid"] = "J095641+0"
+    table.loc[2, "asset_id"] = "img7"
+    table.to_csv(root / "gz2_hart16.csv", index=False)
+    _raises(r"1 row of gz2_hart16\.csv without a valid integer dr7objid:\n  gz2_hart16\.csv "
+            r"line 3: dr7objid 'J095641\+0' is not an integer", read_gz2, root)
+    table.loc[1, "dr7objid"] = str(dr7[1])
+    table.to_csv(root / "gz2_hart16.csv", index=False)
+    _raises(rf"line 4 \(dr7objid {dr7[2]}\): asset_id 'img7' is not an integer", read_gz2, root)
+    table.iloc[:0].to_csv(root / "gz2_hart16.csv", index=False)
+    _raises(r"gz2_hart16\.csv: the label table has a header but no rows", read_gz2, root)
 
 
 @pytest.mark.parametrize("fmt", ["fits", "csv.gz"])

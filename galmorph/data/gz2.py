@@ -50,6 +50,7 @@ def find_tables(root):
 
 
 def check_gz2_columns(path, columns, flavour):
+    """All 37 ``<answer>_<flavour>`` columns and an ID column, or a DataError naming them."""
     names = [f"{stem}_{flavour}" for stem in schema.GZ2_COLUMNS]
     missing = [n for n in names if n not in columns]
     if missing:
@@ -115,7 +116,6 @@ def _with(frame, **columns):
     return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
 
 
-
 def read_release(root, flavour, labels, mapping, policy, size, mode, check):
     """Read and validate a GZ2 release folder (see :func:`galmorph.data.catalogs.read_gz2`).
 
@@ -143,12 +143,14 @@ def read_release(root, flavour, labels, mapping, policy, size, mode, check):
                       ignore_index=True)
     n_rows = len(frame)
     what = ", ".join(p.name for p in label_files)
+    if n_rows == 0:
+        raise DataError(f"{what}: the label table has a header but no rows")
     rows = Rows(frame, frame["_id"], frame["_where"], "dr7objid")
-    check_ids(rows, "_id", policy, what)
-    assets = [parse_int_id(a) if a is not None and not pd.isna(a) else None
-              for a in rows.frame["asset_id"]]
-    unnamed = [Issue(i, rows.ids[i], f"{rows.name(i)}: no asset_id (image name); it is "
-                     f"missing from the filename mapping") for i, a in enumerate(assets) if a is None]
+    check_ids(rows, "_id", policy, what, name="dr7objid")
+    unnamed = [Issue(i, rows.ids[i], f"{rows.name(i)}: " + (
+                   f"asset_id {a!r} is not an integer" if isinstance(a, str) else
+                   "no asset_id (image name) in the table or the filename mapping"))
+               for i, a in enumerate(rows.frame["asset_id"]) if parse_int_id(a) is None]
     rows.drop(policy.handle("no image name", f"{count(len(unnamed), 'galaxy', 'galaxies')} of "
                             f"{what} without a valid asset_id", unnamed,
                             "Use the gz2_filename_mapping table of the same release."))

@@ -303,14 +303,18 @@ def tree_issues(labels, where, keys, atol=0.01, gz2=False, id_name="GalaxyID"):
             for r, p in sorted(problems.items())]
 
 
-def check_ids(rows, column, policy, what):
-    """Parse ``rows.frame[column]`` to integers; bad ones are one kind of problem."""
+def check_ids(rows, column, policy, what, name=None):
+    """Parse ``rows.frame[column]`` to integers; bad ones are one kind of problem.
+
+    ``name`` is the ID's name in messages (default: ``column``).
+    """
+    name = name or column
     parsed = [parse_int_id(v) for v in rows.frame[column]]
     bad = [Issue(i, str(rows.frame[column].iloc[i]),
-                 f"{rows.where(i)}: {column} {rows.frame[column].iloc[i]!r} is not an integer")
+                 f"{rows.where(i)}: {name} {rows.frame[column].iloc[i]!r} is not an integer")
            for i, v in enumerate(parsed) if v is None]
-    rows.drop(policy.handle(f"bad {column}", f"{count(len(bad), 'row')} of {what} without a "
-                            f"valid integer {column}", bad, f"Fix the {column} values."))
+    rows.drop(policy.handle(f"bad {name}", f"{count(len(bad), 'row')} of {what} without a "
+                            f"valid integer {name}", bad, f"Fix the {name} values."))
     rows.ids = np.array([parse_int_id(v) for v in rows.frame[column]], dtype=object)
     rows.frame[column] = rows.ids.astype(np.int64)
 
