@@ -244,6 +244,9 @@ def _one(fetch, backend, ra, dec, scale, size, cache_dir, options):
     except TransientError as exc:
         cutout.error = (f"{backend} cutout at {where} failed after {options['retries'] + 1} "
                         f"attempts: {exc}. The service may be down; try again later.")
+    except Exception as exc:  # an answer astroquery could not digest: report, go on with the batch
+        cutout.error = (f"{backend} cutout at {where} failed with an unexpected "
+                        f"{type(exc).__name__}: {exc}")
     if cutout.image is not None and path is not None:
         _write_cache(path, cutout.image)
     return cutout
