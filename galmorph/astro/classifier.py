@@ -27,6 +27,8 @@ from astropy.table import Table
 
 from galmorph import __version__, schema
 from galmorph.astro.classify_inputs import parse_input
+from galmorph.astro.separation import find_nearest_neighbour, projected_separation
+from galmorph.data.images import crop_and_resize, load_image
 from galmorph.errors import CheckpointError, DataError
 
 __all__ = ["MorphologyClassifier", "DEFAULT_PREPROCESSING", "OUTPUT_COLUMNS"]
@@ -37,6 +39,7 @@ DEFAULT_PREPROCESSING = {"crop": 224, "size": 80}
 OUTPUT_COLUMNS = ("p_merger", "is_merger", "predict_ok", "predict_error")
 _SEP_COLUMNS = ("sep_px", "sep_r90", "sep_arcsec", "sep_kpc", "n_sources")
 _MERGER = "Class8.6"
+_BLOCK = 64  # full-resolution images held at a time (64 x 424 x 424 x 3 = 35 MB)
 
 
 class MorphologyClassifier:
@@ -185,62 +188,78 @@ class MorphologyClassifier:
         return self._assemble(parsed, parts, paths, separations)
 
     def _chunk(self, chunk, parsed, separations, cosmology):
-        """Predict one chunk: (fractions (n, 37), errors, separation columns or None)."""
-        from galmorph.data.images import crop_and_resize
+        """Predict one chunk: (fractions (n, 37), errors, separation columns or None).
 
+        Full-resolution images are fetched or read ``_BLOCK`` rows at a time and
+        dropped once cropped (and measured), so a chunk holds only the small
+        model inputs: ``chunk_size`` x 3 x size x size bytes.
+        """
         n = len(chunk)
         errors = [r.value if r.kind == "error" else "" for r in chunk]
-        full = [None] * n  # full-resolution images, kept only for the separations
-        scales = np.full(n, np.nan)
-        coords = [i for i, r in enumerate(chunk) if r.kind == "coord"]
-        if coords:
-            self._fetch(chunk, coords, errors, full, scales)
-        crop, size = self.preprocessing_.get("crop"), int(self.preprocessing_["size"])
+        scales = np.full(n, np.nan)   # arcsec/px of fetched cutouts
+        sep_px = np.full(n, np.nan)
+        n_sources = np.full(n, -1)
         ready, ok = [], []
-        for i, r in enumerate(chunk):
-            if errors[i]:
-                continue
-            try:
-                if r.kind == "ready":
-                    x = r.value
-                else:
-                    image = full[i] if r.kind == "coord" else r.value
-                    if separations and r.kind == "path":
-                        from galmorph.data.images import load_image
-                        image = full[i] = load_image(r.value)
-                    elif r.kind == "image":
-                        full[i] = image
-                    x = crop_and_resize(image, crop, size)  # (3, size, size)
-            except DataError as err:
-                errors[i] = f"row {r.index}: {err}"
-                continue
-            ready.append(x)
-            ok.append(i)
+        for start in range(0, n, _BLOCK):
+            block = range(start, min(start + _BLOCK, n))
+            for i, image in self._images(chunk, block, errors, scales, separations):
+                try:
+                    x = image if chunk[i].kind == "ready" else crop_and_resize(
+                        image, self.preprocessing_.get("crop"), int(self.preprocessing_["size"]))
+                except DataError as err:
+                    errors[i] = f"row {chunk[i].index}: {err}"
+                    continue
+                ready.append(x)  # (3, size, size)
+                ok.append(i)
+                if separations and chunk[i].kind != "ready":
+                    nb = find_nearest_neighbour(image)
+                    sep_px[i], n_sources[i] = nb.sep_px, nb.n_sources
         fractions = np.full((n, schema.N_ANSWERS), np.nan, np.float32)  # (n, 37)
         if ready:
             fractions[ok] = self._predict_arrays(np.stack(ready))
-        seps = self._separations(chunk, full, scales, parsed, errors, cosmology) \
-            if separations else None
-        if not separations:
-            full.clear()
+        seps = None
+        if separations:
+            seps = self._project(chunk, parsed, sep_px, scales, cosmology)
+            seps["n_sources"] = n_sources
         return fractions, errors, seps
 
-    def _fetch(self, chunk, coords, errors, full, scales):
+    def _images(self, chunk, block, errors, scales, separations):
+        """(row, image) for the rows of ``block`` that have no error yet.
+
+        The image is a full-resolution array, or a path where only the crop is
+        needed (JPEGs then decode at reduced scale), or the ready model input.
+        """
+        coords = [i for i in block if chunk[i].kind == "coord" and not errors[i]]
+        fetched = dict(zip(coords, self._fetch(chunk, coords))) if coords else {}
+        for i in block:
+            r = chunk[i]
+            if errors[i]:
+                continue
+            if r.kind == "coord":
+                cut = fetched[i]
+                scales[i] = cut.pixel_scale
+                if cut.image is None:
+                    errors[i] = f"row {r.index}: {cut.error or 'no cutout'}"
+                    continue
+                yield i, cut.image
+            elif r.kind == "path" and separations:
+                try:
+                    yield i, load_image(r.value)
+                except DataError as err:
+                    errors[i] = f"row {r.index}: {err}"
+            else:
+                yield i, r.value
+
+    def _fetch(self, chunk, coords):
         from astropy.coordinates import SkyCoord
 
         from galmorph.astro.cutouts import fetch_cutouts
 
         radec = np.array([chunk[i].value for i in coords])  # (k, 2) degrees
         petro = np.array([chunk[i].petro for i in coords])
-        cutouts = fetch_cutouts(SkyCoord(radec[:, 0], radec[:, 1], unit="deg"),
-                                backend=self.backend, petro_r90=petro,
-                                cache_dir=self.cache_dir, progress=False)
-        for i, cut in zip(coords, cutouts):
-            scales[i] = cut.pixel_scale
-            if cut.image is None:
-                errors[i] = f"row {chunk[i].index}: {cut.error or 'no cutout'}"
-            else:
-                full[i] = cut.image
+        return fetch_cutouts(SkyCoord(radec[:, 0], radec[:, 1], unit="deg"),
+                             backend=self.backend, petro_r90=petro,
+                             cache_dir=self.cache_dir, progress=False)
 
     def _predict_arrays(self, images):
         from galmorph.training.inference import predict_arrays
@@ -261,25 +280,14 @@ class MorphologyClassifier:
                               f"schema {schema.SCHEMA_VERSION} ({shape}, expected "
                               f"{schema.N_ANSWERS} answers per galaxy)")
 
-    def _separations(self, chunk, full, scales, parsed, errors, cosmology):
-        from galmorph.astro.separation import find_nearest_neighbour, projected_separation
-
-        n = len(chunk)
-        sep = np.full(n, np.nan)
-        n_sources = np.full(n, -1)
-        for i, image in enumerate(full):
-            if image is not None and not errors[i]:
-                nb = find_nearest_neighbour(image)
-                sep[i], n_sources[i] = nb.sep_px, nb.n_sources
+    def _project(self, chunk, parsed, sep_px, scales, cosmology):
         petro = np.array([r.petro for r in chunk])
         z = None if parsed.z is None else parsed.z[[r.index for r in chunk]]
         # Cutouts know their pixel scale; image files are taken to be GZ2-scaled.
         is_coord = parsed.kind in ("table-coords", "skycoord")
-        out = projected_separation(sep, pixel_scale=scales if is_coord else None,
-                                   petro_r90=petro, z=z, cosmology=cosmology,
-                                   gz2_scale=not is_coord)
-        out["n_sources"] = n_sources
-        return out
+        return projected_separation(sep_px, pixel_scale=scales if is_coord else None,
+                                    petro_r90=petro, z=z, cosmology=cosmology,
+                                    gz2_scale=not is_coord)
 
     def _assemble(self, parsed, parts, paths, separations):
         fractions = np.concatenate([p[0] for p in parts])  # (N, 37)
