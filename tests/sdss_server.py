@@ -28,9 +28,12 @@ Use it as a context manager::
         cutouts = fetch_cutouts(coords, cache_dir=tmp_path)
     assert sdss.requests("hips2fits")
 
-or through the ``fake_sdss`` pytest fixture defined below; import it into a
-test module (or conftest.py) with ``from tests.sdss_server import fake_sdss``
--- the fixture also refuses any socket connection that is not to 127.0.0.1.
+or through the ``fake_sdss`` pytest fixture defined below: import it into a test
+module with ``from sdss_server import fake_sdss`` (pytest puts tests/ on
+``sys.path``), or into tests/conftest.py to offer it to every test. The fixture
+also refuses any socket connection that is not to 127.0.0.1. Its attributes
+(``sql_table``, ``galaxies``, ``galaxy_sigma``, ``footprint``) are read at request
+time, so a test may set them on the running server.
 """
 import bz2
 import contextlib
@@ -108,7 +111,7 @@ class _Field:
     run: int
     camcol: int
     field: int
-    ra: float             # frame centre
+    ra: float             # the position the field was made for (galaxy), deg
     dec: float
 
 
