@@ -294,6 +294,7 @@ def test_skip_mode_drops_records_warns_and_reports(tmp_path, jpeg424):
         cat = read_kaggle(root, on_error="skip", report=report)
     assert list(cat.ids) == [100053, 100078]
     assert cat.labels.shape == (2, 37) and len(cat.table) == 2
+    assert cat.table["Class6.1"].dtype == np.float64  # numeric again once the NaN row is out
     reasons = dict((str(k), r) for k, r in cat.skipped)
     assert reasons["100008"].startswith("bad value: training_solutions_rev1.csv line 2 "
                                         "(GalaxyID 100008): Class6.1 is NaN")
@@ -493,6 +494,16 @@ def test_images_string_ids_globs_and_lists(tmp_path, jpeg424):
     # The same file through a folder and a glob is one galaxy, not a duplicate.
     assert len(read_images([tmp_path / "a", str(tmp_path / "a" / "*.jpg")])) == 2
     assert find_images(str(tmp_path / "a" / "*.jpg")) == [tmp_path / "a" / "ngc4414.jpg"]
+
+
+def test_images_single_file_and_recursive_folders(tmp_path, jpeg424):
+    (tmp_path / "run" / "night1").mkdir(parents=True)
+    (tmp_path / "run" / "5.jpg").write_bytes(jpeg424)
+    (tmp_path / "run" / "night1" / "6.jpg").write_bytes(jpeg424)
+    one = open_catalog(tmp_path / "run" / "5.jpg")
+    assert one.layout == "images" and one.ids.tolist() == [5]
+    assert read_images(tmp_path / "run").ids.tolist() == [5]
+    assert sorted(open_catalog(tmp_path / "run", recursive=True).ids.tolist()) == [5, 6]
 
 
 def test_images_duplicate_names_in_two_folders(tmp_path, jpeg424):

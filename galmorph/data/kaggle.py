@@ -77,6 +77,8 @@ def read_training(root, policy, size, mode, check):
     -------
     Parts
     """
+    import pandas as pd
+
     folder = kaggle_dir(root, "training")
     csv_path = kaggle_csv(root)
     check_kaggle_columns(csv_path, table_columns(csv_path))
@@ -91,5 +93,8 @@ def read_training(root, policy, size, mode, check):
     known = {parse_int_id(v) for v in frame[schema.ID_COLUMN]}
     paths = match_images(rows, index_images(scan_folder(folder)), policy, schema.ID_COLUMN,
                          folder, known, size, mode, check)
-    table = rows.frame[[schema.ID_COLUMN, *schema.KAGGLE_COLUMNS]].copy()
+    # Rebuilt from the validated numbers: a column that held text in a skipped row
+    # would otherwise stay of object dtype.
+    table = pd.DataFrame(rows.labels, columns=schema.KAGGLE_COLUMNS)
+    table.insert(0, schema.ID_COLUMN, rows.ids.astype(np.int64))
     return Parts(rows.ids.astype(np.int64), paths, rows.labels, table, [csv_path], n_rows)
