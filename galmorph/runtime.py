@@ -182,12 +182,13 @@ def channels_last_helps(device, precision="fp32"):
     """The rule for when the channels-last (NHWC) memory layout speeds up convolutions.
 
     On the CPU, oneDNN's convolutions work in NHWC and otherwise reorder every
-    activation: measured on a 2-core AVX-512 BF16 AMD EPYC at 80x80 pixels
-    (``benchmarks/channels_last.py``), channels_last made resnet18 inference
-    ~13% faster in fp32 and ~15% in bf16, the small CNN 1.8-2.2x faster, and a
-    resnet18 training step ~15% faster in fp32 and equally fast in bf16. So
-    the rule is: always on the CPU. On CUDA it pays off with half precision
-    (tensor cores want NHWC); elsewhere the default layout is kept.
+    activation. Measured per CPU second on an AVX-512 BF16 AMD EPYC at 80x80
+    pixels, batch 64 (``benchmarks/channels_last.py --threads 1``),
+    channels_last made resnet18 and resnet18-tailored 7-30% faster in fp32
+    and bf16, for inference and training steps alike, and the small CNN
+    1.8-2.2x faster. So the rule is: always on the CPU. On CUDA it pays off
+    with half precision (tensor cores want NHWC); elsewhere the default
+    layout is kept.
     Results are the same in either layout, only speed differs.
     """
     device = torch.device(device) if not isinstance(device, torch.device) else device
