@@ -360,6 +360,16 @@ def test_cli_bad_input_is_one_clear_line(ckpt, tmp_path, capsys):
     assert "no ra and dec column" in capsys.readouterr().err
     assert main(["classify", "--ra", "abc", "--dec", "2", "--model", str(ckpt)]) == 1
     assert "cannot read --ra 'abc'" in capsys.readouterr().err
+    # A format astropy cannot write loses nothing: the rows are kept as ECSV.
+    good = tmp_path / "good.csv"
+    good.write_text("objid,path\n1,nope.png\n2,also_nope.png\n")
+    bad_out = tmp_path / "result.unknownformat"
+    with pytest.warns(UserWarning, match="2 of 2 rows"):
+        assert main(["classify", str(good), "--model", str(ckpt), "--out", str(bad_out),
+                     "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "result.unknownformat.ecsv" in err
+    assert Table.read(f"{bad_out}.ecsv")["objid"].tolist() == [1, 2]
 
 
 def test_a_loaded_checkpoint_can_be_passed(ckpt, images):

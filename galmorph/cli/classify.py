@@ -146,11 +146,23 @@ def run(args):
     else:
         _print_catalog_summary(result)
     if args.out:
-        result.write(args.out, overwrite=True)
+        _write(result, args.out)
         print(f"wrote {len(result)} rows to {args.out}")
     elif len(result) > 1:
         print("(use --out FILE to save the table)")
     return 0 if result["predict_ok"].any() else 1
+
+
+def _write(result, out):
+    """Write the result; if that format fails, keep the work as ECSV and say where."""
+    try:
+        result.write(out, overwrite=True)
+    except Exception as exc:  # unknown extension, missing h5py, ...
+        rescue = Path(f"{out}.ecsv")
+        result.write(rescue, overwrite=True)
+        raise DataError(f"cannot write {out} ({str(exc).splitlines()[0]}); the {len(result)} "
+                        f"classified rows were saved to {rescue} instead. Use an extension "
+                        f"astropy writes: .ecsv, .fits, .csv, .xml (VOTable)") from None
 
 
 def _print_catalog_summary(result):
