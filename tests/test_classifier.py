@@ -261,7 +261,7 @@ def test_image_column_and_image_dir(ckpt, images):
     (Table({"ra": [2.6, 0.1], "dec": [0.04, -0.3]}), "'ra' and 'dec' have no unit.*radians"),
     (Table({"ra": [150.0] * u.m, "dec": [2.0] * u.deg}), "'ra' has unit m.*not an angle"),
     (Table({"ra": ["10:00:00"], "dec": ["+02:00:00"]}), "'ra' holds text.*SkyCoord"),
-    (Table({"path": [1, 2]}), "'path' holds int64.*image_column"),
+    (Table({"path": [1, 2]}), "no ra and dec column.*'path' holds int64 values, not file names"),
 ])
 def test_structural_problems_raise_naming_the_column(ckpt, table, message):
     with pytest.raises(DataError, match=message):
@@ -271,6 +271,8 @@ def test_structural_problems_raise_naming_the_column(ckpt, table, message):
 def test_bad_arguments_raise(ckpt):
     with pytest.raises(DataError, match="image column 'img'.*objid"):
         _clf(ckpt).predict(Table({"objid": [1]}), image_column="img")
+    with pytest.raises(DataError, match="image column 'objid' holds int64.*image_column"):
+        _clf(ckpt).predict(Table({"objid": [1]}), image_column="objid")
     with pytest.raises(DataError, match="empty"):
         _clf(ckpt).predict([])
     with pytest.raises(DataError, match="cannot classify a int"):

@@ -143,6 +143,10 @@ def _from_table(table, image_column, image_dir):
                             f"{_names(table)})")
     else:
         image_column = find_column(table, PATH_NAMES)
+        if image_column is not None and table[image_column].dtype.kind not in "USO":
+            # e.g. an integer 'image' ID next to ra/dec: not file names, use the coordinates.
+            return _coords_from_table(table, f" (column {image_column!r} holds "
+                                             f"{table[image_column].dtype} values, not file names)")
     z_name = find_column(table, Z_NAMES)
     z = None if z_name is None else _floats(table[z_name])
     if image_column is not None:
@@ -151,10 +155,16 @@ def _from_table(table, image_column, image_dir):
             raise DataError(f"image column {image_column!r} holds {col.dtype} values, not "
                             f"file names; name the right column with image_column=")
         values = np.ma.filled(col, "") if np.ma.is_masked(col) else col
-        rows = (_path_row(i, str(v), image_dir, f"row {i} ({image_column!r})")
-                for i, v in enumerate(values))
+        rows = (_path_row(i, None if v is None else str(v), image_dir,
+                          f"row {i} ({image_column!r})") for i, v in enumerate(values))
         return Rows("table-images", table, len(table), rows, z)
-    ra, dec = _table_coords(table)
+    return _coords_from_table(table)
+
+
+def _coords_from_table(table, note=""):
+    z_name = find_column(table, Z_NAMES)
+    z = None if z_name is None else _floats(table[z_name])
+    ra, dec = _table_coords(table, note)
     petro_name = find_column(table, PETRO_NAMES)
     petro = None if petro_name is None else _angle(table[petro_name], petro_name, "arcsec")
     return _coord_rows("table-coords", table, ra, dec, petro, z)
@@ -187,7 +197,7 @@ def _angle(col, name, unit):
     return values
 
 
-def _table_coords(table):
+def _table_coords(table, note=""):
     """(ra, dec) in degrees from a SkyCoord column or RA/Dec columns."""
     from astropy.coordinates import SkyCoord
 
@@ -198,8 +208,8 @@ def _table_coords(table):
     ra_name, dec_name = find_column(table, RA_NAMES), find_column(table, DEC_NAMES)
     if ra_name is None or dec_name is None:
         missing = " and ".join(n for n, v in (("ra", ra_name), ("dec", dec_name)) if v is None)
-        raise DataError(f"the table has no {missing} column (columns: {_names(table)}); give "
-                        f"'ra' and 'dec' in degrees, a SkyCoord column, or an image-path column "
+        raise DataError(f"the table has no {missing} column (columns: {_names(table)}){note}; "
+                        f"give 'ra' and 'dec' in degrees, a SkyCoord column, or an image-path column "
                         f"named one of {', '.join(PATH_NAMES[:4])} (or pass image_column=)")
     ra, dec = _angle(table[ra_name], ra_name, "deg"), _angle(table[dec_name], dec_name, "deg")
     unitless = getattr(table[ra_name], "unit", None) is None and \
