@@ -30,8 +30,8 @@ def _jpeg(size=(424, 424), mode="RGB", fmt="JPEG", shade=0):
     # A smooth gradient keeps the files small (a few kB) and fast to write.
     w, h = size
     ramp = (np.add.outer(np.arange(h), np.arange(w)) * 255 // (w + h) + shade) % 256
-    arr = np.stack([ramp, ramp[::-1], ramp.T[:h, :w] if w == h else ramp], -1).astype(np.uint8)
-    im = Image.fromarray(arr, "RGB").convert(mode)
+    arr = np.stack([ramp, ramp[::-1], np.full_like(ramp, 128)], -1).astype(np.uint8)  # (h, w, 3)
+    im = Image.fromarray(arr).convert(mode)
     buf = io.BytesIO()
     im.save(buf, fmt)
     return buf.getvalue()
@@ -189,7 +189,8 @@ def test_kaggle_images_without_labels(tmp_path, jpeg424):
 def test_kaggle_duplicate_ids_name_both_lines(tmp_path, jpeg424):
     ids = KAGGLE_IDS[:4] + [KAGGLE_IDS[1]]
     root, _ = make_kaggle(tmp_path / "k", jpeg424, ids=ids)
-    msg = _raises(r"2 rows of training_solutions_rev1\.csv sharing their GalaxyID", read_kaggle, root)
+    msg = _raises(r"2 rows of training_solutions_rev1\.csv sharing their GalaxyID", read_kaggle,
+                  root)
     assert "line 3: GalaxyID 100023 also on training_solutions_rev1.csv line 6" in msg
 
 
