@@ -381,3 +381,15 @@ def test_a_loaded_checkpoint_can_be_passed(ckpt, images):
     out = clf.predict(str(images["png"][0]))
     assert clf.model_ is loaded.model and clf.preprocessing_ == PREP
     assert out.meta["model_path"] == str(ckpt) and out["predict_ok"][0]
+
+
+@pytest.mark.realdata
+def test_real_kaggle_jpegs_with_separations(ckpt, kaggle_5k):
+    paths = sorted((kaggle_5k / "images_training_rev1").glob("*.jpg"))[:4]
+    t = Table({"GalaxyID": [int(p.stem) for p in paths], "path": [str(p) for p in paths]})
+    out = _clf(ckpt).predict(t, separations=True)
+    assert out["GalaxyID"].tolist() == t["GalaxyID"].tolist() and out["predict_ok"].all()
+    assert np.all(out["n_sources"] >= 1)
+    finite = np.isfinite(out["sep_px"])
+    assert np.all(out["sep_r90"][finite] == pytest.approx(0.02 * out["sep_px"][finite]))
+    assert np.all(np.isnan(out["sep_arcsec"]))  # no petroR90_r: no angular scale
