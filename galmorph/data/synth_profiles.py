@@ -20,7 +20,7 @@ COLOURS = {
     "old": np.array([1.30, 1.00, 0.70], np.float32),     # ellipticals, bulges, bars
     "disk": np.array([1.05, 1.00, 0.95], np.float32),    # smooth disk light
     "young": np.array([0.80, 0.95, 1.25], np.float32),   # spiral arms, rings
-    "hii": np.array([0.80, 0.85, 1.40], np.float32),     # star-forming knots
+    "hii": np.array([0.75, 0.92, 1.30], np.float32),     # star-forming knots
     "star": np.array([1.0, 1.0, 1.0], np.float32),
 }
 

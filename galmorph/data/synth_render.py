@@ -80,7 +80,8 @@ def _disk(canvas, t, rng, x, y):
         # Arms grow out of the bulge/bar region and fade beyond ~3 scale lengths.
         inner = (1 - safe_exp(-(r / np.float32(0.8 * r0)) ** 2)) * safe_exp(
             -(r / np.float32(3.2 * h)) ** 4)
-        arms = disk * (amp * mod * inner)
+        # Clumpy, patchy arms rather than perfect ribbons (star formation, dust).
+        arms = disk * (amp * mod * inner) * _texture(rng, 0.5)
         _add(canvas, disk * np.float32(1 - amp) + arms * np.float32(0.35),
              _jitter(COLOURS["disk"], rng))
         _add(canvas, arms * np.float32(2.4), _jitter(COLOURS["young"], rng))
@@ -132,8 +133,8 @@ def _irregular(canvas, t, rng, x, y):
     i0 = 0.45 * t.brightness
     dx, dy = rng.normal(0, 0.25 * h, 2)
     xr, yr = rotate(x - np.float32(dx), y - np.float32(dy), t.pa)
-    body = exponential(np.sqrt(xr * xr + (yr / np.float32(t.q)) ** 2), h)
-    _add(canvas, body * np.float32(i0), _jitter(COLOURS["disk"], rng))
+    body = exponential(np.sqrt(xr * xr + (yr / np.float32(t.q)) ** 2), h) * _texture(rng, 0.35)
+    _add(canvas, body * np.float32(i0), _jitter(COLOURS["young"], rng))
     c = (_BOX - 1) / 2
     for _ in range(t.params["n_clumps"]):
         cx, cy = rng.normal(0, 1.1 * h, 2)
@@ -157,6 +158,24 @@ def _noise_bank():
     bank /= bank.std()
     bank.flags.writeable = False
     return bank
+
+
+@lru_cache(maxsize=1)
+def _texture_bank():
+    # Smooth random field (~4 px grains) with zero mean and unit variance.
+    bank = np.random.default_rng(20140102).standard_normal((1, 640, 640), np.float32)
+    bank = gaussian_blur(bank, 3.0)[0]
+    bank /= bank.std()
+    bank.flags.writeable = False
+    return bank
+
+
+def _texture(rng, strength):
+    """A ``(_BOX, _BOX)`` multiplicative texture ``max(1 + strength * field, 0)``."""
+    bank = _texture_bank()
+    ox, oy = rng.integers(0, bank.shape[0] - _BOX, 2)
+    return np.maximum(np.float32(1.0) + np.float32(strength) * bank[oy:oy + _BOX, ox:ox + _BOX],
+                      np.float32(0.0))
 
 
 def stretch(canvas):

@@ -88,7 +88,7 @@ def _roundness(q):
 
 def _pick_kind(rng, feature):
     if feature is None:
-        return str(rng.choice(["smooth", "disk", "edgeon"], p=[0.40, 0.42, 0.18]))
+        return str(rng.choice(["smooth", "disk", "edgeon"], p=[0.40, 0.46, 0.14]))
     return {
         "ring": "disk", "irregular": "irregular", "lens or arc": "smooth",
         "disturbed": str(rng.choice(["disk", "smooth"], p=[0.7, 0.3])),
@@ -99,7 +99,7 @@ def _pick_kind(rng, feature):
 
 
 def _smooth(rng, ans, p, feature):
-    probs = [0.38, 0.42, 0.20] if feature != "dust lane" else [0.0, 0.5, 0.5]
+    probs = [0.40, 0.45, 0.15] if feature != "dust lane" else [0.0, 0.5, 0.5]
     if feature == "lens or arc":
         probs = [0.6, 0.4, 0.0]
     cls = int(rng.choice(3, p=probs))
@@ -123,9 +123,9 @@ def _edgeon(rng, ans, p, feature):
 def _disk(rng, ans, p, feature):
     cos_i = rng.uniform(0.5, 1.0) if feature != "ring" else rng.uniform(0.7, 1.0)
     q = float(np.sqrt(cos_i ** 2 + (0.15 ** 2) * (1 - cos_i ** 2)))
-    bar = bool(rng.random() < (0.35 if q > 0.6 else 0.0))
-    spiral = bool(rng.random() < (0.72 if feature != "ring" else 0.35))
-    bulge = int(rng.choice(4, p=[0.16, 0.34, 0.34, 0.16]))
+    bar = bool(rng.random() < (0.28 if q > 0.6 else 0.0))
+    spiral = bool(rng.random() < (0.78 if feature != "ring" else 0.35))
+    bulge = int(rng.choice(4, p=[0.15, 0.38, 0.35, 0.12]))
     arms = int(rng.choice(6, p=[0.08, 0.46, 0.15, 0.10, 0.08, 0.13])) if spiral else 5
     winding = int(rng.integers(3)) if spiral else 1
     p.update(bar=bar, spiral=spiral, bulge=bulge, arms=arms, winding=winding,
@@ -169,11 +169,11 @@ def sample_truth(rng):
            9: _a("rounded bulge"), 10: _a("medium arms"), 11: _a("can't tell")}
     params = {}
     feature = None
-    if rng.random() < 0.07:
+    if rng.random() < 0.06:
         kind = "star"
         q = _star(rng, ans, params)
     else:
-        if rng.random() < 0.26:
+        if rng.random() < 0.22:
             names = list(_FEATURE_P)
             feature = names[int(rng.choice(len(names), p=list(_FEATURE_P.values())))]
             ans[6], ans[8] = _a("odd"), _a(feature)
@@ -188,10 +188,10 @@ def sample_truth(rng):
             q = _irregular(rng, ans, params)
         if kind != "edgeon" and kind != "smooth":
             ans[7] = _roundness(q)
-    size = float(rng.uniform(11.0, 24.0))   # px: disk scale length / effective radius
+    size = float(rng.uniform(12.0, 26.0))   # px: disk scale length / effective radius
     brightness = float(np.exp(rng.uniform(np.log(0.5), np.log(3.0))))
     # Small, faint galaxies are hard: the volunteers' answers scatter more.
-    difficulty = 0.55 * (24.0 - size) / 13.0 + 0.45 * np.log(3.0 / brightness) / np.log(6.0)
+    difficulty = 0.55 * (26.0 - size) / 14.0 + 0.45 * np.log(3.0 / brightness) / np.log(6.0)
     return Truth(kind=kind, answers=ans, odd_feature=feature, size=size,
                  brightness=brightness, q=float(q), pa=float(rng.uniform(0, np.pi)),
                  difficulty=float(np.clip(difficulty, 0.0, 1.0)), params=params)

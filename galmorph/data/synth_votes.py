@@ -31,11 +31,11 @@ VOTERS = (20, 60)
 # Questions whose answers are ordered, so that mistakes go to a neighbour.
 _ORDINAL = {5, 7, 10}
 # (accuracy for a clear galaxy, loss of accuracy at difficulty 1)
-_ACCURACY = {1: (0.90, 0.30), 2: (0.93, 0.20), 3: (0.84, 0.25), 4: (0.86, 0.25),
+_ACCURACY = {1: (0.93, 0.30), 2: (0.93, 0.20), 3: (0.88, 0.25), 4: (0.86, 0.25),
              5: (0.64, 0.15), 6: (0.80, 0.10), 7: (0.80, 0.20), 8: (0.74, 0.20),
              9: (0.80, 0.20), 10: (0.66, 0.20), 11: (0.70, 0.25)}
 # Per-galaxy Dirichlet concentration: lower = more galaxy-to-galaxy scatter.
-_KAPPA = 40.0
+_KAPPA = 50.0
 
 
 def _idx(label):
