@@ -101,7 +101,11 @@ def _biased_population(seed=0, n=3000):
 def test_separation_bias_finds_raised_votes_at_small_separation():
     table, kind = _biased_population()
     bias = separation_bias(table, seed=0, n_boot=100)
-    assert bias["n"].sum() == len(table)
+    assert bias["n"].sum() == len(table) and bias.meta["n_outside"] == 0
+    narrow = separation_bias(table, bins=[0.0, 1.0, 2.0], n_boot=0)
+    assert narrow.meta["n_outside"] == int(((table["sep_r90"] > 2)
+                                            & np.isfinite(table["sep_r90"])).sum())
+    assert narrow["n"].sum() + narrow.meta["n_outside"] == len(table)
     close = bias[(bias["sep_high"] <= 1.5) & (bias["n"] > 0)]
     far = bias[(bias["sep_low"] >= 1.5) & np.isfinite(bias["sep_low"]) & (bias["n"] > 0)]
     assert close["mean_p_merger"].min() > far["mean_p_merger"].max() + 0.1

@@ -125,6 +125,8 @@ def _bootstrap_fraction(k, n, n_boot, confidence, rng):
     if n == 0:
         return np.nan, np.nan, np.nan
     frac = k / n
+    if not n_boot:
+        return frac, np.nan, np.nan
     draws = rng.binomial(n, frac, size=n_boot) / n
     tail = 50 * (1 - confidence)
     low, high = np.percentile(draws, [tail, 100 - tail])
@@ -219,8 +221,8 @@ def _separations(table, column):
 def _default_edges(sep, column):
     finite = sep[np.isfinite(sep)]
     if column == "sep_r90":
-        # The 424 px GZ2 cutout spans +-4.24 petroR90 (0.02 petroR90/px).
-        return np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.5])
+        # The 424 px GZ2 cutout spans +-4.24 petroR90 (0.02 petroR90/px), 6.0 to a corner.
+        return np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 6.0])
     if finite.size == 0:
         return np.array([0.0, 1.0])
     return np.unique(np.quantile(finite, np.linspace(0, 1, 7)))
@@ -238,8 +240,9 @@ def separation_bias(table, bins=None, separation_column="sep_r90", column=_MERGE
         ``sep_kpc``), as written by ``predict(..., separations=True)``.
     bins : int or array-like, optional
         Bin edges in the separation column's unit, or a number of equal-count
-        bins. Default: 0, 0.5, 1, 1.5, 2, 3, 4.5 petroR90 for ``sep_r90``, six
-        equal-count bins otherwise.
+        bins. Default: 0, 0.5, 1, 1.5, 2, 3, 6 petroR90 for ``sep_r90`` (6 is
+        the corner of a GZ2 cutout), six equal-count bins otherwise. Finite
+        separations outside the edges are counted in ``meta["n_outside"]``.
     threshold : float
         Merger threshold for the ``merger_fraction`` columns.
     n_boot, confidence, seed
@@ -284,6 +287,8 @@ def separation_bias(table, bins=None, separation_column="sep_r90", column=_MERGE
                                   "mean_p_merger_err", "merger_fraction", "merger_fraction_low",
                                   "merger_fraction_high"),
                 dtype=(float, float, float, int, float, float, float, float, float))
+    finite = sep[np.isfinite(sep)]
+    out.meta["n_outside"] = int(((finite < edges[0]) | (finite > edges[-1])).sum())
     out.meta.update(separation_column=separation_column, threshold=threshold,
                     confidence=confidence, n_boot=n_boot,
                     note="last row (sep_low = inf): no neighbour detected in the cutout")
