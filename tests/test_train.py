@@ -105,7 +105,8 @@ def test_resume_reproduces_uninterrupted_run(synth, tmp_path):
     Everything random derives from (seed, step) or is restored from last.pt, so with fp32 on
     the CPU the weights agree exactly; the stated tolerance is 1e-6 absolute.
     """
-    kw = dict(augment=True, batches_per_epoch=3)  # augmentation and dropout (0.5) both on
+    # Augmentation and dropout (0.5) both on.
+    kw = dict(augment=True, batches_per_epoch=3, plateau_patience=0, lr=0.01)
     full = train(_config(synth, tmp_path / "full", **kw))
     split = train(_config(synth, tmp_path / "split", epochs=1, **kw))
     assert len(read_metrics(split)) == 1
@@ -114,10 +115,16 @@ def test_resume_reproduces_uninterrupted_run(synth, tmp_path):
     mid = tmp_path / "mid"
     train(_config(synth, mid, time_limit=0, **kw))
     assert load_checkpoint(mid / "last.pt").train_state["batch"] == 1
-    for _ in range(8):
+    for _ in range(5):
         train(_config(synth, mid, time_limit=0, resume=True, **kw))
     ref = _weights(full / "last.pt")
     assert _max_diff(ref, _weights(split / "last.pt")) <= 1e-6
+    # The schedule and optimizer state came back too (patience 0: the LR moves when the
+    # validation RMSE does not improve).
+    for run in (split, mid):
+        got, want = load_checkpoint(run / "last.pt"), load_checkpoint(full / "last.pt")
+        assert got.scheduler_state == want.scheduler_state
+        assert got.optimizer_state["state"][0]["step"] == want.optimizer_state["state"][0]["step"]
     assert _max_diff(ref, _weights(mid / "last.pt")) <= 1e-6
     assert [r["val_rmse"] for r in read_metrics(mid)] == pytest.approx(
         [r["val_rmse"] for r in read_metrics(full)], rel=1e-6)

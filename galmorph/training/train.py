@@ -361,11 +361,12 @@ class _Run:
     def _end_epoch(self, epoch):
         st = self.state
         val_rmse = self._validate()
+        lr = self.optimizer.param_groups[0]["lr"]  # the rate this epoch trained with
         self.scheduler.step(val_rmse)
         part = st["partial"]
         row = {"epoch": epoch + 1,
                "train_rmse": math.sqrt(part["sum_sq"] / (part["n"] * schema.N_ANSWERS)),
-               "val_rmse": val_rmse, "lr": self.optimizer.param_groups[0]["lr"],
+               "val_rmse": val_rmse, "lr": lr,
                "images_per_s": part["n"] / max(part["seconds"], 1e-9),
                "elapsed_s": st["elapsed_s_at_start"] + time.monotonic() - self.t_start}
         st.update(epoch=epoch + 1, batch=0, partial=None, elapsed_s=row["elapsed_s"])
