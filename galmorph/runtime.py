@@ -186,7 +186,7 @@ def channels_last_helps(device, precision="fp32"):
     pixels, batch 64 (``benchmarks/channels_last.py --threads 1``),
     channels_last made resnet18 and resnet18-tailored 7-30% faster in fp32
     and bf16, for inference and training steps alike, and the small CNN
-    1.8-2.2x faster. So the rule is: always on the CPU. On CUDA it pays off
+    1.35-1.9x faster. So the rule is: always on the CPU. On CUDA it pays off
     with half precision (tensor cores want NHWC); elsewhere the default
     layout is kept.
     Results are the same in either layout, only speed differs.
