@@ -154,7 +154,10 @@ class MorphologyClassifier:
             Also measure the nearest projected neighbour in each full-resolution
             image (:mod:`galmorph.astro.separation`): columns ``sep_px``,
             ``sep_r90`` (petroR90_r units), ``sep_arcsec``, ``sep_kpc`` and
-            ``n_sources``. Image files are assumed to be at the GZ2 scale.
+            ``n_sources``; ``inf`` where no neighbour is detected, NaN (and
+            ``n_sources`` -1) where nothing was measured (failed rows,
+            already-cropped arrays). Image files are assumed to be at the GZ2
+            scale; their ``sep_arcsec`` needs a ``petroR90_r`` column.
         cosmology : astropy.cosmology.Cosmology, optional
             For ``sep_kpc`` (default Planck18).
 
