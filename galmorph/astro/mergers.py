@@ -358,7 +358,11 @@ def propose_merger_threshold(table, thresholds=None, method="auto", separation_c
     if method not in ("close_pairs", "knee"):
         raise ValueError(f"method must be 'auto', 'close_pairs' or 'knee', not {method!r}")
     ok = np.isfinite(p)
-    sep = _separations(table, separation_column)[ok] if method == "close_pairs" else None
+    sep = None
+    if method == "close_pairs":
+        sep = _separations(table, separation_column)
+        ok &= ~np.isnan(sep)  # not measured: neither a close pair nor an isolated galaxy
+        sep = sep[ok]
     p = p[ok]
     if p.size == 0:
         raise DataError("no finite merger probabilities to propose a threshold from")
