@@ -204,8 +204,12 @@ def test_other_schema_version(cnn_ckpt):
     assert "cnn.pt" in msg and "'gz2-kaggle-37/0'" in msg and repr(schema.SCHEMA_VERSION) in msg
 
 
-def test_unknown_model_and_newer_format(cnn_ckpt):
+def test_unknown_model_damaged_entries_and_newer_format(cnn_ckpt):
     path, _ = cnn_ckpt
+    _rewrite(path, preprocessing=[224, 80])
+    with pytest.raises(CheckpointError, match=r"cnn\.pt is a damaged .*preprocessing should be"):
+        load_checkpoint(path)
+    _rewrite(path, preprocessing=PREP)
     _rewrite(path, model="vit")
     with pytest.raises(CheckpointError, match=r"cnn\.pt holds an unknown model 'vit'"):
         load_checkpoint(path)

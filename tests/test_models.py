@@ -123,6 +123,8 @@ def test_bad_names_and_options_are_refused():
         build_model("cnn", dropuot=0.1)
     with pytest.raises(ValueError, match="needs a 'name' entry"):
         build_model({"dropout": 0.1})
+    with pytest.raises(ValueError, match="config name 'cnn' does not match model 'resnet18'"):
+        model_config("resnet18", name="cnn")
     with pytest.raises(ValueError, match="output must be one of"):
         build_model("resnet18", output="softmax")
 

@@ -49,7 +49,7 @@ def _check_name(name):
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
 
 
-def model_config(name, **overrides):
+def model_config(name, /, **overrides):
     """The configuration dataclass of model ``name``, with ``overrides`` applied.
 
     Parameters
@@ -72,14 +72,16 @@ def model_config(name, **overrides):
     if unknown:
         raise ValueError(f"unknown option(s) {', '.join(unknown)} for model {name!r}; "
                          f"valid: {', '.join(sorted(fields - {'name'}))}")
-    overrides.pop("name", None)
+    other = overrides.pop("name", name)
+    if other != name:
+        raise ValueError(f"config name {other!r} does not match model {name!r}")
     kwargs = {**_PRESETS[name], **overrides}
     if "name" in fields:
         kwargs["name"] = name
     return config_cls(**kwargs)
 
 
-def build_model(name_or_config, **overrides):
+def build_model(name_or_config, /, **overrides):
     """Build a model from its name, a config dict (``asdict(model.config)``) or a config.
 
     Parameters

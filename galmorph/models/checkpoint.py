@@ -241,6 +241,12 @@ def _check_payload(path, data, expected_model):
     if missing:
         raise CheckpointError(f"{path} is an incomplete galmorph checkpoint: missing "
                               f"{', '.join(missing)}")
+    wrong = [k for k in ("config", "state_dict", "preprocessing") if not isinstance(data[k], dict)]
+    wrong += [k for k in ("meta", "optimizer_state", "scheduler_state", "train_state")
+              if data.get(k) is not None and not isinstance(data[k], dict)]
+    if wrong:
+        raise CheckpointError(f"{path} is a damaged galmorph checkpoint: {', '.join(wrong)} "
+                              f"should be a dict")
     name = data["model"]
     if name not in MODEL_NAMES:
         raise CheckpointError(f"{path} holds an unknown model {name!r}; this galmorph knows "

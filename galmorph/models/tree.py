@@ -93,6 +93,12 @@ def _tables():
     return question_of, ancestors, n_answers
 
 
+@functools.lru_cache(maxsize=None)
+def _tables_on(device):
+    # One copy per device, so a GPU forward does not re-upload the tables.
+    return tuple(t.to(device) for t in _tables())
+
+
 def _work_dtype(dtype):
     return torch.float64 if dtype == torch.float64 else torch.float32
 
@@ -130,7 +136,7 @@ def tree_normalize(raw, kind="relu", eps=1e-12):
     if raw.ndim != 2 or raw.shape[1] != schema.N_ANSWERS:
         raise ValueError(f"expected raw outputs of shape (B, {schema.N_ANSWERS}), "
                          f"got {tuple(raw.shape)}")
-    question_of, ancestors, n_answers = (t.to(raw.device) for t in _tables())
+    question_of, ancestors, n_answers = _tables_on(raw.device)
     n_questions = schema.N_QUESTIONS
     with torch.autocast(raw.device.type, enabled=False):
         x = raw.to(_work_dtype(raw.dtype))  # (B, 37)
