@@ -1,4 +1,6 @@
 import dataclasses
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -220,3 +222,10 @@ def test_torchvision_state_dict_loads_strictly_and_into_the_37_class_heads():
     del broken["layer4.1.bn2.bias"]
     with pytest.raises(ValueError, match=r"layer4\.1\.bn2\.bias.*layer1\.0\.conv1\.weight"):
         load_torchvision_weights(ResNet18(), broken)
+
+
+def test_importing_the_zoo_does_not_import_torch():
+    code = ("import sys, galmorph.models as m; "
+            "print(m.MODEL_NAMES == ('cnn', 'resnet18', 'resnet18-tailored'), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]

@@ -81,6 +81,16 @@ def test_gradients_are_finite(kind):
     assert raw.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_gradients_match_finite_differences(kind):
+    g = torch.Generator().manual_seed(8)
+    raw = torch.randn(3, 37, generator=g, dtype=torch.float64)
+    raw = raw + 0.2 * raw.sign()  # keep away from the ReLU kink at 0
+    raw[0, schema.QUESTION_SLICES[6]] = -1.0  # one dead question (uniform fallback)
+    assert torch.autograd.gradcheck(lambda r: tree_normalize(r, kind=kind),
+                                    (raw.requires_grad_(),))
+
+
 def test_double_input_stays_double_and_parents_multiply_down():
     raw = _raw(6, n=4).double()
     out = tree_normalize(raw)
