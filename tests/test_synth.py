@@ -143,6 +143,12 @@ def test_bad_n_is_refused(tmp_path, n):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize("seed", [-1, 1.5, "0"])
+def test_bad_seed_is_refused(tmp_path, seed):
+    with pytest.raises(DataError, match="seed must be a non-negative integer"):
+        make_synthetic(tmp_path / "x", n=2, seed=seed, progress=False)
+
+
 def test_bad_workers_is_refused(tmp_path):
     with pytest.raises(DataError, match="workers must be a positive number"):
         make_synthetic(tmp_path / "x", n=2, workers=0, progress=False)

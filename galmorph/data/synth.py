@@ -211,8 +211,8 @@ def make_synthetic(out_dir, n=1000, seed=0, workers=None, progress=True, overwri
     Raises
     ------
     galmorph.errors.DataError
-        For ``n <= 0``, bad ``workers`` or a non-empty ``out_dir`` without
-        ``overwrite``.
+        For ``n <= 0``, bad ``workers``, a negative ``seed`` or a non-empty
+        ``out_dir`` without ``overwrite``.
 
     Examples
     --------
@@ -222,6 +222,8 @@ def make_synthetic(out_dir, n=1000, seed=0, workers=None, progress=True, overwri
     out = _check_args(out_dir, n, workers, overwrite)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise DataError(f"seed must be a non-negative integer (or None), got {seed!r}")
     seed = int(seed)
     out.mkdir(parents=True, exist_ok=True)
     _clear(out)

@@ -52,7 +52,7 @@ def dust_lane(canvas, xr, yr, tau, width, length, offset=0.0):
     if tau < 0.05:
         return
     lane = safe_exp(-0.5 * ((yr - np.float32(offset)) / np.float32(width)) ** 2
-                    - (xr / np.float32(length)) ** 4)
+                    - np.square(np.square(xr / np.float32(length))))
     canvas *= np.exp(-(np.float32(tau) * _DUST)[:, None, None] * lane[None])
 
 
@@ -76,7 +76,7 @@ def _lens_arc(canvas, t, rng, x, y):
     centre = rng.uniform(-np.pi, np.pi)
     dtheta = (np.arctan2(y, x) - np.float32(centre - np.pi)) % np.float32(2 * np.pi) - np.float32(np.pi)
     half = np.radians(rng.uniform(25, 55))
-    arc = ring(r, radius, rng.uniform(1.4, 2.2)) * safe_exp(-0.5 * (dtheta / np.float32(half)) ** 4)
+    arc = ring(r, radius, rng.uniform(1.4, 2.2)) * safe_exp(-0.5 * np.square(np.square(dtheta / np.float32(half))))
     canvas += (np.float32(rng.uniform(0.35, 0.6)) * COLOURS["young"])[:, None, None] * arc
     cx, cy = _centre(canvas)
     add_blob(canvas, cx - 0.55 * radius * np.cos(centre), cy - 0.55 * radius * np.sin(centre),

@@ -19,7 +19,8 @@ import numpy as np
 
 from galmorph.data import synth_features as feat
 from galmorph.data.synth_profiles import (COLOURS, add_blob, exponential, gaussian_blur, grid,
-                                          ring, rotate, safe_exp, sersic, spiral_modulation)
+                                          fpow, ring, rotate, safe_exp, sersic,
+                                          spiral_modulation)
 
 __all__ = ["render", "IMAGE_SIZE", "stretch"]
 
@@ -79,7 +80,7 @@ def _disk(canvas, t, rng, x, y):
             amp = 0.6
         # Arms grow out of the bulge/bar region and fade beyond ~3 scale lengths.
         inner = (1 - safe_exp(-(r / np.float32(0.8 * r0)) ** 2)) * safe_exp(
-            -(r / np.float32(3.2 * h)) ** 4)
+            -np.square(np.square(r / np.float32(3.2 * h))))
         # Clumpy, patchy arms rather than perfect ribbons (star formation, dust).
         arms = disk * (amp * mod * inner) * _texture(rng, 0.5)
         _add(canvas, disk * np.float32(1 - amp) + arms * np.float32(0.35),
@@ -90,8 +91,8 @@ def _disk(canvas, t, rng, x, y):
         _add(canvas, disk, _jitter(COLOURS["disk"], rng))
     if p["bar"]:
         bx, by = rotate(xr, yd, p["bar_angle"])
-        ferrers = np.maximum(1 - (bx / np.float32(bar_len)) ** 2
-                             - (by / np.float32(0.27 * bar_len)) ** 2, 0) ** np.float32(1.2)
+        ferrers = fpow(np.maximum(1 - (bx / np.float32(bar_len)) ** 2
+                                  - (by / np.float32(0.27 * bar_len)) ** 2, 0), 1.2)
         _add(canvas, ferrers * np.float32(1.1 * i0), _jitter(COLOURS["old"], rng))
     if t.odd_feature == "ring":
         radius = bar_len * 1.05 if p["bar"] else rng.uniform(1.6, 2.2) * h
@@ -186,8 +187,10 @@ def stretch(canvas):
     """
     total = np.maximum(canvas.mean(axis=0), np.float32(1e-6))  # (H, W)
     scale = np.arcsinh(total / np.float32(_SOFT)) / (total * np.float32(np.arcsinh(_SATURATE / _SOFT)))
-    rgb = np.clip(canvas * scale, 0.0, 1.0) * np.float32(255.0)
-    return np.ascontiguousarray(rgb.transpose(1, 2, 0) + np.float32(0.5)).astype(np.uint8)
+    rgb = canvas * (scale * np.float32(255.0))
+    np.clip(rgb, 0.0, 255.0, out=rgb)
+    rgb += np.float32(0.5)
+    return np.ascontiguousarray(rgb.astype(np.uint8).transpose(1, 2, 0))  # (H, W, 3)
 
 
 def render(truth, rng):
