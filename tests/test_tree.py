@@ -43,9 +43,18 @@ def test_constant_outputs_fall_back_to_uniform(kind, fill):
 def test_large_values_stay_finite_and_valid(kind):
     raw = _raw(1, n=64, scale=1e6)
     raw[0] = torch.finfo(torch.float32).max / 4
+    raw[1, :5] = torch.inf
+    raw[2, ::2] = -torch.inf
     out = tree_normalize(raw, kind=kind)
     assert torch.isfinite(out).all()
     _assert_tree(out)
+
+
+def test_nan_is_not_hidden():
+    raw = torch.zeros(2, 37)
+    raw[0, 0] = torch.nan
+    out = tree_normalize(raw)
+    assert torch.isnan(out[0]).any() and torch.isfinite(out[1]).all()
 
 
 def test_relu_variant_matches_numpy_twin():

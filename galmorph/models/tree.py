@@ -109,8 +109,9 @@ def tree_normalize(raw, kind="relu", eps=1e-12):
     Parameters
     ----------
     raw : torch.Tensor, shape (B, 37)
-        Unconstrained outputs, Kaggle column order. Any real values (all zero,
-        all negative, very large) give a valid tree.
+        Unconstrained outputs, Kaggle column order. Any values (all zero, all
+        negative, huge, infinite) give a valid tree; only NaN stays NaN, so a
+        diverged network is not hidden.
     kind : {"relu", "softmax"}
         Per-question normalisation; see the module docstring for the trade-off.
     eps : float
@@ -140,6 +141,8 @@ def tree_normalize(raw, kind="relu", eps=1e-12):
     n_questions = schema.N_QUESTIONS
     with torch.autocast(raw.device.type, enabled=False):
         x = raw.to(_work_dtype(raw.dtype))  # (B, 37)
+        big = torch.finfo(x.dtype).max
+        x = x.clamp(-big, big)  # +-inf -> largest finite; NaN stays NaN (divergence shows)
         if kind == "relu":
             x = torch.relu(x)
         # Each question's largest value; dividing by it (a constant for the
@@ -151,7 +154,8 @@ def tree_normalize(raw, kind="relu", eps=1e-12):
             x = torch.exp(x - qmax[:, question_of])  # each question's max -> 1
             alive = torch.ones_like(x, dtype=torch.bool)
         else:
-            alive = (qmax > eps)[:, question_of]  # (B, 37); False: all answers <= eps
+            # (B, 37); False where all answers <= eps. Written as "not <=" so NaN stays alive.
+            alive = ~(qmax <= eps)[:, question_of]
             x = x / torch.where(alive, qmax[:, question_of], torch.ones_like(x))
         sums = x.new_zeros(x.shape[0], n_questions).index_add(1, question_of, x)  # (B, 11)
         total = sums[:, question_of]  # (B, 37), in [1, n] where alive
