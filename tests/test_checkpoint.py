@@ -118,7 +118,10 @@ def test_save_replaces_atomically_and_keeps_the_old_file_on_failure(cnn_ckpt, mo
 def test_missing_file(tmp_path):
     with pytest.raises(CheckpointError, match=r"nope\.pt does not exist"):
         load_checkpoint(tmp_path / "nope.pt")
-    with pytest.raises(CheckpointError, match="is not a file"):
+    with pytest.raises(CheckpointError, match="is not a file$"):
+        load_checkpoint(tmp_path)
+    (tmp_path / "best.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="is not a file; it holds best.pt"):
         load_checkpoint(tmp_path)
 
 

@@ -183,7 +183,9 @@ def _read(path):
         raise CheckpointError(f"checkpoint {path} does not exist; check the path, or train a "
                               f"model with 'galmorph train'")
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} is not a file")
+        found = sorted(p.name for p in path.glob("*.pt")) if path.is_dir() else []
+        hint = f"; it holds {', '.join(found)}" if found else ""
+        raise CheckpointError(f"checkpoint {path} is not a file{hint}")
     with open(path, "rb") as fh:
         head = fh.read(4)
     # save_checkpoint always writes torch's zip format; anything else is foreign.
