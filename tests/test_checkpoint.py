@@ -61,6 +61,7 @@ def test_round_trip_gives_the_same_outputs(tmp_path, name):
     with torch.no_grad():
         torch.testing.assert_close(ckpt.model(_images()), model(_images()), rtol=0, atol=0)
     assert [p.name for p in path.parent.iterdir()] == ["model.pt"]  # no temporary file left
+    assert path.stat().st_mode & 0o044 == (tmp_path / "sub").stat().st_mode & 0o044  # not private
 
 
 def test_training_state_round_trips_and_resumes(tmp_path):

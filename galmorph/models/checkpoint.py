@@ -152,6 +152,9 @@ def save_checkpoint(path, model, *, preprocessing, optimizer_state=None, schedul
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            # mkstemp makes the file private (0600); give it the usual permissions.
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), 0o666 & ~_umask())
             torch.save(payload, fh)
             fh.flush()
             os.fsync(fh.fileno())
@@ -161,6 +164,12 @@ def save_checkpoint(path, model, *, preprocessing, optimizer_state=None, schedul
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def _umask():
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder):
