@@ -1,0 +1,128 @@
+"""Galaxy mosaics: the most typical galaxies of each answer, by votes or by model."""
+from __future__ import annotations
+
+import numpy as np
+
+from galmorph import schema
+from galmorph.errors import DataError
+from galmorph.plots._inputs import as_fractions, as_images, finish, new_figure, resolve_answers
+
+__all__ = ["DEFAULT_PROTOTYPE_ANSWERS", "top_galaxies", "plot_prototypes",
+           "plot_predicted_prototypes"]
+
+#: Answers shown by default: the common classes and a few rare, striking ones.
+DEFAULT_PROTOTYPE_ANSWERS = ("smooth", "features or disk", "edge-on", "bar", "spiral",
+                             "completely round", "cigar-shaped", "ring", "merger", "irregular")
+
+
+def top_galaxies(values, index, n):
+    """Rows of the ``n`` largest ``values[:, index]``, largest first (ties: lower row first)."""
+    order = np.argsort(-values[:, index], kind="stable")
+    return order[:n]
+
+
+def _mosaic(images, values, answers, n, caption, title, fig, filename, extra=None):
+    """Draw one row per answer with its ``n`` top galaxies; attach the chosen rows."""
+    count, get = as_images(images)
+    if count != len(values):
+        raise DataError(f"images hold {count} galaxies but the fractions {len(values)} rows; "
+                        f"they must be aligned row by row")
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    indices = resolve_answers(answers, DEFAULT_PROTOTYPE_ANSWERS)
+    n_show = min(n, count)
+    if fig is None:
+        fig = new_figure(figsize=(1.3 * n_show + 0.8, 1.5 * len(indices) + 0.5))
+    grid = fig.add_gridspec(len(indices), n_show)
+    chosen = {}
+    for r, i in enumerate(indices):
+        rows = top_galaxies(values, i, n_show)
+        chosen[schema.KAGGLE_COLUMNS[i]] = rows
+        for c, row in enumerate(rows):
+            ax = fig.add_subplot(grid[r, c])
+            ax.imshow(get(int(row)), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            text = caption(values[row, i]) if extra is None else \
+                f"{caption(values[row, i])} ({extra[row, i]:.2f})"
+            ax.set_title(text, fontsize="x-small", pad=2)
+            if c == 0:
+                ax.set_ylabel(f"{schema.KAGGLE_COLUMNS[i]}\n{schema.ANSWER_LABELS[i]}",
+                              fontsize="small")
+    fig.suptitle(title)
+    # Which galaxies were shown: Kaggle column -> row numbers, best first.
+    fig.galmorph_rows = chosen
+    return finish(fig, filename)
+
+
+def plot_prototypes(images, labels, answers=None, n=4, *, fig=None, filename=None):
+    """For each answer, the ``n`` galaxies with the highest vote fraction for it.
+
+    Parameters
+    ----------
+    images : uint8 array (N, 3, H, W), (N, H, W, 3), PreparedData or list of paths
+        The galaxies, row-aligned with ``labels`` -- e.g. ``data.images`` of
+        :func:`~galmorph.data.cache.open_prepared` or the image paths of a
+        catalog (read only for the galaxies shown).
+    labels : array-like (N, 37), astropy Table or DataFrame
+        Weighted vote fractions.
+    answers : sequence, optional
+        Kaggle columns, labels, indices or ``"Q<n>"``; default
+        :data:`DEFAULT_PROTOTYPE_ANSWERS`.
+    n : int
+        Galaxies per answer (fewer if there are fewer galaxies).
+    fig : matplotlib.figure.Figure, optional
+    filename : path-like, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per answer; ``fig.galmorph_rows`` maps each Kaggle column to
+        the row numbers shown, highest fraction first. Panel titles give the
+        fraction.
+
+    Examples
+    --------
+    >>> fig = plot_prototypes(data.images, data.labels, ["smooth", "merger"], n=6)  # doctest: +SKIP
+    """
+    values = as_fractions(labels)
+    return _mosaic(images, values, answers, n, lambda v: f"{v:.2f}",
+                   "galaxies with the highest vote fraction per answer", fig, filename)
+
+
+def plot_predicted_prototypes(images, predictions, answers=None, n=4, *, labels=None, fig=None,
+                              filename=None):
+    """For each answer, the ``n`` galaxies the model is most confident about.
+
+    Confidence is the predicted weighted fraction of the answer. With
+    ``labels`` the volunteers' fraction is shown next to the prediction, as
+    ``p=0.93 (0.88)``, so confident mistakes stand out.
+
+    Parameters
+    ----------
+    images : uint8 array (N, 3, H, W), (N, H, W, 3), PreparedData or list of paths
+    predictions : array-like (N, 37), astropy Table or DataFrame
+        Model outputs, e.g. from
+        :func:`~galmorph.training.inference.predict_arrays` or
+        ``MorphologyClassifier().predict(...)``.
+    answers, n, fig, filename
+        As in :func:`plot_prototypes`.
+    labels : array-like (N, 37), optional
+        True fractions of the same galaxies.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig.galmorph_rows`` maps each Kaggle column to the rows shown.
+    """
+    values = as_fractions(predictions, "predictions")
+    truth = None
+    if labels is not None:
+        truth = as_fractions(labels)
+        if truth.shape != values.shape:
+            raise DataError(f"labels {truth.shape} and predictions {values.shape} must have the "
+                            f"same shape")
+    return _mosaic(images, values, answers, n, lambda v: f"p={v:.2f}",
+                   "galaxies the model is most confident about per answer", fig, filename,
+                   extra=truth)
