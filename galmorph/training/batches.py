@@ -150,18 +150,21 @@ class BatchLoader:
         return self.images.index_select(0, rows), self.labels.index_select(0, rows)
 
     def iterate(self, rows_of, steps):
-        """Yield ``(step, images, labels)`` for each step, reading one step ahead."""
-        steps = list(steps)
+        """Yield ``(step, images, labels)`` for each step (any iterable, consumed lazily),
+        reading one step ahead."""
+        steps = iter(steps)
         if self._pool is None:
             for s in steps:
                 yield (s, *self.read(rows_of(s)))
             return
-        pending = self._pool.submit(self.read, rows_of(steps[0])) if steps else None
-        for i, s in enumerate(steps):
+        s = next(steps, None)
+        pending = self._pool.submit(self.read, rows_of(s)) if s is not None else None
+        while pending is not None:
             batch = pending.result()
-            pending = (self._pool.submit(self.read, rows_of(steps[i + 1]))
-                       if i + 1 < len(steps) else None)
+            nxt = next(steps, None)
+            pending = self._pool.submit(self.read, rows_of(nxt)) if nxt is not None else None
             yield (s, *batch)
+            s = nxt
 
     def close(self):
         if self._pool is not None:
