@@ -1,0 +1,254 @@
+"""The offline end-to-end demo: synthetic galaxies -> cache -> train -> evaluate -> predict.
+
+:func:`run_demo` (``galmorph demo``) needs no network and no real data. In a
+few minutes on two CPU cores it
+
+1. writes a synthetic GZ2-like data set in the Kaggle layout
+   (:func:`galmorph.data.synth.make_synthetic`);
+2. prepares its preprocessing cache (:func:`galmorph.data.cache.prepare`);
+3. trains a small network (:func:`galmorph.training.train.train`);
+4. evaluates it on the held-out (validation) synthetic galaxies next to the
+   predict-the-training-mean baseline (:func:`galmorph.training.evaluate.evaluate`);
+5. predicts a few of them from their JPEG files
+   (:func:`galmorph.training.predict.predict_files`);
+6. prints what it found and where everything was written.
+
+Running it again in the same folder reuses the synthetic data and the cache
+when ``n`` and ``seed`` are unchanged (they are regenerated otherwise) and
+trains a *fresh* run in the next free ``runs/run-NNN`` folder; earlier runs
+are kept.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["DemoConfig", "DemoResult", "run_demo", "format_summary"]
+
+
+@dataclass
+class DemoConfig:
+    """Settings of :func:`run_demo` (``galmorph demo`` flags map one to one).
+
+    The defaults were chosen so that the whole demo takes about 3-5 minutes
+    on two idle CPU cores and the model clearly beats the mean baseline.
+
+    Attributes
+    ----------
+    out : str or Path
+        Demo folder (created); ``./galmorph-demo`` by default.
+    n : int
+        Synthetic galaxies (a fifth are held out for evaluation).
+    epochs : int
+        Training epochs (one pass over the training galaxies each).
+    seed : int
+        Seeds the synthetic data, the split and the training.
+    model : str
+        ``"resnet18"`` (default: with batch normalisation it learns the
+        synthetic set several times faster per CPU second than ``"cnn"``),
+        ``"cnn"`` or ``"resnet18-tailored"``.
+    size : int
+        Side of the network input in pixels, after the central 224-pixel crop.
+    lr : float
+        Adam learning rate.
+    time_limit : float or None
+        Stop training after this many seconds (at a batch boundary).
+    n_predict : int
+        Held-out galaxies predicted from their JPEG files in step 5.
+    progress : bool
+        Progress bars and per-epoch lines.
+    """
+
+    out: str | Path = "galmorph-demo"
+    n: int = 3000
+    epochs: int = 8
+    seed: int = 0
+    model: str = "resnet18"
+    size: int = 48
+    lr: float = 1e-3
+    time_limit: float | None = None
+    n_predict: int = 8
+    progress: bool = True
+
+
+@dataclass
+class DemoResult:
+    """What :func:`run_demo` did and wrote.
+
+    ``rmse`` and ``mean_baseline`` are the Kaggle RMSE of the model and of
+    predicting the training mean, on ``n_heldout`` held-out galaxies.
+    """
+
+    out: Path
+    data: Path
+    cache: Path
+    run: Path
+    checkpoint: Path
+    evaluation_path: Path
+    predictions_path: Path
+    rmse: float
+    mean_baseline: float
+    n_heldout: int
+    data_reused: bool
+    seconds: float
+    evaluation: dict = field(repr=False, default_factory=dict)
+    predictions: object = field(repr=False, default=None)
+
+
+def _say(config, text):
+    print(text, flush=True)
+
+
+def _synthetic_data(config, folder):
+    """Write the synthetic set, or reuse it when ``n`` and ``seed`` match. -> reused?"""
+    from galmorph.data.synth import make_synthetic
+
+    info = folder / "synth.json"
+    if info.is_file():
+        try:
+            old = json.loads(info.read_text())
+        except ValueError:
+            old = {}
+        if old.get("n") == config.n and old.get("seed") == config.seed:
+            return True
+    make_synthetic(folder, n=config.n, seed=config.seed, progress=config.progress,
+                   overwrite=True)
+    return False
+
+
+def _next_run_dir(runs):
+    runs.mkdir(parents=True, exist_ok=True)
+    taken = [int(p.name[4:]) for p in runs.glob("run-[0-9][0-9][0-9]") if p.name[4:].isdigit()]
+    return runs / f"run-{max(taken, default=0) + 1:03d}"
+
+
+def _train(config, data, cache, run_dir):
+    from galmorph.training.train import TrainConfig, train
+
+    options = {"input_size": config.size}
+    return train(TrainConfig(
+        data=str(data), out=str(run_dir), model=config.model, model_options=options,
+        epochs=config.epochs, batch_size=32, lr=config.lr, val_fraction=0.2,
+        seed=config.seed, time_limit=config.time_limit, crop=224, size=config.size,
+        cache=str(cache), progress=config.progress))
+
+
+def run_demo(config=None, **overrides):
+    """Run the offline end-to-end demo; see the module docstring.
+
+    Parameters
+    ----------
+    config : DemoConfig, optional
+    **overrides
+        Fields of :class:`DemoConfig`, e.g. ``out="demo", n=600, epochs=2``.
+
+    Returns
+    -------
+    DemoResult
+
+    Examples
+    --------
+    >>> result = run_demo(out="galmorph-demo")        # doctest: +SKIP
+    >>> result.rmse < result.mean_baseline            # doctest: +SKIP
+    True
+    """
+    from galmorph.data.cache import prepare
+    from galmorph.training.evaluate import evaluate
+    from galmorph.training.predict import predict_files
+
+    config = config or DemoConfig()
+    if overrides:
+        config = DemoConfig(**{**asdict(config), **overrides})
+    start = time.perf_counter()
+    out = Path(config.out)
+    data, cache = out / "data", out / "cache"
+
+    _say(config, f"[1/5] synthetic data: {config.n} galaxies (seed {config.seed}) in {data}")
+    reused = _synthetic_data(config, data)
+    if reused:
+        _say(config, "      reusing the synthetic set written by an earlier demo")
+
+    _say(config, f"[2/5] preparing the cache (crop 224, resize {config.size}) in {cache}")
+    prepared = prepare(data, cache_dir=cache, crop=224, size=config.size,
+                       progress=config.progress)
+
+    run_dir = _next_run_dir(out / "runs")
+    _say(config, f"[3/5] training a fresh {config.model} run for {config.epochs} epochs "
+                 f"in {run_dir}")
+    run_dir = _train(config, data, cache, run_dir)
+    checkpoint = run_dir / "best.pt"
+
+    _say(config, "[4/5] evaluating on the held-out galaxies (the run's validation split)")
+    result = evaluate(checkpoint, prepared, split="validation")
+    evaluation_path = run_dir / "evaluation.json"
+    evaluation_path.write_text(json.dumps(result, indent=2) + "\n")
+
+    val_ids = json.loads((run_dir / "split.json").read_text())["val_ids"][:config.n_predict]
+    files = [data / "images_training_rev1" / f"{gid}.jpg" for gid in val_ids]
+    predictions_path = run_dir / "predictions.ecsv"
+    _say(config, f"[5/5] predicting {len(files)} held-out galaxies from their JPEG files")
+    table = predict_files(checkpoint, files, out=predictions_path, progress=False)
+
+    return DemoResult(
+        out=out, data=data, cache=Path(prepared.path), run=run_dir, checkpoint=checkpoint,
+        evaluation_path=evaluation_path, predictions_path=predictions_path,
+        rmse=result["rmse"], mean_baseline=result["baselines"]["mean"],
+        n_heldout=result["n_galaxies"], data_reused=reused,
+        seconds=time.perf_counter() - start, evaluation=result, predictions=table)
+
+
+def _truth_rows(result):
+    """(GalaxyID, predicted, true) for the predicted galaxies, from the cache."""
+    from galmorph.data.cache import open_prepared
+
+    prepared = open_prepared(result.cache)
+    row = {int(g): i for i, g in enumerate(prepared.ids)}
+    table = result.predictions
+    from galmorph.schema import KAGGLE_COLUMNS
+
+    pred = np.array([table[c] for c in KAGGLE_COLUMNS]).T            # (n, 37)
+    return [(int(g), p, prepared.labels[row[int(g)]])
+            for g, p in zip(table["GalaxyID"], pred)]
+
+
+def format_summary(result, n_show=3):
+    """The closing summary :func:`run_demo`'s command line prints."""
+    from galmorph.schema import ANSWER_LABELS, QUESTION_SLICES
+
+    gain = 1.0 - result.rmse / result.mean_baseline
+    verdict = (f"{gain:.0%} lower than the baseline" if gain > 0 else
+               "NOT better than the baseline: train longer (--epochs) or on more galaxies (--n)")
+    lines = [
+        "",
+        f"galmorph demo finished in {result.seconds / 60:.1f} min",
+        f"  model RMSE on {result.n_heldout} held-out synthetic galaxies: {result.rmse:.4f}",
+        f"  predict-the-training-mean baseline:                {result.mean_baseline:.4f}"
+        f"   ({verdict})",
+        "",
+        "  Q1 (smooth / features or disk / star or artifact), predicted vs true:",
+    ]
+    q1 = QUESTION_SLICES[1]
+    for gid, pred, true in _truth_rows(result)[:n_show]:
+        pair = "  ".join(f"{ANSWER_LABELS[j].split()[0]} {pred[j]:.2f}/{true[j]:.2f}"
+                         for j in range(q1.start, q1.stop))
+        lines.append(f"    GalaxyID {gid}: {pair}")
+    lines += [
+        "",
+        "  written:",
+        f"    data         {result.data}"
+        f"{'  (reused)' if result.data_reused else ''}",
+        f"    cache        {result.cache}",
+        f"    run          {result.run}  (best.pt, last.pt, metrics.csv, config.json, split.json)",
+        f"    evaluation   {result.evaluation_path}",
+        f"    predictions  {result.predictions_path}",
+        "",
+        "  next steps:",
+        f"    galmorph evaluate {result.checkpoint} --tta d8",
+        f"    galmorph predict {result.checkpoint} {result.data / 'images_training_rev1'} "
+        f"--out predictions.csv",
+    ]
+    return "\n".join(lines)

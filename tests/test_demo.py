@@ -1,0 +1,62 @@
+"""Tests of the offline end-to-end demo (``galmorph demo``, galmorph.training.demo)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from astropy.table import Table
+
+from galmorph.training.demo import DemoConfig
+
+# A reduced demo: fewer galaxies and epochs than the default, same code path.
+REDUCED = ["--n", "600", "--epochs", "5", "--seed", "1", "--no-progress"]
+
+
+def _demo(out, *args, cache):
+    env = {**os.environ, "GALMORPH_CACHE_DIR": str(cache)}
+    return subprocess.run([sys.executable, "-m", "galmorph", "demo", "--out", str(out), *args],
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.mark.slow
+def test_reduced_demo_beats_the_mean_baseline_and_reruns(tmp_path):
+    out = tmp_path / "demo"
+    proc = _demo(out, *REDUCED, cache=tmp_path / "user-cache")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = out / "runs" / "run-001"
+    for name in ("best.pt", "last.pt", "metrics.csv", "config.json", "split.json",
+                 "evaluation.json", "predictions.ecsv"):
+        assert (run / name).is_file(), name
+    result = json.loads((run / "evaluation.json").read_text())
+    assert result["n_galaxies"] == 120             # a fifth of 600 held out
+    assert result["split"] == "validation" and "split.json" in result["split_note"]
+    assert result["rmse"] < 0.9 * result["baselines"]["mean"], result
+    # The summary states both figures and where things are.
+    assert f"{result['rmse']:.4f}" in proc.stdout
+    assert f"{result['baselines']['mean']:.4f}" in proc.stdout
+    assert str(run) in proc.stdout and "lower than the baseline" in proc.stdout
+    predictions = Table.read(run / "predictions.ecsv")
+    val_ids = json.loads((run / "split.json").read_text())["val_ids"]
+    assert predictions["GalaxyID"].tolist() == val_ids[:8]
+    # Nothing went to the user's cache directory: everything lives in --out.
+    assert not (tmp_path / "user-cache" / "prepared").exists()
+
+    # Again in the same folder, with 0 epochs of extra work avoided: data reused, fresh run.
+    proc = _demo(out, "--n", "600", "--epochs", "1", "--seed", "1", "--no-progress",
+                 cache=tmp_path / "user-cache")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "reusing the synthetic set" in proc.stdout
+    assert (out / "runs" / "run-002" / "evaluation.json").is_file()
+    assert (run / "evaluation.json").is_file()     # the first run is kept
+
+
+def test_demo_config_defaults_and_bad_values(tmp_path):
+    config = DemoConfig()
+    assert str(config.out) == "galmorph-demo" and config.model == "cnn"
+    for flag in ("--n", "--epochs"):
+        proc = subprocess.run([sys.executable, "-m", "galmorph", "demo", "--out", str(tmp_path),
+                               flag, "0"], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2
+        assert f"argument {flag}: must be a positive integer, not '0'" in proc.stderr
+    assert not any(tmp_path.iterdir())  # nothing was started
