@@ -326,3 +326,49 @@ def test_draws_into_a_given_axes(labels):
     left, right = fig.subplots(1, 2)
     assert plot_label_covariance(labels, ax=right) is fig
     assert right.images and not left.images
+
+
+# ----------------------------------------------------------- example script
+
+def _tiny_run(tmp_path):
+    """A synthetic data folder and a run directory assembled by the training code's writers."""
+    import json
+
+    from galmorph.data.cache import prepare
+    from galmorph.data.synth import make_synthetic
+    from galmorph.models import build_model, save_checkpoint
+    from galmorph.training.batches import make_split, save_split
+    from galmorph.training.config import TrainConfig
+
+    data_dir, run = tmp_path / "synth", tmp_path / "run"
+    make_synthetic(data_dir, n=12, seed=0, workers=1, progress=False)
+    data = prepare(data_dir, cache_dir=tmp_path / "cache", workers=1, progress=False)
+    run.mkdir()
+    config = TrainConfig(data=str(data_dir), out=str(run), model="cnn", cache=str(data.path))
+    (run / "config.json").write_text(json.dumps(config.to_dict()))
+    _, val = make_split(len(data), 0.25, seed=0)
+    save_split(run / "split.json", data.ids, val, 0, 0.25)
+    save_checkpoint(run / "best.pt", build_model("cnn"), preprocessing=data.preprocessing)
+    _write_run(run, METRIC_ROWS)
+    return data_dir, run
+
+
+def test_paper_figures_example_writes_every_figure(tmp_path, capsys):
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "paper_figures.py"
+    main = runpy.run_path(str(script))["main"]
+    data_dir, run = _tiny_run(tmp_path)
+    out = tmp_path / "figures"
+    rc = main([str(data_dir), str(run), "--out", str(out), "--answers", "Q1",
+               "--prototype-answers", "smooth", "--n", "2", "--dpi", "40"])
+    assert rc == 0
+    names = ["label_histograms", "label_correlation", "prototypes", "conv_kernels",
+             "loss_curves", "predicted_vs_true", "predicted_prototypes"]
+    assert sorted(p.stem for p in out.iterdir()) == sorted(names)
+    for name in names:
+        assert (out / f"{name}.png").read_bytes()[:8] == PNG_MAGIC
+    assert "3 validation galaxies: RMSE" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="is not a galmorph run directory"):
+        main([str(data_dir), str(tmp_path), "--out", str(out)])
