@@ -134,9 +134,12 @@ class BatchLoader:
         ``float32 (N, 37)``.
     prefetch : bool
         Read the next batch in a background thread.
+    pin_memory : bool
+        Return page-locked tensors (for asynchronous copies to a CUDA device).
     """
 
-    def __init__(self, images, labels, prefetch=True):
+    def __init__(self, images, labels, prefetch=True, pin_memory=False):
+        self.pin_memory = bool(pin_memory)
         with warnings.catch_warnings():
             # The memory map is read-only and is only ever read: sharing it is safe.
             warnings.simplefilter("ignore", UserWarning)
@@ -147,7 +150,10 @@ class BatchLoader:
     def read(self, rows):
         """``(uint8 (B, 3, H, W), float32 (B, 37))`` tensors of the given rows."""
         rows = torch.from_numpy(np.asarray(rows, dtype=np.int64))
-        return self.images.index_select(0, rows), self.labels.index_select(0, rows)
+        x, y = self.images.index_select(0, rows), self.labels.index_select(0, rows)
+        if self.pin_memory:
+            x, y = x.pin_memory(), y.pin_memory()
+        return x, y
 
     def iterate(self, rows_of, steps):
         """Yield ``(step, images, labels)`` for each step (any iterable, consumed lazily),

@@ -114,7 +114,8 @@ class _Run:
                   f"{r['batches_per_epoch']} batches/epoch, {self.precision} on "
                   f"{self.device}{procs}, augmentation {'on' if r['augment'] else 'off'} "
                   f"-> {self.out}")
-        self.loader = BatchLoader(self.data.images, self.data.labels)
+        self.loader = BatchLoader(self.data.images, self.data.labels,
+                                  pin_memory=self.device.type == "cuda")
         try:
             with StopFlag() as self.stop:
                 self._loop()
@@ -202,6 +203,10 @@ class _Run:
         model = build_model(cfg.model, **cfg.model_options).to(self.device)
         self.channels_last = channels_last_helps(self.device, self.precision)
         model, _ = maybe_channels_last(model, None, self.device, self.precision)
+        if self.ctx.enabled and self.device.type == "cuda":
+            # Normalise over the global batch, as one process would (SyncBatchNorm is
+            # CUDA-only; on CPUs each process normalises over its share).
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         if self.ctx.rank:
             torch.manual_seed(cfg.seed + self.ctx.rank)  # distinct dropout masks per rank
         self.model = model
