@@ -256,6 +256,18 @@ def test_cli_needs_data_and_out(synth):
     assert "galmorph train: error: --out RUN_DIR required (or --resume RUN_DIR" in proc.stderr
     proc = _cli(synth[0], "--out", "x", "--model-option", "dropout")
     assert proc.returncode != 0 and "--model-option wants KEY=VALUE, got 'dropout'" in proc.stderr
+    proc = _cli(synth[0], "--out", "x", "--batch-size", "0")
+    assert proc.returncode == 1 and "batch_size must be a positive integer, got 0" in proc.stderr
+    proc = _cli("--resume", Path(synth[0]).parent / "no-run")
+    assert proc.returncode == 1
+    assert "no-run is not a galmorph run directory (no config.json); nothing to resume" \
+        in proc.stderr
+
+
+def test_missing_data_folder_is_named(synth, tmp_path):
+    with pytest.raises(DataError, match="nowhere"):
+        train(_config(synth, tmp_path / "run", data=tmp_path / "nowhere", cache=None))
+    assert not (tmp_path / "run").exists()  # nothing half-made
 
 
 def _wait_for(predicate, proc, what, timeout=90):
