@@ -32,7 +32,7 @@ def _to_image(xd, yd, q, pa):
     return xr * c - yr * s, xr * s + yr * c
 
 
-def knots_on_arms(canvas, rng, t, m, pitch, r0, phase, box):
+def knots_on_arms(canvas, rng, t, m, pitch, r0, phase):
     """Blue star-forming knots scattered along the arms of a spiral."""
     cx, cy = _centre(canvas)
     k = int(rng.integers(4, 12))
@@ -98,7 +98,7 @@ def _merger(canvas, t, rng, x, y):
           rng.uniform(2.0, 3.5) * t.size, amp, COLOURS["disk"])
     _tail(canvas, rng, cx + sx, cy + sy, 0.6 * t.size, phi + rng.normal(0, 0.4),
           rng.uniform(1.5, 3.0) * t.size, amp, COLOURS["disk"])
-    _, _, s = _curve(rng, 0, 0, 0, 0, 1, n=8)
+    s = np.linspace(0.0, 1.0, 8)
     bx, by = cx + s * sx + spin * 6 * np.sin(np.pi * s), cy + s * sy
     add_gaussian_trail(canvas, bx, by, np.full(8, 4.0), np.full(8, 0.6 * amp), COLOURS["disk"])
 

@@ -71,7 +71,7 @@ def _disk(canvas, t, rng, x, y):
         pitch = np.radians(rng.uniform(*_PITCH[p["winding"]]))
         r0 = bar_len if p["bar"] else 0.6 * h
         phase = p["bar_angle"] if p["bar"] else rng.uniform(0, 2 * np.pi)
-        # Broader arms for fewer arms and tighter winding, as a 1-2 kpc arm width would be.
+        # Few arms are broad, many arms narrow, so that neighbouring arms stay apart.
         sharp = 1.6 if m <= 2 else 2.2
         mod = spiral_modulation(theta, r, m, pitch, r0, phase, sharpness=sharp)
         amp = 0.8
@@ -86,7 +86,7 @@ def _disk(canvas, t, rng, x, y):
         _add(canvas, disk * np.float32(1 - amp) + arms * np.float32(0.35),
              _jitter(COLOURS["disk"], rng))
         _add(canvas, arms * np.float32(2.4), _jitter(COLOURS["young"], rng))
-        feat.knots_on_arms(canvas, rng, t, m, pitch, r0, phase, _BOX)
+        feat.knots_on_arms(canvas, rng, t, m, pitch, r0, phase)
     else:
         _add(canvas, disk, _jitter(COLOURS["disk"], rng))
     if p["bar"]:

@@ -42,7 +42,7 @@ def _idx(label):
     return answer_index(label)[1]
 
 
-def _wrong_weights(q, t, k, truth):
+def _wrong_weights(q, t, k):
     """Relative weights of the wrong answers of question ``q`` (true answer ``t``)."""
     j = np.arange(k)
     if q in _ORDINAL:
@@ -117,7 +117,7 @@ def answer_probabilities(truth):
         k = len(q.answers)
         t = truth.answers[q.number]
         acc = _accuracy(q.number, t, truth, q.number in reached)
-        p = (1.0 - acc) * _wrong_weights(q.number, t, k, truth)
+        p = (1.0 - acc) * _wrong_weights(q.number, t, k)
         p[t] = acc
         out[q.number] = p
     return out
