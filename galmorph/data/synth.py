@@ -134,7 +134,7 @@ def _check_args(out_dir, n, workers, overwrite):
                         f"{MAX_N} galaxies fit in one synthetic set")
     if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
         raise DataError(f"workers must be a positive number of processes, got {workers!r}")
-    out = Path(out_dir)
+    out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise DataError(f"output path {out} exists and is not a folder; choose another path")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
