@@ -328,6 +328,19 @@ def test_draws_into_a_given_axes(labels):
     assert right.images and not left.images
 
 
+def test_fills_a_subfigure_and_saves_the_whole_figure(labels, tmp_path):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 4), layout="constrained")
+    left, right = fig.subfigures(1, 2)
+    right.subplots().plot([0, 1])
+    path = tmp_path / "sub.png"
+    assert plot_predicted_vs_true(labels, labels, ["Q2"], fig=left, filename=path) is left
+    assert len(left.axes) == 2 and len(fig.axes) == 3
+    with Image.open(path) as im:
+        assert im.size == (8 * 120, 4 * 120)  # the whole figure was saved, at dpi 120
+
+
 # ----------------------------------------------------------- example script
 
 def _tiny_run(tmp_path):

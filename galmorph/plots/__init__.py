@@ -5,7 +5,9 @@ Every function takes arrays (or tables, run directories, models), draws a
 ``plt.show()`` and never write a file unless given ``filename``; figures are
 made without pyplot, so they work under any backend (including ``Agg`` on a
 headless machine) and do not pile up in pyplot's figure list. In a notebook,
-a returned figure displays as the cell's result.
+a returned figure displays as the cell's result. Given ``ax=`` (or an empty
+``fig=``), a function draws there and returns that axes' figure -- a
+:class:`~matplotlib.figure.SubFigure` where the axes lives in one.
 
 Answers are chosen by Kaggle column (``"Class8.6"``), readable label
 (``"merger"``), column index or whole question (``"Q8"``); names, labels and

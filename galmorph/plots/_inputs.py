@@ -151,7 +151,7 @@ def answer_title(index):
 
 
 def new_figure(fig=None, ax=None, figsize=(6.0, 4.0)):
-    """The figure to draw on: ``ax``'s, ``fig``, or a new pyplot-free Figure."""
+    """The figure to draw on: ``ax``'s (a SubFigure if ``ax`` is in one), ``fig``, or a new one."""
     if ax is not None:
         return ax.figure
     if fig is not None:
@@ -185,7 +185,7 @@ def question_grid(fig, indices, panel=(1.9, 1.6)):
 
 
 def finish(fig, filename, dpi=120):
-    """Save ``fig`` to ``filename`` when one is given; return ``fig``."""
+    """Save ``fig`` (the whole figure, when it is a SubFigure) to ``filename`` if given; return it."""
     if filename is not None:
-        fig.savefig(filename, dpi=dpi)
+        fig.figure.savefig(filename, dpi=dpi)  # a Figure's .figure is itself
     return fig
