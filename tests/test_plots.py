@@ -185,6 +185,26 @@ def test_prototypes_bad_inputs(labels, images):
         plot_prototypes(np.zeros((30, 4, 12, 12), np.uint8), labels)
     with pytest.raises(ValueError, match="n must be at least 1"):
         plot_prototypes(images, labels, n=0)
+    with pytest.raises(ValueError, match="crop must be a positive number of pixels"):
+        plot_prototypes(images, labels, crop=0)
+
+
+def test_prototypes_take_prepared_data_and_crop(labels, images, tmp_path):
+    from pathlib import Path
+
+    from galmorph.data.cache import PreparedData
+
+    data = PreparedData(images=images, labels=labels.astype(np.float32),
+                        ids=np.arange(len(labels)), meta={}, path=Path("cache"))
+    fig = plot_prototypes(data, data, ["edge-on"], n=1, crop=6)
+    row = fig.galmorph_rows["Class2.1"][0]
+    assert row == np.argmax(labels[:, schema.column_index("edge-on")])
+    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(),
+                                  images[row].transpose(1, 2, 0)[3:9, 3:9])
+    unlabelled = PreparedData(images=images, labels=None, ids=data.ids, meta={},
+                              path=Path("test-cache"))
+    with pytest.raises(DataError, match="prepared data test-cache has no labels"):
+        plot_label_histograms(unlabelled)
 
 
 def test_predicted_prototypes_rank_by_prediction(labels, images, tmp_path):
@@ -385,3 +405,23 @@ def test_paper_figures_example_writes_every_figure(tmp_path, capsys):
     assert "3 validation galaxies: RMSE" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="is not a galmorph run directory"):
         main([str(data_dir), str(tmp_path), "--out", str(out)])
+
+
+# ---------------------------------------------------------------- real data
+
+@pytest.mark.realdata
+def test_real_kaggle_labels_and_jpegs(kaggle_5k):
+    from galmorph.data.catalogs import open_catalog
+    from galmorph.data.images import load_image
+
+    catalog = open_catalog(kaggle_5k, check_images=False)
+    fig = plot_label_covariance(catalog.labels)
+    corr = fig.axes[0].images[0].get_array()
+    # Q1 is smooth vs features: on real votes the two fractions are nearly exchangeable.
+    assert corr[0, 1] < -0.9
+    fig = plot_prototypes(catalog.paths, catalog.labels, ["merger"], n=2, crop=224)
+    rows = fig.galmorph_rows["Class8.6"]
+    merger = catalog.labels[:, schema.column_index("merger")]
+    assert merger[rows[0]] == merger.max() and merger[rows[1]] <= merger[rows[0]]
+    shown = fig.axes[0].images[0].get_array()
+    np.testing.assert_array_equal(shown, load_image(catalog.paths[rows[0]])[100:324, 100:324])

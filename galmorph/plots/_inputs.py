@@ -38,9 +38,15 @@ def as_fractions(values, name="labels"):
 
     Accepts an array of shape ``(N, 37)``, or a table / DataFrame / dict with
     the 37 Kaggle columns (``Class1.1`` ... ``Class11.6``; other columns are
-    ignored). Raises :class:`DataError` for a wrong shape, missing columns,
-    no rows or values that are NaN/infinite.
+    ignored), or a :class:`~galmorph.data.cache.PreparedData` (its labels).
+    Raises :class:`DataError` for a wrong shape, missing columns, no rows or
+    values that are NaN/infinite.
     """
+    if hasattr(values, "labels") and hasattr(values, "meta"):  # PreparedData
+        if values.labels is None:
+            raise DataError(f"{name}: the prepared data {values.path} has no labels (a test "
+                            f"set?); give vote fractions")
+        values = values.labels
     columns = _table_columns(values)
     if columns is not None:
         missing = [c for c in schema.KAGGLE_COLUMNS if c not in columns]
@@ -71,15 +77,31 @@ def as_fractions(values, name="labels"):
     return arr
 
 
-def as_images(images, name="images"):
+def as_images(images, name="images", crop=None):
     """``images`` -> an indexable whose item ``i`` loads as ``uint8 (H, W, 3)``.
 
     ``images`` is a ``uint8 (N, 3, H, W)`` array or memory map (the prepared
     cache), an ``(N, H, W, 3)`` array, a
     :class:`~galmorph.data.cache.PreparedData` or a sequence of image paths
     (read with :func:`galmorph.data.images.load_image` only when shown).
+    ``crop`` keeps the central ``crop`` x ``crop`` pixels of larger images.
     Returns ``(n, getter)``.
     """
+    n, get = _image_getter(images, name)
+    if crop is None:
+        return n, get
+    crop = int(crop)
+    if crop < 1:
+        raise ValueError(f"crop must be a positive number of pixels, got {crop}")
+
+    def cropped(i):
+        img = get(i)                                                    # (H, W, 3)
+        y0, x0 = max(0, (img.shape[0] - crop) // 2), max(0, (img.shape[1] - crop) // 2)
+        return img[y0:y0 + crop, x0:x0 + crop]
+    return n, cropped
+
+
+def _image_getter(images, name):
     if hasattr(images, "images") and hasattr(images, "meta"):  # PreparedData
         images = images.images
     if isinstance(images, (list, tuple)) and images and isinstance(images[0], (str, Path)):

@@ -21,9 +21,9 @@ def top_galaxies(values, index, n):
     return order[:n]
 
 
-def _mosaic(images, values, answers, n, caption, title, fig, filename, extra=None):
+def _mosaic(images, values, answers, n, caption, title, fig, filename, extra=None, crop=None):
     """Draw one row per answer with its ``n`` top galaxies; attach the chosen rows."""
-    count, get = as_images(images)
+    count, get = as_images(images, crop=crop)
     if count != len(values):
         raise DataError(f"images hold {count} galaxies but the fractions {len(values)} rows; "
                         f"they must be aligned row by row")
@@ -56,7 +56,7 @@ def _mosaic(images, values, answers, n, caption, title, fig, filename, extra=Non
     return finish(fig, filename)
 
 
-def plot_prototypes(images, labels, answers=None, n=4, *, fig=None, filename=None):
+def plot_prototypes(images, labels, answers=None, n=4, *, crop=None, fig=None, filename=None):
     """For each answer, the ``n`` galaxies with the highest vote fraction for it.
 
     Parameters
@@ -72,6 +72,9 @@ def plot_prototypes(images, labels, answers=None, n=4, *, fig=None, filename=Non
         :data:`DEFAULT_PROTOTYPE_ANSWERS`.
     n : int
         Galaxies per answer (fewer if there are fewer galaxies).
+    crop : int, optional
+        Show only the central ``crop`` x ``crop`` pixels (e.g. 224 on the
+        424-pixel Kaggle JPEGs, the part the networks see); default: all.
     fig : matplotlib.figure.Figure, optional
     filename : path-like, optional
 
@@ -88,11 +91,12 @@ def plot_prototypes(images, labels, answers=None, n=4, *, fig=None, filename=Non
     """
     values = as_fractions(labels)
     return _mosaic(images, values, answers, n, lambda v: f"{v:.2f}",
-                   "galaxies with the highest vote fraction per answer", fig, filename)
+                   "galaxies with the highest vote fraction per answer", fig, filename,
+                   crop=crop)
 
 
-def plot_predicted_prototypes(images, predictions, answers=None, n=4, *, labels=None, fig=None,
-                              filename=None):
+def plot_predicted_prototypes(images, predictions, answers=None, n=4, *, labels=None, crop=None,
+                              fig=None, filename=None):
     """For each answer, the ``n`` galaxies the model is most confident about.
 
     Confidence is the predicted weighted fraction of the answer. With
@@ -106,7 +110,7 @@ def plot_predicted_prototypes(images, predictions, answers=None, n=4, *, labels=
         Model outputs, e.g. from
         :func:`~galmorph.training.inference.predict_arrays` or
         ``MorphologyClassifier().predict(...)``.
-    answers, n, fig, filename
+    answers, n, crop, fig, filename
         As in :func:`plot_prototypes`.
     labels : array-like (N, 37), optional
         True fractions of the same galaxies.
@@ -125,4 +129,4 @@ def plot_predicted_prototypes(images, predictions, answers=None, n=4, *, labels=
                             f"same shape")
     return _mosaic(images, values, answers, n, lambda v: f"p={v:.2f}",
                    "galaxies the model is most confident about per answer", fig, filename,
-                   extra=truth)
+                   extra=truth, crop=crop)
