@@ -71,7 +71,7 @@ def _tail(canvas, rng, x0, y0, start, angle, length, amp, colour):
 
 
 def _lens_arc(canvas, t, rng, x, y):
-    radius = float(np.clip(2.4 * t.size, 30.0, 75.0))
+    radius = float(np.clip(2.2 * t.size, 32.0, 80.0))
     r = np.sqrt(x * x + y * y)
     centre = rng.uniform(-np.pi, np.pi)
     dtheta = (np.arctan2(y, x) - np.float32(centre - np.pi)) % np.float32(2 * np.pi) - np.float32(np.pi)
@@ -85,7 +85,7 @@ def _lens_arc(canvas, t, rng, x, y):
 
 def _merger(canvas, t, rng, x, y):
     cx, cy = _centre(canvas)
-    sep = float(np.clip(rng.uniform(1.8, 2.8) * t.size, 28.0, 70.0))
+    sep = float(np.clip(rng.uniform(1.8, 2.6) * t.size, 30.0, 80.0))
     phi = rng.uniform(0, 2 * np.pi)
     sx, sy = sep * np.cos(phi), sep * np.sin(phi)
     kind = "old" if rng.random() < 0.5 else "disk"

@@ -214,7 +214,7 @@ def render(truth, rng):
     if truth.kind != "star":
         _BODIES[truth.kind](box, truth, rng, x, y)
         feat.odd_extras(box, truth, rng, x, y)
-        box = gaussian_blur(box, rng.uniform(0.9, 1.6))   # seeing
+        box = gaussian_blur(box, rng.uniform(1.0, 2.0))   # seeing
         canvas[:, _OFF:_OFF + _BOX, _OFF:_OFF + _BOX] = box
     else:
         feat.artifact_scene(canvas, truth, rng)   # spans the whole cutout

@@ -188,10 +188,10 @@ def sample_truth(rng):
             q = _irregular(rng, ans, params)
         if kind != "edgeon" and kind != "smooth":
             ans[7] = _roundness(q)
-    size = float(rng.uniform(12.0, 26.0))   # px: disk scale length / effective radius
+    size = float(rng.uniform(15.0, 30.0))   # px: disk scale length / effective radius
     brightness = float(np.exp(rng.uniform(np.log(0.5), np.log(3.0))))
     # Small, faint galaxies are hard: the volunteers' answers scatter more.
-    difficulty = 0.55 * (26.0 - size) / 14.0 + 0.45 * np.log(3.0 / brightness) / np.log(6.0)
+    difficulty = 0.55 * (30.0 - size) / 15.0 + 0.45 * np.log(3.0 / brightness) / np.log(6.0)
     return Truth(kind=kind, answers=ans, odd_feature=feature, size=size,
                  brightness=brightness, q=float(q), pa=float(rng.uniform(0, np.pi)),
                  difficulty=float(np.clip(difficulty, 0.0, 1.0)), params=params)
