@@ -102,6 +102,15 @@ def plot_label_covariance(labels, kind="correlation", *, ax=None, filename=None)
     -------
     matplotlib.figure.Figure
         The matrix drawn is ``fig.axes[0].images[0].get_array()``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from galmorph.schema import normalize_tree_numpy
+    >>> labels = normalize_tree_numpy(np.random.default_rng(0).random((50, 37)))
+    >>> fig = plot_label_covariance(labels)
+    >>> fig.axes[0].images[0].get_array().shape
+    (37, 37)
     """
     if kind not in ("correlation", "covariance"):
         raise ValueError(f"kind must be 'correlation' or 'covariance', not {kind!r}")

@@ -97,6 +97,11 @@ def plot_loss_curves(run_dir_or_metrics_csv, *, baseline=None, paper=None, lr=Tr
     matplotlib.figure.Figure
         The RMSE axes is ``fig.axes[0]``; the learning-rate axes, if any,
         ``fig.axes[1]``.
+
+    Examples
+    --------
+    >>> fig = plot_loss_curves("runs/cnn", baseline=0.163, paper="cnn")  # doctest: +SKIP
+    >>> fig.savefig("runs/cnn/loss.png", dpi=150)                        # doctest: +SKIP
     """
     m = read_metrics_csv(run_dir_or_metrics_csv)
     fig = new_figure(ax=ax, figsize=(6.5, 4.0))
@@ -202,6 +207,13 @@ def plot_conv_kernels(model, *, ncols=8, normalize="each", ax=None, filename=Non
     matplotlib.figure.Figure
         The mosaic is ``fig.axes[0].images[0]``: kernel ``j`` sits at row
         ``j // ncols``, column ``j % ncols``, with 1-pixel white gaps.
+
+    Examples
+    --------
+    >>> from galmorph.models import build_model
+    >>> fig = plot_conv_kernels(build_model("cnn"))   # 32 kernels, 7x7
+    >>> fig.axes[0].images[0].get_array().shape        # 4 x 8 tiles of 7 + 1 pixels
+    (31, 63, 3)
     """
     if normalize not in ("each", "all"):
         raise ValueError(f"normalize must be 'each' or 'all', not {normalize!r}")
@@ -241,6 +253,13 @@ def plot_predicted_vs_true(pred, true, answers=None, *, hexbin_above=2000, fig=N
     -------
     matplotlib.figure.Figure
         One axes per answer, laid out one row per question.
+
+    Examples
+    --------
+    >>> pred = predict_arrays(ckpt.model, data.images)                # doctest: +SKIP
+    >>> fig = plot_predicted_vs_true(pred, data.labels, ["Q1", "merger"])  # doctest: +SKIP
+    >>> [ax.get_title() for ax in fig.axes][0]                         # doctest: +SKIP
+    'Class1.1 smooth\\nRMSE 0.1342'
     """
     p = as_fractions(pred, "predictions")
     t = as_fractions(true, "labels")
