@@ -15,7 +15,8 @@ Two configurations are registered in :mod:`galmorph.models`:
     The paper's final model. The head gains a hidden layer
     (``Linear(512, 256)``, ReLU, dropout, ``Linear(256, 37)``) and its outputs
     are made consistent with the GZ2 tree by
-    :func:`~galmorph.models.tree.tree_normalize`. The stem drops the max-pool:
+    :func:`~galmorph.models.tree.tree_normalize` (per-question softmax by
+    default; ``tree_kind="relu"`` gives the paper's rectify-and-divide). The stem drops the max-pool:
     the ImageNet stem divides the resolution by 4 before ``layer1``, so an
     80x80 galaxy reaches ``layer4`` as a 3x3 map (a 1-pixel border on each
     side of a single central pixel) and fine structure such as spiral arms or

@@ -20,7 +20,9 @@ Two per-question normalisations are offered (``kind``):
 ``"softmax"``
     ``exp(x) / sum``. Never dead: every output always receives gradient, which
     makes training from scratch more forgiving, but no fraction is ever exactly
-    zero and large logits are needed to approach 0 or 1.
+    zero and large logits are needed to approach 0 or 1. It trained slightly
+    better in short runs (``benchmarks/output_heads.py``), so the
+    ``resnet18-tailored`` model uses it.
 
 Everything is derived from :mod:`galmorph.schema` (``QUESTION_SLICES``,
 ``PARENT_INDEX``); no column number is written here. The work is vectorised:
