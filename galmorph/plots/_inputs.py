@@ -51,9 +51,10 @@ def as_fractions(values, name="labels"):
     if columns is not None:
         missing = [c for c in schema.KAGGLE_COLUMNS if c not in columns]
         if missing:
+            more = " ..." if len(missing) > 4 else ""
             raise DataError(f"{name} lacks {len(missing)} of the {schema.N_ANSWERS} Kaggle "
-                            f"columns ({', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''});"
-                            f" give a table with Class1.1 ... Class11.6 or an (N, 37) array")
+                            f"columns ({', '.join(missing[:4])}{more}); give a table with "
+                            f"Class1.1 ... Class11.6 or an (N, 37) array")
         arr = np.column_stack([np.asarray(values[c], dtype=np.float64)
                                for c in schema.KAGGLE_COLUMNS])
     else:
@@ -78,14 +79,13 @@ def as_fractions(values, name="labels"):
 
 
 def as_images(images, name="images", crop=None):
-    """``images`` -> an indexable whose item ``i`` loads as ``uint8 (H, W, 3)``.
+    """``images`` -> ``(n, get)``, where ``get(i)`` loads galaxy ``i`` as ``uint8 (H, W, 3)``.
 
     ``images`` is a ``uint8 (N, 3, H, W)`` array or memory map (the prepared
     cache), an ``(N, H, W, 3)`` array, a
     :class:`~galmorph.data.cache.PreparedData` or a sequence of image paths
     (read with :func:`galmorph.data.images.load_image` only when shown).
     ``crop`` keeps the central ``crop`` x ``crop`` pixels of larger images.
-    Returns ``(n, getter)``.
     """
     n, get = _image_getter(images, name)
     if crop is None:
@@ -128,12 +128,14 @@ def _image_getter(images, name):
 def _to_uint8(img):
     if img.dtype == np.uint8:
         return img
-    # float images in [0, 1] (what the networks take) are shown as they are.
+    if np.issubdtype(img.dtype, np.integer):
+        return np.clip(img, 0, 255).astype(np.uint8)
+    # Float images are taken to be in [0, 1], what the networks take.
     return (np.clip(img, 0.0, 1.0) * 255).round().astype(np.uint8)
 
 
 def resolve_answers(answers, default=None):
-    """Answer selections -> sorted-as-given list of column indices (0..36).
+    """Answer selections -> column indices (0..36), in the order given, without repeats.
 
     Each entry may be a Kaggle column (``"Class8.6"``), a readable label
     (``"merger"``), a GZ2 stem, a column index, or ``"Q8"`` for all answers of
@@ -207,7 +209,7 @@ def question_grid(fig, indices, panel=(1.9, 1.6)):
 
 
 def finish(fig, filename, dpi=120):
-    """Save ``fig`` (the whole figure, when it is a SubFigure) to ``filename`` if given; return it."""
+    """Save ``fig`` (the whole figure, if a SubFigure) to ``filename`` if given; return it."""
     if filename is not None:
         fig.figure.savefig(filename, dpi=dpi)  # a Figure's .figure is itself
     return fig

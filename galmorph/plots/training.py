@@ -144,7 +144,7 @@ def plot_loss_curves(run_dir_or_metrics_csv, *, baseline=None, paper=None, lr=Tr
 
 
 def first_conv(model):
-    """The first ``Conv2d`` that reads the 3 image channels (cnn: ``features[0]``; resnet: ``conv1``).
+    """The first ``Conv2d`` reading the 3 image channels (cnn ``features[0]``, resnet ``conv1``).
 
     ``model`` may be a galmorph model, a loaded
     :class:`~galmorph.models.checkpoint.Checkpoint` or a checkpoint path.
