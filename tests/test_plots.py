@@ -273,6 +273,19 @@ def test_loss_curves_from_a_run_dir(tmp_path):
     assert len(plot_loss_curves(run / "metrics.csv", lr=False, paper="cnn").axes) == 1
 
 
+def test_loss_curves_compare_runs_on_one_axes(tmp_path):
+    from matplotlib.figure import Figure
+
+    slower = [dict(r, val_rmse=r["val_rmse"] + 0.02) for r in METRIC_ROWS]
+    ax = Figure().subplots()
+    plot_loss_curves(_write_run(tmp_path / "a", METRIC_ROWS), label="cnn", lr=False, ax=ax)
+    plot_loss_curves(_write_run(tmp_path / "b", slower), label="resnet18", lr=False, ax=ax)
+    labels = [line.get_label() for line in ax.lines]
+    assert labels == ["cnn train", "cnn validation", "resnet18 train", "resnet18 validation"]
+    assert ax.lines[1].get_color() != ax.lines[3].get_color()
+    np.testing.assert_allclose(ax.lines[3].get_ydata(), [r["val_rmse"] for r in slower])
+
+
 def test_loss_curves_bad_metrics_files(tmp_path):
     with pytest.raises(DataError, match="metrics.csv does not exist"):
         plot_loss_curves(tmp_path)

@@ -72,8 +72,29 @@ def read_metrics_csv(run_dir_or_csv):
     return out
 
 
-def plot_loss_curves(run_dir_or_metrics_csv, *, baseline=None, paper=None, lr=True, ax=None,
-                     filename=None):
+def _paper_names(paper):
+    names = list(PAPER_VAL_RMSE) if paper is True else [paper] if isinstance(paper, str) \
+        else list(paper)
+    unknown = [p for p in names if p not in PAPER_VAL_RMSE]
+    if unknown:
+        raise ValueError(f"no paper value for {', '.join(map(repr, unknown))}; choose from "
+                         f"{', '.join(PAPER_VAL_RMSE)}")
+    return names
+
+
+def _reference_lines(ax, baseline, paper):
+    """Horizontal lines: the mean-label baseline and the paper's validation RMSEs."""
+    if baseline is not None:
+        ax.axhline(float(baseline), color="0.45", ls="--", lw=1,
+                   label=f"mean baseline {float(baseline):.3f}")
+    styles = [":", "-.", (0, (1, 4))]
+    for k, name in enumerate(_paper_names(paper) if paper else []):
+        ax.axhline(PAPER_VAL_RMSE[name], color="k", ls=styles[k % len(styles)], lw=1,
+                   label=f"paper {name} {PAPER_VAL_RMSE[name]:g}")
+
+
+def plot_loss_curves(run_dir_or_metrics_csv, *, baseline=None, paper=None, lr=True, label=None,
+                     ax=None, filename=None):
     """Training and validation RMSE against epoch, with the learning rate.
 
     Parameters
@@ -89,6 +110,10 @@ def plot_loss_curves(run_dir_or_metrics_csv, *, baseline=None, paper=None, lr=Tr
         for all three models, or the model name(s) to show.
     lr : bool
         Plot the learning rate (log scale) on a twin y-axis.
+    label : str, optional
+        Prefix of the legend entries (``"cnn train"``), for comparing runs
+        on one ``ax``: each call takes the next colour, training dashed and
+        validation solid.
     ax : matplotlib.axes.Axes, optional
     filename : path-like, optional
 
@@ -103,37 +128,28 @@ def plot_loss_curves(run_dir_or_metrics_csv, *, baseline=None, paper=None, lr=Tr
     >>> fig = plot_loss_curves("runs/cnn", baseline=0.163, paper="cnn")  # doctest: +SKIP
     >>> fig.savefig("runs/cnn/loss.png", dpi=150)                        # doctest: +SKIP
     """
+    from matplotlib.ticker import MaxNLocator
+
     m = read_metrics_csv(run_dir_or_metrics_csv)
     fig = new_figure(ax=ax, figsize=(6.5, 4.0))
     ax = ax or fig.add_subplot()
     epoch = m["epoch"]
-    marker = "o" if len(epoch) <= 30 else None
-    ax.plot(epoch, m["train_rmse"], marker=marker, ms=3, color="C0", label="train")
-    ax.plot(epoch, m["val_rmse"], marker=marker, ms=3, color="C1", label="validation")
-    if baseline is not None:
-        ax.axhline(float(baseline), color="0.5", ls="--", lw=1,
-                   label=f"mean baseline {float(baseline):.3f}")
-    if paper:
-        names = list(PAPER_VAL_RMSE) if paper is True else [paper] if isinstance(paper, str) \
-            else list(paper)
-        unknown = [p for p in names if p not in PAPER_VAL_RMSE]
-        if unknown:
-            raise ValueError(f"no paper value for {', '.join(map(repr, unknown))}; choose from "
-                             f"{', '.join(PAPER_VAL_RMSE)}")
-        for k, name in enumerate(names):
-            ax.axhline(PAPER_VAL_RMSE[name], color=f"C{k + 2}", ls=":", lw=1,
-                       label=f"paper {name} {PAPER_VAL_RMSE[name]:g}")
-    from matplotlib.ticker import MaxNLocator
-
+    # One colour per run drawn on this axes (reference lines are black/grey).
+    color = f"C{sum(1 for line in ax.lines if line.get_label().endswith('validation'))}"
+    prefix = f"{label} " if label else ""
+    style = dict(marker="o" if len(epoch) <= 30 else None, ms=3, color=color)
+    ax.plot(epoch, m["train_rmse"], ls="--", label=f"{prefix}train", **style)
+    ax.plot(epoch, m["val_rmse"], label=f"{prefix}validation", **style)
+    _reference_lines(ax, baseline, paper)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("RMSE (37 weighted fractions)")
-    ax.set_title(f"learning curves: {m['path'].parent.name}")
+    ax.set_title(label or f"learning curves: {m['path'].parent.name}")
     handles, names = ax.get_legend_handles_labels()
     if lr:
         twin = ax.twinx()
-        twin.step(epoch, m["lr"], where="mid", color="0.3", lw=1, alpha=0.7,
-                  label="learning rate")
+        twin.step(epoch, m["lr"], where="mid", color=color, lw=1, alpha=0.5,
+                  label=f"{prefix}learning rate")
         if np.all(m["lr"] > 0):
             twin.set_yscale("log")
         twin.set_ylabel("learning rate")
