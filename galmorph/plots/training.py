@@ -82,14 +82,14 @@ def _paper_names(paper):
     return names
 
 
-def _reference_lines(ax, baseline, paper):
+def _reference_lines(ax, baseline, paper, color="k"):
     """Horizontal lines: the mean-label baseline and the paper's validation RMSEs."""
     if baseline is not None:
         ax.axhline(float(baseline), color="0.45", ls="--", lw=1,
                    label=f"mean baseline {float(baseline):.3f}")
     styles = [":", "-.", (0, (1, 4))]
     for k, name in enumerate(_paper_names(paper) if paper else []):
-        ax.axhline(PAPER_VAL_RMSE[name], color="k", ls=styles[k % len(styles)], lw=1,
+        ax.axhline(PAPER_VAL_RMSE[name], color=color, ls=styles[k % len(styles)], lw=1,
                    label=f"paper {name} {PAPER_VAL_RMSE[name]:g}")
 
 
@@ -140,7 +140,7 @@ def plot_loss_curves(run_dir_or_metrics_csv, *, baseline=None, paper=None, lr=Tr
     style = dict(marker="o" if len(epoch) <= 30 else None, ms=3, color=color)
     ax.plot(epoch, m["train_rmse"], ls="--", label=f"{prefix}train", **style)
     ax.plot(epoch, m["val_rmse"], label=f"{prefix}validation", **style)
-    _reference_lines(ax, baseline, paper)
+    _reference_lines(ax, baseline, paper, color if label else "k")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("RMSE (37 weighted fractions)")
