@@ -196,12 +196,13 @@ def test_evaluate_a_real_run_on_synthetic_galaxies(tmp_path, monkeypatch):
     run = train(TrainConfig(data=data, out=tmp_path / "run", model="cnn", epochs=1,
                             batches_per_epoch=1, batch_size=8, size=32, val_fraction=0.25,
                             model_options={"channels": [4, 8, 8], "hidden": 16, "input_size": 32},
-                            progress=False, workers=1))
+                            progress=False, workers=1, cache=tmp_path / "run-cache"))
     val_ids = json.loads((run / "split.json").read_text())["val_ids"]
     result = evaluate(run / "best.pt", split="validation", device="cpu")  # data from the run
     assert result["n_galaxies"] == len(val_ids) == 4
     assert str(run / "split.json") in result["split_note"]
     assert result["data"]["path"] == str(data.resolve())
+    assert result["data"]["cache"] == str(tmp_path / "run-cache")   # the run's cache, reused
     assert 0 < result["rmse"] < 1
     assert result["baselines"]["mean"] < result["baselines"]["zeros"]
 

@@ -203,7 +203,7 @@ def _load(checkpoint):
     return checkpoint, getattr(checkpoint, "path", None)
 
 
-def _open_data(data, preprocessing, progress, on_error="raise"):
+def _open_data(data, preprocessing, progress, on_error="raise", cache_dir=None):
     """A data folder, a prepared cache or a PreparedData -> PreparedData with labels."""
     from galmorph.data import cache
 
@@ -218,7 +218,7 @@ def _open_data(data, preprocessing, progress, on_error="raise"):
             prepared = cache.open_prepared(path)
         else:
             prepared = cache.prepare(path, crop=preprocessing["crop"], size=preprocessing["size"],
-                                     progress=progress, on_error=on_error)
+                                     progress=progress, on_error=on_error, cache_dir=cache_dir)
     meta = prepared.meta or {}
     for key in ("crop", "size"):
         if key in meta and key in preprocessing and int(meta[key]) != int(preprocessing[key]):
@@ -248,15 +248,23 @@ def _saved_validation_ids(ckpt, ckpt_path):
     return np.asarray(saved), str(split_file)
 
 
-def _run_data(ckpt_path):
-    """The data folder a run was trained on (its config.json), for ``data=None``."""
+def _run_data(ckpt_path, data):
+    """``(data, cache_dir)``: the run's data folder when ``data`` is None, and the run's
+    cache folder when the data is the run's own (prepare() reuses it while up to date)."""
     import json
 
     config = None if ckpt_path is None else Path(ckpt_path).parent / "config.json"
     if config is None or not config.is_file():
-        raise DataError(f"no data given and no run config.json next to {ckpt_path} to take "
-                        f"it from; pass the labelled data folder")
-    return json.loads(config.read_text())["data"]
+        if data is None:
+            raise DataError(f"no data given and no run config.json next to {ckpt_path} to "
+                            f"take it from; pass the labelled data folder")
+        return data, None
+    run = json.loads(config.read_text())
+    if data is None:
+        data = run["data"]
+    same = isinstance(data, (str, Path)) and Path(data).resolve() == Path(run["data"]).resolve()
+    cache_dir = run.get("cache") if same and run.get("cache") else None
+    return data, cache_dir
 
 
 def _select(split, ckpt, ckpt_path, ids):
@@ -338,9 +346,8 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
     tta = check_tta(tta)
     start = time.perf_counter()
     ckpt, ckpt_path = _load(checkpoint)
-    if data is None:
-        data = _run_data(ckpt_path)
-    prepared = _open_data(data, ckpt.preprocessing, progress, on_error)
+    data, cache_dir = _run_data(ckpt_path, data)
+    prepared = _open_data(data, ckpt.preprocessing, progress, on_error, cache_dir)
     index, note = _select(split, ckpt, ckpt_path, prepared.ids)
     pred = predict_arrays(ckpt.model, _Rows(prepared.images, index), batch_size=batch_size,
                           tta=tta, device=device, precision=precision, progress=progress)
