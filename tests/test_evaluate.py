@@ -117,15 +117,24 @@ def make_checkpoint(path, seed=0):
     return save_checkpoint(path, model.eval(), preprocessing=PREP)
 
 
-@pytest.fixture()
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("GALMORPH_CACHE_DIR", str(tmp_path / "cache"))
-    data = tmp_path / "kaggle"
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    root = tmp_path_factory.mktemp("evaluate")
+    data = root / "kaggle"
     ids, labels = make_kaggle(data)
+    return {"data": data, "ids": ids, "labels": labels, "cache": root / "cache",
+            "ckpt": make_checkpoint(root / "model.pt")}
+
+
+@pytest.fixture()
+def env(base, tmp_path, monkeypatch):
+    """The shared data and cache, and a fresh run folder holding the checkpoint."""
+    monkeypatch.setenv("GALMORPH_CACHE_DIR", str(base["cache"]))
     run = tmp_path / "run"
-    ckpt = make_checkpoint(run / "best.pt")
-    return {"data": data, "ids": ids, "labels": labels, "run": run, "ckpt": ckpt,
-            "tmp": tmp_path}
+    run.mkdir()
+    ckpt = run / "best.pt"
+    ckpt.write_bytes(base["ckpt"].read_bytes())
+    return {**base, "run": run, "ckpt": ckpt, "tmp": tmp_path}
 
 
 def _by_hand(env, rows):
@@ -245,8 +254,8 @@ def _cli(*args, env_vars):
                           env={**os.environ, **env_vars})
 
 
-def test_cli_json_and_table(env):
-    env_vars = {"GALMORPH_CACHE_DIR": str(env["tmp"] / "cache")}
+def test_cli_json(env):
+    env_vars = {"GALMORPH_CACHE_DIR": str(env["cache"])}
     save_split(env["run"] / "split.json", env["ids"], [0, 1, 2, 3], seed=0, val_fraction=0.3)
     proc = _cli(env["ckpt"], env["data"], "--json", "--tta", "d8", "--device", "cpu",
                 env_vars=env_vars)
@@ -256,12 +265,6 @@ def test_cli_json_and_table(env):
     assert set(result["baselines"]) == {"mean", "central_pixel", "zeros"}
     assert result["model"]["checkpoint"] == str(env["ckpt"])
     assert len(result["per_answer"]) == 37
-    proc = _cli(env["ckpt"], env["data"], "--split", "all", "--id-max", "115083",
-                env_vars=env_vars)
-    assert proc.returncode == 0, proc.stderr
-    assert "baseline: mean" in proc.stdout and "Class8.6" in proc.stdout
-    assert "id<=115083 (4)" in proc.stdout
-    assert "12 galaxies" in proc.stdout
 
 
 def test_cli_rejects_a_bad_tta_before_any_work(env):
@@ -269,10 +272,17 @@ def test_cli_rejects_a_bad_tta_before_any_work(env):
     assert proc.returncode == 2 and "invalid --tta 'd5'" in proc.stderr
 
 
-def test_format_report_lists_everything(env):
-    result = evaluate(env["ckpt"], env["data"], device="cpu")
-    text = format_report(result)
+def test_cli_table_in_process(env, capsys):
+    from galmorph.cli import main
+
+    code = main(["evaluate", str(env["ckpt"]), str(env["data"]), "--id-max", "115083",
+                 "--precision", "fp32"])
+    assert code == 0
+    text = capsys.readouterr().out
+    result = evaluate(env["ckpt"], env["data"], id_max=115083, precision="fp32")
+    assert text.strip() == format_report(result).strip()
     assert f"{result['rmse']:8.4f}" in text
     for name in ("mean", "central_pixel", "zeros"):
         assert f"baseline: {name}" in text
+    assert "id<=115083 (4)" in text and "12 galaxies" in text
     assert "Q11" in text and "merger" in text
