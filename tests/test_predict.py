@@ -133,6 +133,12 @@ def test_bare_model_and_string_ids(setup, tmp_path):
                           progress=False)
     assert sorted(table["GalaxyID"].tolist()) == ["m51", "ngc1300"]
     assert table.meta["preprocessing"] == {"crop": 200, "size": 32}
+    # Without preprocessing a bare galmorph model uses crop 224 and its own input size.
+    table = predict_files(model, setup["folder"] / f"{GOOD_IDS[0]}.jpg", progress=False,
+                          precision="fp32")
+    assert table.meta["preprocessing"] == {"crop": 224, "size": 32}
+    np.testing.assert_allclose(np.array([table[c][0] for c in KAGGLE_COLUMNS]),
+                               setup["expected"][0], atol=1e-6)
 
 
 def test_bad_inputs(setup, tmp_path):

@@ -127,7 +127,10 @@ def _model_and_info(checkpoint_or_model, preprocessing):
         name = checkpoint_or_model.name
         prep = dict(checkpoint_or_model.preprocessing)
         source = source or str(getattr(checkpoint_or_model, "path", "") or "") or None
-    prep = dict(preprocessing or prep or {"crop": 224, "size": 80})
+    if prep is None:  # a bare model: its own input size where it has one
+        size = getattr(getattr(model, "config", None), "input_size", None) or 80
+        prep = {"crop": 224, "size": int(size)}
+    prep = dict(preprocessing or prep)
     return model, {"checkpoint": source, "model": name,
                    "preprocessing": {"crop": prep["crop"], "size": int(prep["size"])}}
 
@@ -222,7 +225,8 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
     checkpoint_or_model : path-like, Checkpoint or torch.nn.Module
         A checkpoint file (its ``preprocessing`` gives crop and size), a
         loaded :class:`~galmorph.models.checkpoint.Checkpoint` or a bare model
-        (then ``preprocessing`` or the default crop 224 / size 80 applies).
+        (then ``preprocessing`` applies, else crop 224 and the model's
+        ``config.input_size``, else 80).
     inputs : path-like, str or list of them
         Folders (e.g. Kaggle's ``images_test_rev1``), glob patterns
         (``"cutouts/*.png"``) or image files, in any mix (see
