@@ -64,8 +64,8 @@ class DemoConfig:
     """
 
     out: str | Path = "galmorph-demo"
-    n: int = 3000
-    epochs: int = 8
+    n: int = 4000
+    epochs: int = 12
     seed: int = 0
     model: str = "resnet18"
     size: int = 48
