@@ -247,7 +247,7 @@ def format_summary(result, n_show=3):
         f"    predictions  {result.predictions_path}",
         "",
         "  next steps:",
-        f"    galmorph evaluate {result.checkpoint} --tta d8",
+        f"    galmorph evaluate {result.checkpoint}",
         f"    galmorph predict {result.checkpoint} {result.data / 'images_training_rev1'} "
         f"--out predictions.csv",
     ]

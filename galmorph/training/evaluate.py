@@ -389,6 +389,13 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
     return result
 
 
+def _short(text, width):
+    """``text`` cut at a word boundary to fit ``width`` characters, with '...'."""
+    if len(text) <= width:
+        return text
+    return text[:width - 3].rsplit(" ", 1)[0] + "..."
+
+
 def format_report(result):
     """A readable text table of an :func:`evaluate` result."""
     from galmorph.schema import ANSWER_LABELS
@@ -409,7 +416,7 @@ def format_report(result):
         lines.append(f"{key + ' (' + str(part['n_galaxies']) + ')':28s}{part['rmse']:8.4f}"
                      + "".join(f"   {n} {v:.4f}" for n, v in part["baselines"].items()))
     lines += ["", "per question"]
-    lines += [f"  {q:5s}{QUESTIONS[int(q[1:]) - 1].text[:60]:62s}{v:8.4f}"
+    lines += [f"  {q:5s}{_short(QUESTIONS[int(q[1:]) - 1].text, 60):62s}{v:8.4f}"
               for q, v in result["per_question"].items()]
     lines += ["", "per answer"]
     lines += [f"  {c:11s}{ANSWER_LABELS[i]:56s}{result['per_answer'][c]:8.4f}"
