@@ -1,6 +1,5 @@
 """Tests of galmorph.training.predict.predict_files and ``galmorph predict``."""
 import json
-import os
 import subprocess
 import sys
 import zipfile
