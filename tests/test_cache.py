@@ -13,7 +13,8 @@ from PIL import Image
 
 from galmorph import schema
 from galmorph.data.cache import default_cache_path, open_prepared, prepare
-from galmorph.data.images import crop_and_resize, find_images
+from galmorph.data.catalogs import find_images
+from galmorph.data.images import crop_and_resize
 from galmorph.errors import DataError
 
 #: Draft-decoding tolerance against a direct PIL decode (see tests/test_images.py).

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from galmorph.data.images import crop_and_resize, find_images, load_image
+from galmorph.data.catalogs import find_images
+from galmorph.data.images import crop_and_resize, image_suffix, load_image
 from galmorph.errors import DataError
 
 #: Agreement of the DCT-scaled (draft) JPEG path with a full decode, crop and
@@ -189,15 +190,11 @@ def test_image_smaller_than_crop(tmp_path):
         crop_and_resize(tmp_path / "small.jpg", crop=100, size=0)
 
 
-def test_find_images(tmp_path):
-    for name in ("b.jpg", "a.PNG", "c.fits", "notes.txt", ".hidden.jpg"):
-        (tmp_path / name).write_bytes(b"x")
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "d.jpeg").write_bytes(b"x")
-    assert [p.name for p in find_images(tmp_path)] == ["a.PNG", "b.jpg", "c.fits"]
-    assert len(find_images(tmp_path, recursive=True)) == 4
-    with pytest.raises(DataError, match="does not exist"):
-        find_images(tmp_path / "nope")
+@pytest.mark.parametrize("name,suffix", [("a.PNG", ".png"), ("b.jpg", ".jpg"), ("c.JPEG", ".jpeg"),
+                                         ("587.fits.gz", ".fits.gz"), ("x.fit", ".fit"),
+                                         ("notes.txt", None), ("archive.gz", None)])
+def test_image_suffix(name, suffix):
+    assert image_suffix(name) == suffix
 
 
 @pytest.mark.realdata

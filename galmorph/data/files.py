@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .images import IMAGE_SUFFIXES
+from .images import IMAGE_SUFFIXES, image_suffix
 from .validate import Issue, Rows, count, duplicate_issues, parse_int_id
 
 __all__ = ["IMAGE_SUFFIXES", "image_suffix", "image_stem", "absolute", "as_list", "is_glob",
@@ -32,19 +32,7 @@ __all__ = ["IMAGE_SUFFIXES", "image_suffix", "image_stem", "absolute", "as_list"
 # plugin, which makes the header check about 4x faster (0.16 s per 5,000 JPEGs).
 _PIL_FORMATS = {".jpg": ["JPEG"], ".jpeg": ["JPEG"], ".png": ["PNG"]}
 
-# Longest first, so that ``x.fits.gz`` is ``.fits.gz`` and not an unknown ``.gz``.
-_SUFFIXES = tuple(sorted(IMAGE_SUFFIXES, key=len, reverse=True))
 _FITS = (".fits", ".fit", ".fits.gz", ".fit.gz")  # images and tables alike
-
-
-def image_suffix(path):
-    """The galmorph image suffix of ``path`` (lower case) or ``None`` if unsupported."""
-    name = os.path.basename(path).lower()
-    if name.endswith(_SUFFIXES) and not name.startswith("."):
-        for suffix in _SUFFIXES:
-            if name.endswith(suffix):
-                return suffix
-    return None
 
 
 def image_stem(path):

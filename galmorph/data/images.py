@@ -3,7 +3,7 @@
 :func:`load_image` reads a JPEG, PNG or FITS file into ``uint8 (H, W, 3)``;
 :func:`crop_and_resize` keeps the central ``crop x crop`` pixels and
 downsamples them to ``size x size``, channels first, as the networks take it;
-:func:`find_images` lists the image files of a folder.
+:func:`image_suffix` tells which files are images.
 
 The preprocessing follows Dieleman et al. (2015): the 424 x 424 Kaggle images
 are cropped to their central 224 x 224 pixels (the galaxy) and downsampled
@@ -44,7 +44,7 @@ import numpy as np
 
 from galmorph.errors import DataError
 
-__all__ = ["load_image", "crop_and_resize", "find_images", "IMAGE_SUFFIXES", "RESAMPLE"]
+__all__ = ["load_image", "crop_and_resize", "image_suffix", "IMAGE_SUFFIXES", "RESAMPLE"]
 
 #: File name endings (lower case) that galmorph reads as images; the one list
 #: :mod:`galmorph.data.files` and the catalogs use too.
@@ -64,36 +64,10 @@ FITS_Q = 8.0
 FITS_WHITE_PERCENTILE = 99.9
 
 
-def _suffix(path):
-    """The image suffix of ``path`` (lower case), or None."""
+def image_suffix(path):
+    """The galmorph image suffix of ``path`` (lower case), or None for other files."""
     name = Path(path).name.lower()
     return next((sfx for sfx in _LONGEST_FIRST if name.endswith(sfx)), None)
-
-
-def find_images(folder, recursive=False):
-    """Image files in one folder (see :data:`IMAGE_SUFFIXES`), sorted by name.
-
-    :func:`galmorph.data.catalogs.find_images` also takes globs and lists of
-    files and folders; this one lists a single folder and may return ``[]``.
-
-    Parameters
-    ----------
-    folder : path-like
-        Folder to search.
-    recursive : bool
-        Also search sub-folders.
-
-    Returns
-    -------
-    list of pathlib.Path
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"image folder {folder} does not exist or is not a folder")
-    pattern = "**/*" if recursive else "*"
-    found = [p for p in folder.glob(pattern)
-             if p.is_file() and not p.name.startswith(".") and _suffix(p)]
-    return sorted(found)
 
 
 def _pil():
@@ -179,7 +153,7 @@ def load_image(path):
     ((424, 424, 3), dtype('uint8'))
     """
     path = Path(path)
-    if _suffix(path) in _FITS:
+    if image_suffix(path) in _FITS:
         return _load_fits(path)
     with _open_pil(path) as im:
         _decode(im, path)
@@ -314,7 +288,7 @@ def crop_and_resize(image_or_path, crop=224, size=80, *, draft=True):
         im = Image.fromarray(np.ascontiguousarray(arr), "RGB")
         return _resize(im, _crop_box(im.width, im.height, crop, "array"), size)
     path = Path(image_or_path)
-    if _suffix(path) in _FITS:
+    if image_suffix(path) in _FITS:
         return crop_and_resize(load_image(path), crop, size)
     with _open_pil(path) as im:
         box = _crop_box(im.width, im.height, crop, path)
