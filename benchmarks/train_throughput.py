@@ -126,11 +126,6 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def compute_batches(data, device, batch):
     """The same float batch, forever (already on the device)."""
     x = torch.from_numpy(np.array(data.images[:batch])).to(device).float() / 255   # (B, 3, H, W)

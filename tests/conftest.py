@@ -3,6 +3,9 @@ from pathlib import Path
 
 import pytest
 
+# The local stand-in for the SDSS services (tests/sdss_server.py), as a fixture for every test.
+from sdss_server import fake_sdss  # noqa: F401,E402
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 KAGGLE_5K = SHARED_DATA / "gz-kaggle-5k"
 GZ2_1K = SHARED_DATA / "gz2-1k"

@@ -45,7 +45,7 @@ import socket
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -55,7 +55,6 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
-from astropy.wcs.utils import proj_plane_pixel_scales
 from PIL import Image
 
 __all__ = ["FakeSDSS", "Request", "Fault", "fake_sdss", "SERVICES"]

@@ -6,7 +6,6 @@ import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import MaskedColumn, QTable, Table
-from sdss_server import fake_sdss  # noqa: F401  (the fixture)
 
 from galmorph.astro.catalog import (SDSSQueryError, gz2_sample_sql, gz2_selection,
                                     query_gz2_sample)

@@ -17,7 +17,7 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from PIL import Image
-from sdss_server import FakeSDSS, fake_sdss  # noqa: F401  (the fixture)
+from sdss_server import FakeSDSS
 
 from galmorph import __version__, schema
 from galmorph.astro.classifier import MorphologyClassifier

@@ -11,7 +11,6 @@ import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 from PIL import Image
-from sdss_server import fake_sdss  # noqa: F401  (the fixture)
 
 from galmorph.astro.cutouts import (DEFAULT_PIXEL_SCALE, Cutout, cutout_cache_path, fetch_cutout,
                                     fetch_cutouts, pixel_scale_for)
