@@ -190,7 +190,7 @@ def test_cli_tiny_run_and_errors(tmp_path):
     assert "already exists and is not empty" in again.stderr and "--overwrite" in again.stderr
     assert "Traceback" not in again.stderr
     bad = _run_cli(tmp_path / "bad", "--n", 0)
-    assert bad.returncode == 2 and "argument --n: expected a positive integer, got 0" in bad.stderr
+    assert bad.returncode == 2 and "argument --n: must be a positive integer, not '0'" in bad.stderr
 
 
 def test_catalog_reader_accepts_it(tiny_set):

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from galmorph.errors import DataError
 
+from galmorph.cli._args import tta_arg
+
 __all__ = ["add_parser", "run", "position_summary"]
 
 
@@ -43,7 +45,7 @@ def add_parser(subparsers):
                         "(.ecsv keeps the metadata; default: print only)")
     p.add_argument("--threshold", type=float, default=0.54,
                    help="merger threshold on p_merger = Class8.6 (default: 0.54)")
-    p.add_argument("--tta", default=None,
+    p.add_argument("--tta", type=tta_arg, default=None, metavar="none|d8|N",
                    help="test-time augmentation: 'd8' or a number of rotations (default: none)")
     p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda' (default: auto)")
     p.add_argument("--batch-size", type=int, default=256, help="images per batch (default: 256)")
@@ -72,15 +74,6 @@ def _coord(ra, dec):
     except ValueError as exc:
         raise DataError(f"cannot read --ra {ra!r} --dec {dec!r} as a position ({exc}); give "
                         f"degrees (150.1 2.2) or sexagesimal (10:00:24 +02:12:00)") from None
-
-
-def _tta(value):
-    if value is None or value == "d8":
-        return value
-    try:
-        return int(value)
-    except ValueError:
-        raise DataError(f"--tta must be 'd8' or an integer, not {value!r}") from None
 
 
 def _read_catalog(path):
@@ -126,7 +119,7 @@ def run(args):
         raise DataError("give a catalogue file, or both --ra and --dec")
     if args.catalog is not None and (args.ra is not None or args.dec is not None):
         raise DataError("give either a catalogue file or --ra/--dec, not both")
-    clf = MorphologyClassifier(model=args.model, device=args.device, tta=_tta(args.tta),
+    clf = MorphologyClassifier(model=args.model, device=args.device, tta=args.tta,
                                merger_threshold=args.threshold, batch_size=args.batch_size,
                                backend=args.backend, cache_dir=args.cache_dir,
                                progress=not args.no_progress)

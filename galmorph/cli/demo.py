@@ -1,18 +1,9 @@
 """``galmorph demo``: the offline end-to-end demo (synthetic data -> train -> evaluate -> predict)."""
 
-import argparse
+
+from galmorph.cli._args import positive_int
 
 __all__ = ["add_parser", "run"]
-
-
-def _positive(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
-    return value
 
 
 def add_parser(subparsers):
@@ -31,15 +22,15 @@ def add_parser(subparsers):
     )
     p.add_argument("--out", default=str(d.out), metavar="DIR",
                    help=f"demo folder (default: ./{d.out})")
-    p.add_argument("--n", type=_positive, default=d.n,
+    p.add_argument("--n", type=positive_int, default=d.n,
                    help=f"synthetic galaxies, a fifth held out (default: {d.n})")
-    p.add_argument("--epochs", type=_positive, default=d.epochs,
+    p.add_argument("--epochs", type=positive_int, default=d.epochs,
                    help=f"training epochs (default: {d.epochs})")
     p.add_argument("--seed", type=int, default=d.seed,
                    help=f"seed of the data, split and training (default: {d.seed})")
     p.add_argument("--model", default=d.model, choices=("cnn", "resnet18", "resnet18-tailored"),
                    help=f"network (default: {d.model}, the quickest to learn on a CPU)")
-    p.add_argument("--size", type=_positive, default=d.size,
+    p.add_argument("--size", type=positive_int, default=d.size,
                    help=f"network input side in pixels after the 224-pixel crop "
                         f"(default: {d.size})")
     p.add_argument("--lr", type=float, default=d.lr,

@@ -1,20 +1,8 @@
 """``galmorph evaluate``: score a checkpoint on labelled data, next to baselines."""
-import argparse
 
-__all__ = ["add_parser", "run", "tta_arg"]
+from galmorph.cli._args import tta_arg
 
-
-def tta_arg(text):
-    """argparse type of ``--tta``: ``none``, ``d8`` or a number of rotations N >= 1."""
-    low = text.strip().lower()
-    if low in ("none", "off", ""):
-        return None
-    if low == "d8":
-        return "d8"
-    if low.isdigit() and int(low) >= 1:
-        return int(low)
-    raise argparse.ArgumentTypeError(f"invalid --tta {text!r}: use none, d8 or a number of "
-                                     f"rotations such as 4")
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers):

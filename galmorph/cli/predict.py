@@ -1,7 +1,7 @@
 """``galmorph predict``: the 37 GZ2 vote fractions for image files, to CSV / ECSV / FITS."""
 import sys
 
-from galmorph.cli.evaluate import tta_arg
+from galmorph.cli._args import tta_arg
 
 __all__ = ["add_parser", "run"]
 

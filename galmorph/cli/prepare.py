@@ -1,18 +1,9 @@
 """``galmorph prepare``: crop and resize a data folder once into a memory-mapped cache."""
 
-import argparse
+
+from galmorph.cli._args import positive_int
 
 __all__ = ["add_parser", "run"]
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
-    return value
 
 
 def add_parser(subparsers):
@@ -29,11 +20,11 @@ def add_parser(subparsers):
     p.add_argument("--cache", metavar="DIR", default=None,
                    help="cache folder (default: under the galmorph user cache directory, "
                         "named after DATA_DIR and a hash of it and the settings)")
-    p.add_argument("--crop", type=_positive_int, default=224,
+    p.add_argument("--crop", type=positive_int, default=224,
                    help="side of the central square kept, in input pixels (default: 224)")
-    p.add_argument("--size", type=_positive_int, default=80,
+    p.add_argument("--size", type=positive_int, default=80,
                    help="side of the cached images, in pixels (default: 80)")
-    p.add_argument("--workers", type=_positive_int, default=None,
+    p.add_argument("--workers", type=positive_int, default=None,
                    help="worker processes (default: every core)")
     p.add_argument("--flavour", default="weighted_fraction",
                    choices=("weighted_fraction", "fraction", "debiased"),

@@ -1,17 +1,8 @@
 """``galmorph synth``: write a synthetic GZ2-like data set in the Kaggle layout."""
-import argparse
+
+from galmorph.cli._args import positive_int
 
 __all__ = ["add_parser", "run"]
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def add_parser(subparsers):
@@ -26,10 +17,10 @@ def add_parser(subparsers):
     )
     p.add_argument("out", metavar="OUT", help="output folder (created; must be empty unless "
                                               "--overwrite)")
-    p.add_argument("--n", type=_positive_int, default=1000,
+    p.add_argument("--n", type=positive_int, default=1000,
                    help="number of galaxies (default: 1000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--workers", type=_positive_int, default=None,
+    p.add_argument("--workers", type=positive_int, default=None,
                    help="worker processes (default: all CPUs available)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a synthetic set already in OUT (default: refuse a non-empty OUT)")
