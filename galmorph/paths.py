@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+from galmorph._atomic import write_text_atomic
 from galmorph.errors import NoModelError
 
 __all__ = ["cache_dir", "default_model_path", "set_default_model", "resolve_model_path"]
@@ -37,10 +38,7 @@ def set_default_model(checkpoint):
     checkpoint = Path(checkpoint).resolve()
     if not checkpoint.is_file():
         raise FileNotFoundError(f"cannot register {checkpoint} as default model: no such file")
-    registry = cache_dir() / _REGISTRY
-    tmp = registry.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"checkpoint": str(checkpoint)}))
-    os.replace(tmp, registry)
+    write_text_atomic(cache_dir() / _REGISTRY, json.dumps({"checkpoint": str(checkpoint)}))
     return checkpoint
 
 

@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+from galmorph._atomic import write_text_atomic
+
 from galmorph.data.images import crop_and_resize
 from galmorph.errors import DataError
 
@@ -61,9 +63,7 @@ def jsonable(obj):
 
 
 def write_json(path, obj):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=_json_default))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(obj, indent=1, default=_json_default))
 
 
 def read_meta(folder):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 import torch
 
 from galmorph import __version__, schema
+from galmorph._atomic import atomic_open
 from galmorph.errors import CheckpointError
 from galmorph.models import MODEL_NAMES, build_model
 
@@ -148,42 +148,9 @@ def save_checkpoint(path, model, *, preprocessing, optimizer_state=None, schedul
         "scheduler_state": _plain(scheduler_state, "scheduler_state"),
         "train_state": _plain(train_state, "train_state"),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            # mkstemp makes the file private (0600); give it the usual permissions.
-            if hasattr(os, "fchmod"):
-                os.fchmod(fh.fileno(), 0o666 & ~_umask())
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    with atomic_open(path, "wb") as fh:
+        torch.save(payload, fh)
     return path
-
-
-def _umask():
-    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
-    os.umask(mask)
-    return mask
-
-
-def _fsync_dir(folder):
-    # Make the rename itself durable; not possible on every OS (e.g. Windows).
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _read(path):

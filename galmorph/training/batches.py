@@ -54,11 +54,11 @@ def _plain_id(value):
 
 def save_split(path, ids, val, seed, val_fraction):
     """Write ``split.json`` (the validation IDs) atomically."""
-    from galmorph.training.config import write_atomic
+    from galmorph._atomic import write_text_atomic
 
     doc = {"seed": int(seed), "val_fraction": float(val_fraction), "n_total": int(len(ids)),
            "n_val": int(len(val)), "val_ids": [_plain_id(ids[i]) for i in val]}
-    write_atomic(path, json.dumps(doc, indent=1) + "\n")
+    write_text_atomic(path, json.dumps(doc, indent=1) + "\n")
 
 
 def load_split(path, ids):

@@ -21,13 +21,13 @@ import dataclasses
 import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from galmorph._atomic import write_text_atomic
 from galmorph.errors import RunDirError
 
-__all__ = ["TrainConfig", "RESUMABLE_FIELDS", "INVOCATION_FIELDS", "METRICS_COLUMNS", "write_atomic",
+__all__ = ["TrainConfig", "RESUMABLE_FIELDS", "INVOCATION_FIELDS", "METRICS_COLUMNS",
            "read_run_config", "check_run_dir", "write_metrics", "read_metrics"]
 
 #: Fields that may change when a run is resumed (they do not change what is learnt,
@@ -170,21 +170,6 @@ class TrainConfig:
         return out
 
 
-def write_atomic(path, text):
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def read_run_config(run_dir):
     """The dict stored in ``run_dir/config.json``; RunDirError when there is none."""
     path = Path(run_dir) / "config.json"
@@ -266,7 +251,7 @@ def write_metrics(run_dir, rows):
     writer.writeheader()
     for row in rows:
         writer.writerow({k: row[k] for k in METRICS_COLUMNS})
-    write_atomic(Path(run_dir) / "metrics.csv", buf.getvalue())
+    write_text_atomic(Path(run_dir) / "metrics.csv", buf.getvalue())
 
 
 def read_metrics(run_dir):

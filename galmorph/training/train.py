@@ -35,7 +35,8 @@ from galmorph.errors import DataError
 from galmorph.training.augment import random_params, rotate_flip
 from galmorph.training.batches import (BatchLoader, BatchStream, load_split, make_split,
                                        save_split, split_sizes, step_seed)
-from galmorph.training.config import (TrainConfig, check_run_dir, write_atomic, write_metrics)
+from galmorph._atomic import write_text_atomic
+from galmorph.training.config import TrainConfig, check_run_dir, write_metrics
 from galmorph.training.distributed import StopFlag, init_distributed, shard
 
 __all__ = ["TrainConfig", "train"]
@@ -180,7 +181,7 @@ class _Run:
             doc["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         doc.update(galmorph_version=__version__, torch_version=torch.__version__,
                    world_size=self.ctx.world_size, schema_version=schema.SCHEMA_VERSION)
-        write_atomic(self.out / "config.json", json.dumps(doc, indent=1) + "\n")
+        write_text_atomic(self.out / "config.json", json.dumps(doc, indent=1) + "\n")
         return mode
 
     def _split(self, mode):
