@@ -1,6 +1,6 @@
 """Throughput of the synthetic data set generator (``galmorph synth``).
 
-Prints galaxies per second of :func:`galmorph.data.synth.make_synthetic` for
+Prints galaxies per second of :func:`galmorph.synth.make_synthetic` for
 each worker count (wall clock, and CPU seconds per galaxy, which shared
 machines distort less), and the per-galaxy cost of each stage in one process::
 
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from galmorph.data.synth import galaxy_rng, make_synthetic, synth_labels
-from galmorph.data.synth_render import render
+from galmorph.synth import galaxy_rng, make_synthetic, synth_labels
+from galmorph.synth.render import render
 
 
 def _cpu_seconds():

@@ -180,7 +180,7 @@ def time_train(args, data_dir, cache, batch, workdir):
 def _data(args, tmp):
     data_dir = Path(args.data)
     if args.data == "synthetic" or not data_dir.is_dir():
-        from galmorph.data.synth import make_synthetic
+        from galmorph.synth import make_synthetic
         print(f"data: synthetic set of {args.synthetic_n} galaxies"
               + ("" if args.data == "synthetic" else f" ({args.data} not found)"))
         data_dir = make_synthetic(Path(tmp) / "synth", n=args.synthetic_n, seed=0,

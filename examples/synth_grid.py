@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from galmorph.data.synth import synth_galaxy  # noqa: E402
+from galmorph.synth import synth_galaxy  # noqa: E402
 from galmorph.schema import (ANSWER_LABELS, ANSWERS, KAGGLE_COLUMNS, PARENT_INDEX,  # noqa: E402
                              QUESTION_SLICES)
 

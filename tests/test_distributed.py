@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 
 from galmorph.data.cache import prepare
-from galmorph.data.synth import make_synthetic
+from galmorph.synth import make_synthetic
 from galmorph.models import build_model
 from galmorph.models.checkpoint import load_checkpoint
 from galmorph.training.config import TrainConfig, read_metrics

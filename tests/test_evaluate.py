@@ -197,7 +197,7 @@ def test_evaluate_tta_changes_nothing_for_the_metric_plumbing(env):
 
 
 def test_evaluate_a_real_run_on_synthetic_galaxies(tmp_path, monkeypatch):
-    from galmorph.data.synth import make_synthetic
+    from galmorph.synth import make_synthetic
     from galmorph.training.train import TrainConfig, train
 
     monkeypatch.setenv("GALMORPH_CACHE_DIR", str(tmp_path / "cache"))

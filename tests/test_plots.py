@@ -381,7 +381,7 @@ def _tiny_run(tmp_path):
     import json
 
     from galmorph.data.cache import prepare
-    from galmorph.data.synth import make_synthetic
+    from galmorph.synth import make_synthetic
     from galmorph.models import build_model, save_checkpoint
     from galmorph.training.batches import make_split, save_split
     from galmorph.training.config import TrainConfig

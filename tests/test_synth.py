@@ -1,4 +1,4 @@
-"""Tests of galmorph.data.synth and ``galmorph synth``: layout, determinism, labels, CLI."""
+"""Tests of galmorph.synth and ``galmorph synth``: layout, determinism, labels, CLI."""
 import json
 import subprocess
 import sys
@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from galmorph import __version__
-from galmorph.data.synth import (FIRST_ID, IMAGE_DIR, LABEL_FILE, format_fraction,
+from galmorph.synth import (FIRST_ID, IMAGE_DIR, LABEL_FILE, format_fraction,
                                  make_synthetic, synth_galaxy, synth_labels)
 from galmorph.errors import DataError
 from galmorph.schema import (ANSWER_LABELS, ID_COLUMN, KAGGLE_COLUMNS, PARENT_INDEX,

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from galmorph.data.cache import prepare
-from galmorph.data.synth import make_synthetic
+from galmorph.synth import make_synthetic
 from galmorph.errors import DataError, RunDirError
 from galmorph.models.checkpoint import load_checkpoint
 from galmorph.paths import default_model_path

@@ -30,7 +30,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from galmorph.data.synth import LABEL_FILE, make_synthetic
+    from galmorph.synth import LABEL_FILE, make_synthetic
 
     out = make_synthetic(args.out, n=args.n, seed=args.seed, workers=args.workers,
                          progress=not args.quiet, overwrite=args.overwrite)

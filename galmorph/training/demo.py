@@ -4,7 +4,7 @@
 few minutes on two CPU cores it
 
 1. writes a synthetic GZ2-like data set in the Kaggle layout
-   (:func:`galmorph.data.synth.make_synthetic`);
+   (:func:`galmorph.synth.make_synthetic`);
 2. prepares its preprocessing cache (:func:`galmorph.data.cache.prepare`);
 3. trains a small network (:func:`galmorph.training.train.train`);
 4. evaluates it on the held-out (validation) synthetic galaxies next to the
@@ -105,7 +105,7 @@ def _say(config, text):
 
 def _synthetic_data(config, folder):
     """Write the synthetic set, or reuse it when ``n`` and ``seed`` match. -> reused?"""
-    from galmorph.data.synth import make_synthetic
+    from galmorph.synth import make_synthetic
 
     info = folder / "synth.json"
     if info.is_file():

@@ -10,9 +10,9 @@ from the Kaggle "Galaxy Zoo - The Galaxy Challenge" training set::
 Each galaxy gets its own random generator, derived from the seed and its
 index only (:func:`galaxy_rng`), so a data set is byte-for-byte the same for
 a given seed whatever the number of worker processes. For each galaxy the
-true morphology is drawn (:mod:`~galmorph.data.synth_truth`), rendered
-(:mod:`~galmorph.data.synth_render`) and classified by simulated volunteers
-(:mod:`~galmorph.data.synth_votes`).
+true morphology is drawn (:mod:`~galmorph.synth.truth`), rendered
+(:mod:`~galmorph.synth.render`) and classified by simulated volunteers
+(:mod:`~galmorph.synth.votes`).
 """
 from __future__ import annotations
 
@@ -65,10 +65,10 @@ def synth_labels(seed, index):
     -------
     labels : numpy.ndarray
         ``float64 (37,)`` Kaggle weighted vote fractions.
-    truth : galmorph.data.synth_truth.Truth
+    truth : galmorph.synth.truth.Truth
     """
-    from galmorph.data.synth_truth import sample_truth
-    from galmorph.data.synth_votes import simulate_votes
+    from galmorph.synth.truth import sample_truth
+    from galmorph.synth.votes import simulate_votes
 
     truth_rng, _, votes_rng = galaxy_rng(seed, index)
     truth = sample_truth(truth_rng)
@@ -92,7 +92,7 @@ def synth_galaxy(seed, index):
         ``uint8 (424, 424, 3)``.
     labels : numpy.ndarray
         ``float64 (37,)`` Kaggle weighted vote fractions.
-    truth : galmorph.data.synth_truth.Truth
+    truth : galmorph.synth.truth.Truth
         The galaxy's true morphology.
 
     Examples
@@ -101,7 +101,7 @@ def synth_galaxy(seed, index):
     >>> image.shape, labels.shape
     ((424, 424, 3), (37,))
     """
-    from galmorph.data.synth_render import render
+    from galmorph.synth.render import render
 
     labels, truth = synth_labels(seed, index)
     image = render(truth, galaxy_rng(seed, index)[1])
@@ -171,7 +171,7 @@ def _write_labels(path, ids, labels):
 def _write_metadata(out, n, seed):
     from galmorph import __version__
 
-    meta = {"generator": "galmorph.data.synth.make_synthetic", "galmorph_version": __version__,
+    meta = {"generator": "galmorph.synth.make_synthetic", "galmorph_version": __version__,
             "n": int(n), "seed": int(seed), "schema_version": SCHEMA_VERSION,
             "image_size": 424, "jpeg_quality": JPEG_QUALITY, "first_id": FIRST_ID}
     (out / "synth.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -216,7 +216,7 @@ def make_synthetic(out_dir, n=1000, seed=0, workers=None, progress=True, overwri
 
     Examples
     --------
-    >>> from galmorph.data.synth import make_synthetic
+    >>> from galmorph.synth import make_synthetic
     >>> path = make_synthetic("synth-2k", n=2000, seed=1)  # doctest: +SKIP
     """
     out = _check_args(out_dir, n, workers, overwrite)

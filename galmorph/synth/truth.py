@@ -1,8 +1,8 @@
 """True morphologies of synthetic galaxies: a path down the GZ2 tree plus shape parameters.
 
 :func:`sample_truth` draws what a synthetic galaxy *really* is. The renderer
-(:mod:`galmorph.data.synth_render`) draws it and the vote simulator
-(:mod:`galmorph.data.synth_votes`) lets simulated volunteers classify it.
+(:mod:`galmorph.synth.render`) draws it and the vote simulator
+(:mod:`galmorph.synth.votes`) lets simulated volunteers classify it.
 
 Every question gets an answer in :attr:`Truth.answers`, also the questions the
 true path never reaches: that is the answer a volunteer who strayed from the
@@ -158,7 +158,7 @@ def sample_truth(rng):
     Parameters
     ----------
     rng : numpy.random.Generator
-        The galaxy's own generator (see :func:`galmorph.data.synth.galaxy_rng`).
+        The galaxy's own generator (see :func:`galmorph.synth.galaxy_rng`).
 
     Returns
     -------

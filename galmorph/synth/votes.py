@@ -3,7 +3,7 @@
 Each synthetic galaxy is classified by 20-60 simulated volunteers. At every
 question a volunteer reaches, they give the true answer with a probability
 that falls as the galaxy gets smaller and fainter
-(:attr:`~galmorph.data.synth_truth.Truth.difficulty`), and otherwise a
+(:attr:`~galmorph.synth.truth.Truth.difficulty`), and otherwise a
 *neighbouring* answer: smooth <-> features, adjacent bulge classes, adjacent
 arm counts or "can't tell", and so on. Galaxy-to-galaxy ambiguity beyond the
 binomial noise comes from a Dirichlet draw around those probabilities.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from galmorph.data.synth_truth import answer_index
+from galmorph.synth.truth import answer_index
 from galmorph.schema import (N_ANSWERS, PARENT_INDEX, QUESTION_SLICES, QUESTIONS, TREE_ORDER,
                              conditional_to_weighted)
 
@@ -104,7 +104,7 @@ def answer_probabilities(truth):
 
     Parameters
     ----------
-    truth : galmorph.data.synth_truth.Truth
+    truth : galmorph.synth.truth.Truth
 
     Returns
     -------
@@ -128,7 +128,7 @@ def simulate_votes(truth, rng, n_voters=None):
 
     Parameters
     ----------
-    truth : galmorph.data.synth_truth.Truth
+    truth : galmorph.synth.truth.Truth
     rng : numpy.random.Generator
     n_voters : int, optional
         Number of volunteers; drawn from :data:`VOTERS` when None.
