@@ -54,7 +54,7 @@ def parse_args(argv=None):
 
 
 def image_files(data, limit):
-    from galmorph.data.images import find_images
+    from galmorph.data.catalogs import find_images
 
     folder = Path(data)
     if (folder / "images_training_rev1").is_dir():

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from galmorph.data.cache import prepare
-from galmorph.data.images import crop_and_resize, find_images
+from galmorph.data.catalogs import find_images
+from galmorph.data.images import crop_and_resize
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gz-kaggle-5k"
 
