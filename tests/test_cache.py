@@ -239,7 +239,10 @@ def test_plain_image_folder(tmp_path):
 def test_interrupt_then_resume(tmp_path, sig):
     one = tmp_path / "one.jpg"
     Image.fromarray(_galaxy(3)).save(one, quality=90)
-    kaggle = make_kaggle(tmp_path / "data", n=1000, link=one)
+    # 4,000 hard links: a few seconds of work even on an idle machine, so the signal
+    # always lands mid-run (with 1,000 an idle machine could finish before the first poll).
+    n = 4000
+    kaggle = make_kaggle(tmp_path / "data", n=n, link=one)
     cache = tmp_path / "c"
     env = dict(os.environ, GALMORPH_PREPARE_CHUNK="10")
     proc = subprocess.Popen([sys.executable, "-m", "galmorph", "prepare", str(kaggle),
@@ -253,6 +256,7 @@ def test_interrupt_then_resume(tmp_path, sig):
         except (OSError, ValueError, EOFError):
             pass
         time.sleep(0.005)
+    assert proc.poll() is None, "prepare finished before it could be interrupted"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     if sig == signal.SIGKILL:
@@ -264,7 +268,7 @@ def test_interrupt_then_resume(tmp_path, sig):
     kept = int(np.load(cache / "done.npy").sum())
     assert 3 <= kept < 100
     data = prepare(kaggle, cache_dir=cache, workers=1, progress=False)
-    assert data.meta["resumed_from"] >= 30 and len(data) == 1000
+    assert data.meta["resumed_from"] >= 30 and len(data) == n
     ref = crop_and_resize(one)
     assert all(np.array_equal(img, ref) for img in data.images)  # no row left blank
 
