@@ -27,6 +27,7 @@ import numpy as np
 from astropy.table import Table
 
 from galmorph import schema
+from galmorph.astro._stats import bootstrap_mean_err, in_bin
 from galmorph.errors import DataError
 
 __all__ = ["DEFAULT_THRESHOLD", "MergerFraction", "ThresholdProposal", "merger_probability",
@@ -269,18 +270,18 @@ def separation_bias(table, bins=None, separation_column="sep_r90", column=_MERGE
         edges = _default_edges(sep, separation_column) if bins is None else np.asarray(bins, float)
     rng = np.random.default_rng(seed)
     rows = []
-    groups = [(lo, hi, (sep >= lo) & ((sep < hi) | ((hi == edges[-1]) & (sep == hi))))
+    groups = [(lo, hi, in_bin(sep, lo, hi, hi == edges[-1]))
               for lo, hi in zip(edges[:-1], edges[1:])]
     groups.append((np.inf, np.inf, np.isinf(sep)))
     for lo, hi, sel in groups:
         pb = p[sel]
         n = len(pb)
         if n:
-            boots = rng.choice(pb, size=(n_boot, n)).mean(axis=1) if n_boot else np.array([np.nan])
+            err = bootstrap_mean_err(pb, n_boot, rng)
             k = int((pb >= threshold).sum())
             frac, flo, fhi = _bootstrap_fraction(k, n, n_boot, confidence, rng)
             sep_mean = float(np.mean(sep[sel])) if np.isfinite(lo) else np.inf
-            rows.append((lo, hi, sep_mean, n, float(pb.mean()), float(boots.std()), frac, flo, fhi))
+            rows.append((lo, hi, sep_mean, n, float(pb.mean()), float(err), frac, flo, fhi))
         else:
             rows.append((lo, hi, np.nan, 0, np.nan, np.nan, np.nan, np.nan, np.nan))
     out = Table(rows=rows, names=("sep_low", "sep_high", "sep_mean", "n", "mean_p_merger",

@@ -26,6 +26,7 @@ import numpy as np
 from astropy.table import Table
 
 from galmorph import schema
+from galmorph.astro._stats import bootstrap_mean_err, in_bin
 from galmorph.errors import DataError
 
 __all__ = ["Z_SPLIT", "MAG_NAMES", "find_column", "absolute_magnitude", "redshift_trends",
@@ -94,10 +95,6 @@ def _edges(values, bins, n_default=8):
     return np.asarray(bins, dtype=np.float64)
 
 
-def _in_bin(values, lo, hi, last):
-    return (values >= lo) & ((values < hi) | (last & (values == hi)))
-
-
 def redshift_trends(table, answers=("Class1.1", "Class1.2", "Class8.6"), bins=None, z_column="z",
                     abs_mag_bins=None, mag_column=None, n_boot=200, seed=None, cosmology=None):
     """Binned mean vote fractions against redshift, with bootstrap errors.
@@ -157,13 +154,13 @@ def redshift_trends(table, answers=("Class1.1", "Class1.2", "Class8.6"), bins=No
     mag_groups = [(np.nan, np.nan, np.ones(z.size, bool))]
     if abs_mag_bins is not None:
         m_edges = _edges(absmag, abs_mag_bins, 3)
-        mag_groups = [(lo, hi, _in_bin(absmag, lo, hi, hi == m_edges[-1]))
+        mag_groups = [(lo, hi, in_bin(absmag, lo, hi, hi == m_edges[-1]))
                       for lo, hi in zip(m_edges[:-1], m_edges[1:])]
     rng = np.random.default_rng(seed)
     rows = []
     for m_lo, m_hi, m_sel in mag_groups:
         for lo, hi in zip(z_edges[:-1], z_edges[1:]):
-            sel = m_sel & _in_bin(z, lo, hi, hi == z_edges[-1])
+            sel = m_sel & in_bin(z, lo, hi, hi == z_edges[-1])
             rows.append(_bin_row(z[sel], values[sel], None if absmag is None else absmag[sel],
                                  lo, hi, m_lo, m_hi, n_boot, rng))
     out = Table(rows=rows, names=_row_names(names, absmag is not None, abs_mag_bins is not None)
@@ -191,8 +188,7 @@ def _bin_row(z, values, absmag, lo, hi, m_lo, m_hi, n_boot, rng):
     row = [float(lo), float(hi), float(z.mean()) if n else np.nan, n]
     if n:
         means = values.mean(axis=0)
-        idx = rng.integers(0, n, size=(n_boot, n)) if n_boot else None
-        errs = values[idx].mean(axis=1).std(axis=0) if n_boot else np.full(len(means), np.nan)
+        errs = bootstrap_mean_err(values, n_boot, rng)
     else:
         means = errs = np.full(values.shape[1], np.nan)
     for m, e in zip(means, errs):
