@@ -15,66 +15,10 @@ from galmorph.models.checkpoint import save_checkpoint
 from galmorph.schema import (ID_COLUMN, KAGGLE_COLUMNS, N_ANSWERS, QUESTION_SLICES,
                              conditional_to_weighted)
 from galmorph.training.batches import save_split
-from galmorph.training.evaluate import (baseline_rmses, central_pixel_colours, evaluate,
-                                        fit_central_pixel, format_report, rmse_report)
+from galmorph.training.evaluate import evaluate, format_report
 from galmorph.training.inference import predict_arrays
 
 PREP = {"crop": 224, "size": 32}
-
-
-# ---------------------------------------------------------------------------
-# Metrics on known arrays
-# ---------------------------------------------------------------------------
-
-def test_rmse_report_hand_computed():
-    labels = np.zeros((2, N_ANSWERS))
-    pred = np.zeros((2, N_ANSWERS))
-    pred[0, 0] = 0.6          # Class1.1, Q1
-    pred[1, 3] = 0.8          # Class2.1, Q2
-    out = rmse_report(pred, labels)
-    # 0.36 + 0.64 = 1.0 over 74 values.
-    assert out["rmse"] == pytest.approx(np.sqrt(1.0 / 74))
-    assert out["per_answer"]["Class1.1"] == pytest.approx(np.sqrt(0.36 / 2))
-    assert out["per_answer"]["Class2.1"] == pytest.approx(np.sqrt(0.64 / 2))
-    assert out["per_answer"]["Class1.2"] == 0.0
-    assert out["per_question"]["Q1"] == pytest.approx(np.sqrt(0.36 / 6))   # 2 x 3 answers
-    assert out["per_question"]["Q2"] == pytest.approx(np.sqrt(0.64 / 4))   # 2 x 2 answers
-    assert out["per_question"]["Q11"] == 0.0
-    assert list(out["per_answer"]) == list(KAGGLE_COLUMNS)
-    assert len(out["per_question"]) == 11
-
-
-def test_rmse_report_rejects_mismatched_or_empty():
-    with pytest.raises(ValueError, match=r"\(3, 37\).*\(2, 37\)"):
-        rmse_report(np.zeros((3, 37)), np.zeros((2, 37)))
-    with pytest.raises(DataError, match="empty"):
-        rmse_report(np.zeros((0, 37)), np.zeros((0, 37)))
-
-
-def test_central_pixel_colours_reads_the_central_two_by_two():
-    images = np.zeros((2, 3, 6, 6), dtype=np.uint8)
-    images[0, 0, 2:4, 2:4] = 255          # red centre
-    images[0, 1, 2, 2] = 204              # one green pixel of the four
-    images[1, 2, 0, 0] = 255              # a corner: not central
-    colours = central_pixel_colours(images, batch_size=1)
-    np.testing.assert_allclose(colours, [[1.0, 0.2, 0.0], [0.0, 0.0, 0.0]])
-
-
-def test_baselines_on_constructed_data():
-    rng = np.random.default_rng(0)
-    colours = rng.uniform(0, 1, size=(50, 3))
-    coef = np.zeros((4, N_ANSWERS))
-    coef[0] = 0.1
-    coef[1:, :3] = [[0.2, 0.0, 0.1], [0.0, 0.3, 0.1], [0.1, 0.1, 0.1]]
-    labels = np.column_stack([np.ones(50), colours]) @ coef      # exactly linear, in [0, 1]
-    np.testing.assert_allclose(fit_central_pixel(colours, labels), coef, atol=1e-10)
-    train, test = slice(0, 40), slice(40, 50)
-    out = baseline_rmses(labels[train], colours[train], labels[test], colours[test])
-    assert out["central_pixel"] == pytest.approx(0.0, abs=1e-10)
-    mean = labels[train].mean(axis=0)
-    assert out["mean"] == pytest.approx(np.sqrt(((labels[test] - mean) ** 2).mean()))
-    assert out["zeros"] == pytest.approx(np.sqrt((labels[test] ** 2).mean()))
-    assert list(out) == ["mean", "central_pixel", "zeros"]
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,156 @@
+"""The Kaggle metric and the same-split baselines, as plain numpy functions.
+
+The score is the Kaggle "Galaxy Zoo - The Galaxy Challenge" metric: the root
+mean squared error over all galaxies and all 37 weighted vote fractions.
+The baselines (``mean``, ``central_pixel``, ``zeros``) are fitted on the
+training part only; :func:`galmorph.training.evaluate.evaluate` reports them
+next to the model.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from galmorph.errors import DataError
+from galmorph.schema import KAGGLE_COLUMNS, N_ANSWERS, QUESTION_SLICES, QUESTIONS
+
+__all__ = ["rmse_report", "rmse", "central_pixel_colours", "fit_central_pixel",
+           "predict_central_pixel", "baseline_rmses", "BASELINES"]
+
+#: Names of the baselines, in the order they are reported.
+BASELINES = ("mean", "central_pixel", "zeros")
+
+
+# ---------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------
+
+def _check_pair(pred, labels):
+    pred = np.asarray(pred, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.float64)
+    if pred.shape != labels.shape or pred.ndim != 2 or pred.shape[1] != N_ANSWERS:
+        raise ValueError(f"predictions {pred.shape} and labels {labels.shape} must both have "
+                         f"shape (N, {N_ANSWERS})")
+    if len(pred) == 0:
+        raise DataError("no galaxies to evaluate: the split is empty")
+    return pred, labels
+
+
+def rmse_report(pred, labels):
+    """Kaggle RMSE overall, per answer and per question.
+
+    Parameters
+    ----------
+    pred, labels : array-like, shape (N, 37)
+        Predicted and true weighted vote fractions, Kaggle column order.
+
+    Returns
+    -------
+    dict
+        ``rmse`` (over all N x 37 values), ``per_answer`` (Kaggle column ->
+        RMSE over the N galaxies) and ``per_question`` (``"Q1"`` ... ``"Q11"``
+        -> RMSE over the N galaxies and that question's answers).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rmse_report(np.zeros((2, 37)), np.full((2, 37), 0.5))["rmse"]
+    0.5
+    """
+    pred, labels = _check_pair(pred, labels)
+    sq = (pred - labels) ** 2                                   # (N, 37)
+    per_answer = np.sqrt(sq.mean(axis=0))                       # (37,)
+    return {
+        "rmse": float(np.sqrt(sq.mean())),
+        "per_answer": {c: float(v) for c, v in zip(KAGGLE_COLUMNS, per_answer)},
+        "per_question": {f"Q{q.number}": float(np.sqrt(sq[:, QUESTION_SLICES[q.number]].mean()))
+                         for q in QUESTIONS},
+    }
+
+
+def rmse(pred, labels):
+    """Kaggle RMSE over all N x 37 values of ``pred`` and ``labels`` (shape (N, 37))."""
+    pred, labels = _check_pair(pred, labels)
+    return float(np.sqrt(((pred - labels) ** 2).mean()))
+
+
+# ---------------------------------------------------------------------------
+# Baselines
+# ---------------------------------------------------------------------------
+
+def central_pixel_colours(images, batch_size=4096):
+    """Mean colour of the central pixels of each image, in [0, 1].
+
+    Parameters
+    ----------
+    images : numpy.ndarray, uint8, shape (N, 3, H, W)
+        Preprocessed images (array or memory map; read in batches).
+
+    Returns
+    -------
+    numpy.ndarray, float64, shape (N, 3)
+        The mean of the central 2 x 2 pixels (1 x 1 for odd sizes) per channel.
+    """
+    h, w = images.shape[-2:]
+    rows = slice((h - 1) // 2, h // 2 + 1)
+    cols = slice((w - 1) // 2, w // 2 + 1)
+    out = np.empty((len(images), 3), dtype=np.float64)
+    for start in range(0, len(images), batch_size):
+        block = np.asarray(images[start:start + batch_size, :, rows, cols], dtype=np.float64)
+        out[start:start + batch_size] = block.mean(axis=(2, 3)) / 255.0
+    return out
+
+
+def fit_central_pixel(colours, labels):
+    """Least-squares linear regression of the 37 labels on central-pixel colours.
+
+    Parameters
+    ----------
+    colours : array-like, shape (N, 3)
+        From :func:`central_pixel_colours` (training part).
+    labels : array-like, shape (N, 37)
+        Training labels.
+
+    Returns
+    -------
+    numpy.ndarray, shape (4, 37)
+        Coefficients: intercept first, then one row per colour channel.
+        Predict with ``np.clip(np.c_[np.ones(n), colours] @ coef, 0, 1)``.
+    """
+    colours = np.asarray(colours, dtype=np.float64)
+    design = np.column_stack([np.ones(len(colours)), colours])  # (N, 4)
+    coef, *_ = np.linalg.lstsq(design, np.asarray(labels, dtype=np.float64), rcond=None)
+    return coef
+
+
+def predict_central_pixel(coef, colours):
+    """Central-pixel baseline predictions, clipped to [0, 1], from :func:`fit_central_pixel`."""
+    design = np.column_stack([np.ones(len(colours)), colours])  # (N, 4)
+    return np.clip(design @ coef, 0.0, 1.0)
+
+
+def baseline_rmses(train_labels, train_colours, eval_labels, eval_colours):
+    """RMSE of the three baselines on the evaluated galaxies.
+
+    Parameters
+    ----------
+    train_labels : array-like, shape (M, 37)
+        Labels the baselines are fitted on (the training part).
+    train_colours, eval_colours : array-like, shape (M, 3) and (N, 3)
+        Central-pixel colours (:func:`central_pixel_colours`).
+    eval_labels : array-like, shape (N, 37)
+        Labels of the evaluated galaxies.
+
+    Returns
+    -------
+    dict
+        ``{"mean": rmse, "central_pixel": rmse, "zeros": rmse}``.
+    """
+    eval_labels = np.asarray(eval_labels, dtype=np.float64)
+    mean = np.asarray(train_labels, dtype=np.float64).mean(axis=0)     # (37,)
+    coef = fit_central_pixel(train_colours, train_labels)
+    n = len(eval_labels)
+    return {
+        "mean": rmse(np.broadcast_to(mean, (n, N_ANSWERS)), eval_labels),
+        "central_pixel": rmse(predict_central_pixel(coef, eval_colours), eval_labels),
+        "zeros": rmse(np.zeros((n, N_ANSWERS)), eval_labels),
+    }
