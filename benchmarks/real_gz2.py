@@ -3,10 +3,11 @@
 For each of ``cnn``, ``resnet18`` and ``resnet18-tailored`` this trains a run
 for ``--budget`` seconds on ``gz-kaggle-5k`` (crop 224, resize 80, 10 %
 held out), evaluates its best checkpoint on the held-out galaxies and reports
-the validation RMSE next to the predict-the-training-mean and central-pixel
-baselines -- overall and separately for the unselected part of the sample
-(``GalaxyID <= 115091``; the rest are confidently classified galaxies and
-easier).
+the validation RMSE (with a 95 % bootstrap interval over galaxies) next to
+the predict-the-training-mean and central-pixel baselines -- overall and
+separately for the unselected part of the sample (``GalaxyID <= 115091``;
+the rest are confidently classified galaxies and easier; a 10 % split holds
+about 50 of them, hence the wide interval).
 
 It then prints an ablation of the tailored model: each row removes one
 ingredient and trains for ``--ablation-budget`` seconds --
@@ -91,6 +92,12 @@ def _fmt(value):
     return "--" if value is None else f"{value:.4f}"
 
 
+def _fmt_ci(scored):
+    """RMSE with its 95 % bootstrap interval over galaxies (evaluate's rmse_ci95)."""
+    ci = scored.get("rmse_ci95")
+    return _fmt(scored["rmse"]) + ("" if not ci else f" ({ci[0]:.3f}-{ci[1]:.3f})")
+
+
 def model_table(args, root, runs):
     key = f"id<={UNSELECTED_ID_MAX}"
     lines = [f"### Models, {args.budget:.0f} s of training each, validation RMSE "
@@ -106,9 +113,9 @@ def model_table(args, root, runs):
             lines.append(f"| {model} | {epochs} | no validation within the budget | | | | |")
             continue
         part = r["subsets"][key]
-        lines.append(f"| {model} | {epochs} | {_fmt(r['rmse'])} | "
+        lines.append(f"| {model} | {epochs} | {_fmt_ci(r)} | "
                      f"{_fmt(r['baselines']['mean'])} | {_fmt(r['baselines']['central_pixel'])} "
-                     f"| {_fmt(part['rmse'])} | {_fmt(part['baselines'].get('mean'))} |")
+                     f"| {_fmt_ci(part)} | {_fmt(part['baselines'].get('mean'))} |")
         print(f"  {model}: {epochs} epochs, RMSE {_fmt(r['rmse'])}", flush=True)
     return lines
 
@@ -143,7 +150,7 @@ def _ablation_row(name, epochs, r):
     if r is None:
         return f"| {name} | {epochs} | no validation within the budget | |"
     part = r["subsets"][f"id<={UNSELECTED_ID_MAX}"]
-    return f"| {name} | {epochs} | {_fmt(r['rmse'])} | {_fmt(part['rmse'])} |"
+    return f"| {name} | {epochs} | {_fmt_ci(r)} | {_fmt_ci(part)} |"
 
 
 def main(argv=None):

@@ -111,6 +111,9 @@ def test_evaluate_uses_the_runs_validation_split(env):
     assert part["n_galaxies"] == 2
     _, sub_rmse = _by_hand(env, [1, 4])
     assert part["rmse"] == pytest.approx(sub_rmse, rel=1e-5)
+    for scored in (result, part):
+        low, high = scored["rmse_ci95"]
+        assert low <= scored["rmse"] <= high
     assert result["model"]["name"] == "cnn"
     assert result["model"]["preprocessing"] == PREP
     json.dumps(result)  # JSON-able

@@ -7,7 +7,7 @@ from galmorph.schema import KAGGLE_COLUMNS, N_ANSWERS
 from galmorph.training import evaluate as evaluate_module
 from galmorph.training.metrics import (BASELINES, baseline_rmses, central_pixel_colours,
                                        fit_central_pixel, predict_central_pixel, rmse,
-                                       rmse_report)
+                                       rmse_interval, rmse_report)
 
 
 def test_rmse_report_hand_computed():
@@ -76,3 +76,25 @@ def test_evaluate_re_exports_the_same_functions():
     assert evaluate_module.rmse_report is rmse_report
     assert evaluate_module.baseline_rmses is baseline_rmses
     assert evaluate_module.BASELINES == BASELINES == ("mean", "central_pixel", "zeros")
+
+
+def test_rmse_interval_brackets_the_rmse_and_narrows_with_more_galaxies():
+    rng = np.random.default_rng(1)
+
+    def width(n):
+        labels = rng.uniform(0, 1, size=(n, N_ANSWERS))
+        pred = labels + rng.normal(0, 0.1, size=labels.shape) * rng.uniform(0.2, 2, (n, 1))
+        low, high = rmse_interval(pred, labels, seed=3)
+        assert low < rmse(pred, labels) < high
+        assert rmse_interval(pred, labels, seed=3) == (low, high)   # reproducible
+        assert rmse_interval(pred, labels, level=0.5, seed=3)[1] < high
+        return high - low
+
+    narrow, wide = width(2000), width(50)
+    # The width falls roughly as 1 / sqrt(N): 40x the galaxies, ~6x narrower.
+    assert 3 < wide / narrow < 12
+
+
+def test_rmse_interval_rejects_a_bad_level():
+    with pytest.raises(ValueError, match="level"):
+        rmse_interval(np.zeros((3, N_ANSWERS)), np.zeros((3, N_ANSWERS)), level=95)

@@ -37,7 +37,8 @@ from galmorph.schema import KAGGLE_COLUMNS, QUESTIONS
 
 # The metric and baselines live in metrics.py; they are re-exported here.
 from galmorph.training.metrics import (BASELINES, baseline_rmses, central_pixel_colours,
-                                       fit_central_pixel, rmse, rmse_report)
+                                       fit_central_pixel, rmse, rmse_interval,
+                                       rmse_report)
 
 __all__ = ["evaluate", "rmse_report", "central_pixel_colours", "fit_central_pixel",
            "baseline_rmses", "format_report", "BASELINES"]
@@ -193,7 +194,9 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
     Returns
     -------
     dict
-        JSON-able: ``rmse``, ``n_galaxies``, ``per_answer`` (column -> RMSE),
+        JSON-able: ``rmse``, ``rmse_ci95`` (a 95 % bootstrap interval over
+        galaxies, :func:`~galmorph.training.metrics.rmse_interval`),
+        ``n_galaxies``, ``per_answer`` (column -> RMSE),
         ``per_question`` (``"Q1"`` -> RMSE), ``baselines`` (name -> RMSE, fitted
         on the galaxies outside the split), ``split``, ``split_note``, ``tta``,
         ``model`` and ``data`` (what was used), ``subsets`` (the ``id_max``
@@ -221,6 +224,7 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
     labels = np.asarray(prepared.labels, dtype=np.float64)              # (N, 37)
     result = {"rmse": None, "n_galaxies": int(len(index))}
     result.update(rmse_report(pred, labels[index]))
+    result["rmse_ci95"] = list(rmse_interval(pred, labels[index]))
 
     # Baselines are fitted on the rest of the data; with nothing left, in-sample.
     train = np.ones(len(labels), dtype=bool)
@@ -239,10 +243,12 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
             sel = index[part]
             result["subsets"][key] = {
                 "n_galaxies": int(part.sum()), "rmse": rmse(pred[part], labels[sel]),
+                "rmse_ci95": list(rmse_interval(pred[part], labels[sel])),
                 "baselines": baseline_rmses(labels[train], colours[train], labels[sel],
                                             colours[sel])}
         else:
-            result["subsets"][key] = {"n_galaxies": 0, "rmse": None, "baselines": {}}
+            result["subsets"][key] = {"n_galaxies": 0, "rmse": None, "rmse_ci95": None,
+                                      "baselines": {}}
     result.update({
         "split": split, "split_note": note, "tta": tta,
         "model": {"checkpoint": None if ckpt_path is None else str(ckpt_path),
@@ -263,6 +269,10 @@ def _short(text, width):
     return text[:width - 3].rsplit(" ", 1)[0] + "..."
 
 
+def _interval(ci):
+    return "" if not ci else f"  (95 % CI {ci[0]:.4f}-{ci[1]:.4f})"
+
+
 def format_report(result):
     """A readable text table of an :func:`evaluate` result."""
     from galmorph.schema import ANSWER_LABELS
@@ -273,7 +283,8 @@ def format_report(result):
              f"split      {result['split']}: {result['n_galaxies']} galaxies -- "
              f"{result['split_note']}",
              f"TTA        {result['tta'] or 'none'}", "",
-             f"{'':28s}{'RMSE':>8s}", f"{'model':28s}{result['rmse']:8.4f}"]
+             f"{'':28s}{'RMSE':>8s}",
+             f"{'model':28s}{result['rmse']:8.4f}" + _interval(result.get("rmse_ci95"))]
     lines += [f"{'baseline: ' + name:28s}{value:8.4f}" for name, value in
               result["baselines"].items()]
     for key, part in result.get("subsets", {}).items():
@@ -281,6 +292,7 @@ def format_report(result):
             lines.append(f"{key}: no galaxies in the split")
             continue
         lines.append(f"{key + ' (' + str(part['n_galaxies']) + ')':28s}{part['rmse']:8.4f}"
+                     + _interval(part.get("rmse_ci95"))
                      + "".join(f"   {n} {v:.4f}" for n, v in part["baselines"].items()))
     lines += ["", "per question"]
     lines += [f"  {q:5s}{_short(QUESTIONS[int(q[1:]) - 1].text, 60):62s}{v:8.4f}"
