@@ -20,3 +20,17 @@ def test_benchmark_help(script):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("usage:")
+
+
+def test_inference_backends_agree_with_the_eager_model():
+    # A tiny run: every backend must run and stay within bf16 rounding of eager autocast.
+    script = next(p for p in BENCHMARKS if p.stem == "inference_backends")
+    proc = subprocess.run([sys.executable, str(script), "--size", "32", "--batch-size", "4",
+                           "--reps", "1", "--threads", "1", "--no-compile"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines()[2:] if line.strip()]
+    assert len(rows) == 4
+    for row in rows:
+        rate, ratio, diff = (float(v) for v in row.split()[-4:-1])
+        assert rate > 0 and ratio > 0 and diff < 0.05, row
