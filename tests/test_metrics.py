@@ -5,6 +5,7 @@ import pytest
 from galmorph.errors import DataError
 from galmorph.schema import KAGGLE_COLUMNS, N_ANSWERS
 from galmorph.training import evaluate as evaluate_module
+from galmorph.training import metrics
 from galmorph.training.metrics import (BASELINES, baseline_rmses, central_pixel_colours,
                                        fit_central_pixel, predict_central_pixel, rmse,
                                        rmse_interval, rmse_report)
@@ -98,3 +99,13 @@ def test_rmse_interval_brackets_the_rmse_and_narrows_with_more_galaxies():
 def test_rmse_interval_rejects_a_bad_level():
     with pytest.raises(ValueError, match="level"):
         rmse_interval(np.zeros((3, N_ANSWERS)), np.zeros((3, N_ANSWERS)), level=95)
+
+
+def test_rmse_interval_does_not_depend_on_the_resampling_block(monkeypatch):
+    # Large surveys are resampled in blocks; the draws, and so the interval, stay the same.
+    rng = np.random.default_rng(2)
+    labels = rng.uniform(0, 1, size=(300, N_ANSWERS))
+    pred = labels + rng.normal(0, 0.1, size=labels.shape)
+    whole = rmse_interval(pred, labels, n_boot=500)
+    monkeypatch.setattr(metrics, "_BOOT_BLOCK_VALUES", 300 * 7)    # blocks of 7 resamples
+    assert rmse_interval(pred, labels, n_boot=500) == whole

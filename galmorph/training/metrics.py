@@ -19,6 +19,9 @@ __all__ = ["rmse_report", "rmse", "rmse_interval", "central_pixel_colours", "fit
 #: Names of the baselines, in the order they are reported.
 BASELINES = ("mean", "central_pixel", "zeros")
 
+# Indices drawn at once by rmse_interval (8 bytes each: 80 MB).
+_BOOT_BLOCK_VALUES = 10_000_000
+
 
 # ---------------------------------------------------------------------------
 # Metrics
@@ -108,9 +111,14 @@ def rmse_interval(pred, labels, *, level=0.95, n_boot=2000, seed=0):
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level!r}")
     per_galaxy = ((pred - labels) ** 2).mean(axis=1)            # (N,)
+    n, n_boot = len(per_galaxy), int(n_boot)
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(per_galaxy), size=(int(n_boot), len(per_galaxy)))
-    boot = np.sqrt(per_galaxy[draws].mean(axis=1))              # (n_boot,)
+    # Resample in blocks so that scoring a whole survey does not hold n_boot x N indices.
+    block = max(1, _BOOT_BLOCK_VALUES // n)
+    boot = np.concatenate([
+        per_galaxy[rng.integers(0, n, size=(min(block, n_boot - start), n))].mean(axis=1)
+        for start in range(0, n_boot, block)])
+    boot = np.sqrt(boot)                                        # (n_boot,)
     tail = 50 * (1 - level)
     low, high = np.percentile(boot, [tail, 100 - tail])
     return float(low), float(high)
