@@ -5,7 +5,7 @@ import pytest
 from galmorph.errors import DataError
 from galmorph.schema import KAGGLE_COLUMNS, N_ANSWERS
 from galmorph.training import evaluate as evaluate_module
-from galmorph.training import metrics
+from galmorph import _stats
 from galmorph.training.metrics import (BASELINES, baseline_rmses, central_pixel_colours,
                                        fit_central_pixel, predict_central_pixel, rmse,
                                        rmse_interval, rmse_report)
@@ -107,5 +107,5 @@ def test_rmse_interval_does_not_depend_on_the_resampling_block(monkeypatch):
     labels = rng.uniform(0, 1, size=(300, N_ANSWERS))
     pred = labels + rng.normal(0, 0.1, size=labels.shape)
     whole = rmse_interval(pred, labels, n_boot=500)
-    monkeypatch.setattr(metrics, "_BOOT_BLOCK_VALUES", 300 * 7)    # blocks of 7 resamples
+    monkeypatch.setattr(_stats, "BLOCK_VALUES", 300 * 7)    # blocks of 7 resamples
     assert rmse_interval(pred, labels, n_boot=500) == whole

@@ -26,7 +26,7 @@ import numpy as np
 from astropy.table import Table
 
 from galmorph import schema
-from galmorph.astro._stats import bootstrap_mean_err, in_bin
+from galmorph._stats import bootstrap_mean_err, in_bin
 from galmorph.errors import DataError
 
 __all__ = ["Z_SPLIT", "MAG_NAMES", "find_column", "absolute_magnitude", "redshift_trends",

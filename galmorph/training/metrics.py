@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from galmorph._stats import bootstrap_means
 from galmorph.errors import DataError
 from galmorph.schema import KAGGLE_COLUMNS, N_ANSWERS, QUESTION_SLICES, QUESTIONS
 
@@ -18,9 +19,6 @@ __all__ = ["rmse_report", "rmse", "rmse_interval", "central_pixel_colours", "fit
 
 #: Names of the baselines, in the order they are reported.
 BASELINES = ("mean", "central_pixel", "zeros")
-
-# Indices drawn at once by rmse_interval (8 bytes each: 80 MB).
-_BOOT_BLOCK_VALUES = 10_000_000
 
 
 # ---------------------------------------------------------------------------
@@ -111,14 +109,7 @@ def rmse_interval(pred, labels, *, level=0.95, n_boot=2000, seed=0):
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level!r}")
     per_galaxy = ((pred - labels) ** 2).mean(axis=1)            # (N,)
-    n, n_boot = len(per_galaxy), int(n_boot)
-    rng = np.random.default_rng(seed)
-    # Resample in blocks so that scoring a whole survey does not hold n_boot x N indices.
-    block = max(1, _BOOT_BLOCK_VALUES // n)
-    boot = np.concatenate([
-        per_galaxy[rng.integers(0, n, size=(min(block, n_boot - start), n))].mean(axis=1)
-        for start in range(0, n_boot, block)])
-    boot = np.sqrt(boot)                                        # (n_boot,)
+    boot = np.sqrt(bootstrap_means(per_galaxy, n_boot, np.random.default_rng(seed)))
     tail = 50 * (1 - level)
     low, high = np.percentile(boot, [tail, 100 - tail])
     return float(low), float(high)
