@@ -30,6 +30,7 @@ __all__ = [
     "KAGGLE_COLUMNS", "ANSWER_LABELS", "GZ2_COLUMNS", "ID_COLUMN",
     "QUESTION_SLICES", "PARENT_INDEX", "TREE_ORDER", "SCHEMA_VERSION",
     "column_index", "describe_column", "question_of",
+    "known_questions", "known_mask", "partial_questions",
     "TreeViolation", "LabelCheck", "check_labels",
     "weighted_to_conditional", "conditional_to_weighted",
     "normalize_tree_numpy", "gz2_to_kaggle",
@@ -243,14 +244,17 @@ class LabelCheck:
 
         lines = [f"{len(self.bad_rows)} of {self.n_rows} rows break the GZ2 label rules:"]
         for r, c in self.non_finite[:limit]:
-            lines.append(f"  {name(r)}: {KAGGLE_COLUMNS[c]} is NaN or infinite")
+            lines.append(f"  {name(r)}: {KAGGLE_COLUMNS[c]} is NaN or infinite (a question "
+                         f"must be all numbers, or all NaN where it is unknown)")
         for r, c in self.out_of_range[:limit]:
             lines.append(f"  {name(r)}: {KAGGLE_COLUMNS[c]} is outside [0, 1]")
         for v in self.violations[:limit]:
             lines.append("  " + str(v).replace(f"row {v.row}", name(v.row), 1))
-        n_more = len(self.non_finite) + len(self.out_of_range) + len(self.violations) - 3 * limit
+        n_more = sum(max(0, len(kind) - limit)
+                     for kind in (self.non_finite, self.out_of_range, self.violations))
         if n_more > 0:
-            lines.append(f"  ... and further problems (first {limit} of each kind shown)")
+            lines.append(f"  ... and {n_more} further problems (first {limit} of each kind "
+                         f"shown)")
         return "\n".join(lines)
 
 
@@ -263,6 +267,42 @@ def _as_2d(labels):
     return arr
 
 
+def known_questions(labels):
+    """``(N, 11)`` bool: which questions of each row are known (no NaN answer cell).
+
+    Labels may be *partial*: a catalogue can lack whole questions (for all its
+    rows or for some), written as NaN in every answer cell of that question.
+    Unknown means unknown, never zero: the loss and the metrics skip those cells
+    (:func:`known_mask`).
+    """
+    arr = _as_2d(labels)
+    return np.column_stack([np.isfinite(arr[:, QUESTION_SLICES[q.number]]).all(axis=1)
+                            for q in QUESTIONS])
+
+
+def known_mask(labels):
+    """``(N, 37)`` bool: the answer cells whose whole question is known (see
+    :func:`known_questions`)."""
+    known = known_questions(labels)
+    return np.repeat(known, [len(q.answers) for q in QUESTIONS], axis=1)
+
+
+def partial_questions(labels):
+    """``(row, question, columns)`` of each question that is only partly present.
+
+    A question must be all numbers or all NaN in a row; ``columns`` names its
+    NaN cells, so a message can point at them.
+    """
+    arr = _as_2d(labels)
+    out = []
+    for q in QUESTIONS:
+        block = np.isnan(arr[:, QUESTION_SLICES[q.number]])          # (N, n_answers)
+        for r in np.flatnonzero(block.any(axis=1) & ~block.all(axis=1)):
+            out.append((int(r), q.number,
+                        [c for c, b in zip(q.columns, block[r]) if b]))
+    return sorted(out)
+
+
 def check_labels(labels, atol=0.01):
     """Check that weighted vote fractions satisfy the GZ2 tree.
 
@@ -271,10 +311,15 @@ def check_labels(labels, atol=0.01):
     Class6.1; Q9 to Class2.1; Q10 and Q11 to Class4.1). Values must be finite
     and in [0, 1].
 
+    A question may be *unknown*: NaN in all of its answer cells (a catalogue
+    labelled for some questions only). It is not checked, nor are its children
+    against it. A question that is NaN in some cells and not in others is an
+    error (``non_finite`` lists those cells), as is any infinite value.
+
     Parameters
     ----------
     labels : array-like, shape (N, 37) or (37,)
-        Weighted fractions in Kaggle column order.
+        Weighted fractions in Kaggle column order, NaN for unknown questions.
     atol : float
         Absolute tolerance on each question's sum and on the [0, 1] range.
         The Kaggle labels are rounded to 6 digits and agree to 1e-4; 0.01
@@ -285,20 +330,40 @@ def check_labels(labels, atol=0.01):
     LabelCheck
         Truthy when every row passes; ``.violations`` lists each failing
         row and question, ``.bad_rows`` the row numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> row = np.full(37, np.nan)
+    >>> row[QUESTION_SLICES[1]] = [0.2, 0.7, 0.1]        # only Q1 known
+    >>> bool(check_labels(row))
+    True
+    >>> row[0] = np.nan                                  # Q1 partly present
+    >>> check_labels(row).non_finite
+    [(0, 0)]
     """
     arr = _as_2d(labels)
-    finite = np.isfinite(arr)
+    known = known_mask(arr)                                      # (N, 37)
     check = LabelCheck(n_rows=len(arr))
-    check.non_finite = [tuple(map(int, rc)) for rc in np.argwhere(~finite)]
-    safe = np.where(finite, arr, 0.0)
-    check.out_of_range = [tuple(map(int, rc))
-                          for rc in np.argwhere((safe < -atol) | (safe > 1 + atol))]
+    partly = np.zeros(arr.shape, dtype=bool)
+    for r, number, _ in partial_questions(arr):
+        partly[r, QUESTION_SLICES[number]] = np.isnan(arr[r, QUESTION_SLICES[number]])
+    bad_cell = np.isinf(arr) | partly
+    check.non_finite = [tuple(map(int, rc)) for rc in np.argwhere(bad_cell)]
+    safe = np.where(np.isfinite(arr), arr, 0.0)
+    check.out_of_range = [tuple(map(int, rc)) for rc in
+                          np.argwhere(known & ((safe < -atol) | (safe > 1 + atol)))]
     bad_rows = {r for r, _ in check.non_finite}
+    q_known = known_questions(arr)                               # (N, 11)
     for q in QUESTIONS:
         total = safe[:, QUESTION_SLICES[q.number]].sum(axis=1)
         parent = PARENT_INDEX[q.number]
-        expected = np.ones(len(arr)) if parent is None else safe[:, parent]
-        for r in np.flatnonzero(np.abs(total - expected) > atol):
+        if parent is None:
+            expected, checkable = np.ones(len(arr)), q_known[:, q.number - 1]
+        else:
+            expected = safe[:, parent]
+            checkable = q_known[:, q.number - 1] & np.isfinite(arr[:, parent])
+        for r in np.flatnonzero(checkable & (np.abs(total - expected) > atol)):
             if int(r) not in bad_rows:
                 check.violations.append(
                     TreeViolation(int(r), q.number, float(total[r]), float(expected[r])))

@@ -9,6 +9,7 @@ from sdss_server import fake_sdss  # noqa: F401,E402
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 KAGGLE_5K = SHARED_DATA / "gz-kaggle-5k"
 GZ2_1K = SHARED_DATA / "gz2-1k"
+PARTIAL_3K = SHARED_DATA / "gz-kaggle-partial-3k"
 
 
 def _require(path):
@@ -28,3 +29,9 @@ def kaggle_5k():
 def gz2_1k():
     """The 1,000-galaxy GZ2 (Hart16) folder, or skip."""
     return _require(GZ2_1K)
+
+
+@pytest.fixture(scope="session")
+def partial_3k():
+    """The 3,000 unselected Kaggle galaxies labelled for Q1, Q2, Q6, Q7, Q8 only, or skip."""
+    return _require(PARTIAL_3K)

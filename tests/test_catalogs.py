@@ -153,7 +153,7 @@ def test_kaggle_test_split_rejects_non_integer_names(tmp_path, jpeg424):
 
 
 @pytest.mark.parametrize("edit,match", [
-    (lambda f: f.drop(columns=["Class1.1"]), r"missing column\(s\) Class1\.1\b"),
+    (lambda f: f.drop(columns=["Class1.1"]), r"Q1 is only partly present.*lacks Class1\.1\b"),
     (lambda f: f.assign(Class12_1=0.0), r"unknown column\(s\) 'Class12_1'"),
     (lambda f: f.drop(columns=["GalaxyID"]), r"missing column\(s\) GalaxyID"),
     (lambda f: f.rename(columns={"Class8.6": "merger"}), r"Class8\.6.*'merger'"),
@@ -629,3 +629,70 @@ def test_real_gz2_1k_skip(gz2_1k, tmp_path):
     i = cat.ids.tolist().index(int(row["dr7objid"]))
     assert cat.paths[i].name == f"{row['asset_id']}.jpg"
     assert cat.table["gz2_class"].iloc[i] == row["gz2_class"]
+
+
+# ---------------------------------------------------------------------------
+# Partial labels: whole questions only, unknown as NaN
+# ---------------------------------------------------------------------------
+
+PARTIAL_QUESTIONS = (1, 2, 6, 7, 8)   # as in gz-kaggle-partial-3k
+
+
+def _partial_columns():
+    return [c for q in schema.QUESTIONS if q.number in PARTIAL_QUESTIONS for c in q.columns]
+
+
+def _partial_kaggle(root, jpeg, edit=None, name="training_solutions_partial.csv"):
+    root, labels = make_kaggle(root, jpeg)
+    csv = root / "training_solutions_rev1.csv"
+    frame = pd.read_csv(csv)[[schema.ID_COLUMN, *_partial_columns()]]
+    frame = edit(frame) if edit is not None else frame
+    csv.unlink()
+    frame.to_csv(root / name, index=False)
+    return root, labels
+
+
+def test_kaggle_subset_of_whole_questions_reads_as_nan(tmp_path, jpeg424):
+    root, labels = _partial_kaggle(tmp_path / "k", jpeg424)
+    cat = read_kaggle(root)
+    known = np.array([schema.question_of(c).number in PARTIAL_QUESTIONS
+                      for c in schema.KAGGLE_COLUMNS])
+    assert np.isnan(cat.labels[:, ~known]).all()
+    np.testing.assert_allclose(cat.labels[:, known], labels[:, known], atol=1e-6)
+    assert cat.table.columns.tolist()[1:38] == list(schema.KAGGLE_COLUMNS)
+
+
+def test_question_unknown_for_one_row_is_accepted(tmp_path, jpeg424):
+    def blank_q7(frame):
+        frame.loc[2, ["Class7.1", "Class7.2", "Class7.3"]] = np.nan
+        return frame
+
+    cat = read_kaggle(_partial_kaggle(tmp_path / "k", jpeg424, blank_q7)[0])
+    q7 = schema.QUESTION_SLICES[7]
+    assert np.isnan(cat.labels[2, q7]).all() and np.isfinite(cat.labels[1, q7]).all()
+
+
+def test_partly_present_question_is_named_by_row_and_column(tmp_path, jpeg424):
+    def half_q2(frame):
+        frame.loc[1, "Class2.1"] = np.nan
+        return frame
+
+    root, _ = _partial_kaggle(tmp_path / "k", jpeg424, half_q2)
+    _raises(r"training_solutions_partial\.csv line 3 \(GalaxyID 100023\): Class2\.1 is NaN "
+            r"or empty[\s\S]*a question is all numbers, or all empty", read_kaggle, root)
+    cat = read_kaggle(root, on_error="skip")
+    assert 100023 not in cat.ids.tolist() and len(cat) == len(KAGGLE_IDS) - 1
+
+
+def test_partly_present_question_in_the_header_is_named(tmp_path, jpeg424):
+    root, _ = _partial_kaggle(tmp_path / "k", jpeg424, lambda f: f.drop(columns=["Class8.6"]))
+    _raises(r"Q8 is only partly present: .* lacks Class8\.6", read_kaggle, root)
+
+
+def test_row_with_no_known_question_is_an_error(tmp_path, jpeg424):
+    def blank(frame):
+        frame.loc[0, _partial_columns()] = np.nan
+        return frame
+
+    root, _ = _partial_kaggle(tmp_path / "k", jpeg424, blank)
+    _raises(r"line 2 \(GalaxyID 100008\): no question is labelled", read_kaggle, root)

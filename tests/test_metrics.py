@@ -109,3 +109,55 @@ def test_rmse_interval_does_not_depend_on_the_resampling_block(monkeypatch):
     whole = rmse_interval(pred, labels, n_boot=500)
     monkeypatch.setattr(_stats, "BLOCK_VALUES", 300 * 7)    # blocks of 7 resamples
     assert rmse_interval(pred, labels, n_boot=500) == whole
+
+
+# ---------------------------------------------------------------------------
+# Partial labels: unknown cells (NaN) are left out, never counted as zero
+# ---------------------------------------------------------------------------
+
+def _partial(seed=0, n=40):
+    from galmorph.schema import QUESTION_SLICES
+
+    rng = np.random.default_rng(seed)
+    labels = rng.random((n, N_ANSWERS))
+    pred = rng.random((n, N_ANSWERS))
+    labels[: n // 2, QUESTION_SLICES[3]] = np.nan           # Q3 unknown for half
+    labels[:, QUESTION_SLICES[11]] = np.nan                 # Q11 unknown for all
+    return pred, labels
+
+
+def test_rmse_counts_only_known_cells():
+    pred, labels = _partial()
+    known = np.isfinite(labels)
+    expected = np.sqrt(((pred - labels)[known] ** 2).mean())
+    assert rmse(pred, labels) == pytest.approx(expected, rel=1e-12)
+    report = rmse_report(pred, labels)
+    assert report["rmse"] == pytest.approx(expected, rel=1e-12)
+    assert report["per_question"]["Q11"] is None and report["per_answer"]["Class11.1"] is None
+    assert report["questions"]["Q3"] == 20 and report["questions"]["Q11"] == 0
+    assert report["questions"]["Q1"] == 40
+    q3 = (pred - labels)[20:, 5:7]                          # Class3.1, Class3.2
+    assert report["per_question"]["Q3"] == pytest.approx(np.sqrt((q3 ** 2).mean()))
+    # Zero-filling the unknown cells would give another (wrong) figure.
+    assert rmse(pred, np.nan_to_num(labels)) != pytest.approx(expected, rel=1e-3)
+
+
+def test_interval_and_baselines_skip_unknown_cells():
+    pred, labels = _partial()
+    lo, hi = rmse_interval(pred, labels)
+    assert lo < rmse(pred, labels) < hi
+    full = rmse_interval(pred, np.nan_to_num(labels, nan=0.5))
+    assert (lo, hi) != full
+    colours = np.random.default_rng(2).random((40, 3))
+    base = baseline_rmses(labels, colours, labels, colours)
+    known = np.isfinite(labels)
+    mean = np.nanmean(labels, axis=0)
+    mean = np.where(np.isnan(mean), 0.0, mean)
+    expected = np.sqrt(((np.broadcast_to(mean, labels.shape) - labels)[known] ** 2).mean())
+    assert base["mean"] == pytest.approx(expected, rel=1e-12)
+    assert np.isfinite(list(base.values())).all()
+
+
+def test_all_unknown_is_an_error():
+    with pytest.raises(DataError, match="no known labels"):
+        rmse(np.zeros((3, N_ANSWERS)), np.full((3, N_ANSWERS), np.nan))

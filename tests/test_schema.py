@@ -88,3 +88,55 @@ def test_gz2_release_columns_map_onto_kaggle(gz2_1k):
     np.testing.assert_allclose(weighted[:, 0], table["t01_smooth_or_features_a01_smooth_weighted_fraction"])
     with pytest.raises(KeyError, match="fraction"):
         gz2_to_kaggle(table, "fraction")  # this column subset only has fractions for Q1
+
+
+# ---------------------------------------------------------------------------
+# Partial labels: a question is known (all numbers) or unknown (all NaN)
+# ---------------------------------------------------------------------------
+
+def _partial_row():
+    row = normalize_tree_numpy(np.random.default_rng(0).random((1, 37)))[0]
+    row[QUESTION_SLICES[3]] = np.nan       # bar unknown
+    row[QUESTION_SLICES[11]] = np.nan      # arms unknown
+    return row
+
+
+def test_unknown_questions_pass_and_are_masked():
+    row = _partial_row()
+    assert check_labels(row).ok
+    known = schema.known_questions(row)[0]
+    assert known.tolist() == [q.number not in (3, 11) for q in schema.QUESTIONS]
+    mask = schema.known_mask(row)[0]
+    assert not mask[QUESTION_SLICES[3]].any() and mask[QUESTION_SLICES[4]].all()
+    assert mask.sum() == 37 - 2 - 6
+
+
+def test_partly_present_question_names_row_and_column():
+    row = _partial_row()
+    row[schema.column_index("Class2.1")] = np.nan
+    check = check_labels(np.stack([_partial_row(), row]))
+    assert not check.ok and check.bad_rows == [1]
+    assert check.non_finite == [(1, schema.column_index("Class2.1"))]
+    assert schema.partial_questions(row) == [(0, 2, ["Class2.1"])]
+    assert "row 1: Class2.1 is NaN" in check.summary()
+
+
+def test_a_known_child_of_an_unknown_parent_is_not_checked_against_it():
+    row = _partial_row()
+    row[QUESTION_SLICES[2]] = np.nan       # Q2 unknown: Q3-Q5 have no known parent
+    row[QUESTION_SLICES[5]] = [0.9] * 4    # would break "sums to Class2.2"
+    assert check_labels(row).ok
+    row[QUESTION_SLICES[1]] = [0.5, 0.4, 0.3]   # a known root must still sum to 1
+    broken = [v.question for v in check_labels(row).violations]
+    assert 1 in broken and 5 not in broken
+
+
+def test_summary_counts_what_it_hides():
+    labels = normalize_tree_numpy(np.random.default_rng(1).random((10, 37)))
+    labels[:, 0] = np.nan                  # 10 rows, Q1 partly present in each
+    text = check_labels(labels).summary(limit=5)
+    assert text.count("is NaN or infinite") == 5
+    assert "... and 5 further problems" in text
+    labels = normalize_tree_numpy(np.random.default_rng(1).random((4, 37)))
+    labels[:, 0] = np.nan
+    assert "further problems" not in check_labels(labels).summary(limit=5)

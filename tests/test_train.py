@@ -328,3 +328,118 @@ def test_cli_kill_9_sigterm_resume(synth, tmp_path):
     finally:
         torch.set_num_threads(threads)
     assert _max_diff(_weights(ref / "last.pt"), _weights(out / "last.pt")) <= 1e-6
+
+
+# ---------------------------------------------------------------------------
+# Partial labels and several data folders
+# ---------------------------------------------------------------------------
+
+def test_masked_cell_changes_neither_loss_nor_gradient():
+    from galmorph.training.train import masked_sq_error
+
+    torch.manual_seed(0)
+    pred = torch.rand(4, 37, requires_grad=True)
+    target = torch.rand(4, 37)
+    target[1, 5:7] = float("nan")                      # Q3 unknown for galaxy 1
+    grads = []
+    for fill in (0.0, 0.9):                            # what the unknown cells would hold
+        p = pred.detach().clone().requires_grad_(True)
+        y = target.clone()
+        sq, n = masked_sq_error(p, y)
+        (sq / n).backward()
+        grads.append((sq.item(), n.item(), p.grad.clone()))
+        p2 = pred.detach().clone()
+        p2[1, 5:7] = fill                              # another prediction there: no effect
+        assert masked_sq_error(p2, y)[0].item() == pytest.approx(sq.item())
+    assert grads[0][1] == 4 * 37 - 2
+    assert (grads[0][2][1, 5:7] == 0).all() and (grads[0][2][0] != 0).all()
+    known = torch.isfinite(target)
+    expected = ((pred.detach() - target)[known] ** 2).sum().item()
+    assert grads[0][0] == pytest.approx(expected, rel=1e-6)
+
+
+def _shift_ids(folder, start):
+    """Renumber a synthetic Kaggle-layout folder's galaxies from ``start`` (distinct IDs)."""
+    import pandas as pd
+
+    csv = Path(folder) / "training_solutions_rev1.csv"
+    frame = pd.read_csv(csv)
+    images = Path(folder) / "images_training_rev1"
+    new = list(range(start, start + len(frame)))
+    for old, gid in zip(frame["GalaxyID"], new):
+        (images / f"{old}.jpg").rename(images / f"{gid}.jpg")
+    frame["GalaxyID"] = new
+    frame.to_csv(csv, index=False)
+    return folder
+
+
+def _blank_questions(folder, questions, rows=None):
+    """Blank whole questions (all rows, or ``rows``) of a Kaggle-layout label table."""
+    import pandas as pd
+
+    from galmorph import schema
+
+    csv = Path(folder) / "training_solutions_rev1.csv"
+    frame = pd.read_csv(csv)
+    columns = [c for q in schema.QUESTIONS if q.number in questions for c in q.columns]
+    if rows is None:
+        frame = frame.drop(columns=columns)
+    else:
+        frame.loc[rows, columns] = np.nan
+    frame.to_csv(csv, index=False)
+
+
+def test_two_folders_with_partial_labels_train_resume_and_evaluate(tmp_path):
+    from galmorph.training.evaluate import evaluate
+
+    full = make_synthetic(tmp_path / "full", n=30, seed=4, workers=1, progress=False)
+    part = _shift_ids(make_synthetic(tmp_path / "part", n=20, seed=5, workers=1,
+                                     progress=False), 900000)
+    _blank_questions(part, (3, 4, 5, 9, 10, 11))        # like gz-kaggle-partial-3k
+    _blank_questions(full, (8,), rows=[0, 1])            # Q8 unknown for two galaxies
+    cfg = dict(data=[full, part], out=tmp_path / "run", model="cnn", epochs=2,
+               batches_per_epoch=2, batch_size=8, precision="fp32", progress=False, workers=1,
+               val_fraction=0.2)
+    run = train(TrainConfig(**{**cfg, "epochs": 1}))
+    split = json.loads((run / "split.json").read_text())
+    assert split["stratified_by"] == "folder"
+    assert [len(f["val_ids"]) for f in split["folders"]] == [6, 4]   # 20 % of each folder
+    assert all(v >= 900000 for v in split["folders"][1]["val_ids"])
+    stored = json.loads((run / "config.json").read_text())
+    assert stored["data"] == [str(Path(full).resolve()), str(Path(part).resolve())]
+    assert isinstance(stored["cache"], list) and len(stored["cache"]) == 2
+    train(TrainConfig.from_run(run, epochs=2))                       # resume to epoch 2
+    rows = read_metrics(run)
+    assert [r["epoch"] for r in rows] == [1, 2] and all(math.isfinite(r["val_rmse"]) for r in rows)
+    result = evaluate(run / "best.pt")                               # the run's own folders
+    assert result["n_galaxies"] == 10 and math.isfinite(result["rmse"])
+    assert result["questions"]["Q3"] == 6 and result["questions"]["Q1"] == 10
+    assert set(result["subsets"]) == {"folder:full", "folder:part"}
+    assert result["subsets"]["folder:part"]["n_galaxies"] == 4
+
+
+def test_shared_ids_across_folders_are_refused(tmp_path):
+    a = make_synthetic(tmp_path / "a", n=12, seed=1, workers=1, progress=False)
+    b = make_synthetic(tmp_path / "b", n=12, seed=2, workers=1, progress=False)
+    with pytest.raises(DataError, match="galaxy ID .* is in both .*a and .*b"):
+        train(TrainConfig(data=[a, b], out=tmp_path / "run", model="cnn", epochs=1,
+                          batches_per_epoch=1, batch_size=4, progress=False, workers=1))
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_real_5k_plus_partial_3k_trains_resumes_and_evaluates(kaggle_5k, partial_3k, tmp_path):
+    from galmorph.training.evaluate import evaluate
+
+    out = tmp_path / "run"
+    proc = _cli(str(kaggle_5k), str(partial_3k), "--model", "cnn", "--out", str(out),
+                "--epochs", "1", "--batches-per-epoch", "2", "--batch-size", "16",
+                "--precision", "fp32", "--no-progress", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = _cli("--resume", str(out), "--epochs", "2", "--no-progress", timeout=600)
+    assert proc.returncode == 0 and "resuming" in proc.stdout, proc.stderr[-2000:]
+    result = evaluate(out / "best.pt")
+    assert result["n_galaxies"] == 800
+    assert result["questions"]["Q1"] == 800 and result["questions"]["Q3"] == 500
+    assert result["subsets"]["folder:gz-kaggle-partial-3k"]["n_galaxies"] == 300
+    assert result["rmse"] < 0.3 and result["baselines"]["mean"] < 0.2

@@ -1,6 +1,6 @@
 """``galmorph evaluate``: score a checkpoint on labelled data, next to baselines."""
 
-from galmorph.cli._args import tta_arg
+from galmorph.cli._args import split_checkpoint, tta_arg
 
 __all__ = ["add_parser", "run"]
 
@@ -14,11 +14,15 @@ def add_parser(subparsers):
                     "the predict-the-training-mean, central-pixel regression and all-zeros "
                     "baselines fitted on the galaxies outside the evaluated split.",
     )
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint file, e.g. runs/gz2/best.pt")
-    p.add_argument("data", metavar="DATA", nargs="?", default=None,
-                   help="labelled data folder (Kaggle or GZ2 layout; prepared and cached with "
-                        "the checkpoint's crop and size) or a 'galmorph prepare' cache folder "
-                        "(default: the data the checkpoint's run was trained on)")
+    p.add_argument("paths", metavar="[CHECKPOINT] DATA", nargs="*",
+                   help="optionally a checkpoint file first (e.g. runs/gz2/best.pt; default: "
+                        "$GALMORPH_MODEL, the registered default, else the shipped model), "
+                        "then labelled data folder(s) (Kaggle or GZ2 layout, labels may be "
+                        "partial; prepared and cached with the checkpoint's crop and size) or "
+                        "'galmorph prepare' cache folders (default: the data the checkpoint's "
+                        "run was trained on)")
+    p.add_argument("--model", metavar="CHECKPOINT", default=None,
+                   help="checkpoint file, instead of giving it first (default: as above)")
     p.add_argument("--split", default="validation", choices=("validation", "all"),
                    help="galaxies to score: the run's saved validation split (falls back to "
                         "all, with a note, where there is none) or all (default: validation)")
@@ -49,7 +53,9 @@ def run(args):
 
     from galmorph.training.evaluate import evaluate, format_report
 
-    result = evaluate(args.checkpoint, args.data, split=args.split, tta=args.tta,
+    checkpoint, data = split_checkpoint(args.paths, args.model)
+    data = None if not data else (data[0] if len(data) == 1 else data)
+    result = evaluate(checkpoint, data, split=args.split, tta=args.tta,
                       id_max=args.id_max, batch_size=args.batch_size, device=args.device,
                       precision=args.precision, progress=args.progress,
                       on_error=args.on_error)

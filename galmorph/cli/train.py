@@ -27,9 +27,11 @@ def add_parser(subparsers):
                     "split.json, metrics.csv, last.pt and best.pt to the run directory; "
                     "--resume continues a stopped or killed run exactly where it stopped.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("data", nargs="?", metavar="DATA_DIR",
-                   help="labelled data folder (Kaggle or GZ2-release layout); optional with "
-                        "--resume (default: the run's stored data folder)")
+    p.add_argument("data", nargs="*", metavar="DATA_DIR",
+                   help="labelled data folder(s) (Kaggle or GZ2-release layout; labels may "
+                        "cover some questions only); several are trained on as one set, each "
+                        "with its own cache and one split stratified by folder; optional with "
+                        "--resume (default: the run's stored data folders)")
     p.add_argument("--model", choices=MODEL_NAMES, default=None,
                    help=f"network to train (default: {C.model})")
     p.add_argument("--out", metavar="RUN_DIR",
@@ -81,8 +83,18 @@ def add_parser(subparsers):
                    help="side of the images the network sees, pixels (default: the model's "
                         "input size, 80)")
     p.add_argument("--cache", metavar="DIR",
-                   help="preprocessing cache folder, built when missing and reused otherwise "
-                        "(default: under the galmorph cache directory)")
+                   help="preprocessing cache folder, built when missing and reused otherwise; "
+                        "one data folder only (default: under the galmorph cache directory)")
+    from galmorph.data.validate import ON_ERROR
+    p.add_argument("--on-error", dest="on_error", choices=ON_ERROR,
+                   help=f"a bad label row or image: stop with an error naming it, or skip it "
+                        f"and list it in the skip report (default: {C.on_error})")
+    from galmorph.data.gz2 import FLAVOURS
+    p.add_argument("--flavour", choices=FLAVOURS,
+                   help=f"GZ2-release vote fractions used as labels (default: {C.flavour})")
+    p.add_argument("--report", metavar="FILE",
+                   help="write the skip report of the data here (CSV for *.csv, else text; "
+                        "default: none)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the run in RUN_DIR from its last checkpoint; other flags "
                         "default to the stored ones (--epochs may raise the total)")
@@ -101,7 +113,7 @@ def add_parser(subparsers):
 _FIELDS = ("data", "model", "out", "epochs", "batches_per_epoch", "batch_size", "val_batch_size",
            "lr", "plateau_factor", "plateau_patience", "min_lr", "val_fraction", "seed",
            "time_limit", "precision", "device", "workers", "augment", "crop", "size", "cache",
-           "set_default", "progress")
+           "on_error", "flavour", "report", "set_default", "progress")
 
 
 def _model_options(items):
@@ -124,6 +136,15 @@ def config_from_args(args):
     from galmorph.training.config import TrainConfig
 
     given = {k: getattr(args, k) for k in _FIELDS if getattr(args, k) is not None}
+    if "data" in given:
+        data = given.pop("data")
+        if len(data) == 1:
+            given["data"] = data[0]
+        elif data:
+            given["data"] = list(data)
+            if "cache" in given:
+                raise SystemExit("galmorph train: error: --cache names one folder; with "
+                                 "several DATA_DIRs each gets its default cache")
     if args.model_option:
         given["model_options"] = _model_options(args.model_option)
     if args.resume:

@@ -31,7 +31,7 @@ import numpy as np
 from galmorph.data import cache_build as build
 from galmorph.errors import DataError
 
-__all__ = ["PreparedData", "prepare", "open_prepared", "default_cache_path", "CACHE_FORMAT"]
+__all__ = ["combine", "PreparedData", "prepare", "open_prepared", "default_cache_path", "CACHE_FORMAT"]
 
 #: Bumped when the cache layout or the pixels it holds change; older caches are rebuilt.
 CACHE_FORMAT = 1
@@ -60,6 +60,9 @@ class PreparedData:
         The cache folder.
     reused : bool
         True when :func:`prepare` found the cache up to date.
+    parts : list of dict
+        Where several data folders were combined (:func:`combine`): one
+        ``{"source", "cache", "n"}`` per folder, in row order; else empty.
     """
 
     images: np.ndarray
@@ -68,6 +71,14 @@ class PreparedData:
     meta: dict
     path: Path
     reused: bool = field(default=False, compare=False)
+    parts: list = field(default_factory=list, compare=False)
+
+    @property
+    def folder_index(self):
+        """``int (N,)``: which of :attr:`parts` each row comes from (all 0 for one folder)."""
+        if not self.parts:
+            return np.zeros(len(self), dtype=np.int64)
+        return np.repeat(np.arange(len(self.parts)), [p["n"] for p in self.parts])
 
     def __len__(self):
         return int(self.images.shape[0])
@@ -80,6 +91,56 @@ class PreparedData:
     def __repr__(self):
         return (f"PreparedData(n={len(self)}, size={self.meta['size']}, crop={self.meta['crop']}, "
                 f"labels={self.labels is not None}, path='{self.path}')")
+
+
+def combine(datas):
+    """One :class:`PreparedData` of several, rows in order (images copied into memory).
+
+    Used to train on several data folders at once (``galmorph train DIR1 DIR2``).
+    Every part must have the same crop and size and labels (``NaN`` where a
+    folder lacks a question), and a galaxy ID may appear in one part only.
+
+    Parameters
+    ----------
+    datas : list of PreparedData
+
+    Returns
+    -------
+    PreparedData
+        ``parts`` names each folder; ``path`` is the first part's cache.
+    """
+    datas = list(datas)
+    if len(datas) == 1:
+        return datas[0]
+    first = datas[0]
+    for d in datas[1:]:
+        for key in ("crop", "size"):
+            if d.meta.get(key) != first.meta.get(key):
+                raise DataError(f"caches {first.path} and {d.path} differ in {key} "
+                                f"({first.meta.get(key)} vs {d.meta.get(key)}); prepare both "
+                                f"data folders with the same --crop and --size")
+    no_labels = [str(d.meta.get("source") or d.path) for d in datas if d.labels is None]
+    if no_labels:
+        raise DataError(f"{no_labels[0]} has no labels; every data folder of a training run "
+                        f"needs labelled galaxies")
+    seen = {}
+    for d in datas:
+        where = str(d.meta.get("source") or d.path)
+        for value in d.ids.tolist():
+            if value in seen:
+                raise DataError(f"galaxy ID {value!r} is in both {seen[value]} and {where}; "
+                                f"the data folders of one run must not share galaxies")
+            seen[value] = where
+    ids = np.concatenate([np.asarray(d.ids, dtype=object) for d in datas])
+    if all(np.asarray(d.ids).dtype.kind in "iu" for d in datas):
+        ids = ids.astype(np.int64)
+    parts = [{"source": str(d.meta.get("source") or d.path), "cache": str(d.path), "n": len(d)}
+             for d in datas]
+    meta = {**first.meta, "source": None, "layout": "combined", "parts": parts,
+            "skipped": [s for d in datas for s in d.meta.get("skipped", [])], "n": len(ids)}
+    return PreparedData(images=np.concatenate([np.asarray(d.images) for d in datas]),
+                        labels=np.concatenate([d.labels for d in datas]), ids=ids, meta=meta,
+                        path=first.path, parts=parts)
 
 
 def _settings(crop, size, flavour):

@@ -30,10 +30,21 @@ def is_kaggle_folder(names):
 
 
 def kaggle_csv(root):
-    """The training label table in ``root`` (also accepted zipped, as Kaggle ships it)."""
+    """The training label table in ``root`` (also accepted zipped, as Kaggle ships it).
+
+    Besides Kaggle's own name, one ``training_solutions_*.csv`` (for example a
+    table labelled for some questions only, ``training_solutions_partial.csv``)
+    is accepted.
+    """
     for name in (KAGGLE_CSV, KAGGLE_CSV + ".zip", "training_solutions_rev1.zip"):
         if (root / name).is_file():
             return root / name
+    others = sorted(root.glob("training_solutions_*.csv")) if root.is_dir() else []
+    if len(others) == 1:
+        return others[0]
+    if len(others) > 1:
+        raise DataError(f"{root}: several label tables ({', '.join(p.name for p in others)}); "
+                        f"keep one, or name it {KAGGLE_CSV}")
     raise DataError(f"{root}: no {KAGGLE_CSV}; the Kaggle training layout needs the label table "
                     f"next to {KAGGLE_DIRS['training']}/ (to read images without labels use "
                     f"split='test' or layout='images')")
@@ -50,20 +61,36 @@ def kaggle_dir(root, split):
 
 
 def check_kaggle_columns(path, columns):
-    """Exactly ``GalaxyID`` + :data:`galmorph.schema.KAGGLE_COLUMNS` (any order)."""
+    """``GalaxyID`` plus the columns of whole questions (any order).
+
+    A table may carry any subset of the 11 questions, but each question with
+    all of its answers (Q2 is ``Class2.1`` and ``Class2.2``): the questions
+    left out are unknown for every row. Returns the Kaggle columns present.
+    """
     expected = (schema.ID_COLUMN,) + schema.KAGGLE_COLUMNS
-    missing = [c for c in expected if c not in columns]
     unknown = [c for c in columns if c not in expected]
     twice = sorted({c for c in columns if list(columns).count(c) > 1})
-    if missing or unknown or twice:
-        parts = [f"column(s) {', '.join(twice)} appear more than once"] if twice else []
-        if missing:
-            parts.append(f"missing column(s) {', '.join(missing)}")
-        if unknown:
-            parts.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
+    parts = [f"column(s) {', '.join(twice)} appear more than once"] if twice else []
+    if schema.ID_COLUMN not in columns:
+        parts.append(f"missing column(s) {schema.ID_COLUMN}")
+    present = [q for q in schema.QUESTIONS if any(c in columns for c in q.columns)]
+    for q in present:
+        lacking = [c for c in q.columns if c not in columns]
+        if lacking:
+            parts.append(f"Q{q.number} is only partly present: it has "
+                         f"{', '.join(c for c in q.columns if c in columns)} but lacks "
+                         f"{', '.join(lacking)} (a question comes with all its answers, or "
+                         f"not at all)")
+    if unknown:
+        parts.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
+    if not present and not unknown:
+        parts.append("no label columns (Class1.1 ... Class11.6)")
+    if parts:
         raise DataError(f"{path}: {'; '.join(parts)}. The header must be {schema.ID_COLUMN} "
                         f"followed by the 37 columns Class1.1 ... Class11.6 "
-                        f"(galmorph.schema.KAGGLE_COLUMNS), as in Kaggle's {KAGGLE_CSV}")
+                        f"(galmorph.schema.KAGGLE_COLUMNS), as in Kaggle's {KAGGLE_CSV}, or "
+                        f"by the columns of whole questions only")
+    return [c for c in schema.KAGGLE_COLUMNS if c in columns]
 
 
 def read_training(root, policy, size, mode, check):
@@ -72,6 +99,7 @@ def read_training(root, policy, size, mode, check):
     Checks, in order: columns (always an error), GalaxyIDs, duplicates,
     values, the tree, then the images (see
     :func:`galmorph.data.files.match_images`). ``policy`` raises or records.
+    Questions the table lacks, or leaves blank in a row, are NaN (unknown).
 
     Returns
     -------
@@ -81,10 +109,13 @@ def read_training(root, policy, size, mode, check):
 
     folder = kaggle_dir(root, "training")
     csv_path = kaggle_csv(root)
-    check_kaggle_columns(csv_path, table_columns(csv_path))
+    present = check_kaggle_columns(csv_path, table_columns(csv_path))
     frame = read_table(csv_path, id_columns=(schema.ID_COLUMN,))
     if frame.empty:
         raise DataError(f"{csv_path}: the table has a header but no rows")
+    for column in schema.KAGGLE_COLUMNS:  # questions the table lacks are unknown: NaN
+        if column not in present:
+            frame[column] = np.nan
     n_rows = len(frame)
     where = [f"{csv_path.name} line {i + 2}" for i in range(n_rows)]  # line 1 is the header
     rows = Rows(frame, frame[schema.ID_COLUMN], where, schema.ID_COLUMN)

@@ -351,15 +351,21 @@ def check_label_rows(rows, policy, what, columns, flavour=None):
                             "Remove the duplicate rows."))
     values = _numeric(rows.frame, columns)  # (N, 37)
     if flavour is None:
-        labels, allowed = values, None
+        # A question blank in all its answers is unknown for that row (partial labels);
+        # one blank among numbers is an error below.
+        labels = values
+        allowed = _unknown_cells(values)
     else:
         labels = _gz2_labels(values, flavour)
         allowed = _unreached(labels)
     bad = value_issues(rows.frame, columns, rows.where, rows.ids, values, allowed,
                        id_name=rows.id_name)
+    if flavour is None:
+        bad = _merge_issues(bad, _unlabelled_rows(values, rows))
     drop = policy.handle("bad value", f"{count(len(bad), 'row')} of {what} with NaN, "
                          f"non-numeric or out-of-range vote fractions", bad,
-                         "Vote fractions must be numbers in [0, 1]; fix or remove the rows.")
+                         "Vote fractions must be numbers in [0, 1], and a question is all "
+                         "numbers, or all empty where it is unknown; fix or remove the rows.")
     rows.labels = labels
     rows.drop(drop)
     broken = tree_issues(rows.labels, rows.where, rows.ids, gz2=flavour is not None,
@@ -369,6 +375,36 @@ def check_label_rows(rows, policy, what, columns, flavour=None):
         f"tree (the answers to a question must sum to the answer leading to it, within 0.01)",
         broken, "Fix these rows (a question reached by some volunteers needs answers) "
         "or remove them."))
+
+
+def _unknown_cells(values):
+    """``(N, 37)`` bool: cells of questions left blank in all their answers (unknown)."""
+    blank = np.isnan(values)
+    out = np.zeros(values.shape, dtype=bool)
+    for q in schema.QUESTIONS:
+        s = schema.QUESTION_SLICES[q.number]
+        out[:, s] = blank[:, s].all(axis=1)[:, None]
+    return out
+
+
+def _unlabelled_rows(values, rows):
+    """One :class:`Issue` per row in which no question is known."""
+    empty = np.isnan(values).all(axis=1)
+    return [Issue(int(r), rows.ids[r], f"{rows.name(int(r))}: no question is labelled "
+                  f"(every vote fraction is empty)") for r in np.flatnonzero(empty)]
+
+
+def _merge_issues(first, second):
+    """Issues of both lists, one per row (details joined), in row order."""
+    by_pos = {}
+    for issue in first + second:
+        if issue.pos in by_pos:
+            old = by_pos[issue.pos]
+            by_pos[issue.pos] = Issue(old.pos, old.key, old.detail + "; " +
+                                      issue.detail.split(": ", 1)[-1])
+        else:
+            by_pos[issue.pos] = issue
+    return [by_pos[p] for p in sorted(by_pos)]
 
 
 def _gz2_labels(values, flavour):

@@ -25,8 +25,18 @@ from galmorph.errors import RunDirError
 __all__ = ["make_split", "split_sizes", "save_split", "load_split", "BatchStream", "BatchLoader", "step_seed"]
 
 
-def make_split(n, val_fraction, seed):
-    """Seeded train/validation split of ``n`` rows.
+def make_split(n, val_fraction, seed, groups=None):
+    """Seeded train/validation split of ``n`` rows, stratified by ``groups``.
+
+    Parameters
+    ----------
+    n : int
+    val_fraction : float
+    seed : int
+    groups : array-like of int, shape (n,), optional
+        The data folder of each row, when a run trains on several: each folder
+        is split on its own (``val_fraction`` of it held out), so every folder
+        is in the validation set in proportion.
 
     Returns
     -------
@@ -34,6 +44,16 @@ def make_split(n, val_fraction, seed):
         Sorted ``int64`` row numbers; ``val`` holds ``round(n * val_fraction)``
         rows (at least 1) and ``train`` the rest (at least 1).
     """
+    groups = None if groups is None else np.asarray(groups)
+    if groups is not None and len(np.unique(groups)) > 1:
+        trains, vals = [], []
+        for k in np.unique(groups):
+            rows = np.flatnonzero(groups == k)
+            n_val = split_sizes(len(rows), val_fraction)[1]
+            perm = np.random.default_rng([seed, 0xC0FFEE, int(k)]).permutation(len(rows))
+            vals.append(rows[perm[:n_val]])
+            trains.append(rows[perm[n_val:]])
+        return np.sort(np.concatenate(trains)), np.sort(np.concatenate(vals))
     n_val = split_sizes(n, val_fraction)[1]
     perm = np.random.default_rng([seed, 0xC0FFEE]).permutation(n)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
@@ -52,12 +72,22 @@ def _plain_id(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def save_split(path, ids, val, seed, val_fraction):
-    """Write ``split.json`` (the validation IDs) atomically."""
+def save_split(path, ids, val, seed, val_fraction, groups=None, folders=None):
+    """Write ``split.json`` (the validation IDs) atomically.
+
+    With several data folders (``folders``, and ``groups`` the folder of each
+    row) it also records, per folder, its size and its validation IDs.
+    """
     from galmorph._atomic import write_text_atomic
 
     doc = {"seed": int(seed), "val_fraction": float(val_fraction), "n_total": int(len(ids)),
            "n_val": int(len(val)), "val_ids": [_plain_id(ids[i]) for i in val]}
+    if folders:
+        groups = np.asarray(groups)
+        doc["stratified_by"] = "folder"
+        doc["folders"] = [{"data": str(f), "n_total": int((groups == k).sum()),
+                           "val_ids": [_plain_id(ids[i]) for i in val if groups[i] == k]}
+                          for k, f in enumerate(folders)]
     write_text_atomic(path, json.dumps(doc, indent=1) + "\n")
 
 

@@ -33,10 +33,12 @@ __all__ = ["TrainConfig", "RESUMABLE_FIELDS", "INVOCATION_FIELDS", "METRICS_COLU
 #: Fields that may change when a run is resumed (they do not change what is learnt,
 #: or -- ``epochs`` -- only extend it). Every other field must match ``config.json``.
 RESUMABLE_FIELDS = ("epochs", "time_limit", "precision", "device", "workers", "set_default",
-                    "resume", "out", "cache", "progress", "resolved_device", "resolved_precision")
+                    "resume", "out", "cache", "progress", "resolved_device", "resolved_precision",
+                    "report")
 
 #: Fields that belong to one invocation and are not inherited by :meth:`TrainConfig.from_run`.
-INVOCATION_FIELDS = ("time_limit", "set_default", "resume", "out", "progress", "workers")
+INVOCATION_FIELDS = ("time_limit", "set_default", "resume", "out", "progress", "workers",
+                     "report")
 
 #: Columns of ``metrics.csv``.
 METRICS_COLUMNS = ("epoch", "train_rmse", "val_rmse", "lr", "images_per_s", "elapsed_s")
@@ -48,9 +50,11 @@ class TrainConfig:
 
     Attributes
     ----------
-    data : str or Path
-        Labelled data folder (Kaggle or GZ2-release layout); its preprocessing
-        cache is built on first use and reused afterwards.
+    data : str or Path, or a list of them
+        Labelled data folder(s) (Kaggle or GZ2-release layout); each keeps its
+        own preprocessing cache, built on first use and reused afterwards.
+        Several folders are trained on as one set, with one split stratified
+        by folder. Their labels may be partial (questions unknown as NaN).
     out : str or Path
         Run directory (created).
     model : str
@@ -95,8 +99,17 @@ class TrainConfig:
     crop, size : int, int or None
         Preprocessing: central crop side in input pixels, then resize to
         ``size`` pixels (``None``: the model's ``input_size``, else 80).
-    cache : str or Path or None
-        Cache folder; ``None`` is the default under the user cache directory.
+    cache : str or Path or None, or a list of them
+        Cache folder (one per data folder); ``None`` is the default under the
+        user cache directory.
+    on_error : {"raise", "skip"}
+        What preparing the data does with a bad row or image: stop with an
+        error naming it, or leave it out and list it in the skip report.
+    flavour : {"weighted_fraction", "fraction", "debiased"}
+        Which GZ2-release vote fractions become the labels (GZ2 layout only).
+    report : str or Path or None
+        Where to write the skip report of the data (``report-2.csv`` etc. for
+        the further data folders).
     set_default : bool
         Register ``best.pt`` as the default model when training ends.
     resume : bool
@@ -126,7 +139,10 @@ class TrainConfig:
     augment: bool | None = None
     crop: int = 224
     size: int | None = None
-    cache: str | os.PathLike | None = None
+    cache: str | os.PathLike | list | None = None
+    on_error: str = "raise"
+    flavour: str = "weighted_fraction"
+    report: str | os.PathLike | None = None
     set_default: bool = False
     resume: bool = False
     progress: bool | None = None
@@ -144,6 +160,12 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if not 0.0 < float(self.plateau_factor) < 1.0:
             raise ValueError(f"plateau_factor must be between 0 and 1, got {self.plateau_factor!r}")
+        from galmorph.data.validate import ON_ERROR
+
+        if self.on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be 'raise' or 'skip', not {self.on_error!r}")
+        if isinstance(self.data, (list, tuple)) and not self.data:
+            raise ValueError("data needs at least one data folder")
         if self.time_limit is not None and float(self.time_limit) < 0:
             raise ValueError(f"time_limit must be >= 0 seconds, got {self.time_limit!r}")
 
@@ -161,11 +183,19 @@ class TrainConfig:
         values.update(overrides)
         return cls(**values)
 
+    def data_folders(self):
+        """The data folders as a list (one or more)."""
+        if isinstance(self.data, (list, tuple)):
+            return list(self.data)
+        return [self.data]
+
     def to_dict(self):
         """Plain JSON-able dict (paths as strings)."""
         out = dataclasses.asdict(self)
-        for key in ("data", "out", "cache"):
-            if out[key] is not None:
+        for key in ("data", "out", "cache", "report"):
+            if isinstance(out[key], (list, tuple)):
+                out[key] = [str(v) for v in out[key]]
+            elif out[key] is not None:
                 out[key] = str(out[key])
         return out
 
@@ -186,9 +216,12 @@ def read_run_config(run_dir):
 
 def _differences(stored, wanted):
     diffs = []
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     for key, value in wanted.items():
         if key in RESUMABLE_FIELDS:
             continue
+        if key not in stored and defaults.get(key, "<none>") == value:
+            continue  # a setting added after the run was made, at its default
         old = stored.get(key, "<missing>")
         if _norm(old) != _norm(value):
             diffs.append(f"{key}: {old!r} stored, {value!r} requested")

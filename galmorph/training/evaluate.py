@@ -72,9 +72,14 @@ def _load(checkpoint):
 
 
 def _open_data(data, preprocessing, progress, on_error="raise", cache_dir=None):
-    """A data folder, a prepared cache or a PreparedData -> PreparedData with labels."""
+    """A data folder, a prepared cache or a PreparedData (or a list of them, combined)
+    -> PreparedData with labels."""
     from galmorph.data import cache
 
+    if isinstance(data, (list, tuple)):
+        caches = cache_dir if isinstance(cache_dir, (list, tuple)) else [None] * len(data)
+        return cache.combine([_open_data(d, preprocessing, progress, on_error, c)
+                              for d, c in zip(data, caches)])
     if isinstance(data, cache.PreparedData):
         prepared = data
     else:
@@ -117,8 +122,8 @@ def _saved_validation_ids(ckpt, ckpt_path):
 
 
 def _run_data(ckpt_path, data):
-    """``(data, cache_dir)``: the run's data folder when ``data`` is None, and the run's
-    cache folder when the data is the run's own (prepare() reuses it while up to date)."""
+    """``(data, cache_dir)``: the run's data folder(s) when ``data`` is None, and the run's
+    cache folder(s) when the data is the run's own (prepare() reuses them while up to date)."""
     import json
 
     config = None if ckpt_path is None else Path(ckpt_path).parent / "config.json"
@@ -130,14 +135,29 @@ def _run_data(ckpt_path, data):
     run = json.loads(config.read_text())
     if data is None:
         data = run["data"]
-    same = isinstance(data, (str, Path)) and Path(data).resolve() == Path(run["data"]).resolve()
-    cache_dir = run.get("cache") if same and run.get("cache") else None
-    return data, cache_dir
+    run_data = run["data"] if isinstance(run["data"], list) else [run["data"]]
+    run_cache = run.get("cache")
+    run_cache = run_cache if isinstance(run_cache, list) else [run_cache] * len(run_data)
+    given = data if isinstance(data, (list, tuple)) else [data]
+    if not all(isinstance(d, (str, Path)) for d in given):
+        return data, None
+    caches = {str(Path(d).resolve()): c for d, c in zip(run_data, run_cache)}
+    cache_dir = [caches.get(str(Path(d).resolve())) for d in given]
+    return data, (cache_dir if isinstance(data, (list, tuple)) else cache_dir[0])
 
 
 def _select(split, ckpt, ckpt_path, ids):
     """Row numbers to evaluate and a note on how they were chosen."""
     every = np.arange(len(ids))
+    if not isinstance(split, str):  # explicit galaxy IDs, e.g. a model card's split
+        wanted = np.asarray(list(split)).astype(str)
+        index = np.flatnonzero(np.isin(np.asarray(ids).astype(str), wanted))
+        if len(index) == 0:
+            raise DataError(f"none of the {len(wanted)} galaxy IDs to evaluate are in this data")
+        note = f"the {len(index)} given galaxy IDs"
+        if len(index) < len(wanted):
+            note += f"; {len(wanted) - len(index)} of them are not in this data"
+        return index, note
     if split == "all":
         return every, "all galaxies of the data"
     saved, where = _saved_validation_ids(ckpt, ckpt_path)
@@ -163,8 +183,19 @@ def _id_subset(ids, index, id_max):
     return numeric <= id_max
 
 
-def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None, batch_size=256,
-             device="auto", precision="auto", progress=False, on_error="raise"):
+def _subset_scores(part, index, pred, labels, train, colours):
+    """RMSE, interval and baselines of the evaluated galaxies selected by ``part``."""
+    if not part.any():
+        return {"n_galaxies": 0, "rmse": None, "rmse_ci95": None, "baselines": {}}
+    sel = index[part]
+    return {"n_galaxies": int(part.sum()), "rmse": rmse(pred[part], labels[sel]),
+            "rmse_ci95": list(rmse_interval(pred[part], labels[sel])),
+            "baselines": baseline_rmses(labels[train], colours[train], labels[sel],
+                                        colours[sel])}
+
+
+def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None, subsets=None,
+             batch_size=256, device="auto", precision="auto", progress=False, on_error="raise"):
     """Score a checkpoint on labelled data: Kaggle RMSE, per answer and question, baselines.
 
     Parameters
@@ -176,16 +207,21 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
         crop and size, and cached), a cache folder from ``galmorph prepare``
         or an opened :class:`~galmorph.data.cache.PreparedData`. ``None``
         takes the data folder of the checkpoint's run (its ``config.json``).
-    split : {"validation", "all"}
+    split : {"validation", "all"} or sequence of IDs
         ``"validation"`` (default) scores the run's held-out galaxies, read
         from the run folder of the checkpoint; where there is no saved split
         or none of its IDs are in ``data`` it falls back to all galaxies and
-        says so in ``result["split_note"]``. ``"all"`` scores every galaxy.
+        says so in ``result["split_note"]``. ``"all"`` scores every galaxy;
+        a sequence of galaxy IDs scores those.
     tta : None, "d8" or int
         Test-time augmentation (see :func:`~galmorph.training.inference.predict_arrays`).
     id_max : int, optional
         Also report the scores of the galaxies with ``ID <= id_max`` (for the
         real Kaggle 5k data, 115091 selects its unselected part).
+    subsets : dict of str -> array-like of IDs, optional
+        Also report the scores of these named sets of galaxy IDs (those in
+        the evaluated split). Where ``data`` is several folders, each folder is
+        reported too, as ``"folder:<name>"``.
     batch_size, device, precision, progress
         Passed to :func:`~galmorph.training.inference.predict_arrays`.
     on_error : {"raise", "skip"}
@@ -211,8 +247,9 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
     from galmorph.training.augment import check_tta
     from galmorph.training.inference import predict_arrays
 
-    if split not in ("validation", "all"):
-        raise ValueError(f"split must be 'validation' or 'all', not {split!r}")
+    if isinstance(split, str) and split not in ("validation", "all"):
+        raise ValueError(f"split must be 'validation', 'all' or a list of galaxy IDs, "
+                         f"not {split!r}")
     tta = check_tta(tta)
     start = time.perf_counter()
     ckpt, ckpt_path = _load(checkpoint)
@@ -236,24 +273,22 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
     result["baselines"] = baseline_rmses(labels[train], colours[train], labels[index],
                                          colours[index])
     result["subsets"] = {}
+    parts = {}
     if id_max is not None:
-        part = _id_subset(prepared.ids, index, id_max)
-        key = f"id<={id_max}"
-        if part.any():
-            sel = index[part]
-            result["subsets"][key] = {
-                "n_galaxies": int(part.sum()), "rmse": rmse(pred[part], labels[sel]),
-                "rmse_ci95": list(rmse_interval(pred[part], labels[sel])),
-                "baselines": baseline_rmses(labels[train], colours[train], labels[sel],
-                                            colours[sel])}
-        else:
-            result["subsets"][key] = {"n_galaxies": 0, "rmse": None, "rmse_ci95": None,
-                                      "baselines": {}}
+        parts[f"id<={id_max}"] = _id_subset(prepared.ids, index, id_max)
+    for k, part in enumerate(prepared.parts):
+        parts[f"folder:{Path(part['source']).name}"] = prepared.folder_index[index] == k
+    ids_text = np.asarray(prepared.ids)[index].astype(str)
+    for name, members in (subsets or {}).items():
+        parts[name] = np.isin(ids_text, np.asarray(list(members)).astype(str))
+    for key, part in parts.items():
+        result["subsets"][key] = _subset_scores(part, index, pred, labels, train, colours)
     result.update({
-        "split": split, "split_note": note, "tta": tta,
+        "split": split if isinstance(split, str) else "ids", "split_note": note, "tta": tta,
         "model": {"checkpoint": None if ckpt_path is None else str(ckpt_path),
                   "name": ckpt.name, "preprocessing": dict(ckpt.preprocessing)},
-        "data": {"path": str(prepared.meta.get("source") or prepared.path),
+        "data": {"path": str(prepared.meta.get("source")
+                             or " + ".join(p["source"] for p in prepared.parts) or prepared.path),
                  "cache": str(prepared.path), "layout": prepared.meta.get("layout"),
                  "n_total": int(len(prepared)),
                  "n_skipped": len(prepared.meta.get("skipped") or [])},
@@ -294,10 +329,20 @@ def format_report(result):
         lines.append(f"{key + ' (' + str(part['n_galaxies']) + ')':28s}{part['rmse']:8.4f}"
                      + _interval(part.get("rmse_ci95"))
                      + "".join(f"   {n} {v:.4f}" for n, v in part["baselines"].items()))
-    lines += ["", "per question"]
-    lines += [f"  {q:5s}{_short(QUESTIONS[int(q[1:]) - 1].text, 60):62s}{v:8.4f}"
+    counts = result.get("questions") or {}
+    scored = [q for q, v in result["per_question"].items() if v is not None]
+    if len(scored) < len(result["per_question"]):
+        lines += ["", f"scored    {', '.join(scored)} (known labels only; the other questions "
+                      f"are unknown in this data)"]
+    lines += ["", "per question" + ("  (galaxies scored)" if counts else "")]
+    lines += [f"  {q:5s}{_short(QUESTIONS[int(q[1:]) - 1].text, 60):62s}{_num(v)}"
+              + (f"  ({counts[q]})" if q in counts else "")
               for q, v in result["per_question"].items()]
     lines += ["", "per answer"]
-    lines += [f"  {c:11s}{ANSWER_LABELS[i]:56s}{result['per_answer'][c]:8.4f}"
+    lines += [f"  {c:11s}{ANSWER_LABELS[i]:56s}{_num(result['per_answer'][c])}"
               for i, c in enumerate(KAGGLE_COLUMNS)]
     return "\n".join(lines)
+
+
+def _num(value):
+    return f"{'-':>8s}" if value is None else f"{value:8.4f}"

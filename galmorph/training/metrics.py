@@ -36,20 +36,34 @@ def _check_pair(pred, labels):
     return pred, labels
 
 
+def _sq_known(pred, labels):
+    """Squared errors with unknown cells (NaN labels) as 0, and the known mask; (N, 37) each."""
+    known = np.isfinite(labels)
+    return np.where(known, (pred - np.where(known, labels, 0.0)) ** 2, 0.0), known
+
+
+def _root(total, count):
+    return float(np.sqrt(total / count)) if count else None
+
+
 def rmse_report(pred, labels):
-    """Kaggle RMSE overall, per answer and per question.
+    """Kaggle RMSE overall, per answer and per question, over the known cells.
 
     Parameters
     ----------
     pred, labels : array-like, shape (N, 37)
-        Predicted and true weighted vote fractions, Kaggle column order.
+        Predicted and true weighted vote fractions, Kaggle column order. A
+        NaN label marks a question unknown for that galaxy (partial labels):
+        those cells are left out of every figure, never counted as zero.
 
     Returns
     -------
     dict
-        ``rmse`` (over all N x 37 values), ``per_answer`` (Kaggle column ->
-        RMSE over the N galaxies) and ``per_question`` (``"Q1"`` ... ``"Q11"``
-        -> RMSE over the N galaxies and that question's answers).
+        ``rmse`` (over all known cells), ``per_answer`` (Kaggle column ->
+        RMSE over the galaxies where it is known), ``per_question``
+        (``"Q1"`` ... ``"Q11"`` -> RMSE over that question's known cells,
+        ``None`` where no galaxy has it) and ``questions`` (``"Q1"`` -> the
+        number of galaxies for which it is known, i.e. scored).
 
     Examples
     --------
@@ -58,20 +72,31 @@ def rmse_report(pred, labels):
     0.5
     """
     pred, labels = _check_pair(pred, labels)
-    sq = (pred - labels) ** 2                                   # (N, 37)
-    per_answer = np.sqrt(sq.mean(axis=0))                       # (37,)
+    sq, known = _sq_known(pred, labels)                         # (N, 37)
+    if not known.any():
+        raise DataError("no known labels to evaluate: every vote fraction is NaN")
+    per_question, questions = {}, {}
+    for q in QUESTIONS:
+        s = QUESTION_SLICES[q.number]
+        per_question[f"Q{q.number}"] = _root(sq[:, s].sum(), known[:, s].sum())
+        questions[f"Q{q.number}"] = int(known[:, s].all(axis=1).sum())
     return {
-        "rmse": float(np.sqrt(sq.mean())),
-        "per_answer": {c: float(v) for c, v in zip(KAGGLE_COLUMNS, per_answer)},
-        "per_question": {f"Q{q.number}": float(np.sqrt(sq[:, QUESTION_SLICES[q.number]].mean()))
-                         for q in QUESTIONS},
+        "rmse": _root(sq.sum(), known.sum()),
+        "per_answer": {c: _root(sq[:, j].sum(), known[:, j].sum())
+                       for j, c in enumerate(KAGGLE_COLUMNS)},
+        "per_question": per_question,
+        "questions": questions,
     }
 
 
 def rmse(pred, labels):
-    """Kaggle RMSE over all N x 37 values of ``pred`` and ``labels`` (shape (N, 37))."""
+    """Kaggle RMSE over the known cells of ``pred`` and ``labels`` (shape (N, 37), NaN
+    labels unknown)."""
     pred, labels = _check_pair(pred, labels)
-    return float(np.sqrt(((pred - labels) ** 2).mean()))
+    sq, known = _sq_known(pred, labels)
+    if not known.any():
+        raise DataError("no known labels to evaluate: every vote fraction is NaN")
+    return _root(sq.sum(), known.sum())
 
 
 def rmse_interval(pred, labels, *, level=0.95, n_boot=2000, seed=0):
@@ -79,12 +104,13 @@ def rmse_interval(pred, labels, *, level=0.95, n_boot=2000, seed=0):
 
     A validation split of a few hundred galaxies (or the ~50 unselected ones
     of a 10 % split of the Kaggle 5k sample) leaves a wide interval; quote it
-    before reading a difference between two runs as real.
+    before reading a difference between two runs as real. With partial labels
+    each resample's RMSE is over its known cells.
 
     Parameters
     ----------
     pred, labels : array-like, shape (N, 37)
-        Predicted and true weighted vote fractions.
+        Predicted and true weighted vote fractions (NaN labels unknown).
     level : float
         Coverage of the interval (default 0.95).
     n_boot : int
@@ -108,8 +134,10 @@ def rmse_interval(pred, labels, *, level=0.95, n_boot=2000, seed=0):
     pred, labels = _check_pair(pred, labels)
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level!r}")
-    per_galaxy = ((pred - labels) ** 2).mean(axis=1)            # (N,)
-    boot = np.sqrt(bootstrap_means(per_galaxy, n_boot, np.random.default_rng(seed)))
+    sq, known = _sq_known(pred, labels)
+    per_galaxy = np.column_stack([sq.sum(axis=1), known.sum(axis=1)])   # (N, 2)
+    means = bootstrap_means(per_galaxy, n_boot, np.random.default_rng(seed))  # (n_boot, 2)
+    boot = np.sqrt(means[:, 0] / np.maximum(means[:, 1], 1e-300))
     tail = 50 * (1 - level)
     low, high = np.percentile(boot, [tail, 100 - tail])
     return float(low), float(high)
@@ -150,7 +178,8 @@ def fit_central_pixel(colours, labels):
     colours : array-like, shape (N, 3)
         From :func:`central_pixel_colours` (training part).
     labels : array-like, shape (N, 37)
-        Training labels.
+        Training labels; each answer is fitted on the galaxies where it is
+        known (NaN is unknown), and an answer known nowhere predicts 0.
 
     Returns
     -------
@@ -159,8 +188,17 @@ def fit_central_pixel(colours, labels):
         Predict with ``np.clip(np.c_[np.ones(n), colours] @ coef, 0, 1)``.
     """
     colours = np.asarray(colours, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.float64)
     design = np.column_stack([np.ones(len(colours)), colours])  # (N, 4)
-    coef, *_ = np.linalg.lstsq(design, np.asarray(labels, dtype=np.float64), rcond=None)
+    known = np.isfinite(labels)
+    if known.all():
+        coef, *_ = np.linalg.lstsq(design, labels, rcond=None)
+        return coef
+    coef = np.zeros((4, labels.shape[1]))
+    for j in range(labels.shape[1]):
+        rows = known[:, j]
+        if rows.any():
+            coef[:, j] = np.linalg.lstsq(design[rows], labels[rows, j], rcond=None)[0]
     return coef
 
 
@@ -173,10 +211,13 @@ def predict_central_pixel(coef, colours):
 def baseline_rmses(train_labels, train_colours, eval_labels, eval_colours):
     """RMSE of the three baselines on the evaluated galaxies.
 
+    Every baseline is fitted on the known cells of the training part and
+    scored on the known cells of the evaluated galaxies, as the model is.
+
     Parameters
     ----------
     train_labels : array-like, shape (M, 37)
-        Labels the baselines are fitted on (the training part).
+        Labels the baselines are fitted on (the training part; NaN unknown).
     train_colours, eval_colours : array-like, shape (M, 3) and (N, 3)
         Central-pixel colours (:func:`central_pixel_colours`).
     eval_labels : array-like, shape (N, 37)
@@ -188,7 +229,11 @@ def baseline_rmses(train_labels, train_colours, eval_labels, eval_colours):
         ``{"mean": rmse, "central_pixel": rmse, "zeros": rmse}``.
     """
     eval_labels = np.asarray(eval_labels, dtype=np.float64)
-    mean = np.asarray(train_labels, dtype=np.float64).mean(axis=0)     # (37,)
+    train_labels = np.asarray(train_labels, dtype=np.float64)
+    known = np.isfinite(train_labels)
+    counts = known.sum(axis=0)
+    mean = np.where(counts > 0, np.where(known, train_labels, 0).sum(axis=0)
+                    / np.maximum(counts, 1), 0.0)                       # (37,)
     coef = fit_central_pixel(train_colours, train_labels)
     n = len(eval_labels)
     return {

@@ -28,6 +28,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from galmorph import __version__, schema
@@ -39,7 +40,35 @@ from galmorph._atomic import write_text_atomic
 from galmorph.training.config import TrainConfig, check_run_dir, write_metrics
 from galmorph.training.distributed import StopFlag, init_distributed, shard
 
-__all__ = ["TrainConfig", "train"]
+__all__ = ["TrainConfig", "train", "masked_sq_error"]
+
+
+def masked_sq_error(pred, target):
+    """Sum of squared errors over the known cells of ``target``, and their number.
+
+    Parameters
+    ----------
+    pred : torch.Tensor, shape (B, 37)
+        Predicted weighted fractions.
+    target : torch.Tensor, shape (B, 37)
+        Labels; NaN marks a question unknown for that galaxy (partial labels),
+        whose cells add nothing to the sum nor to its gradient.
+
+    Returns
+    -------
+    sum_sq, n_known : torch.Tensor
+        Scalars (float32 and int64).
+
+    Examples
+    --------
+    >>> import torch
+    >>> y = torch.tensor([[0.5, float("nan")]])
+    >>> masked_sq_error(torch.tensor([[0.0, 9.0]]), y)
+    (tensor(0.2500), tensor(1))
+    """
+    known = torch.isfinite(target)                                       # (B, 37)
+    diff = torch.where(known, pred.float() - torch.nan_to_num(target), 0.0)
+    return diff.pow(2).sum(), known.sum()
 
 
 def train(config):
@@ -83,6 +112,14 @@ def train(config):
         ctx.close()
 
 
+def _report_path(report, k, n):
+    """The skip report of data folder ``k`` of ``n`` (``report.csv`` -> ``report-2.csv``)."""
+    if report is None or n == 1 or k == 0:
+        return report
+    path = Path(report)
+    return path.with_name(f"{path.stem}-{k + 1}{path.suffix}")
+
+
 class _Run:
     """One invocation of :func:`train` (state shared by the small steps below)."""
 
@@ -110,8 +147,9 @@ class _Run:
         self.state["elapsed_s_at_start"] = self.state["elapsed_s"]
         r, procs = self.resolved, (f" x {self.ctx.world_size} processes" if self.ctx.enabled
                                    else "")
+        data = r["data"] if isinstance(r["data"], str) else " + ".join(r["data"])
         self._say(f"training {r['model']} on {len(self.train_rows)} galaxies "
-                  f"({len(self.val_rows)} held out) of {r['data']}: batch {r['batch_size']}, "
+                  f"({len(self.val_rows)} held out) of {data}: batch {r['batch_size']}, "
                   f"{r['batches_per_epoch']} batches/epoch, {self.precision} on "
                   f"{self.device}{procs}, augmentation {'on' if r['augment'] else 'off'} "
                   f"-> {self.out}")
@@ -135,15 +173,32 @@ class _Run:
         if cfg.resume and cfg.data is None:
             raise ValueError("resuming needs the data folder; use TrainConfig.from_run(run_dir)")
         size = cfg.size or self._model_config().__dict__.get("input_size", 80) or 80
-        kwargs = dict(cache_dir=cfg.cache, crop=cfg.crop, size=size, workers=cfg.workers,
-                      progress=self._show_progress())
-        # Rank 0 builds the cache when it is missing; the others then open it.
-        data = self.ctx.on_main(lambda: prepare(cfg.data, **kwargs), share=False)
+        folders = cfg.data_folders()
+        caches = cfg.cache if isinstance(cfg.cache, (list, tuple)) else [cfg.cache] * len(folders)
+        if len(caches) != len(folders) or (len(folders) > 1 and not isinstance(
+                cfg.cache, (list, tuple)) and cfg.cache is not None):
+            raise ValueError(f"cache must be one folder per data folder ({len(folders)}), "
+                             f"got {cfg.cache!r}")
+        kwargs = dict(crop=cfg.crop, size=size, workers=cfg.workers, on_error=cfg.on_error,
+                      flavour=cfg.flavour)
+
+        def prepare_all(progress):
+            from galmorph.data.cache import combine
+
+            datas = [prepare(folder, cache_dir=cache, progress=progress,
+                             report=_report_path(cfg.report, k, len(folders)), **kwargs)
+                     for k, (folder, cache) in enumerate(zip(folders, caches))]
+            for folder, d in zip(folders, datas):
+                if d.labels is None:
+                    raise DataError(f"{folder} has no labels (no training_solutions_rev1.csv "
+                                    f"or GZ2 vote table): training needs labelled galaxies")
+            return combine(datas)
+
+        # Rank 0 builds the caches when they are missing; the others then open them.
+        data = self.ctx.on_main(lambda: prepare_all(self._show_progress()), share=False)
         if not self.ctx.is_main:
-            data = prepare(cfg.data, **{**kwargs, "progress": False})
-        if data.labels is None:
-            raise DataError(f"{cfg.data} has no labels (no training_solutions_rev1.csv or GZ2 "
-                            f"vote table): training needs labelled galaxies")
+            data = prepare_all(False)
+        self.partial = not bool(np.isfinite(data.labels).all())
         return data
 
     def _model_config(self):
@@ -152,19 +207,24 @@ class _Run:
         return model_config(self.config.model, **self.config.model_options)
 
     def _resolve(self):
+        from galmorph.models import AUGMENTED_BY_DEFAULT
+
         cfg, mcfg = self.config, self._model_config()
         n_train = len(self.data) - split_sizes(len(self.data), cfg.val_fraction)[1]
         batch = min(int(cfg.batch_size or mcfg.batch_size), max(1, n_train))
         if batch < self.ctx.world_size:
             raise ValueError(f"batch size {batch} is smaller than the {self.ctx.world_size} "
                              f"processes sharing it")
+        folders = [str(Path(f).resolve()) for f in cfg.data_folders()]
+        caches = [p["cache"] for p in self.data.parts] or [str(self.data.path)]
         resolved = dataclasses.replace(
-            cfg, data=str(Path(cfg.data).resolve()), out=str(self.out),
+            cfg, data=folders[0] if len(folders) == 1 else folders, out=str(self.out),
             batch_size=batch, val_batch_size=int(cfg.val_batch_size or mcfg.val_batch_size),
             batches_per_epoch=int(cfg.batches_per_epoch or max(1, n_train // batch)),
             augment=bool(cfg.augment if cfg.augment is not None
-                         else cfg.model == "resnet18-tailored"),
-            size=int(self.data.meta["size"]), cache=str(self.data.path)).to_dict()
+                         else cfg.model in AUGMENTED_BY_DEFAULT),
+            size=int(self.data.meta["size"]),
+            cache=caches[0] if len(caches) == 1 else caches).to_dict()
         # The requested device/precision stay as asked ("auto" resolves afresh on resume).
         resolved.update(resolved_device=str(self.device), resolved_precision=self.precision)
         return resolved
@@ -190,9 +250,13 @@ class _Run:
         if mode == "resume" and path.is_file():
             self.train_rows, self.val_rows = load_split(path, self.data.ids)
         else:
-            self.train_rows, self.val_rows = make_split(len(self.data), cfg.val_fraction, cfg.seed)
+            groups = self.data.folder_index
+            self.train_rows, self.val_rows = make_split(len(self.data), cfg.val_fraction,
+                                                        cfg.seed, groups=groups)
+            folders = [p["source"] for p in self.data.parts] or None
             self.ctx.on_main(lambda: save_split(path, self.data.ids, self.val_rows, cfg.seed,
-                                                  cfg.val_fraction))
+                                                cfg.val_fraction, groups=groups,
+                                                folders=folders))
         self.stream = BatchStream(len(self.train_rows), self.resolved["batch_size"], cfg.seed)
 
     def _build(self):
@@ -282,7 +346,8 @@ class _Run:
         st, bpe = self.state, self.resolved["batches_per_epoch"]
         batch = self.resolved["batch_size"]
         part = st["partial"] or {"sum_sq": 0.0, "n": 0, "seconds": 0.0}
-        sum_sq = torch.zeros((), dtype=torch.float64, device=self.device)
+        part.setdefault("n_cells", part["n"] * schema.N_ANSWERS)
+        sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # squared error, cells
         first = st["batch"]
         t0 = time.monotonic()
         self.net.train()
@@ -295,14 +360,15 @@ class _Run:
         steps = range(epoch * bpe + first, (epoch + 1) * bpe)
         done = first
         for step, xb, yb in self.loader.iterate(rows_of, steps):
-            sum_sq += self._step(step, xb, yb)
+            sums += self._step(step, xb, yb)
             done += 1
             bar.update(batch)
             if done < bpe and self._should_stop():
                 break
         bar.close()
-        total = self.ctx.all_reduce_sum(sum_sq.reshape(1)).item()
+        total, cells = self.ctx.all_reduce_sum(sums).tolist()
         part = {"sum_sq": part["sum_sq"] + total, "n": part["n"] + (done - first) * batch,
+                "n_cells": part["n_cells"] + cells,
                 "seconds": part["seconds"] + time.monotonic() - t0}
         if not math.isfinite(total):
             raise FloatingPointError(
@@ -329,10 +395,12 @@ class _Run:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast(self.device, self.precision):
             pred = self.net(x)                                             # (b, 37)
-        sq = (pred.float() - y).pow(2).sum()
-        # Sum over this rank / global count, times world size: DDP's gradient averaging then
-        # yields exactly the gradient of the global-batch mean.
-        loss = sq * (self.ctx.world_size / (global_b * schema.N_ANSWERS))
+        sq, n_known = masked_sq_error(pred, y)
+        # Mean over this rank's known cells, times the ranks' share of them: DDP's gradient
+        # averaging then yields the gradient of the global-batch mean (exactly so where every
+        # cell is known, as in the full Kaggle labels).
+        local_full = global_b * schema.N_ANSWERS / self.ctx.world_size
+        loss = sq / (n_known.clamp(min=1) if self.partial else local_full)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
@@ -341,7 +409,7 @@ class _Run:
         else:
             loss.backward()
             self.optimizer.step()
-        return sq.detach().double()
+        return torch.stack([sq.detach().double(), n_known.double()])
 
     @torch.no_grad()
     def _validate(self):
@@ -351,7 +419,7 @@ class _Run:
         model = self.model.eval()
         rows = shard(self.val_rows, self.ctx)
         per_rank = max(1, self.resolved["val_batch_size"] // self.ctx.world_size)
-        sum_sq = torch.zeros((), dtype=torch.float64, device=self.device)
+        sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # squared error, cells
         for i in range(0, len(rows), per_rank):
             xb, yb = self.loader.read(rows[i:i + per_rank])
             x = xb.to(self.device).float().div_(255.0)
@@ -359,10 +427,11 @@ class _Run:
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast(self.device, self.precision):
                 pred = model(x)                                            # (b, 37)
-            sum_sq += (pred.float() - yb.to(self.device)).pow(2).sum().double()
+            sq, n_known = masked_sq_error(pred, yb.to(self.device))
+            sums += torch.stack([sq.double(), n_known.double()])
         model.train()
-        total = self.ctx.all_reduce_sum(sum_sq.reshape(1)).item()
-        return math.sqrt(total / (len(self.val_rows) * schema.N_ANSWERS))
+        total, cells = self.ctx.all_reduce_sum(sums).tolist()
+        return math.sqrt(total / max(cells, 1.0))
 
     def _end_epoch(self, epoch):
         st = self.state
@@ -371,7 +440,8 @@ class _Run:
         self.scheduler.step(val_rmse)
         part = st["partial"]
         row = {"epoch": epoch + 1,
-               "train_rmse": math.sqrt(part["sum_sq"] / (part["n"] * schema.N_ANSWERS)),
+               "train_rmse": math.sqrt(part["sum_sq"] / max(part.get(
+                   "n_cells", part["n"] * schema.N_ANSWERS), 1.0)),
                "val_rmse": val_rmse, "lr": lr,
                "images_per_s": part["n"] / max(part["seconds"], 1e-9),
                "elapsed_s": st["elapsed_s_at_start"] + time.monotonic() - self.t_start}
