@@ -74,7 +74,28 @@ def test_tailored_outputs_obey_the_gz2_tree():
 
 def test_per_model_batch_size_defaults():
     sizes = {n: (model_config(n).batch_size, model_config(n).val_batch_size) for n in MODEL_NAMES}
-    assert sizes == {"cnn": (256, 128), "resnet18": (64, 32), "resnet18-tailored": (64, 32)}
+    assert sizes == {"cnn": (256, 128), "resnet18": (64, 32), "resnet18-tailored": (64, 32),
+                     "resnet18-cpu": (64, 32)}
+
+
+def test_cpu_model_is_a_half_width_resnet18_with_the_tree_head():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    cpu, full = build_model("resnet18-cpu").eval(), build_model("resnet18").eval()
+    assert cpu.config.width == 32 and cpu.num_features == 256
+    assert cpu.layer1[0].conv1.weight.shape == (32, 32, 3, 3)     # torchvision names, half width
+    assert set(cpu.state_dict()) >= {k for k in full.state_dict() if not k.startswith("fc")}
+    with torch.no_grad():
+        out = cpu(_images(3)).double().numpy()
+    assert schema.check_labels(out, atol=1e-5).ok                  # tree head
+    flops = {}
+    for name, m in (("cpu", cpu), ("full", full)):
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            m(_images(1))
+        flops[name] = counter.get_total_flops()
+    assert 0.2 < flops["cpu"] / flops["full"] < 0.3                # about a quarter the compute
+    with pytest.raises(ValueError, match="width must be an integer >= 4"):
+        build_model("resnet18", width=2)
 
 
 def test_cnn_flattens_exactly_2592_features_at_80_pixels():
@@ -226,6 +247,7 @@ def test_torchvision_state_dict_loads_strictly_and_into_the_37_class_heads():
 
 def test_importing_the_zoo_does_not_import_torch():
     code = ("import sys, galmorph.models as m; "
-            "print(m.MODEL_NAMES == ('cnn', 'resnet18', 'resnet18-tailored'), 'torch' in sys.modules)")
+            "print(m.MODEL_NAMES == ('cnn', 'resnet18', 'resnet18-tailored', 'resnet18-cpu'), "
+            "'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "False"]

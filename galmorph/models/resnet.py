@@ -50,7 +50,7 @@ __all__ = ["ResNetConfig", "BasicBlock", "ResNet18", "load_torchvision_weights",
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-RESNET_NAMES = ("resnet18", "resnet18-tailored")
+RESNET_NAMES = ("resnet18", "resnet18-tailored", "resnet18-cpu")
 OUTPUTS = ("sigmoid", "tree")
 
 
@@ -72,6 +72,10 @@ class ResNetConfig:
     output : {"sigmoid", "tree"}
     tree_kind : {"relu", "softmax"}
         Per-question normalisation when ``output="tree"``.
+    width : int
+        Channels of the stem and ``layer1``; ``layer2`` .. ``layer4`` double it
+        each (64 gives torchvision's network; 32 a quarter of its compute,
+        which is what a CPU affords, see ``"resnet18-cpu"``).
     input_size : int
         Side of the square input images, pixels (informative; any size >= 32 runs).
     input_mean, input_std : tuple of 3 float
@@ -87,6 +91,7 @@ class ResNetConfig:
     dropout: float = 0.0
     output: str = "sigmoid"
     tree_kind: str = "relu"
+    width: int = 64
     input_size: int = 80
     input_mean: tuple = IMAGENET_MEAN
     input_std: tuple = IMAGENET_STD
@@ -101,6 +106,8 @@ class ResNetConfig:
             raise ValueError(f"output must be one of {OUTPUTS}, not {self.output!r}")
         if self.tree_kind not in TREE_KINDS:
             raise ValueError(f"tree_kind must be one of {TREE_KINDS}, not {self.tree_kind!r}")
+        if isinstance(self.width, bool) or int(self.width) != self.width or self.width < 4:
+            raise ValueError(f"width must be an integer >= 4, not {self.width!r}")
         if self.output == "tree" and self.num_outputs != schema.N_ANSWERS:
             raise ValueError(f"output='tree' needs num_outputs={schema.N_ANSWERS}")
 
@@ -151,11 +158,12 @@ class ResNet18(nn.Module):
     def __init__(self, config=None):
         super().__init__()
         self.config = config = config or ResNetConfig()
-        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        w = int(config.width)
+        self.conv1 = nn.Conv2d(3, w, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(w)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1) if config.maxpool else nn.Identity()
-        widths, c_in = (64, 128, 256, 512), 64
+        widths, c_in = (w, 2 * w, 4 * w, 8 * w), w
         for i, width in enumerate(widths):
             stride = 1 if i == 0 else 2
             setattr(self, f"layer{i + 1}",
