@@ -83,10 +83,30 @@ def test_constructor_only_stores_arguments(tmp_path):
 
 
 def test_no_model_anywhere_says_how_to_make_one(tmp_path, monkeypatch):
+    import galmorph.paths
+
     monkeypatch.setenv("GALMORPH_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("GALMORPH_MODEL", raising=False)
-    with pytest.raises(NoModelError, match="no default registered.*--set-default"):
+    monkeypatch.setattr(galmorph.paths, "WEIGHTS_DIR", tmp_path / "no-weights")
+    with pytest.raises(NoModelError, match="no default registered.*lacks the shipped model"
+                                           ".*--set-default"):
         MorphologyClassifier().load()
+
+
+def test_no_model_given_uses_the_shipped_one_and_explicit_ones_win(tmp_path, monkeypatch, ckpt):
+    from galmorph.paths import set_default_model, shipped_model_path
+
+    monkeypatch.setenv("GALMORPH_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("GALMORPH_MODEL", raising=False)
+    shipped = shipped_model_path()
+    assert shipped is not None, "the package ships a model in galmorph/weights/"
+    clf = MorphologyClassifier().load()
+    assert clf.model_info_["path"] == str(shipped)
+    monkeypatch.setenv("GALMORPH_MODEL", str(ckpt))
+    assert MorphologyClassifier().load().model_info_["path"] == str(ckpt)
+    monkeypatch.delenv("GALMORPH_MODEL")
+    set_default_model(ckpt)
+    assert MorphologyClassifier().load().model_info_["path"] == str(Path(ckpt).resolve())
 
 
 def test_table_of_paths_keeps_order_ids_and_bad_rows(ckpt, images):

@@ -15,7 +15,7 @@ from galmorph.errors import GalmorphError
 __all__ = ["main", "build_parser"]
 
 #: Subcommands in the order ``galmorph --help`` lists them.
-COMMANDS = ("synth", "prepare", "train", "evaluate", "predict", "demo", "classify")
+COMMANDS = ("classify", "predict", "models", "demo", "synth", "prepare", "train", "evaluate")
 
 
 def build_parser():

@@ -1,7 +1,7 @@
 """``galmorph predict``: the 37 GZ2 vote fractions for image files, to CSV / ECSV / FITS."""
 import sys
 
-from galmorph.cli._args import tta_arg
+from galmorph.cli._args import split_checkpoint, tta_arg
 
 __all__ = ["add_parser", "run"]
 
@@ -19,10 +19,13 @@ def add_parser(subparsers):
                     "Class11.6), or .ecsv / .fits as an astropy table with units and "
                     "descriptions. Unreadable images are reported and skipped.",
     )
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint file, e.g. runs/gz2/best.pt")
-    p.add_argument("inputs", metavar="INPUTS", nargs="+",
-                   help="image folders (e.g. Kaggle's images_test_rev1), glob patterns "
+    p.add_argument("inputs", metavar="[CHECKPOINT] INPUTS", nargs="+",
+                   help="optionally a checkpoint file first (e.g. runs/gz2/best.pt; default: "
+                        "$GALMORPH_MODEL, the registered default, else the shipped model), "
+                        "then image folders (e.g. Kaggle's images_test_rev1), glob patterns "
                         "(quote them) or image files (JPEG, PNG, FITS)")
+    p.add_argument("--model", metavar="CHECKPOINT", default=None,
+                   help="checkpoint file, instead of giving it first (default: as above)")
     p.add_argument("--out", required=True, metavar="FILE",
                    help="output file: .csv (Kaggle submission), .ecsv or .fits")
     p.add_argument("--tta", type=tta_arg, default=None, metavar="none|d8|N",
@@ -54,10 +57,14 @@ def run(args):
 
     from galmorph.training.predict import predict_files
 
+    checkpoint, inputs = split_checkpoint(args.inputs, args.model)
+    if not inputs:
+        raise SystemExit("galmorph predict: error: no INPUTS (image folders, globs or files) "
+                         "after the checkpoint")
     with warnings.catch_warnings():
         # The summary below says it better than the library's warning.
         warnings.filterwarnings("ignore", message=r".*images could not be read")
-        table = predict_files(args.checkpoint, args.inputs, out=args.out,
+        table = predict_files(checkpoint, inputs, out=args.out,
                               batch_size=args.batch_size, tta=args.tta, device=args.device,
                               precision=args.precision, progress=args.progress,
                               workers=args.workers, chunk_size=args.chunk_size,

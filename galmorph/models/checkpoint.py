@@ -29,7 +29,8 @@ from galmorph._atomic import atomic_open
 from galmorph.errors import CheckpointError
 from galmorph.models import MODEL_NAMES, build_model
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "Checkpoint", "save_checkpoint", "load_checkpoint"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "Checkpoint", "save_checkpoint", "load_checkpoint",
+           "sha256_of"]
 
 #: Marker stored in every checkpoint, to tell it from other torch files.
 FORMAT = "galmorph-checkpoint"
@@ -97,8 +98,13 @@ def _plain(value, where):
                     f"only plain data (numbers, strings, lists, dicts, tensors) is allowed")
 
 
+def _stored(tensor, dtype):
+    tensor = tensor.detach().cpu()
+    return tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor
+
+
 def save_checkpoint(path, model, *, preprocessing, optimizer_state=None, scheduler_state=None,
-                    train_state=None, meta=None):
+                    train_state=None, meta=None, dtype=None):
     """Write ``model`` and its context to ``path`` atomically.
 
     Parameters
@@ -115,6 +121,10 @@ def save_checkpoint(path, model, *, preprocessing, optimizer_state=None, schedul
         training-loop state (epoch, best score, RNG states...).
     meta : dict, optional
         Free-form plain data (metrics, data source, ...).
+    dtype : torch.dtype, optional
+        Store the floating-point weights in this type, e.g. ``torch.float16``
+        for a file half the size (loading casts them back to the model's
+        float32). Default: as they are.
 
     Returns
     -------
@@ -139,7 +149,7 @@ def save_checkpoint(path, model, *, preprocessing, optimizer_state=None, schedul
         "format_version": FORMAT_VERSION,
         "model": config.name,
         "config": _plain(asdict(config), "config"),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state_dict": {k: _stored(v, dtype) for k, v in model.state_dict().items()},
         "schema_version": schema.SCHEMA_VERSION,
         "galmorph_version": __version__,
         "preprocessing": _plain(dict(preprocessing), "preprocessing"),
@@ -240,6 +250,39 @@ def _check_payload(path, data, expected_model):
             f"or retrain")
 
 
+def sha256_of(path):
+    """Hex sha256 of a file's bytes."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_shipped(path):
+    """The shipped model's file must match the sha256 its card records."""
+    import json
+
+    from galmorph.paths import shipped_card_path, shipped_model_path
+
+    shipped = shipped_model_path()
+    if shipped is None or path.resolve() != shipped.resolve():
+        return
+    card = shipped_card_path()
+    try:
+        expected = json.loads(card.read_text())["sha256"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"the shipped model's card {card} is missing or unreadable "
+                              f"({type(exc).__name__}); reinstall galmorph") from None
+    actual = sha256_of(path)
+    if actual != expected:
+        raise CheckpointError(f"the shipped model {path} is damaged: its sha256 is "
+                              f"{actual[:16]}..., its card says {expected[:16]}...; "
+                              f"reinstall galmorph")
+
+
 def load_checkpoint(path, map_location="cpu", expected_model=None):
     """Load a checkpoint written by :func:`save_checkpoint`; never runs code from the file.
 
@@ -270,6 +313,7 @@ def load_checkpoint(path, map_location="cpu", expected_model=None):
     """
     path = Path(path)
     data = _read(path)
+    _check_shipped(path)
     _check_payload(path, data, expected_model)
     config = dict(data["config"])
     config["name"] = data["model"]
