@@ -1,4 +1,4 @@
-"""Tests of the offline end-to-end demo (``galmorph demo``, galmorph.training.demo)."""
+"""Tests of the offline end-to-end demo (``galmorph demo``, galmorph.workflows.demo)."""
 import json
 import os
 import subprocess
@@ -7,10 +7,11 @@ import sys
 import pytest
 from astropy.table import Table
 
-from galmorph.training.demo import DemoConfig
+from galmorph.workflows.demo import DemoConfig
 
-# A reduced demo: fewer galaxies and epochs than the default, same code path.
-REDUCED = ["--n", "600", "--epochs", "6", "--seed", "1", "--no-progress"]
+# A reduced demo: fewer galaxies and epochs than the default, same code path (no time
+# limit, so a loaded CI machine still trains all 6 epochs).
+REDUCED = ["--n", "600", "--epochs", "6", "--seed", "1", "--no-progress", "--time-limit", "600"]
 
 
 def _demo(out, *args, cache):
@@ -41,6 +42,15 @@ def test_reduced_demo_beats_the_mean_baseline_and_reruns(tmp_path):
     assert predictions["GalaxyID"].tolist() == val_ids[:8]
     # Nothing went to the user's cache directory: everything lives in --out.
     assert not (tmp_path / "user-cache" / "prepared").exists()
+    # Step 1: the 24 shipped GZ2 galaxies, classified by the shipped model.
+    examples = Table.read(out / "examples" / "examples.ecsv")
+    assert len(examples) == 24 and (out / "examples" / "examples.png").stat().st_size > 10_000
+    assert set(examples["gz2_class"]) >= {"Er", "Sen", "A"}
+    for row in examples[:3]:   # each galaxy's line: ID, class, model answer and GZ2 fraction
+        assert f"{row['asset_id']:>8d}  {row['gz2_class']}" in proc.stdout
+    smooth = examples["gz2_class"] == "Er"
+    assert (examples["Class1.1"][smooth] > examples["Class1.2"][smooth]).all()
+    assert "model (GZ2 volunteers)" in proc.stdout
 
     # Again in the same folder (one short epoch): the data is reused, the run is fresh.
     proc = _demo(out, "--n", "600", "--epochs", "1", "--seed", "1", "--no-progress",
@@ -53,6 +63,9 @@ def test_reduced_demo_beats_the_mean_baseline_and_reruns(tmp_path):
 
 def test_demo_config_defaults_and_bad_values(tmp_path):
     assert str(DemoConfig().out) == "galmorph-demo"     # the README's Quick start folder
+    assert DemoConfig().time_limit is not None and DemoConfig().examples
+    full = DemoConfig.full(seed=3)
+    assert (full.n, full.epochs, full.time_limit, full.seed) == (4000, 12, None, 3)
     for flag in ("--n", "--epochs"):
         proc = subprocess.run([sys.executable, "-m", "galmorph", "demo", "--out", str(tmp_path),
                                flag, "0"], capture_output=True, text=True, timeout=120)

@@ -7,7 +7,7 @@ from galmorph import schema
 from galmorph.errors import DataError
 from galmorph.plots._inputs import as_fractions, as_images, finish, new_figure, resolve_answers
 
-__all__ = ["DEFAULT_PROTOTYPE_ANSWERS", "top_galaxies", "plot_prototypes",
+__all__ = ["plot_galaxy_grid", "DEFAULT_PROTOTYPE_ANSWERS", "top_galaxies", "plot_prototypes",
            "plot_predicted_prototypes"]
 
 #: Answers shown by default: the common classes and a few rare, striking ones.
@@ -130,3 +130,46 @@ def plot_predicted_prototypes(images, predictions, answers=None, n=4, *, labels=
     return _mosaic(images, values, answers, n, lambda v: f"p={v:.2f}",
                    "galaxies the model is most confident about per answer", fig, filename,
                    extra=truth, crop=crop)
+
+
+def plot_galaxy_grid(images, titles, *, ncols=6, crop=None, fig=None, filename=None):
+    """Galaxies in a grid, each with its own caption (e.g. the predicted answers).
+
+    Parameters
+    ----------
+    images : uint8 array (N, 3, H, W), (N, H, W, 3), PreparedData or list of paths
+        The galaxies, in order.
+    titles : sequence of str
+        One caption per galaxy (may hold line breaks).
+    ncols : int
+        Galaxies per row.
+    crop : int, optional
+        Show the central ``crop`` pixels only (224 is what the models see).
+    fig : matplotlib.figure.Figure, optional
+    filename : path-like, optional
+        Also save the figure there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig.galmorph_titles`` holds the captions as drawn.
+    """
+    count, get = as_images(images, crop=crop)
+    titles = [str(t) for t in titles]
+    if count != len(titles):
+        raise DataError(f"images hold {count} galaxies but there are {len(titles)} titles; "
+                        f"give one title per galaxy")
+    ncols = max(1, min(int(ncols), count))
+    nrows = -(-count // ncols)
+    lines = max((t.count("\n") + 1 for t in titles), default=1)
+    if fig is None:
+        fig = new_figure(figsize=(1.9 * ncols, (1.7 + 0.22 * lines) * nrows))
+    grid = fig.add_gridspec(nrows, ncols)
+    for i, title in enumerate(titles):
+        ax = fig.add_subplot(grid[i // ncols, i % ncols])
+        ax.imshow(get(i))
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(title, fontsize="x-small", pad=2)
+    fig.galmorph_titles = titles
+    return finish(fig, filename)
