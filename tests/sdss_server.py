@@ -19,8 +19,13 @@ astroquery client code sends (nothing in astroquery is patched):
   WCS at 0.396 arcsec/pixel and the galaxy blob at the position.
 
 Faults are injected per position and service: HTTP errors, slow responses
-(for client timeouts), bad payloads and positions outside the footprint.
-Every request is logged in ``server.log``.
+(for client timeouts), connections dropped mid-answer, bad payloads and positions
+outside the footprint. Every request is logged in ``server.log``.
+
+For "no network" tests, ``UNRESOLVABLE_URL`` is a host under the reserved
+``.invalid`` TLD (RFC 6761: it never resolves), ``closed_port()`` a port on
+127.0.0.1 that refuses connections, and ``watch_sockets()`` records the host names
+looked up and the addresses connected to (the calls go through unchanged).
 
 Use it as a context manager::
 
@@ -57,7 +62,8 @@ from astropy.table import Table
 from astropy.wcs import WCS
 from PIL import Image
 
-__all__ = ["FakeSDSS", "Request", "Fault", "fake_sdss", "SERVICES"]
+__all__ = ["FakeSDSS", "Request", "Fault", "fake_sdss", "SERVICES", "UNRESOLVABLE_URL",
+           "closed_port", "watch_sockets", "SocketLog"]
 
 SERVICES = ("hips2fits", "sql", "fields", "crossid", "frames")
 SDSS_PIXEL_SCALE = 0.396  # arcsec / pixel, SDSS imaging
@@ -65,6 +71,53 @@ BAND_FLUX = {"u": 0.5, "g": 1.0, "r": 2.0, "i": 3.0, "z": 3.5}  # peak, nanomagg
 _FRAME_RE = re.compile(r"frame-(?P<band>[ugriz])-(?P<run>\d{6})-(?P<camcol>\d)-(?P<field>\d{4})"
                        r"\.fits\.bz2$")
 _POS_TOL = 1e-4  # deg: how close a request must be to a fault's position
+UNRESOLVABLE_HOST = "galmorph-test.invalid"  # .invalid never resolves (RFC 6761)
+UNRESOLVABLE_URL = f"http://{UNRESOLVABLE_HOST}"
+
+
+def closed_port():
+    """A port on 127.0.0.1 where nothing listens (bound, then closed): it refuses connections."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class SocketLog:
+    """What `watch_sockets` saw: host names looked up, (host, port) connected to."""
+    lookups: list
+    connects: list
+
+    def lookups_of(self, host):
+        return [h for h in self.lookups if h == host]
+
+    def connects_to(self, port):
+        return [a for a in self.connects if a[1] == port]
+
+
+@contextlib.contextmanager
+def watch_sockets():
+    """Record every ``socket.getaddrinfo`` host and ``socket.connect`` address meanwhile.
+
+    The real functions still run (this only counts, so that a test can tell how
+    many times a client tried); both requests/urllib3 and urllib go through them.
+    """
+    seen = SocketLog([], [])
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+
+    def getaddrinfo(host, *args, **kwargs):
+        seen.lookups.append(host.decode() if isinstance(host, bytes) else host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(sock, address):
+        seen.connects.append(address)
+        return real_connect(sock, address)
+
+    socket.getaddrinfo, socket.socket.connect = getaddrinfo, connect
+    try:
+        yield seen
+    finally:
+        socket.getaddrinfo, socket.socket.connect = real_getaddrinfo, real_connect
 
 
 @dataclass
@@ -82,7 +135,7 @@ class Request:
 
 @dataclass
 class Fault:
-    """A fault to inject: ``kind`` is "status", "delay", "bad_payload" or "no_coverage"."""
+    """A fault to inject: "status", "delay", "drop", "bad_payload" or "no_coverage"."""
     kind: str
     ra: float = None
     dec: float = None
@@ -208,6 +261,10 @@ class FakeSDSS:
     def slow(self, ra=None, dec=None, *, delay=1.0, times=None, service=None):
         """Wait ``delay`` seconds before answering (to trigger client timeouts)."""
         return self._add(Fault("delay", ra, dec, service, delay=delay, times=times))
+
+    def drop(self, ra=None, dec=None, *, times=None, service=None):
+        """Answer 200, send part of the body, then close the connection (a cut download)."""
+        return self._add(Fault("drop", ra, dec, service, times=times))
 
     def bad_payload(self, ra=None, dec=None, *, times=None, service=None):
         """Answer 200 with a body that is not what the client expects."""
@@ -338,6 +395,8 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None and fault.kind == "status":
                 request.status = fault.status
                 return self._error(service, fault.status)
+            if fault is not None and fault.kind == "drop":
+                return self._drop()
             bad = fault is not None and fault.kind == "bad_payload"
             handler = getattr(self, f"_serve_{service}", None)
             if handler is None:
@@ -374,6 +433,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _drop(self):
+        """Promise 100 kB, send 100 bytes, hang up."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        self.wfile.write(b"\0" * 100)
+        self.wfile.flush()
+        self.close_connection = True
 
     def _error(self, service, status):
         if service == "hips2fits":  # hips2fits answers errors as JSON

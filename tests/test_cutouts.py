@@ -4,16 +4,20 @@ The real astroquery clients (hips2fits, SDSS CrossID, SDSS.get_images) run; only
 their server addresses point at 127.0.0.1.
 """
 import json
+import logging
 import time
 
 import numpy as np
 import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
+from astroquery.sdss import conf as sdss_conf
 from PIL import Image
+from sdss_server import UNRESOLVABLE_URL, closed_port, watch_sockets
 
-from galmorph.astro.cutouts import (DEFAULT_PIXEL_SCALE, Cutout, cutout_cache_path, fetch_cutout,
-                                    fetch_cutouts, pixel_scale_for)
+from galmorph.astro.cutouts import (DEFAULT_PIXEL_SCALE, MAX_ERROR_LENGTH, Cutout, NetworkGuard,
+                                    conf, cutout_cache_path, fetch_cutout, fetch_cutouts,
+                                    pixel_scale_for)
 from galmorph.errors import CutoutError
 
 SIZE = 48  # small cutouts: nothing here depends on 424
@@ -196,12 +200,103 @@ def test_bad_payload_is_not_retried(fake_sdss, tmp_path):
     assert len(fake_sdss.requests()) == 1
 
 
-def test_connection_refused_is_reported(tmp_path):
-    from galmorph.astro.cutouts import conf
-    with conf.set_temp("hips2fits_server", "http://127.0.0.1:9/hips2fits"):  # discard port
-        (cutout,) = fetch_cutouts(SkyCoord(150.0, 2.0, unit="deg"), cache_dir=tmp_path,
-                                  **dict(FAST, retries=1))
-    assert cutout.image is None and "did not answer" in cutout.error
+@pytest.mark.parametrize("backend, service", [("hips2fits", "hips2fits"), ("sdss", "frames")])
+def test_connection_dropped_mid_download_is_retried(fake_sdss, tmp_path, backend, service):
+    fake_sdss.drop(150.0, 2.0, times=1, service=service)  # 200, 100 of 100,000 bytes, hang up
+    (cutout,) = fetch_cutouts(SkyCoord(150.0, 2.0, unit="deg"), backend=backend,
+                              cache_dir=tmp_path, **FAST)
+    assert cutout.ok, cutout.error
+    first = "hips2fits" if backend == "hips2fits" else "crossid"
+    assert len(fake_sdss.requests(first)) == 2  # the whole fetch was tried again
+    fake_sdss.drop(151.0, 2.0, service=service)  # every time: gives up after the retries
+    (cutout,) = fetch_cutouts(SkyCoord(151.0, 2.0, unit="deg"), backend=backend,
+                              cache_dir=tmp_path, **dict(FAST, retries=1))
+    assert "dropped the connection" in cutout.error and "after 2 attempts" in cutout.error
+    assert len(cutout.error) <= MAX_ERROR_LENGTH
+
+
+# -- no network: a host that does not resolve, a refused connection -------------------------
+UNRESOLVABLE = UNRESOLVABLE_URL.split("//")[1]
+
+
+def _point(service, base):
+    """Point one service ("hips2fits", "crossid" or "frames") at ``base``, temporarily."""
+    if service == "hips2fits":
+        return conf.set_temp("hips2fits_server", base + "/hips2fits")
+    if service == "crossid":
+        return sdss_conf.set_temp("skyserver_baseurl", base)
+    return sdss_conf.set_temp("sas_baseurl", base + "/sas")
+
+
+@pytest.mark.parametrize("backend, service", [("hips2fits", "hips2fits"), ("sdss", "crossid"),
+                                              ("sdss", "frames")])
+def test_unresolvable_host_fails_the_batch_fast(fake_sdss, tmp_path, caplog, backend, service):
+    options = dict(FAST, backend=backend, backoff=0.2)
+    coords = SkyCoord(np.linspace(150.0, 151.0, 20), np.full(20, 2.0), unit="deg")
+    caplog.set_level(logging.DEBUG, logger="galmorph")
+    with _point(service, UNRESOLVABLE_URL):
+        start = time.monotonic()  # one position: what a single look-up costs here
+        fetch_cutouts(SkyCoord(160.0, 2.0, unit="deg"), cache_dir=False, **options)
+        one = time.monotonic() - start
+        caplog.clear()
+        with watch_sockets() as seen:
+            start = time.monotonic()
+            cutouts = fetch_cutouts(coords, cache_dir=tmp_path, **options)
+            elapsed = time.monotonic() - start
+    # looked up once for the 20 positions (it was 20 x 4 look-ups, 3.5 s each on a real DNS)
+    assert seen.lookups_of(UNRESOLVABLE) == [UNRESOLVABLE]
+    assert elapsed < one + 2.0, (elapsed, one)
+    errors = [c.error for c in cutouts]
+    assert not any(c.ok for c in cutouts) and all(errors)
+    assert "RA=150.00000" in errors[0] and "failed" in errors[0]
+    assert f"cannot resolve host '{UNRESOLVABLE}' (no network" in errors[0]
+    for error in errors[1:]:
+        assert error.endswith(f"no network: cannot resolve host '{UNRESOLVABLE}' "
+                              "(first failure at row 0); not tried")
+    assert max(len(e) for e in errors) < 200
+    assert not any("%7B" in e or "http://" in e for e in errors)  # no URL, no encoded WCS
+    # the full URL is logged once, at debug level
+    logged = [r for r in caplog.records if f"URL: http://{UNRESOLVABLE}/" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].levelno == logging.DEBUG
+    assert logged[0].name.startswith("galmorph.")
+    if service == "hips2fits":
+        assert "wcs=%7B" in logged[0].getMessage()
+
+
+@pytest.mark.parametrize("backend, service", [("hips2fits", "hips2fits"), ("sdss", "frames")])
+def test_refused_connection_is_not_retried(fake_sdss, tmp_path, backend, service):
+    port = closed_port()
+    coords = SkyCoord([150.0, 151.0, 152.0], [2.0, 2.0, 2.0], unit="deg")
+    with _point(service, f"http://127.0.0.1:{port}"), watch_sockets() as seen:
+        start = time.monotonic()
+        cutouts = fetch_cutouts(coords, backend=backend, cache_dir=tmp_path,
+                                **dict(FAST, backoff=2.0))
+        elapsed = time.monotonic() - start
+    assert seen.connects_to(port) == [("127.0.0.1", port)]  # one try, then no more
+    assert elapsed < 2.0  # a retry would first have waited the 2 s back-off
+    assert [c.ok for c in cutouts] == [False] * 3
+    assert f"failed: connection refused by '127.0.0.1:{port}'" in cutouts[0].error
+    assert "after" not in cutouts[0].error  # not "failed after N attempts"
+    for c in cutouts[1:]:
+        assert "connection refused" in c.error and "(first failure at row 0); not tried" in c.error
+    assert max(len(c.error) for c in cutouts) < 200
+
+
+def test_a_shared_guard_spans_calls_and_the_cache_still_answers(fake_sdss, tmp_path):
+    coords = SkyCoord([150.0, 151.0, 152.0, 153.0], [2.0] * 4, unit="deg")
+    (cached,) = fetch_cutouts(coords[3], cache_dir=tmp_path, **FAST)  # while the network is up
+    guard = NetworkGuard()
+    with _point("hips2fits", UNRESOLVABLE_URL), watch_sockets() as seen:
+        first = fetch_cutouts(coords[:2], cache_dir=tmp_path, guard=guard, rows=[10, 11], **FAST)
+        second = fetch_cutouts(coords[2:], cache_dir=tmp_path, guard=guard, rows=[12, 13],
+                               **FAST)
+        with pytest.raises(CutoutError, match=f"cannot resolve host '{UNRESOLVABLE}'"):
+            fetch_cutout(coords[0], cache_dir=tmp_path, size=SIZE)  # a new run asks again
+    assert seen.lookups_of(UNRESOLVABLE) == [UNRESOLVABLE] * 2  # the first call, fetch_cutout
+    assert guard.row == 10 and guard.error.kind == "resolve"
+    assert "first failure at row 10" in first[1].error and "not tried" in second[0].error
+    assert second[1].ok and second[1].cached  # offline, the cache still answers
+    np.testing.assert_array_equal(second[1].image, cached.image)
 
 
 def test_fetch_cutout_single(fake_sdss, tmp_path):
@@ -334,3 +429,9 @@ def test_bad_arguments(tmp_path):
         fetch_cutouts(np.zeros((2, 3)), cache_dir=tmp_path)
     with pytest.raises(ValueError, match="size must be at least 2"):
         fetch_cutouts(coord, size=0, cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="retries at least 0.*retries=-1"):
+        fetch_cutouts(coord, retries=-1, cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="timeout positive.*timeout=0"):
+        fetch_cutouts(coord, timeout=0, cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="rows has 1 values for 2 positions"):
+        fetch_cutouts(SkyCoord([1, 2], [3, 4], unit="deg"), rows=[5], cache_dir=tmp_path)

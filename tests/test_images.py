@@ -4,7 +4,8 @@ import pytest
 from PIL import Image, ImageFile
 
 from galmorph.data.catalogs import find_images
-from galmorph.data.images import crop_and_resize, image_suffix, load_image
+from galmorph.data.images import (ImageConversionWarning, crop_and_resize, image_suffix,
+                                  load_image)
 from galmorph.errors import DataError
 
 #: Agreement of the DCT-scaled (draft) JPEG path with a full decode, crop and
@@ -106,9 +107,57 @@ def test_colour_modes(tmp_path, mode):
         im = Image.fromarray(grey.astype(np.uint16) * 257)  # full 16-bit range
         want = np.repeat(grey[..., None], 3, 2)
     im.save(tmp_path / "m.png")
-    got = load_image(tmp_path / "m.png")
+    got, note = load_image(tmp_path / "m.png", return_note=True)
     assert got.shape == (300, 300, 3)
     assert np.abs(got.astype(int) - want).max() <= 1
+    assert note == {"L": GREY, "I;16": GREY, "RGBA": ALPHA, "P": ""}[mode]
+
+
+GREY = "greyscale converted to RGB by repeating the band"
+ALPHA = "alpha channel dropped"
+
+
+def _odd_inputs(tmp_path):
+    """A greyscale JPEG, an RGBA PNG and a one-band FITS file, with their notes."""
+    rgb = _galaxy(256)
+    Image.fromarray(rgb[..., 1], "L").save(tmp_path / "grey.jpg", quality=95)
+    Image.fromarray(np.dstack([rgb, np.full((256, 256), 200, np.uint8)]), "RGBA").save(
+        tmp_path / "rgba.png")
+    sky = _sky(1)
+    sky[100:156, 100:156] += 500
+    _fits(tmp_path / "one.fits", [sky])
+    return {"grey.jpg": GREY, "rgba.png": ALPHA,
+            "one.fits": "one-band FITS converted to RGB by repeating the band"}
+
+
+def test_conversions_are_flagged_with_a_note(tmp_path):
+    for name, want in _odd_inputs(tmp_path).items():
+        path = tmp_path / name
+        img, note = load_image(path, return_note=True)
+        assert img.shape == (256, 256, 3) and note == want
+        x, note = crop_and_resize(path, crop=128, size=32, return_note=True)
+        assert x.shape == (3, 32, 32) and note == want
+        x, note = crop_and_resize(path, crop=128, size=32, draft=False, return_note=True)
+        assert note == want
+        # Without return_note the conversion is still not silent: it warns.
+        with pytest.warns(ImageConversionWarning, match=want):
+            crop_and_resize(path, crop=128, size=32)
+    colour = tmp_path / "colour.jpg"
+    Image.fromarray(_galaxy(256)).save(colour)
+    assert crop_and_resize(colour, crop=128, size=32, return_note=True)[1] == ""
+
+
+@pytest.mark.parametrize("name,why", [("grey.jpg", r"greyscale \(mode L\)"),
+                                      ("rgba.png", r"has an alpha channel \(mode RGBA\)"),
+                                      ("one.fits", r"has one band")])
+def test_conversions_can_be_refused(tmp_path, name, why):
+    _odd_inputs(tmp_path)
+    for func in (load_image, crop_and_resize):
+        with pytest.raises(DataError, match=rf"{name}.*{why}.*trained on g, r, i colour.*"
+                                            rf"convert='flag'"):
+            func(tmp_path / name, convert="refuse")
+    with pytest.raises(ValueError, match="convert must be 'flag' or 'refuse'"):
+        load_image(tmp_path / name, convert="silent")
 
 
 def _fits(path, planes, cube=False, bands=None):
@@ -131,7 +180,8 @@ def _sky(seed, size=256):
 def test_fits_single_hdu_is_grey(tmp_path):
     sky = _sky(1)
     sky[100:156, 100:156] += 500  # a bright square
-    img = load_image(_fits(tmp_path / "g.fits", [sky]))
+    img, note = load_image(_fits(tmp_path / "g.fits", [sky]), return_note=True)
+    assert note.startswith("one-band FITS")
     assert img.shape == (256, 256, 3) and img.dtype == np.uint8
     assert (img[..., 0] == img[..., 1]).all() and (img[..., 1] == img[..., 2]).all()
     assert img[128, 128, 0] > 200 and np.median(img[:50, :50, 0]) <= 5  # sky -> black
@@ -184,8 +234,12 @@ def test_corrupt_and_missing_files(tmp_path):
 def test_image_smaller_than_crop(tmp_path):
     Image.fromarray(_galaxy(150)).save(tmp_path / "small.jpg")
     with pytest.raises(DataError, match=r"small\.jpg is 150 x 150 pixels, smaller than the "
-                                        r"224 x 224 central crop"):
+                                        r"224 x 224 central crop") as err:
         crop_and_resize(tmp_path / "small.jpg")
+    # Name options that exist: galmorph predict has no --crop; the crop is the model's.
+    message = str(err.value)
+    assert "(--crop)" not in message and "galmorph train --crop" in message
+    assert "galmorph prepare --crop" in message and "424" in message
     with pytest.raises(ValueError, match="size must be a positive integer"):
         crop_and_resize(tmp_path / "small.jpg", crop=100, size=0)
 
@@ -204,3 +258,13 @@ def test_real_jpegs_match_direct_pil(kaggle_5k):
     for path in files:
         diff = np.abs(crop_and_resize(path).astype(int) - _reference(path))
         assert diff.mean() < MEAN_TOL and diff.max() <= MAX_TOL, path
+
+
+def test_as_rgb_applies_the_rules_to_pil_images():
+    from galmorph.data.images import as_rgb
+    rgba = Image.fromarray(np.dstack([_galaxy(64), np.full((64, 64), 9, np.uint8)]), "RGBA")
+    arr, note = as_rgb(rgba, return_note=True)
+    assert arr.shape == (64, 64, 3) and note == ALPHA
+    with pytest.raises(DataError, match="image in memory has an alpha channel"):
+        as_rgb(rgba, convert="refuse")
+    assert as_rgb(Image.fromarray(_galaxy(64)), return_note=True)[1] == ""

@@ -1,16 +1,24 @@
 """Tests for galmorph.astro.redshift: binned trends, bias flags, summaries and plots."""
 import json
+import warnings
 
 import matplotlib
 import numpy as np
 import pytest
+import torch
 from astropy.cosmology import Planck18
 from astropy.table import Table
 
-from galmorph.astro.redshift import (absolute_magnitude, plot_redshift_trends,
+from PIL import Image
+
+from galmorph import schema
+from galmorph.astro.classifier import MorphologyClassifier
+from galmorph.astro.redshift import (DiagnosticsWarning, absolute_magnitude,
+                                     plot_redshift_trends, record_redshift_trends,
                                      redshift_bias_flags, redshift_trends,
                                      summarize_redshift_trends)
 from galmorph.errors import DataError
+from galmorph.models import build_model, save_checkpoint
 
 matplotlib.use("Agg")
 
@@ -101,3 +109,66 @@ def test_bad_inputs_are_named():
         redshift_trends(t)
     with pytest.raises(DataError, match="Class1.1"):
         redshift_bias_flags(Table({"z_mean": [0.1], "n": [3]}))
+
+
+class _NoScipyCosmology:
+    """Fails as astropy's cosmology did where scipy was not installed."""
+
+    def distmod(self, z):
+        raise ModuleNotFoundError("No module named 'scipy'")
+
+
+def _predictions(n=40, seed=0):
+    t = _sample(n=n, seed=seed)
+    for name in schema.KAGGLE_COLUMNS:
+        if name not in t.colnames:
+            t[name] = np.full(n, 0.1)
+    return t
+
+
+def test_record_redshift_trends_writes_meta():
+    t = _predictions()
+    record_redshift_trends(t, t["z"])
+    assert sum(t.meta["redshift_trends"]["n"]) == len(t)
+    assert "diagnostics_error" not in t.meta
+    json.dumps(t.meta["redshift_trends"])
+
+
+def test_record_redshift_trends_records_a_failure_instead_of_raising():
+    t = _predictions()
+    with pytest.warns(DiagnosticsWarning, match="redshift_trends.*scipy.*predictions") as rec:
+        record_redshift_trends(t, t["z"], cosmology=_NoScipyCosmology())
+    assert len(rec) == 1
+    assert "redshift_trends" not in t.meta
+    assert "ModuleNotFoundError" in t.meta["diagnostics_error"]
+    assert "scipy" in t.meta["diagnostics_error"]
+    # A second failing step adds to the record and does not warn again.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        record_redshift_trends(t, np.full(len(t), np.nan))
+    assert "finite redshift" in t.meta["diagnostics_error"]
+    assert t.meta["diagnostics_error"].count("redshift_trends") == 2
+
+
+def test_text_redshift_column_fails_the_summary_not_the_predictions(tmp_path):
+    # A CSV with "n/a" for missing redshifts, plus petroMag_r: every row must come back
+    # classified; the failed end-of-run summary is recorded in meta and warned about once.
+    torch.manual_seed(0)
+    model = build_model("cnn", channels=(4, 4, 4), hidden=16, input_size=32)
+    ckpt = save_checkpoint(tmp_path / "tiny.pt", model, preprocessing={"crop": 224, "size": 32})
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"g{i}.png"))
+        rng = np.random.default_rng(i)
+        Image.fromarray(rng.integers(0, 255, (256, 256, 3), dtype=np.uint8)).save(paths[-1])
+    table = Table({"file": paths, "z": ["0.05", "n/a", "0.07"],
+                   "petroMag_r": [16.0, 16.5, 17.0]})
+    clf = MorphologyClassifier(str(ckpt), device="cpu", progress=False)
+    with pytest.warns(DiagnosticsWarning) as rec:
+        out = clf.predict(table)
+    assert len([w for w in rec if issubclass(w.category, DiagnosticsWarning)]) == 1
+    assert len(out) == 3 and out["predict_ok"].all()
+    assert np.isfinite(np.column_stack([out[c] for c in schema.KAGGLE_COLUMNS])).all()
+    assert out["file"].tolist() == paths
+    assert "redshift_trends" not in out.meta
+    assert "'z'" in out.meta["diagnostics_error"] and "n/a" in out.meta["diagnostics_error"]

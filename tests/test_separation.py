@@ -1,12 +1,17 @@
 """Tests for galmorph.astro.separation: neighbour detection and projected separations."""
 import numpy as np
 import pytest
+import torch
 from astropy.cosmology import FlatLambdaCDM, Planck18
+from astropy.table import Table
 from PIL import Image
 
+from galmorph.astro.classifier import MorphologyClassifier
+from galmorph.astro.redshift import DiagnosticsWarning
 from galmorph.astro.separation import (GZ2_SCALE, find_nearest_neighbour, measure_separations,
-                                       projected_separation)
+                                       projected_separation, safe_projected_separation)
 from galmorph.errors import DataError
+from galmorph.models import build_model, save_checkpoint
 
 SIZE = 424
 CENTRE = (SIZE - 1) / 2.0
@@ -110,3 +115,44 @@ def test_faint_background_sources_are_ignored():
     assert nb.sep_px == pytest.approx(120.0, abs=1.0) and nb.n_sources == 2
     assert find_nearest_neighbour(image, min_flux_ratio=0.001).sep_px == pytest.approx(40.0,
                                                                                       abs=1.5)
+
+
+class _NoScipyCosmology:
+    """Fails as astropy's cosmology did where scipy was not installed."""
+
+    def kpc_proper_per_arcmin(self, z):
+        raise ModuleNotFoundError("No module named 'scipy'")
+
+
+def test_safe_projected_separation_keeps_what_it_can():
+    good = safe_projected_separation([50.0], petro_r90=10.0, z=0.05)
+    assert good["diagnostics_error"] == ""
+    assert good["sep_kpc"][0] == pytest.approx(projected_separation(50.0, petro_r90=10.0,
+                                                                    z=0.05)["sep_kpc"])
+    bad = safe_projected_separation([50.0, np.inf], petro_r90=10.0, z=0.05,
+                                    cosmology=_NoScipyCosmology())
+    assert "sep_kpc" in bad["diagnostics_error"] and "scipy" in bad["diagnostics_error"]
+    assert bad["sep_arcsec"][0] == pytest.approx(10.0) and np.isinf(bad["sep_r90"][1])
+    assert np.isnan(bad["sep_kpc"]).all()
+
+
+def test_failing_cosmology_keeps_every_prediction_and_separation(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("cnn", channels=(4, 4, 4), hidden=16, input_size=32)
+    ckpt = save_checkpoint(tmp_path / "tiny.pt", model, preprocessing={"crop": 224, "size": 32})
+    paths = []
+    for i, d in enumerate([60.0, 100.0, 80.0]):
+        paths.append(str(tmp_path / f"pair{i}.png"))
+        Image.fromarray(_blobs([(0, 0, 10, 200), (0, d, 5, 150)], seed=i)).save(paths[-1])
+    table = Table({"file": paths, "z": [0.03, 0.04, 0.05], "petroR90_r": [5.0, 5.0, 5.0]})
+    clf = MorphologyClassifier(str(ckpt), device="cpu", progress=False, chunk_size=1)
+    with pytest.warns(DiagnosticsWarning, match="separations") as rec:
+        out = clf.predict(table, separations=True, cosmology=_NoScipyCosmology())
+    # Three chunks fail the same way: one warning, one record.
+    assert len([w for w in rec if issubclass(w.category, DiagnosticsWarning)]) == 1
+    assert len(out) == 3 and out["predict_ok"].all() and np.isfinite(out["Class1.1"]).all()
+    assert out["sep_px"] == pytest.approx([60.0, 100.0, 80.0], abs=1.5)
+    assert np.isfinite(out["sep_arcsec"]).all() and np.isnan(out["sep_kpc"]).all()
+    assert "scipy" in out.meta["diagnostics_error"]
+    assert out.meta["diagnostics_error"].count("separations") == 1
+    assert sum(out.meta["redshift_trends"]["n"]) == 3  # Planck18 there: it still works

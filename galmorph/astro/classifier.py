@@ -27,7 +27,8 @@ from astropy.table import Table
 
 from galmorph import __version__, schema
 from galmorph.astro.classify_inputs import parse_input
-from galmorph.astro.separation import find_nearest_neighbour, projected_separation
+from galmorph.astro.redshift import record_diagnostics_error, record_redshift_trends
+from galmorph.astro.separation import find_nearest_neighbour, safe_projected_separation
 from galmorph.data.images import crop_and_resize, load_image
 from galmorph.errors import CheckpointError, DataError
 
@@ -72,11 +73,21 @@ class MorphologyClassifier:
         Rows read, fetched and predicted at a time (bounds memory).
     precision : str
         ``"auto"``, ``"bf16"``, ``"fp16"`` or ``"fp32"``.
+    timeout : float
+        Time limit of each cutout request, seconds (default 30).
+    retries : int
+        Further attempts at a cutout after a time-out, an HTTP 5xx or a connection
+        dropped mid-download (default 3). A host name that does not resolve or a
+        refused connection is not retried: the rows after it fail at once, "not tried"
+        (see :func:`~galmorph.astro.cutouts.fetch_cutouts`).
+    workers : int
+        Cutouts fetched at the same time, threads (default 1, the gentlest on the
+        services; 4-8 speed up large catalogues).
     """
 
     def __init__(self, model=None, device="auto", tta=None, merger_threshold=0.54,
                  batch_size=256, backend="hips2fits", cache_dir=None, progress=True,
-                 chunk_size=1024, precision="auto"):
+                 chunk_size=1024, precision="auto", timeout=30.0, retries=3, workers=1):
         self.model = model
         self.device = device
         self.tta = tta
@@ -87,6 +98,9 @@ class MorphologyClassifier:
         self.progress = progress
         self.chunk_size = chunk_size
         self.precision = precision
+        self.timeout = timeout
+        self.retries = retries
+        self.workers = workers
 
     def __repr__(self):
         return (f"MorphologyClassifier(model={self.model!r}, device={self.device!r}, "
@@ -127,7 +141,7 @@ class MorphologyClassifier:
 
     # -- prediction ---------------------------------------------------------------------
     def predict(self, x, *, image_column=None, image_dir=None, separations=False,
-                cosmology=None):
+                cosmology=None, wrap_ra=False):
         """Classify a catalogue, sky positions or images.
 
         Parameters
@@ -160,6 +174,8 @@ class MorphologyClassifier:
             scale; their ``sep_arcsec`` needs a ``petroR90_r`` column.
         cosmology : astropy.cosmology.Cosmology, optional
             For ``sep_kpc`` (default Planck18).
+        wrap_ra : bool
+            Wrap RA outside [0, 360] deg into it; by default such a row fails.
 
         Returns
         -------
@@ -169,11 +185,17 @@ class MorphologyClassifier:
             ``p_merger`` (= ``Class8.6``), ``is_merger``, ``predict_ok``,
             ``predict_error``. ``meta`` records the model, galmorph version,
             threshold, TTA, schema version, failures and, when the input has a
-            ``z``/``redshift`` column, ``redshift_trends``.
+            ``z``/``redshift`` column, ``redshift_trends``. An end-of-run
+            diagnostic that fails is recorded in ``diagnostics_error`` (with a
+            :class:`~galmorph.astro.redshift.DiagnosticsWarning`), never raised.
         """
         self.load()
+        from galmorph.astro.cutouts import NetworkGuard
+
+        self._network = NetworkGuard()  # one per run: once a host is unreachable, stop asking
         size = int(self.preprocessing_["size"])
-        parsed = parse_input(x, image_column=image_column, image_dir=image_dir, size=size)
+        parsed = parse_input(x, image_column=image_column, image_dir=image_dir, size=size,
+                             wrap_ra=wrap_ra)
         from tqdm.auto import tqdm
 
         parts, paths = [], []
@@ -262,7 +284,9 @@ class MorphologyClassifier:
         petro = np.array([chunk[i].petro for i in coords])
         return fetch_cutouts(SkyCoord(radec[:, 0], radec[:, 1], unit="deg"),
                              backend=self.backend, petro_r90=petro,
-                             cache_dir=self.cache_dir, progress=False)
+                             cache_dir=self.cache_dir, progress=False, timeout=self.timeout,
+                             retries=self.retries, workers=self.workers,
+                             guard=self._network, rows=[chunk[i].index for i in coords])
 
     def _predict_arrays(self, images):
         from galmorph.training.inference import predict_arrays
@@ -288,9 +312,9 @@ class MorphologyClassifier:
         z = None if parsed.z is None else parsed.z[[r.index for r in chunk]]
         # Cutouts know their pixel scale; image files are taken to be GZ2-scaled.
         is_coord = parsed.kind in ("table-coords", "skycoord")
-        return projected_separation(sep_px, pixel_scale=scales if is_coord else None,
-                                    petro_r90=petro, z=z, cosmology=cosmology,
-                                    gz2_scale=not is_coord)
+        return safe_projected_separation(sep_px, pixel_scale=scales if is_coord else None,
+                                         petro_r90=petro, z=z, cosmology=cosmology,
+                                         gz2_scale=not is_coord)
 
     def _assemble(self, parsed, parts, paths, separations):
         fractions = np.concatenate([p[0] for p in parts])  # (N, 37)
@@ -326,6 +350,12 @@ class MorphologyClassifier:
                 out[name] = np.concatenate([p[2][name] for p in parts])
             out["sep_arcsec"].unit, out["sep_kpc"].unit = "arcsec", "kpc"
             out["sep_r90"].description = "nearest-neighbour separation in petroR90_r units"
+        # End-of-run diagnostics record their failures in meta; they never lose the predictions.
+        for stale in ("diagnostics_error", "redshift_trends"):  # carried by an input table
+            out.meta.pop(stale, None)
+        failed = [p[2]["diagnostics_error"] for p in parts if separations]
+        if any(failed):
+            record_diagnostics_error(out, "separations", next(e for e in failed if e))
         self._meta(out, parsed, errors)
         return out
 
@@ -351,17 +381,4 @@ class MorphologyClassifier:
             warnings.warn(f"{n_failed} of {len(errors)} rows could not be classified (see the "
                           f"predict_ok / predict_error columns); first: {first}", stacklevel=3)
         if parsed.z is not None:
-            out.meta["redshift_trends"] = _redshift_summary(out, parsed.z)
-
-
-def _redshift_summary(out, z):
-    from galmorph.astro.redshift import MAG_NAMES, find_column, summarize_redshift_trends
-
-    table = Table({"z": z, **{c: out[c] for c in schema.KAGGLE_COLUMNS}})
-    mag = find_column(out, MAG_NAMES)
-    if mag is not None:
-        table[mag] = out[mag]
-    try:
-        return summarize_redshift_trends(table, n_boot=100, seed=0)
-    except DataError as err:
-        return {"error": str(err)}
+            record_redshift_trends(out, parsed.z)

@@ -8,8 +8,10 @@ and any iterable (a generator) of paths or images, which is consumed lazily.
 Structural problems (no coordinate or image column, an empty table,
 unit-less coordinates that look like radians) raise
 :class:`~galmorph.errors.DataError`. Problems of single rows (NaN
-coordinates, Dec outside [-90, 90], a missing path) become per-row errors that
-the classifier keeps in its output.
+coordinates, Dec outside [-90, 90], RA outside [0, 360] unless ``wrap_ra=True``,
+a missing path) become per-row errors that the classifier keeps in its output.
+A redshift column only feeds the optional diagnostics: where it does not hold
+numbers it is passed on as it is, and the diagnostics report the problem.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import numpy as np
 from astropy.table import Table
 
 from galmorph.astro.redshift import find_column
+from galmorph.data.images import as_rgb
 from galmorph.errors import DataError
 
 __all__ = ["Row", "Rows", "parse_input", "PATH_NAMES", "RA_NAMES", "DEC_NAMES", "PETRO_NAMES",
@@ -56,14 +59,34 @@ class Rows:
     z: np.ndarray | None = None
 
 
-def parse_input(x, *, image_column=None, image_dir=None, size=80):
-    """Parse ``x`` into :class:`Rows`; ``size`` is the model's input side (pre-cropped arrays)."""
+def parse_input(x, *, image_column=None, image_dir=None, size=80, wrap_ra=False):
+    """Parse ``x`` into :class:`Rows`.
+
+    Parameters
+    ----------
+    x : Table, DataFrame, SkyCoord, path(s), array(s), PIL image(s) or iterable
+        See :meth:`galmorph.astro.classifier.MorphologyClassifier.predict`.
+    image_column : str, optional
+        Name of the image-path column of a table.
+    image_dir : path, optional
+        Folder that relative image paths are resolved against.
+    size : int
+        The model's input side in pixels (recognises already-cropped arrays).
+    wrap_ra : bool
+        Wrap RA values outside [0, 360] deg into that range (400 -> 40). By
+        default such a row is an error, as Dec outside [-90, 90] is: an RA of
+        400 is more often a typo than a position.
+
+    Returns
+    -------
+    Rows
+    """
     from astropy.coordinates import SkyCoord
 
     if type(x).__name__ == "DataFrame":
         x = Table.from_pandas(x)
     if isinstance(x, Table):
-        return _from_table(x, image_column, image_dir)
+        return _from_table(x, image_column, image_dir, wrap_ra)
     if isinstance(x, SkyCoord):
         c = x.icrs.reshape(-1) if x.ndim else x.icrs.reshape((1,))
         base = Table({"ra": c.ra.deg, "dec": c.dec.deg})
@@ -103,8 +126,11 @@ def _item_row(i, v, image_dir, size):
     """One path or image of a non-table input."""
     if isinstance(v, (str, os.PathLike)):
         return _path_row(i, v, image_dir)
-    if hasattr(v, "convert") and hasattr(v, "size"):  # PIL
-        return Row(i, "image", np.asarray(v.convert("RGB")))
+    if hasattr(v, "convert") and hasattr(v, "size"):  # PIL: greyscale, alpha -> warned about
+        try:
+            return Row(i, "image", as_rgb(v, name=f"item {i}"))
+        except DataError as err:  # e.g. a floating-point image
+            return Row(i, "error", str(err))
     arr = np.asarray(v) if v is not None else None
     if arr is None or arr.ndim != 3:
         shape = None if arr is None else arr.shape
@@ -125,16 +151,16 @@ def _item_row(i, v, image_dir, size):
     return Row(i, "image", arr)
 
 
-def _path_row(i, value, image_dir, where=None):
+def _path_row(i, value, image_dir, where=None, petro=np.nan):
     if value is None or (isinstance(value, str) and not value.strip()):
         return Row(i, "error", f"{where or f'item {i}'}: no image path given")
     path = Path(value).expanduser()
     if image_dir is not None and not path.is_absolute():
         path = Path(image_dir) / path
-    return Row(i, "path", path)
+    return Row(i, "path", path, float(petro))
 
 
-def _from_table(table, image_column, image_dir):
+def _from_table(table, image_column, image_dir, wrap_ra):
     if len(table) == 0:
         raise DataError("the input table has no rows; nothing to classify")
     if image_column is not None:
@@ -145,29 +171,27 @@ def _from_table(table, image_column, image_dir):
         image_column = find_column(table, PATH_NAMES)
         if image_column is not None and table[image_column].dtype.kind not in "USO":
             # e.g. an integer 'image' ID next to ra/dec: not file names, use the coordinates.
-            return _coords_from_table(table, f" (column {image_column!r} holds "
-                                             f"{table[image_column].dtype} values, not file names)")
-    z_name = find_column(table, Z_NAMES)
-    z = None if z_name is None else _floats(table[z_name])
+            return _coords_from_table(table, wrap_ra, f" (column {image_column!r} holds "
+                                                      f"{table[image_column].dtype} values, not "
+                                                      f"file names)")
+    z = _redshifts(table)
     if image_column is not None:
         col = table[image_column]
         if col.dtype.kind not in "USO":
             raise DataError(f"image column {image_column!r} holds {col.dtype} values, not "
                             f"file names; name the right column with image_column=")
         values = np.ma.filled(col, "") if np.ma.is_masked(col) else col
+        petro = _petro(table)
         rows = (_path_row(i, None if v is None else str(v), image_dir,
-                          f"row {i} ({image_column!r})") for i, v in enumerate(values))
+                          f"row {i} ({image_column!r})", petro[i]) for i, v in enumerate(values))
         return Rows("table-images", table, len(table), rows, z)
-    return _coords_from_table(table)
+    return _coords_from_table(table, wrap_ra)
 
 
-def _coords_from_table(table, note=""):
-    z_name = find_column(table, Z_NAMES)
-    z = None if z_name is None else _floats(table[z_name])
+def _coords_from_table(table, wrap_ra, note=""):
+    z = _redshifts(table)
     ra, dec = _table_coords(table, note)
-    petro_name = find_column(table, PETRO_NAMES)
-    petro = None if petro_name is None else _angle(table[petro_name], petro_name, "arcsec")
-    return _coord_rows("table-coords", table, ra, dec, petro, z)
+    return _coord_rows("table-coords", table, ra, dec, _petro(table), z, wrap_ra)
 
 
 def _names(table, limit=12):
@@ -177,6 +201,24 @@ def _names(table, limit=12):
 
 def _floats(col):
     return np.asarray(np.ma.filled(np.ma.asarray(col, dtype=float), np.nan), dtype=np.float64)
+
+
+def _petro(table):
+    """petroR90_r per row in arcsec (NaN without the column): the GZ2 cutout scale."""
+    name = find_column(table, PETRO_NAMES)
+    return np.full(len(table), np.nan) if name is None else _angle(table[name], name, "arcsec")
+
+
+def _redshifts(table):
+    """The redshift column as floats; as it is where it does not hold numbers (text such as
+    "n/a"), so that the optional diagnostics, not the classification, report it."""
+    name = find_column(table, Z_NAMES)
+    if name is None:
+        return None
+    try:
+        return _floats(table[name])
+    except (TypeError, ValueError):
+        return np.asarray(table[name])
 
 
 def _angle(col, name, unit):
@@ -223,9 +265,9 @@ def _table_coords(table, note=""):
     return ra, dec
 
 
-def _coord_rows(kind, base, ra, dec, petro, z=None):
+def _coord_rows(kind, base, ra, dec, petro, z=None, wrap_ra=False):
     n = len(ra)
-    petro = np.full(n, np.nan) if petro is None else petro
+    petro = np.full(n, np.nan) if petro is None else petro  # None: SkyCoord input
 
     def rows():
         for i in range(n):
@@ -234,6 +276,9 @@ def _coord_rows(kind, base, ra, dec, petro, z=None):
                 yield Row(i, "error", f"row {i}: ra/dec is not finite (ra={r}, dec={d})")
             elif abs(d) > 90:
                 yield Row(i, "error", f"row {i}: dec={d:g} deg is outside [-90, 90]")
+            elif not (wrap_ra or 0 <= r <= 360):
+                yield Row(i, "error", f"row {i}: ra={r:g} deg is outside [0, 360]; correct it, "
+                                      f"or pass wrap_ra=True to wrap it ({r:g} -> {r % 360.0:g})")
             else:
                 yield Row(i, "coord", (r % 360.0, d), float(petro[i]))
     return Rows(kind, base, n, rows(), z)

@@ -2,20 +2,34 @@
 
 Each backend is a function ``(ra, dec, pixel_scale, size, timeout) -> uint8 (size, size, 3)``
 (north up, east left, as GZ2 images) that raises `TransientError` for faults worth
-retrying (HTTP 5xx/429, time-outs, dropped connections) and `PermanentError` for
-the others (HTTP 4xx, a payload that is not an image, no SDSS imaging there).
+retrying (HTTP 5xx/429, time-outs, connections dropped mid-answer), `UnreachableError`
+when the server cannot be reached at all (its name does not resolve, or the connection
+is refused: no other position will do better) and `PermanentError` for the other
+faults (HTTP 4xx, a payload that is not an image, no SDSS imaging there).
 Both go through the real astroquery clients, pointed at the servers in `conf`.
+
+Messages name the service by its host and stay short (they end up in a table column);
+the full URL of a failed request is logged at debug level on the ``galmorph`` logger.
 """
+import http.client
 import io
+import logging
+import re
 import socket
 import urllib.error
+from urllib.parse import urlsplit
 
 import numpy as np
 from astropy import config as _config
 from astropy import units as u
 
-__all__ = ["conf", "Conf", "BACKENDS", "TransientError", "PermanentError", "target_wcs",
-           "hips2fits_cutout", "sdss_cutout"]
+from galmorph.errors import CutoutError
+
+__all__ = ["conf", "Conf", "BACKENDS", "TransientError", "PermanentError", "UnreachableError",
+           "target_wcs", "hips2fits_cutout", "sdss_cutout"]
+
+log = logging.getLogger(__name__)
+_DETAIL = 80  # characters of a server's own message kept in an error
 
 
 class Conf(_config.ConfigNamespace):
@@ -34,12 +48,45 @@ class Conf(_config.ConfigNamespace):
 conf = Conf()
 
 
-class TransientError(Exception):
+class TransientError(CutoutError):
     """A fault that may go away: retry with back-off."""
 
 
-class PermanentError(Exception):
+class PermanentError(CutoutError):
     """A fault that will not go away by asking again."""
+
+
+class UnreachableError(PermanentError):
+    """The server cannot be reached: its name does not resolve or it refuses the connection.
+
+    Asking again will not help, and neither will asking about another position, so
+    `~galmorph.astro.cutouts.fetch_cutouts` fails the rest of the run at once.
+
+    Attributes
+    ----------
+    host : str
+        The host name (``host:port`` for a refused connection).
+    kind : {"resolve", "refused"}
+        What went wrong.
+    """
+
+    def __init__(self, host, kind):
+        self.host, self.kind = host, kind
+        if kind == "resolve":
+            message = f"cannot resolve host {host!r} (no network, or a wrong server address)"
+        else:
+            message = f"connection refused by {host!r} (service not running, or a wrong address)"
+        super().__init__(message)
+
+    def __reduce__(self):
+        return type(self), (self.host, self.kind)
+
+    @property
+    def summary(self):
+        """The cause in a few words, for the positions not tried after this failure."""
+        if self.kind == "resolve":
+            return f"no network: cannot resolve host {self.host!r}"
+        return f"service unreachable: connection refused by {self.host!r}"
 
 
 def target_wcs(ra, dec, pixel_scale, size):
@@ -65,20 +112,90 @@ def target_wcs(ra, dec, pixel_scale, size):
     return wcs
 
 
+def _host(url):
+    """``host[:port]`` of a URL, to name a service in a message."""
+    return urlsplit(str(url)).netloc or str(url)
+
+
+def _clip(text, limit=_DETAIL):
+    """``text`` on one line of at most ``limit`` characters (it may end up in a table cell)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _http_status(status, what, detail=""):
     """Raise the right error for a non-200 HTTP status."""
-    detail = f" ({detail})" if detail else ""
+    detail = f" ({_clip(detail)})" if detail else ""
     if status >= 500 or status == 429:
         raise TransientError(f"{what} answered HTTP {status}{detail}")
     raise PermanentError(f"{what} answered HTTP {status}{detail}")
 
 
-def _requests_fault(exc, what):
-    """Map a `requests` exception to Transient/Permanent."""
+def _causes(exc):
+    """``exc`` and everything behind it: ``__cause__``, ``__context__``, ``reason``, args."""
+    stack, seen = [exc], set()
+    while stack:
+        e = stack.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        stack += [e.__cause__, e.__context__, getattr(e, "reason", None), *e.args]
+
+
+def _unreachable(exc, url):
+    """`UnreachableError` when a name look-up failed or the connection was refused, else None.
+
+    Both come wrapped (requests -> urllib3 -> socket, or urllib's URLError); the causes
+    are searched, not the messages.
+    """
+    parts = urlsplit(str(url))
+    for cause in _causes(exc):
+        if isinstance(cause, socket.gaierror):
+            return UnreachableError(parts.hostname or str(url), "resolve")
+        if isinstance(cause, ConnectionRefusedError):
+            return UnreachableError(parts.netloc or str(url), "refused")
+    return None
+
+
+def _brief(exc, limit=60):
+    """The innermost cause of ``exc``, short and without the URL (that is logged instead)."""
+    inner = exc
+    for _ in range(10):  # requests -> urllib3 -> socket is 3-4 deep
+        nxt = next((c for c in (inner.__cause__, getattr(inner, "reason", None), *inner.args,
+                                inner.__context__)
+                    if isinstance(c, BaseException) and c is not inner), None)
+        if nxt is None:
+            break
+        inner = nxt
+    text = re.sub(r"^\w+\(host='[^']*', port=\d+\): ", "", str(inner))
+    text = re.sub(r"\S+://\S+", "<url>", text)
+    name = type(inner).__name__
+    return _clip(text if text.startswith(name) else f"{name}: {text}" if text else name, limit)
+
+
+def _log_failure(what, url, exc):
+    """The full URL, once, for debugging (messages name only the host)."""
+    log.debug("%s: request failed (%s); URL: %s", what, _brief(exc, 200), url)
+
+
+def _requests_fault(exc, what, server, timeout):
+    """Map a `requests` exception to Unreachable/Transient/Permanent (short messages)."""
     import requests
-    if isinstance(exc, (requests.exceptions.Timeout, requests.exceptions.ConnectionError)):
-        return TransientError(f"{what} did not answer: {exc}")
-    return PermanentError(f"{what} request failed: {exc}")
+    url = getattr(getattr(exc, "request", None), "url", None) or server
+    _log_failure(what, url, exc)
+    unreachable = _unreachable(exc, url)
+    if unreachable is not None:
+        return unreachable
+    import urllib3
+    timeouts = (TimeoutError, urllib3.exceptions.TimeoutError)  # also when it cut the body
+    if isinstance(exc, requests.exceptions.Timeout) or any(isinstance(c, timeouts)
+                                                           for c in _causes(exc)):
+        return TransientError(f"{what} did not answer: timed out after {timeout:g} s")
+    if isinstance(exc, (requests.exceptions.ConnectionError,
+                        requests.exceptions.ChunkedEncodingError)):
+        return TransientError(f"{what} dropped the connection ({_brief(exc)})")
+    return PermanentError(f"{what} request failed: {_brief(exc)}")
 
 
 # -- hips2fits ----------------------------------------------------------------------------
@@ -90,7 +207,7 @@ def hips2fits_cutout(ra, dec, pixel_scale, size, timeout):
     client = hips2fitsClass()
     client.server = conf.hips2fits_server or h2f_conf.server
     client.timeout = timeout
-    what = f"hips2fits ({client.server})"
+    what = f"hips2fits ({_host(client.server)})"
     try:
         # the async call returns the HTTP response, so that 503 and 404 can be told apart;
         # cuts 0-100 % keep the colour survey's own stretch (as in the GZ2 images)
@@ -98,8 +215,9 @@ def hips2fits_cutout(ra, dec, pixel_scale, size, timeout):
             hips=conf.hips_survey, wcs=target_wcs(ra, dec, pixel_scale, size), format="jpg",
             min_cut=0.0, max_cut=100.0, stretch="linear", cmap="Greys_r")
     except requests.exceptions.RequestException as exc:
-        raise _requests_fault(exc, what) from exc
+        raise _requests_fault(exc, what, client.server, timeout) from exc
     if response.status_code != 200:
+        log.debug("%s: request %s answered HTTP %s", what, response.url, response.status_code)
         _http_status(response.status_code, what, _hips2fits_message(response))
     return _decode_image(response.content, size, what)
 
@@ -153,7 +271,7 @@ def _sdss_field(ra, dec, timeout):
     from astropy.table import Table
     from astroquery.sdss import conf as sdss_conf
     client = _sdss_client()
-    what = f"SDSS CrossID ({sdss_conf.skyserver_baseurl})"
+    what = f"SDSS CrossID ({_host(sdss_conf.skyserver_baseurl)})"
     coord = SkyCoord(ra * u.deg, dec * u.deg)
     try:
         response = client.query_region_async(
@@ -161,15 +279,17 @@ def _sdss_field(ra, dec, timeout):
             photoobj_fields=["ra", "dec", "run", "rerun", "camcol", "field"],
             data_release=conf.sdss_data_release, timeout=timeout, cache=False)
     except requests.exceptions.RequestException as exc:
-        raise _requests_fault(exc, what) from exc
+        raise _requests_fault(exc, what, sdss_conf.skyserver_baseurl, timeout) from exc
     if response.status_code != 200:
+        log.debug("%s: request %s answered HTTP %s", what, response.url, response.status_code)
         _http_status(response.status_code, what)
     if "error_message" in response.text:
-        raise PermanentError(f"{what} reported an error: {response.text[:200].strip()}")
+        raise PermanentError(f"{what} reported an error: {_clip(response.text)}")
     try:
         matches = Table.read(response.text, format="ascii.csv", comment="#")
     except Exception as exc:  # astropy raises several kinds for unreadable text
-        raise PermanentError(f"{what} sent a payload that is not a CSV table: {exc}") from exc
+        raise PermanentError(f"{what} sent a payload that is not a CSV table: {_brief(exc)}") \
+            from exc
     if len(matches) == 0:
         raise PermanentError("no SDSS imaging found: CrossID found no object within "
                              f"{conf.sdss_search_radius:g} arcsec (probably outside the SDSS "
@@ -186,7 +306,7 @@ def _sdss_frames(field, timeout):
     """Download the i, r and g frames of one field through ``SDSS.get_images``."""
     from astropy.table import Table
     from astroquery.sdss import conf as sdss_conf
-    what = f"SDSS frame download ({sdss_conf.sas_baseurl})"
+    what = f"SDSS frame download ({_host(sdss_conf.sas_baseurl)})"
     matches = Table(rows=[[field[c] for c in ("run", "rerun", "camcol", "field")]],
                     names=("run", "rerun", "camcol", "field"))
     try:
@@ -195,17 +315,29 @@ def _sdss_frames(field, timeout):
                                            show_progress=False)
     except urllib.error.HTTPError as exc:
         exc.close()  # it holds the open connection
-        _http_status(exc.code, what, exc.filename or "")
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, (TimeoutError, socket.timeout, ConnectionError, OSError)):
-            raise TransientError(f"{what} did not answer: {reason}") from exc
-        raise PermanentError(f"{what} failed: {reason}") from exc
-    except (TimeoutError, socket.timeout, ConnectionError) as exc:
-        raise TransientError(f"{what} did not answer: {exc!r}") from exc
+        _log_failure(what, exc.filename, exc)
+        _http_status(exc.code, what)
+    except (urllib.error.URLError, ConnectionError, TimeoutError,
+            http.client.HTTPException) as exc:
+        # urllib wraps look-up and connection faults in URLError(reason); a connection
+        # dropped mid-download comes bare (ConnectionResetError, IncompleteRead)
+        _log_failure(what, sdss_conf.sas_baseurl, exc)
+        unreachable = _unreachable(exc, sdss_conf.sas_baseurl)
+        if unreachable is not None:
+            raise unreachable from exc
+        # a URLError whose reason is text (a bad URL) will not improve, except astropy's
+        # ContentTooShortError: a download cut short
+        if (isinstance(exc, urllib.error.URLError) and not isinstance(exc.reason, OSError)
+                and not isinstance(exc, urllib.error.ContentTooShortError)):
+            raise PermanentError(f"{what} failed: {_clip(exc.reason)}") from exc
+        if any(isinstance(c, (TimeoutError, socket.timeout)) for c in _causes(exc)):
+            raise TransientError(f"{what} did not answer: timed out after {timeout:g} s") \
+                from exc
+        raise TransientError(f"{what} dropped the connection ({_brief(exc)})") from exc
     except Exception as exc:  # astropy.io.fits fails in many ways on junk (even AttributeError)
+        _log_failure(what, sdss_conf.sas_baseurl, exc)
         raise PermanentError(f"{what} sent a payload that is not a FITS frame: "
-                             f"{type(exc).__name__}: {exc}") from exc
+                             f"{_brief(exc)}") from exc
     if not frames or len(frames) != 3:
         raise PermanentError(f"{what} returned {0 if not frames else len(frames)} frames, "
                              "expected the 3 bands i, r, g")

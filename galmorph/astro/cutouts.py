@@ -17,14 +17,18 @@ two services, chosen by ``backend``:
     colour images). Four requests per galaxy (frames are ~12 MB each on the real SAS).
 
 Images are cached on disk, faults are retried or reported per galaxy (see
-`fetch_cutouts`). The services' addresses come from `conf` and
-``astroquery.sdss.conf`` (``skyserver_baseurl``, ``sas_baseurl``).
+`fetch_cutouts`); once a server cannot be reached at all (no network, a refused
+connection), the rest of the run fails at once (`NetworkGuard`). The services'
+addresses come from `conf` and ``astroquery.sdss.conf`` (``skyserver_baseurl``,
+``sas_baseurl``). Failed requests are logged, with their full URL, at debug level on
+the ``galmorph`` logger.
 
 References
 ----------
 Willett, K. W., et al. 2013, MNRAS, 435, 2835 (Galaxy Zoo 2).
 Lupton, R., et al. 2004, PASP, 116, 133.
 """
+import logging
 import os
 import re
 import threading
@@ -36,11 +40,14 @@ from pathlib import Path
 import numpy as np
 
 from galmorph.astro.cutout_backends import (BACKENDS, Conf, PermanentError, TransientError,
-                                            conf)
+                                            UnreachableError, _clip, conf)
 from galmorph.errors import CutoutError
 
-__all__ = ["Cutout", "fetch_cutout", "fetch_cutouts", "pixel_scale_for", "cutout_cache_path",
-           "conf", "Conf", "BACKENDS", "GZ2_SCALE_FACTOR", "DEFAULT_PIXEL_SCALE", "GZ2_SIZE"]
+__all__ = ["Cutout", "NetworkGuard", "fetch_cutout", "fetch_cutouts", "pixel_scale_for",
+           "cutout_cache_path", "conf", "Conf", "BACKENDS", "GZ2_SCALE_FACTOR",
+           "DEFAULT_PIXEL_SCALE", "GZ2_SIZE", "MAX_ERROR_LENGTH"]
+
+log = logging.getLogger(__name__)
 
 GZ2_SIZE = 424                # pixels on a side of a GZ2 image
 GZ2_SCALE_FACTOR = 0.02       # arcsec/pixel per arcsec of petroR90_r (Willett et al. 2013)
@@ -48,6 +55,7 @@ GZ2_SCALE_FACTOR = 0.02       # arcsec/pixel per arcsec of petroR90_r (Willett e
 # appears as in GZ2 when its petroR90_r is 0.396 / 0.02 = 19.8 arcsec; smaller galaxies
 # look smaller than the networks saw them in training, so pass petro_r90 when you have it.
 DEFAULT_PIXEL_SCALE = 0.396   # arcsec/pixel
+MAX_ERROR_LENGTH = 180        # characters of a Cutout.error: it lands in a table column
 
 
 @dataclass
@@ -81,6 +89,41 @@ class Cutout:
     def ok(self):
         """True when the image is there."""
         return self.image is not None
+
+
+class NetworkGuard:
+    """The first server found unreachable in a run, shared by the `fetch_cutouts` calls of it.
+
+    When a host name does not resolve (no network) or a connection is refused, every
+    other position would fail the same way after the same wait, so they fail at once,
+    with a short reason and no request. `fetch_cutouts` makes one per call unless given
+    one; `~galmorph.astro.classifier.MorphologyClassifier.predict` shares one per run.
+
+    Attributes
+    ----------
+    error : `~galmorph.astro.cutout_backends.UnreachableError` or None
+        The first failure, None while all is well.
+    row : int or None
+        The row of the first failure.
+    """
+
+    def __init__(self):
+        self.error = None
+        self.row = None
+        self._lock = threading.Lock()
+
+    def trip(self, error, row):
+        """Record ``error`` at ``row`` unless an earlier failure is recorded."""
+        with self._lock:
+            if self.error is None:
+                self.error, self.row = error, row
+
+    @property
+    def reason(self):
+        """Why the remaining positions are not tried, or None."""
+        if self.error is None:
+            return None
+        return f"{self.error.summary} (first failure at row {self.row}); not tried"
 
 
 def pixel_scale_for(petro_r90):
@@ -139,7 +182,8 @@ def fetch_cutout(coord, *, backend="hips2fits", petro_r90=None, size=GZ2_SIZE, c
 
 
 def fetch_cutouts(coords, *, backend="hips2fits", petro_r90=None, size=GZ2_SIZE, cache_dir=None,
-                  retries=3, backoff=0.5, timeout=30, progress=True, workers=1):
+                  retries=3, backoff=0.5, timeout=30, progress=True, workers=1, guard=None,
+                  rows=None):
     """Fetch GZ2-style colour cutouts of many positions.
 
     Parameters
@@ -158,9 +202,11 @@ def fetch_cutouts(coords, *, backend="hips2fits", petro_r90=None, size=GZ2_SIZE,
         Cache folder (default ``galmorph.paths.cache_dir("cutouts")``); ``False``
         turns the cache off. A cached cutout is returned without any request.
     retries : int
-        Further attempts after a transient fault (HTTP 5xx/429, time-out, dropped
-        connection), waiting ``backoff * 2**k`` seconds before the k-th retry.
+        Further attempts after a transient fault (HTTP 5xx/429, time-out, connection
+        dropped mid-answer), waiting ``backoff * 2**k`` seconds before the k-th retry.
         HTTP 4xx, unreadable payloads and positions without SDSS imaging are not retried.
+        Nor is a host name that does not resolve or a refused connection: after the
+        first, the remaining positions fail at once, "not tried" (see `NetworkGuard`).
     backoff : float
         First back-off delay, seconds.
     timeout : float
@@ -170,12 +216,18 @@ def fetch_cutouts(coords, *, backend="hips2fits", petro_r90=None, size=GZ2_SIZE,
     workers : int
         Positions fetched at the same time (threads). 1 (the default) is gentlest on the
         services; a few (4-8) speed up large batches, which are I/O bound.
+    guard : `NetworkGuard`, optional
+        Shared by several calls that form one run, so that a server found unreachable
+        in one call fails the next calls at once (default: a new one for this call).
+    rows : sequence of int, optional
+        Row number of each position, used in messages (default 0, 1, ...).
 
     Returns
     -------
     cutouts : list of `Cutout`
         One per position, in order. A failure never stops the batch: its Cutout
-        has ``image=None`` and ``error`` naming the position and the cause.
+        has ``image=None`` and ``error`` naming the position and the cause in at
+        most ``MAX_ERROR_LENGTH`` (180) characters.
 
     Raises
     ------
@@ -204,15 +256,21 @@ def fetch_cutouts(coords, *, backend="hips2fits", petro_r90=None, size=GZ2_SIZE,
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
     fetch = BACKENDS[backend]
     options = dict(retries=int(retries), backoff=float(backoff), timeout=float(timeout))
-    if int(workers) < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
+    if int(workers) < 1 or options["retries"] < 0 or not options["timeout"] > 0:
+        raise ValueError(f"workers must be at least 1, retries at least 0 and timeout positive; "
+                         f"got workers={workers}, retries={retries}, timeout={timeout}")
+    guard = NetworkGuard() if guard is None else guard
+    rows = range(len(ra)) if rows is None else list(rows)
+    if len(rows) != len(ra):
+        raise ValueError(f"rows has {len(rows)} values for {len(ra)} positions")
     from tqdm.auto import tqdm
 
     def one(args):
-        r, d, scale = args
-        return _one(fetch, backend, float(r), float(d), scale, size, cache_dir, options)
+        r, d, scale, row = args
+        return _one(fetch, backend, float(r), float(d), scale, size, cache_dir, options,
+                    guard, row)
 
-    jobs = list(zip(ra, dec, scales))
+    jobs = list(zip(ra, dec, scales, rows))
     with tqdm(total=len(jobs), disable=not progress, desc=f"cutouts ({backend})",
               unit="galaxy") as bar:
         if int(workers) == 1:
@@ -226,7 +284,7 @@ def _tick(bar, cutout):
     return cutout
 
 
-def _one(fetch, backend, ra, dec, scale, size, cache_dir, options):
+def _one(fetch, backend, ra, dec, scale, size, cache_dir, options, guard, row):
     """One position: the cache, else the backend with retries; never raises for a fault."""
     cutout = Cutout(pixel_scale=scale, backend=backend, ra=ra, dec=dec)
     path = None
@@ -237,16 +295,24 @@ def _one(fetch, backend, ra, dec, scale, size, cache_dir, options):
             cutout.image, cutout.cached = image, True
             return cutout
     where = f"RA={ra:.5f} Dec={dec:+.5f} deg"
+    if guard.reason is not None:  # a server is unreachable: asking would only wait
+        cutout.error = _clip(f"{backend} cutout at {where}: {guard.reason}", MAX_ERROR_LENGTH)
+        return cutout
     try:
         cutout.image = _with_retries(fetch, (ra, dec, scale, size), **options)
+    except UnreachableError as exc:
+        guard.trip(exc, row)
+        cutout.error = f"{backend} cutout at {where} failed: {exc}"
     except PermanentError as exc:
         cutout.error = f"{backend} cutout at {where} failed: {exc}"
     except TransientError as exc:
         cutout.error = (f"{backend} cutout at {where} failed after {options['retries'] + 1} "
-                        f"attempts: {exc}. The service may be down; try again later.")
+                        f"attempts: {exc}; try again later")
     except Exception as exc:  # an answer astroquery could not digest: report, go on with the batch
+        log.debug("%s cutout at %s failed", backend, where, exc_info=True)
         cutout.error = (f"{backend} cutout at {where} failed with an unexpected "
                         f"{type(exc).__name__}: {exc}")
+    cutout.error = None if cutout.error is None else _clip(cutout.error, MAX_ERROR_LENGTH)
     if cutout.image is not None and path is not None:
         _write_cache(path, cutout.image)
     return cutout

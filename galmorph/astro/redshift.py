@@ -13,6 +13,12 @@ also in absolute magnitude), :func:`redshift_bias_flags` flags the two
 effects, :func:`summarize_redshift_trends` packs them into a JSON-able dict
 for ``Table.meta`` and :func:`plot_redshift_trends` draws the trends.
 
+:func:`record_redshift_trends` is the form the classifier runs after the last
+row is classified: it never raises. An end-of-run diagnostic that fails (a
+redshift column of text, a cosmology that cannot compute distances) is
+recorded by :func:`record_diagnostics_error` in ``meta["diagnostics_error"]``
+with one :class:`DiagnosticsWarning`, and the predictions are returned.
+
 Absolute magnitudes are ``M = m - DM(z)`` with the distance modulus of the
 chosen cosmology (default Planck18) and **no K-correction**: at z < 0.25 in
 the r band the K-correction is below ~0.3 mag, small next to the range of
@@ -21,6 +27,7 @@ luminosities binned here, but do not use these magnitudes for photometry.
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 from astropy.table import Table
@@ -30,7 +37,8 @@ from galmorph._stats import bootstrap_mean_err, in_bin
 from galmorph.errors import DataError
 
 __all__ = ["Z_SPLIT", "MAG_NAMES", "find_column", "absolute_magnitude", "redshift_trends",
-           "redshift_bias_flags", "summarize_redshift_trends", "plot_redshift_trends"]
+           "redshift_bias_flags", "summarize_redshift_trends", "plot_redshift_trends",
+           "DiagnosticsWarning", "record_diagnostics_error", "record_redshift_trends"]
 
 #: Redshift above which the GZ2 sample is dominated by bright ellipticals.
 Z_SPLIT = 0.085
@@ -81,7 +89,11 @@ def _column(table, name, what):
         more = " ..." if len(table.colnames) > 12 else ""
         raise DataError(f"table has no {what} column {name!r} (columns: "
                         f"{', '.join(table.colnames[:12])}{more})")
-    return np.asarray(np.ma.filled(table[name], np.nan), dtype=np.float64)
+    try:
+        return np.asarray(np.ma.filled(table[name], np.nan), dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise DataError(f"{what} column {name!r} holds values that are not numbers ({err}); "
+                        f"give numbers, NaN or masked where unknown") from None
 
 
 def _edges(values, bins, n_default=8):
@@ -332,6 +344,57 @@ def summarize_redshift_trends(table, **kwargs):
     }
     summary = _jsonable(summary)
     json.dumps(summary)  # fail here, not when the table is written
+    return summary
+
+
+class DiagnosticsWarning(UserWarning):
+    """An optional end-of-run diagnostic failed; the predictions are complete."""
+
+
+def record_diagnostics_error(table, step, error):
+    """Record in ``table.meta["diagnostics_error"]`` that ``step`` failed with ``error``.
+
+    The first record on a table issues one :class:`DiagnosticsWarning`; later
+    ones are appended (``"; "``-separated) without warning again.
+    """
+    if isinstance(error, BaseException):
+        error = f"{type(error).__name__}: {error}"
+    message = f"{step}: {error}"
+    previous = table.meta.get("diagnostics_error")
+    table.meta["diagnostics_error"] = f"{previous}; {message}" if previous else message
+    if not previous:
+        warnings.warn(f"{message}. The predictions are complete; this diagnostic is left out "
+                      f"(see meta['diagnostics_error'])", DiagnosticsWarning, stacklevel=3)
+
+
+def record_redshift_trends(table, z, *, cosmology=None, n_boot=100, seed=0):
+    """Put :func:`summarize_redshift_trends` of predictions into ``table.meta``; never raises.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        Predictions (the 37 Kaggle columns; a :data:`MAG_NAMES` column is used).
+    z : array-like
+        Redshift per row.
+    cosmology, n_boot, seed
+        Passed to :func:`redshift_trends`.
+
+    Returns
+    -------
+    dict or None
+        The summary, also in ``table.meta["redshift_trends"]``; None where any
+        ``Exception`` was raised, recorded by :func:`record_diagnostics_error`.
+    """
+    try:
+        data = Table({"z": z, **{c: table[c] for c in schema.KAGGLE_COLUMNS}})
+        mag = find_column(table, MAG_NAMES)
+        if mag is not None:
+            data[mag] = table[mag]
+        summary = summarize_redshift_trends(data, n_boot=n_boot, seed=seed, cosmology=cosmology)
+    except Exception as err:  # noqa: BLE001 -- see Returns
+        record_diagnostics_error(table, "redshift_trends", err)
+        return None
+    table.meta["redshift_trends"] = summary
     return summary
 
 

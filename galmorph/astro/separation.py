@@ -38,7 +38,7 @@ from astropy.table import Table
 from galmorph.errors import DataError
 
 __all__ = ["GZ2_SCALE", "Neighbour", "find_nearest_neighbour", "projected_separation",
-           "measure_separations"]
+           "safe_projected_separation", "measure_separations"]
 
 #: GZ2 cutout scale: 0.02 petroR90_r per pixel (Willett et al. 2013, Sect. 2.2).
 GZ2_SCALE = 0.02
@@ -262,6 +262,35 @@ def projected_separation(sep_px, *, pixel_scale=None, petro_r90=None, z=None, co
         kpc_per_arcsec = cosmology.kpc_proper_per_arcmin(zz[good]).value / 60.0
         sep_kpc[good] = sep_arcsec[good] * kpc_per_arcsec
     return {"sep_px": sep_px, "sep_r90": sep_r90, "sep_arcsec": sep_arcsec, "sep_kpc": sep_kpc}
+
+
+def safe_projected_separation(sep_px, **kwargs):
+    """:func:`projected_separation` that keeps the measured columns when a step fails.
+
+    For the classifier, which must not lose its predictions to a diagnostic:
+    where the kpc step fails (a cosmology that cannot compute distances, a
+    redshift that is not a number) ``sep_kpc`` is NaN; where even the
+    angular step fails, every column but ``sep_px`` is.
+
+    Returns
+    -------
+    dict
+        The columns of :func:`projected_separation` and ``diagnostics_error``:
+        ``""``, or what failed and why (any ``Exception``).
+    """
+    try:
+        return {**projected_separation(sep_px, **kwargs), "diagnostics_error": ""}
+    except Exception as err:  # noqa: BLE001 -- see the docstring
+        why = f"{type(err).__name__}: {err}"
+    kwargs.pop("cosmology", None)
+    try:
+        out = projected_separation(sep_px, **{**kwargs, "z": None})
+        return {**out, "diagnostics_error": f"sep_kpc not computed: {why}"}
+    except Exception:  # noqa: BLE001
+        sep = np.asarray(sep_px, dtype=np.float64)
+        nan = np.full(sep.shape, np.nan)
+        return {"sep_px": sep, "sep_r90": nan, "sep_arcsec": nan.copy(), "sep_kpc": nan.copy(),
+                "diagnostics_error": f"sep_r90, sep_arcsec and sep_kpc not computed: {why}"}
 
 
 def measure_separations(images, *, pixel_scale=None, petro_r90=None, z=None, cosmology=None,

@@ -13,11 +13,12 @@ its columns and adds the 37 fractions, ``p_merger``, ``is_merger``,
 """
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from galmorph.errors import DataError
 
-from galmorph.cli._args import tta_arg
+from galmorph.cli._args import positive_int, tta_arg
 
 __all__ = ["add_parser", "run", "position_summary"]
 
@@ -56,9 +57,36 @@ def add_parser(subparsers):
                    help="also measure the nearest projected neighbour (sep_* columns)")
     p.add_argument("--cache-dir", default=None,
                    help="cutout cache folder (default: the galmorph user cache)")
+    p.add_argument("--timeout", type=_positive_float, default=30.0, metavar="SECONDS",
+                   help="time limit of each cutout request, seconds (default: 30)")
+    p.add_argument("--retries", type=_retries_arg, default=3, metavar="N",
+                   help="further attempts at a cutout after a time-out, HTTP 5xx or dropped "
+                        "connection (default: 3); a host that does not resolve or refuses "
+                        "the connection is not retried and fails the remaining rows at once")
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                   help="cutouts fetched at the same time (default: 1; 4-8 speed up "
+                        "large catalogues)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
     return p
+
+
+def _positive_float(text):
+    """argparse type of ``--timeout``: a number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
+def _retries_arg(text):
+    """argparse type of ``--retries``: an integer >= 0."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, not {text!r}")
+    return int(text)
 
 
 def _coord(ra, dec):
@@ -122,7 +150,8 @@ def run(args):
     clf = MorphologyClassifier(model=args.model, device=args.device, tta=args.tta,
                                merger_threshold=args.threshold, batch_size=args.batch_size,
                                backend=args.backend, cache_dir=args.cache_dir,
-                               progress=not args.no_progress)
+                               progress=not args.no_progress, timeout=args.timeout,
+                               retries=args.retries, workers=args.workers)
     if args.catalog is None:
         from astropy.table import Table
 

@@ -22,13 +22,21 @@ artificial edge); for integer-aligned crops the result equals
 
 Colour rules
 ------------
-- greyscale (``L``, ``I;16``, ``I``) is replicated to three channels; images
-  with more than 8 bits per pixel are scaled linearly from their full integer
-  range (``0..65535`` for 16 bits) to ``0..255``;
-- ``RGBA`` / ``LA`` / palette images: the alpha channel is dropped (PIL's
-  ``convert("RGB")``), transparent pixels keep their colour;
-- ``CMYK`` and ``YCbCr`` are converted by PIL;
-- FITS: see :func:`load_image`.
+The networks were trained on g, r, i colour composites. With
+``convert="flag"`` (the default) other input is converted by these rules and
+never silently: ``return_note=True`` returns the note (:data:`NOTES`; ``""``
+for colour input) with the array, else an :class:`ImageConversionWarning` is
+issued. ``convert="refuse"`` raises :class:`~galmorph.errors.DataError`.
+
+- greyscale (``1``, ``L``, ``I;16``, ``I``) is replicated to three channels;
+  images with more than 8 bits per pixel are scaled linearly from their full
+  integer range (``0..65535`` for 16 bits) to ``0..255``;
+- ``RGBA`` / ``LA`` / ``PA`` images and palette images with transparency: the
+  alpha channel is dropped (PIL's ``convert("RGB")``), transparent pixels keep
+  their colour;
+- ``CMYK`` is converted by PIL (approximately); palette and ``YCbCr`` colour
+  images are converted by PIL with no note (no colour information is lost);
+- FITS: one band is replicated to three channels; see :func:`load_image`.
 
 References
 ----------
@@ -38,13 +46,15 @@ Lupton R. et al., 2004, PASP 116, 133.
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from galmorph.errors import DataError
 
-__all__ = ["load_image", "crop_and_resize", "image_suffix", "IMAGE_SUFFIXES", "RESAMPLE"]
+__all__ = ["load_image", "as_rgb", "crop_and_resize", "image_suffix", "IMAGE_SUFFIXES",
+           "RESAMPLE", "NOTES", "ImageConversionWarning"]
 
 #: File name endings (lower case) that galmorph reads as images; the one list
 #: :mod:`galmorph.data.files` and the catalogs use too.
@@ -62,6 +72,55 @@ RESAMPLE = 2  # PIL.Image.BILINEAR, kept numeric so importing this module stays 
 FITS_Q = 8.0
 #: Percentile of the composite's intensity that is mapped to full white.
 FITS_WHITE_PERCENTILE = 99.9
+
+#: The note of each conversion (``convert="flag"``), and how a refusal describes the input.
+NOTES = {
+    "grey": ("greyscale converted to RGB by repeating the band", "is greyscale"),
+    "alpha": ("alpha channel dropped", "has an alpha channel"),
+    "cmyk": ("CMYK converted to RGB", "is CMYK"),
+    "fits1": ("one-band FITS converted to RGB by repeating the band", "has one band"),
+}
+_GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N")
+_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
+
+
+class ImageConversionWarning(UserWarning):
+    """An image was converted to RGB colour by a stated rule (see :data:`NOTES`)."""
+
+
+def _conversions(im):
+    """Keys of :data:`NOTES` that turning PIL image ``im`` into RGB involves."""
+    keys = []
+    if im.mode in _GREY_MODES:
+        keys.append("grey")
+    if im.mode in _ALPHA_MODES or (im.mode == "P" and "transparency" in im.info):
+        keys.append("alpha")
+    if im.mode == "CMYK":
+        keys.append("cmyk")
+    return keys
+
+
+def _note(keys, convert, path, mode=None):
+    """The note for ``keys``; raises for ``convert="refuse"``."""
+    if convert not in ("flag", "refuse"):
+        raise ValueError(f"convert must be 'flag' or 'refuse', not {convert!r}")
+    if keys and convert == "refuse":
+        what = " and ".join(NOTES[k][1] for k in keys) + (f" (mode {mode})" if mode else "")
+        raise DataError(f"image {path} {what}; the network was trained on g, r, i colour "
+                        f"images. Give colour images, or pass convert='flag' to convert it "
+                        f"({'; '.join(NOTES[k][0] for k in keys)}) and note it")
+    return "; ".join(NOTES[k][0] for k in keys)
+
+
+def _result(arr, note, return_note):
+    if return_note:
+        return arr, note
+    if note:
+        # No file name: Python's default filter then shows each kind of conversion once.
+        warnings.warn(f"image converted: {note} (pass return_note=True to get the note of each "
+                      f"image, or convert='refuse' to refuse such images)",
+                      ImageConversionWarning, stacklevel=3)
+    return arr
 
 
 def image_suffix(path):
@@ -113,17 +172,24 @@ def _decode(im, path):
                         f"replace or remove it") from None
 
 
-def load_image(path):
+def load_image(path, *, convert="flag", return_note=False):
     """Read an image file into ``uint8 (H, W, 3)`` RGB.
 
     Parameters
     ----------
     path : path-like
         A JPEG, PNG or FITS file.
+    convert : {"flag", "refuse"}
+        What to do with input that is not colour (greyscale, alpha, CMYK, one
+        FITS band): convert it by the module's colour rules and note it, or
+        raise :class:`~galmorph.errors.DataError`.
+    return_note : bool
+        Also return the note (``""`` when nothing was converted); without it
+        a conversion issues an :class:`ImageConversionWarning`.
 
     Returns
     -------
-    numpy.ndarray
+    numpy.ndarray, or (numpy.ndarray, str) with ``return_note``
         ``uint8`` array of shape ``(H, W, 3)``.
 
     Notes
@@ -144,7 +210,8 @@ def load_image(path):
     Raises
     ------
     galmorph.errors.DataError
-        The file is missing, unreadable, truncated or of an unsupported kind.
+        The file is missing, unreadable, truncated or of an unsupported kind,
+        or needs a conversion and ``convert="refuse"``.
 
     Examples
     --------
@@ -152,16 +219,28 @@ def load_image(path):
     >>> img.shape, img.dtype
     ((424, 424, 3), dtype('uint8'))
     """
+    _note([], convert, "")  # checks convert
     path = Path(path)
     if image_suffix(path) in _FITS:
-        return _load_fits(path)
+        return _result(*_load_fits(path, convert), return_note)
     with _open_pil(path) as im:
+        _note(_conversions(im), convert, path, im.mode)  # refuse before decoding
         _decode(im, path)
-        try:
-            rgb = _to_rgb(im)
-        except DataError as err:
-            raise DataError(f"cannot use image {path}: {err}") from None
-        return np.array(rgb, dtype=np.uint8)  # (H, W, 3)
+        return as_rgb(im, convert=convert, return_note=return_note, name=path)
+
+
+def as_rgb(im, *, convert="flag", return_note=False, name="in memory"):
+    """A PIL image as ``uint8 (H, W, 3)`` RGB, by the colour rules of this module.
+
+    ``convert`` and ``return_note`` as for :func:`load_image`; ``name`` names
+    the image in errors.
+    """
+    note = _note(_conversions(im), convert, name, im.mode)
+    try:
+        rgb = _to_rgb(im)
+    except DataError as err:
+        raise DataError(f"cannot use image {name}: {err}") from None
+    return _result(np.array(rgb, dtype=np.uint8), note, return_note)  # (H, W, 3)
 
 
 def _fits_planes(path):
@@ -191,7 +270,8 @@ def _fits_planes(path):
     return planes, bands
 
 
-def _load_fits(path):
+def _load_fits(path, convert):
+    """(uint8 (H, W, 3), note) of a FITS file."""
     planes, bands = _fits_planes(path)
     if len(planes) not in (1, 3):
         raise DataError(f"FITS image {path} has {len(planes)} 2D image HDUs; expected 1 "
@@ -201,10 +281,11 @@ def _load_fits(path):
                         f"{[p.shape for p in planes]}")
     if len(planes) == 3 and sorted(bands) == ["g", "i", "r"]:
         planes = [planes[bands.index(b)] for b in ("g", "r", "i")]
+    note = _note(["fits1"] if len(planes) == 1 else [], convert, f"{path}")
     if len(planes) == 1:
         planes = planes * 3
     g, r, i = planes
-    return _lupton(i, r, g, path)  # red = i, green = r, blue = g
+    return _lupton(i, r, g, path), note  # red = i, green = r, blue = g
 
 
 def _lupton(red, green, blue, path):
@@ -231,9 +312,12 @@ def _crop_box(width, height, crop, name):
     if crop is None:
         crop = min(width, height)
     if width < crop or height < crop:
+        # galmorph predict and the classifier take the crop from the checkpoint (no option).
         raise DataError(f"image {name} is {width} x {height} pixels, smaller than the "
-                        f"{crop} x {crop} central crop; use a smaller crop (--crop) or larger "
-                        f"images")
+                        f"{crop} x {crop} central crop; give images of at least {crop} pixels "
+                        f"(the GZ2 and Kaggle cutouts are 424), or train with a smaller crop "
+                        f"(galmorph train --crop N; galmorph prepare --crop N for a cache): "
+                        f"prediction uses the crop the model was trained with")
     left, top = (width - crop) / 2.0, (height - crop) / 2.0
     # Whole pixels where the difference is even, half-pixel centred otherwise.
     return (left, top, left + crop, top + crop)
@@ -246,7 +330,8 @@ def _check_sizes(crop, size):
         raise ValueError(f"size must be a positive integer, not {size!r}")
 
 
-def crop_and_resize(image_or_path, crop=224, size=80, *, draft=True):
+def crop_and_resize(image_or_path, crop=224, size=80, *, draft=True, convert="flag",
+                    return_note=False):
     """Cut the central ``crop x crop`` pixels and downsample to ``size x size``.
 
     Parameters
@@ -262,16 +347,21 @@ def crop_and_resize(image_or_path, crop=224, size=80, *, draft=True):
     draft : bool
         Let JPEG files decode at reduced scale where the crop keeps at least
         ``size`` pixels (see the module docstring). ``False`` decodes fully.
+    convert : {"flag", "refuse"}
+        See :func:`load_image` (arrays are RGB already: nothing to convert).
+    return_note : bool
+        Also return the conversion note, see :func:`load_image`.
 
     Returns
     -------
-    numpy.ndarray
+    numpy.ndarray, or (numpy.ndarray, str) with ``return_note``
         ``uint8`` array of shape ``(3, size, size)`` (channels first).
 
     Raises
     ------
     galmorph.errors.DataError
-        The file cannot be read or decoded, or is smaller than ``crop``.
+        The file cannot be read or decoded, is smaller than ``crop``, or
+        needs a conversion and ``convert="refuse"``.
 
     Examples
     --------
@@ -280,17 +370,21 @@ def crop_and_resize(image_or_path, crop=224, size=80, *, draft=True):
     (3, 80, 80)
     """
     _check_sizes(crop, size)
+    _note([], convert, "")  # checks convert
     Image = _pil()
     if isinstance(image_or_path, np.ndarray):
         arr = image_or_path
         if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
             raise DataError(f"image array must be uint8 (H, W, 3), not {arr.dtype} {arr.shape}")
         im = Image.fromarray(np.ascontiguousarray(arr), "RGB")
-        return _resize(im, _crop_box(im.width, im.height, crop, "array"), size)
+        return _result(_resize(im, _crop_box(im.width, im.height, crop, "array"), size), "",
+                       return_note)
     path = Path(image_or_path)
     if image_suffix(path) in _FITS:
-        return crop_and_resize(load_image(path), crop, size)
+        arr, note = _load_fits(path, convert)
+        return _result(crop_and_resize(arr, crop, size), note, return_note)
     with _open_pil(path) as im:
+        note = _note(_conversions(im), convert, path, im.mode)  # before draft() changes mode
         box = _crop_box(im.width, im.height, crop, path)
         if draft and im.format == "JPEG":
             box = _draft(im, box, size)
@@ -299,7 +393,7 @@ def crop_and_resize(image_or_path, crop=224, size=80, *, draft=True):
             rgb = _to_rgb(im)
         except DataError as err:
             raise DataError(f"cannot use image {path}: {err}") from None
-        return _resize(rgb, box, size)
+        return _result(_resize(rgb, box, size), note, return_note)
 
 
 def _draft(im, box, size):
