@@ -1,0 +1,124 @@
+"""Validation RMSE per CPU-second: train candidate recipes for a fixed wall-clock budget.
+
+Each candidate trains with ``galmorph.training.train`` on gz-kaggle-5k plus
+gz-kaggle-partial-3k (one split stratified by folder, the same for every
+candidate) for ``--budget`` seconds, then its ``best.pt`` is scored on the
+validation split over the known labels: overall and on the unselected part
+(gz-kaggle-5k IDs <= 115091 plus every partial-3k galaxy), with 95 % bootstrap
+intervals. The table also gives each network's compute (GMAC per image,
+measured with ``torch.utils.flop_counter``) and its training speed (images/s).
+
+    python benchmarks/recipe_frontier.py --budget 1800          # the issue's 30 minutes
+    python benchmarks/recipe_frontier.py --budget 300 --only resnet18-cpu cnn
+
+Run it on idle cores: a second busy process halves every figure.
+"""
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+
+#: name -> (model, model options, input size)
+CANDIDATES = {
+    "cnn": ("cnn", {}, 80),
+    "resnet18": ("resnet18", {}, 80),
+    "resnet18-tailored": ("resnet18-tailored", {}, 80),
+    "resnet18-cpu": ("resnet18-cpu", {}, 80),                      # half width, tree head
+    "resnet18-cpu@64": ("resnet18-cpu", {"input_size": 64}, 64),   # and 64 px input
+    "resnet18@64": ("resnet18", {"input_size": 64}, 64),
+}
+
+
+def gmac_per_image(model, size):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.rand(1, 3, size, size))
+    return counter.get_total_flops() / 2e9
+
+
+def cpu_flags():
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    flags = set(next(l for l in text.splitlines() if l.startswith("flags")).split(":")[1].split())
+    return ", ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags)
+
+
+def run_candidate(name, budget, out, folders, unselected, seed):
+    from galmorph.models import build_model
+    from galmorph.runtime import resolve_device, resolve_precision
+    from galmorph.training.config import TrainConfig, read_metrics
+    from galmorph.training.evaluate import evaluate
+    from galmorph.training.train import train
+
+    model, options, size = CANDIDATES[name]
+    run = out / name
+    config = TrainConfig(data=[str(f) for f in folders], out=str(run), model=model,
+                         model_options=options, size=size, epochs=100_000, seed=seed,
+                         time_limit=budget, progress=False, plateau_patience=5,
+                         resume=(run / "config.json").is_file())
+    start = time.perf_counter()
+    train(config)
+    wall = time.perf_counter() - start
+    result = evaluate(run / "best.pt", subsets={"unselected": unselected})
+    rows = read_metrics(run)
+    part = result["subsets"]["unselected"]
+    return {
+        "candidate": name, "model": model, "options": options, "size": size,
+        "gmac_per_image": gmac_per_image(build_model(model, **options), size),
+        "train_images_per_s": statistics.median(r["images_per_s"] for r in rows) if rows else None,
+        "epochs": len(rows), "wall_s": wall,
+        "precision": resolve_precision(resolve_device("auto"), "auto"),
+        "rmse": result["rmse"], "rmse_ci95": result["rmse_ci95"],
+        "unselected_rmse": part["rmse"], "unselected_ci95": part["rmse_ci95"],
+        "n_val": result["n_galaxies"], "n_unselected": part["n_galaxies"],
+        "mean_baseline": result["baselines"]["mean"],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=float, default=1800.0,
+                        help="training seconds per candidate (default: 1800)")
+    parser.add_argument("--only", nargs="+", choices=sorted(CANDIDATES), default=None,
+                        help="candidates to run (default: all)")
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "frontier",
+                        help="run folders (default: runs/frontier; reruns resume them)")
+    parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from galmorph.data.catalogs import read_kaggle
+
+    folders = [args.data / "gz-kaggle-5k", args.data / "gz-kaggle-partial-3k"]
+    ids5k = read_kaggle(folders[0], check_images=False).ids
+    unselected = [int(i) for i in ids5k if i <= 115091]
+    unselected += [int(i) for i in read_kaggle(folders[1], check_images=False).ids]
+    print(f"recipe frontier: {args.budget:g} s per candidate, CPU flags: {cpu_flags()}, "
+          f"{torch.get_num_threads()} threads", flush=True)
+    results = []
+    for name in args.only or list(CANDIDATES):
+        r = run_candidate(name, args.budget, args.out, folders, unselected, args.seed)
+        results.append(r)
+        print(f"{name:20s} {r['gmac_per_image']:6.3f} GMAC  {r['train_images_per_s']:6.0f} img/s  "
+              f"{r['epochs']:4d} ep  RMSE {r['rmse']:.4f} ({r['rmse_ci95'][0]:.4f}-"
+              f"{r['rmse_ci95'][1]:.4f})  unselected {r['unselected_rmse']:.4f} "
+              f"({r['unselected_ci95'][0]:.4f}-{r['unselected_ci95'][1]:.4f})  "
+              f"mean {r['mean_baseline']:.4f}  [{r['precision']}]", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"frontier-{int(args.budget)}s.json").write_text(json.dumps(results, indent=1))
+    best = min(results, key=lambda r: r["rmse"])
+    print(f"best at {args.budget:g} s: {best['candidate']} (RMSE {best['rmse']:.4f})")
+
+
+if __name__ == "__main__":
+    main()
