@@ -3,9 +3,9 @@
 Measures, on the Kaggle JPEGs of ``gz-kaggle-5k`` (or any folder of images):
 
 - ``decode``: ``crop_and_resize`` alone in one process (what one decoding core does);
-- ``inference``: :func:`~galmorph.training.inference.predict_arrays` alone on
+- ``inference``: :func:`~galmorph.inference.engine.predict_arrays` alone on
   already-decoded images (what the network does with ``--threads`` threads);
-- ``end to end``: :func:`~galmorph.training.predict.predict_files` from the
+- ``end to end``: :func:`~galmorph.inference.files.predict_files` from the
   files to a written Kaggle CSV, for each ``--workers`` setting.
 
 The model is an untrained network of the chosen architecture (the weights do
@@ -75,7 +75,7 @@ def decode_rate(files, n=500):
 
 
 def inference_rate(model, images, args):
-    from galmorph.training.inference import predict_arrays
+    from galmorph.inference.engine import predict_arrays
 
     reps = max(1, 2000 // len(images))
     batch = np.concatenate([images] * reps)
@@ -88,7 +88,7 @@ def inference_rate(model, images, args):
 
 
 def end_to_end_rate(ckpt, files, workers, args, tmp):
-    from galmorph.training.predict import predict_files
+    from galmorph.inference.files import predict_files
 
     out = Path(tmp) / f"pred-{workers}.csv"
     start = time.perf_counter()

@@ -136,7 +136,7 @@ def compute_batches(data, device, batch):
 
 def cache_batches(data, device, batch, augment):
     """The input path of galmorph train: memory map -> batch read -> float -> augment."""
-    from galmorph.training.augment import augment_batch
+    from galmorph.augment import augment_batch
     from galmorph.training.batches import BatchLoader, BatchStream
 
     stream, loader = BatchStream(len(data), batch, seed=0), BatchLoader(data.images, data.labels)

@@ -82,7 +82,7 @@ def load_run(run_dir, data, checkpoint):
 
 
 def make_figures(args):
-    from galmorph.training.inference import predict_arrays
+    from galmorph.inference.engine import predict_arrays
 
     config, ckpt, data, train, val = load_run(args.run_dir, args.data_dir, args.checkpoint)
     labels = np.asarray(data.labels, dtype=np.float64)                 # (N, 37)

@@ -1,8 +1,8 @@
-"""Tests of galmorph.training.augment: batch rotation/flip augmentation and TTA views."""
+"""Tests of galmorph.augment: batch rotation/flip augmentation and TTA views."""
 import pytest
 import torch
 
-from galmorph.training.augment import D8_VIEWS, augment_batch, check_tta, rotate_flip, tta_views
+from galmorph.augment import D8_VIEWS, augment_batch, check_tta, rotate_flip, tta_views
 
 
 def _smooth_batch(b=4, size=32, seed=0):

@@ -24,7 +24,7 @@ from galmorph.astro.classifier import MorphologyClassifier
 from galmorph.data.images import crop_and_resize
 from galmorph.errors import CheckpointError, DataError, NoModelError
 from galmorph.models import build_model, save_checkpoint
-from galmorph.training.inference import predict_arrays
+from galmorph.inference.engine import predict_arrays
 
 SIZE = 32  # the tiny model's input side
 PREP = {"crop": 224, "size": SIZE}

@@ -1,4 +1,4 @@
-"""Tests of galmorph.training.inference.predict_arrays (the one inference loop)."""
+"""Tests of galmorph.inference.engine.predict_arrays (the one inference loop)."""
 import numpy as np
 import pytest
 import torch
@@ -6,7 +6,7 @@ from torch import nn
 
 from galmorph.errors import DataError
 from galmorph.schema import N_ANSWERS
-from galmorph.training.inference import predict_arrays
+from galmorph.inference.engine import predict_arrays
 
 SIZE = 8
 

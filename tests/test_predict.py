@@ -1,4 +1,4 @@
-"""Tests of galmorph.training.predict.predict_files and ``galmorph predict``."""
+"""Tests of galmorph.inference.files.predict_files and ``galmorph predict``."""
 import json
 import subprocess
 import sys
@@ -15,8 +15,8 @@ from galmorph.errors import DataError
 from galmorph.models import build_model
 from galmorph.models.checkpoint import load_checkpoint, save_checkpoint
 from galmorph.schema import KAGGLE_COLUMNS, describe_column
-from galmorph.training.inference import predict_arrays
-from galmorph.training.predict import predict_files
+from galmorph.inference.engine import predict_arrays
+from galmorph.inference.files import predict_files
 
 PREP = {"crop": 224, "size": 32}
 #: The header of Kaggle's central_pixel_benchmark.csv (the submission format).

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from galmorph.data.cache import combine, prepare
-from galmorph.training.evaluate import evaluate
-from galmorph.training.inference import predict_arrays
+from galmorph.inference.evaluate import evaluate
+from galmorph.inference.engine import predict_arrays
 from galmorph.models.card import format_card
 from galmorph.models.checkpoint import load_checkpoint, save_checkpoint, sha256_of
 from galmorph.paths import SHIPPED_MODEL, WEIGHTS_DIR

@@ -58,7 +58,7 @@ class MorphologyClassifier:
     device : str
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ...
     tta : None, "d8" or int
-        Test-time augmentation (see :func:`galmorph.training.inference.predict_arrays`).
+        Test-time augmentation (see :func:`galmorph.inference.engine.predict_arrays`).
     merger_threshold : float
         ``is_merger`` is ``p_merger >= merger_threshold`` (0.54 as in the paper).
     batch_size : int
@@ -289,7 +289,7 @@ class MorphologyClassifier:
                              guard=self._network, rows=[chunk[i].index for i in coords])
 
     def _predict_arrays(self, images):
-        from galmorph.training.inference import predict_arrays
+        from galmorph.inference.engine import predict_arrays
 
         try:
             out = predict_arrays(self.model_, images, batch_size=self.batch_size, tta=self.tta,

@@ -55,7 +55,7 @@ def add_parser(subparsers):
 def run(args):
     import warnings
 
-    from galmorph.training.predict import predict_files
+    from galmorph.inference.files import predict_files
 
     checkpoint, inputs = split_checkpoint(args.inputs, args.model)
     if not inputs:

@@ -108,7 +108,7 @@ def plot_predicted_prototypes(images, predictions, answers=None, n=4, *, labels=
     images : uint8 array (N, 3, H, W), (N, H, W, 3), PreparedData or list of paths
     predictions : array-like (N, 37), astropy Table or DataFrame
         Model outputs, e.g. from
-        :func:`~galmorph.training.inference.predict_arrays` or
+        :func:`~galmorph.inference.engine.predict_arrays` or
         ``MorphologyClassifier().predict(...)``.
     answers, n, crop, fig, filename
         As in :func:`plot_prototypes`.

@@ -1,6 +1,26 @@
-"""Training, augmentation, inference and evaluation.
+"""Training: the configuration and run directory, batches, the loop and ``torchrun``.
 
-Submodules are imported on demand (``from galmorph.training.train import train``)
-so that importing this package stays cheap.
+- :mod:`.config`: :class:`TrainConfig`, run-directory checks, ``metrics.csv``;
+- :mod:`.batches`: the seeded split (stratified by data folder) and batch order;
+- :mod:`.train`: :func:`train`, the loop with its plateau schedule and resume;
+- :mod:`.distributed`: ``torchrun`` / DistributedDataParallel plumbing.
+
+Prediction and evaluation live in :mod:`galmorph.inference`; the metric in
+:mod:`galmorph.metrics` and the augmentation in :mod:`galmorph.augment`. The
+public names below are imported on first use, so importing this package stays
+cheap.
 """
-__all__ = []
+# ``train`` is also the name of the submodule, so the function is imported from it:
+# ``from galmorph.training.train import train``.
+__all__ = ["TrainConfig"]
+
+
+def __getattr__(name):
+    if name == "TrainConfig":
+        from galmorph.training.config import TrainConfig
+        return TrainConfig
+    raise AttributeError(f"module 'galmorph.training' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -4,7 +4,7 @@ No per-sample work at all: a batch is a sorted array of row numbers, read
 from the memory map with one ``index_select`` (which releases the GIL, so a
 background thread reads batch ``k + 1`` while the model computes batch
 ``k``), converted to float on the target device and augmented there as a
-whole (:mod:`galmorph.training.augment`).
+whole (:mod:`galmorph.augment`).
 
 The batch order is a pure function of ``(seed, step)``: the training split
 is walked through an endless sequence of seeded permutations, batch ``k``

@@ -5,7 +5,7 @@ validation RMSE (the Kaggle metric: the square root of the mean over
 galaxies x 37 answers) drives a ``ReduceLROnPlateau`` schedule and picks
 ``best.pt``. Batches come straight from the preprocessing cache
 (:mod:`galmorph.training.batches`) and are augmented on the device as whole
-batches (:mod:`galmorph.training.augment`).
+batches (:mod:`galmorph.augment`).
 
 Everything random is a function of the seed and the step -- the split, the
 batch order, the augmentation -- except dropout, whose RNG state is saved in
@@ -33,7 +33,7 @@ import torch
 
 from galmorph import __version__, schema
 from galmorph.errors import DataError
-from galmorph.training.augment import random_params, rotate_flip
+from galmorph.augment import random_params, rotate_flip
 from galmorph.training.batches import (BatchLoader, BatchStream, load_split, make_split,
                                        save_split, split_sizes, step_seed)
 from galmorph._atomic import write_text_atomic

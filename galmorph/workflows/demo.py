@@ -12,9 +12,9 @@ In under three minutes on two CPU cores (``full=True``: about 12) it
 3. prepares its preprocessing cache (:func:`galmorph.data.cache.prepare`);
 4. trains a small network within a time budget (:func:`galmorph.training.train.train`);
 5. evaluates it on the held-out (validation) synthetic galaxies next to the
-   predict-the-training-mean baseline (:func:`galmorph.training.evaluate.evaluate`);
+   predict-the-training-mean baseline (:func:`galmorph.inference.evaluate.evaluate`);
 6. predicts a few of them from their JPEG files
-   (:func:`galmorph.training.predict.predict_files`);
+   (:func:`galmorph.inference.files.predict_files`);
 7. prints what it found and where everything was written.
 
 Running it again in the same folder reuses the synthetic data and the cache
@@ -172,8 +172,8 @@ def run_demo(config=None, **overrides):
     True
     """
     from galmorph.data.cache import prepare
-    from galmorph.training.evaluate import evaluate
-    from galmorph.training.predict import predict_files
+    from galmorph.inference.evaluate import evaluate
+    from galmorph.inference.files import predict_files
 
     config = config or DemoConfig()
     if overrides:

@@ -2,7 +2,7 @@
 
 :func:`predict_files` streams: it decodes, crops and resizes one chunk of
 files (in a pool of worker processes while the network works on the chunk
-before), predicts it with :func:`galmorph.training.inference.predict_arrays`,
+before), predicts it with :func:`galmorph.inference.engine.predict_arrays`,
 appends the rows to the output and moves on. Unreadable images are skipped
 and reported; they never abort the rest.
 
@@ -237,7 +237,7 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
     batch_size : int
         Images per forward pass (default 256).
     tta : None, "d8" or int
-        Test-time augmentation (see :func:`~galmorph.training.inference.predict_arrays`).
+        Test-time augmentation (see :func:`~galmorph.inference.engine.predict_arrays`).
     device, precision : str
         ``"auto"`` by default (see :mod:`galmorph.runtime`).
     progress : bool
@@ -274,8 +274,8 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
     >>> t.meta["skipped"]                                          # doctest: +SKIP
     []
     """
-    from galmorph.training.augment import check_tta
-    from galmorph.training.inference import predict_arrays
+    from galmorph.augment import check_tta
+    from galmorph.inference.engine import predict_arrays
 
     fmt = None if out is None else _output_format(out)       # fail before any work
     tta = check_tta(tta)

@@ -1,8 +1,8 @@
 """The one batched inference loop of galmorph.
 
 :func:`predict_arrays` turns already-preprocessed ``uint8`` images into the 37
-weighted vote fractions. :func:`galmorph.training.evaluate.evaluate`,
-:func:`galmorph.training.predict.predict_files` and
+weighted vote fractions. :func:`galmorph.inference.evaluate.evaluate`,
+:func:`galmorph.inference.files.predict_files` and
 :class:`galmorph.astro.classifier.MorphologyClassifier` all call it, so that
 device choice, mixed precision and test-time augmentation (TTA) behave the
 same everywhere.
@@ -69,7 +69,7 @@ def _forward(model, x, tta, autocast_ctx):
     if tta is None:
         views = [x]
     else:
-        from galmorph.training.augment import tta_views
+        from galmorph.augment import tta_views
 
         views = tta_views(x, tta)
     total = None
@@ -137,7 +137,7 @@ def predict_arrays(model, images, *, batch_size=256, tta=None, device="auto",
     from galmorph.runtime import (autocast, channels_last_helps, maybe_channels_last, resolve_device,
                                   resolve_precision)
 
-    from galmorph.training.augment import check_tta
+    from galmorph.augment import check_tta
 
     check_image_array(images)
     tta = check_tta(tta)

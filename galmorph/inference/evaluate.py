@@ -36,7 +36,7 @@ from galmorph.errors import DataError
 from galmorph.schema import KAGGLE_COLUMNS, QUESTIONS
 
 # The metric and baselines live in metrics.py; they are re-exported here.
-from galmorph.training.metrics import (BASELINES, baseline_rmses, central_pixel_colours,
+from galmorph.metrics import (BASELINES, baseline_rmses, central_pixel_colours,
                                        fit_central_pixel, rmse, rmse_interval,
                                        rmse_report)
 
@@ -214,7 +214,7 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
         says so in ``result["split_note"]``. ``"all"`` scores every galaxy;
         a sequence of galaxy IDs scores those.
     tta : None, "d8" or int
-        Test-time augmentation (see :func:`~galmorph.training.inference.predict_arrays`).
+        Test-time augmentation (see :func:`~galmorph.inference.engine.predict_arrays`).
     id_max : int, optional
         Also report the scores of the galaxies with ``ID <= id_max`` (for the
         real Kaggle 5k data, 115091 selects its unselected part).
@@ -223,7 +223,7 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
         the evaluated split). Where ``data`` is several folders, each folder is
         reported too, as ``"folder:<name>"``.
     batch_size, device, precision, progress
-        Passed to :func:`~galmorph.training.inference.predict_arrays`.
+        Passed to :func:`~galmorph.inference.engine.predict_arrays`.
     on_error : {"raise", "skip"}
         What preparing a data folder does with unreadable images.
 
@@ -231,7 +231,7 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
     -------
     dict
         JSON-able: ``rmse``, ``rmse_ci95`` (a 95 % bootstrap interval over
-        galaxies, :func:`~galmorph.training.metrics.rmse_interval`),
+        galaxies, :func:`~galmorph.metrics.rmse_interval`),
         ``n_galaxies``, ``per_answer`` (column -> RMSE),
         ``per_question`` (``"Q1"`` -> RMSE), ``baselines`` (name -> RMSE, fitted
         on the galaxies outside the split), ``split``, ``split_note``, ``tta``,
@@ -244,8 +244,8 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
     >>> r["rmse"], r["baselines"]["mean"]                                          # doctest: +SKIP
     (0.101, 0.167)
     """
-    from galmorph.training.augment import check_tta
-    from galmorph.training.inference import predict_arrays
+    from galmorph.augment import check_tta
+    from galmorph.inference.engine import predict_arrays
 
     if isinstance(split, str) and split not in ("validation", "all"):
         raise ValueError(f"split must be 'validation', 'all' or a list of galaxy IDs, "

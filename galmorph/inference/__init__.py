@@ -1,0 +1,31 @@
+"""Prediction, apart from training: the inference loop, evaluation and file prediction.
+
+- :mod:`.engine`: :func:`predict_arrays`, the one batched inference loop
+  (test-time augmentation, autocast), used by everything that predicts;
+- :mod:`.evaluate`: :func:`evaluate` a checkpoint on labelled data (the Kaggle
+  RMSE over known labels, per question and answer, intervals, baselines) and
+  :func:`format_report`;
+- :mod:`.files`: :func:`predict_files`, image files -> the 37 fractions ->
+  CSV / ECSV / FITS.
+
+This layer uses :mod:`galmorph.models`, :mod:`galmorph.data`,
+:mod:`galmorph.metrics` and :mod:`galmorph.augment`, never
+:mod:`galmorph.training`. The public names below are imported on first use, so
+``import galmorph.inference`` stays cheap.
+"""
+__all__ = ["predict_arrays", "evaluate", "format_report", "predict_files"]
+
+_WHERE = {"predict_arrays": "engine", "evaluate": "evaluate", "format_report": "evaluate",
+          "predict_files": "files"}
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        from importlib import import_module
+
+        return getattr(import_module(f"galmorph.inference.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'galmorph.inference' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)
