@@ -119,8 +119,6 @@ def _conv3x3(c_in, c_out, stride=1):
 class BasicBlock(nn.Module):
     """torchvision's ``BasicBlock``: two 3x3 convolutions and a shortcut."""
 
-    expansion = 1
-
     def __init__(self, c_in, c_out, stride=1):
         super().__init__()
         self.conv1 = _conv3x3(c_in, c_out, stride)

@@ -58,7 +58,9 @@ class TrainConfig:
     out : str or Path
         Run directory (created).
     model : str
-        ``"cnn"``, ``"resnet18"`` or ``"resnet18-tailored"``.
+        ``"resnet18-cpu"`` (default: the best per CPU-second, see
+        ``benchmarks/recipe_frontier.py``), ``"cnn"``, ``"resnet18"`` or
+        ``"resnet18-tailored"`` (the paper's three).
     model_options : dict
         Model config overrides, e.g. ``{"dropout": 0.3}``.
     epochs : int
@@ -94,8 +96,8 @@ class TrainConfig:
         (``None``: every core).
     augment : bool or None
         Random rotations and flips of every training batch. ``None`` is the
-        model's default: on for ``resnet18-tailored`` (as in the paper), off
-        for ``cnn`` and ``resnet18``.
+        model's default: on for ``resnet18-tailored`` (as in the paper) and
+        ``resnet18-cpu``, off for ``cnn`` and ``resnet18``.
     crop, size : int, int or None
         Preprocessing: central crop side in input pixels, then resize to
         ``size`` pixels (``None``: the model's ``input_size``, else 80).
@@ -120,7 +122,7 @@ class TrainConfig:
 
     data: str | os.PathLike | None = None
     out: str | os.PathLike | None = None
-    model: str = "resnet18-tailored"
+    model: str = "resnet18-cpu"
     model_options: dict = field(default_factory=dict)
     epochs: int = 10
     batches_per_epoch: int | None = None

@@ -48,10 +48,6 @@ class DistContext:
         """True for the process that writes checkpoints, metrics and messages."""
         return self.rank == 0
 
-    def barrier(self):
-        if self.enabled:
-            dist.barrier()
-
     def all_reduce_sum(self, tensor):
         """Sum ``tensor`` over processes, in place; returns it."""
         if self.enabled:
