@@ -18,7 +18,8 @@ from astropy.table import Table
 from galmorph import MorphologyClassifier
 from galmorph.astro.mergers import (merger_fraction, merger_threshold_scan,
                                     propose_merger_threshold, separation_bias)
-from galmorph.astro.redshift import plot_redshift_trends, redshift_bias_flags, redshift_trends
+from galmorph.astro.redshift import redshift_bias_flags, redshift_trends
+from galmorph.plots import plot_redshift_trends
 
 GZ2_1K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gz2-1k"
 

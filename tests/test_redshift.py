@@ -14,7 +14,7 @@ from PIL import Image
 from galmorph import schema
 from galmorph.astro.classifier import MorphologyClassifier
 from galmorph.astro.redshift import (DiagnosticsWarning, absolute_magnitude,
-                                     plot_redshift_trends, record_redshift_trends,
+                                     record_redshift_trends,
                                      redshift_bias_flags, redshift_trends,
                                      summarize_redshift_trends)
 from galmorph.errors import DataError
@@ -89,7 +89,17 @@ def test_summary_is_json_and_plot_writes_png(tmp_path):
     assert sum(summary["n"]) == len(t) - 1
     assert summary["flags"]["features_decline"] is True
     assert "Class8.6" in json.loads(text)["means"]
-    ax = plot_redshift_trends(redshift_trends(t, abs_mag_bins=2, seed=0))
+    from galmorph.plots import plot_redshift_trends
+
+    trends = redshift_trends(t, abs_mag_bins=2, seed=0)
+    ax = plot_redshift_trends(trends)
+    lines = [c for c in ax.containers]                 # one errorbar per answer and mag bin
+    assert len(lines) == 3 * 2
+    first = lines[0].lines[0].get_xydata()             # plotted values are the table's
+    sel = trends["mag_low"] == sorted(set(trends["mag_low"]))[0]
+    answer = trends.meta["answers"][0]
+    np.testing.assert_allclose(first[:, 1], np.asarray(trends[answer][sel]), equal_nan=True)
+    assert ax.get_xlabel() == "redshift z"
     out = tmp_path / "trends.png"
     ax.figure.savefig(out)
     assert out.stat().st_size > 5000

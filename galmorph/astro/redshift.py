@@ -37,7 +37,7 @@ from galmorph._stats import bootstrap_mean_err, in_bin
 from galmorph.errors import DataError
 
 __all__ = ["Z_SPLIT", "MAG_NAMES", "find_column", "absolute_magnitude", "redshift_trends",
-           "redshift_bias_flags", "summarize_redshift_trends", "plot_redshift_trends",
+           "redshift_bias_flags", "summarize_redshift_trends",
            "DiagnosticsWarning", "record_diagnostics_error", "record_redshift_trends"]
 
 #: Redshift above which the GZ2 sample is dominated by bright ellipticals.
@@ -396,45 +396,3 @@ def record_redshift_trends(table, z, *, cosmology=None, n_boot=100, seed=0):
         return None
     table.meta["redshift_trends"] = summary
     return summary
-
-
-def plot_redshift_trends(trends, ax=None, answers=None):
-    """Plot binned mean fractions against redshift with error bars.
-
-    Parameters
-    ----------
-    trends : astropy.table.Table
-        Output of :func:`redshift_trends`.
-    ax : matplotlib.axes.Axes, optional
-        Axes to draw on; a new figure otherwise.
-    answers : sequence of str, optional
-        Subset of the traced answers.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
-    answers = answers or trends.meta.get("answers") or [
-        c for c in trends.colnames if c in schema.KAGGLE_COLUMNS]
-    split = "mag_low" in trends.colnames
-    groups = sorted(set(zip(trends["mag_low"], trends["mag_high"]))) if split else [None]
-    styles = ["-", "--", ":", "-."]
-    for gi, group in enumerate(groups):
-        sel = np.ones(len(trends), bool) if group is None else (
-            (trends["mag_low"] == group[0]) & (trends["mag_high"] == group[1]))
-        for ai, a in enumerate(answers):
-            label = schema.ANSWERS[schema.column_index(a)].label
-            if group is not None:
-                label += f" ({group[0]:.1f} <= M < {group[1]:.1f})"
-            ax.errorbar(trends["z_mean"][sel], trends[a][sel], yerr=trends[f"{a}_err"][sel],
-                        ls=styles[gi % len(styles)], marker="o", ms=3, color=f"C{ai}",
-                        label=label)
-    ax.axvline(Z_SPLIT, color="0.6", lw=0.8, ls=":")
-    ax.set_xlabel("redshift z")
-    ax.set_ylabel("mean weighted vote fraction")
-    ax.legend(fontsize="small")
-    return ax
