@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from galmorph.astro.redshift import find_column
+from galmorph._util._tables import find_column
 from galmorph.data.images import as_rgb
 from galmorph.errors import DataError
 

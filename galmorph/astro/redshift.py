@@ -34,9 +34,11 @@ from astropy.table import Table
 
 from galmorph import schema
 from galmorph._stats import bootstrap_mean_err, in_bin
+from galmorph._util._jsonable import jsonable
+from galmorph._util._tables import find_column
 from galmorph.errors import DataError
 
-__all__ = ["Z_SPLIT", "MAG_NAMES", "find_column", "absolute_magnitude", "redshift_trends",
+__all__ = ["Z_SPLIT", "MAG_NAMES", "absolute_magnitude", "redshift_trends",
            "redshift_bias_flags", "summarize_redshift_trends",
            "DiagnosticsWarning", "record_diagnostics_error", "record_redshift_trends"]
 
@@ -45,15 +47,6 @@ Z_SPLIT = 0.085
 _Z_NAMES = ("z", "redshift", "zspec", "z_spec", "specz")
 MAG_NAMES = ("petroMag_r", "petromag_r", "mag_r", "r_mag", "rmag", "modelMag_r",
               "cmodelMag_r", "PETROMAG_R")
-
-
-def find_column(table, candidates):
-    """The first column of ``table`` whose name matches a candidate (case-insensitive), or None."""
-    lower = {name.lower(): name for name in table.colnames}
-    for cand in candidates:
-        if cand.lower() in lower:
-            return lower[cand.lower()]
-    return None
 
 
 def absolute_magnitude(mag, z, cosmology=None):
@@ -296,21 +289,8 @@ def redshift_bias_flags(trends, z_split=Z_SPLIT, min_significance=2.0, min_mag_o
         msgs.append(f"smooth fraction is higher at z > {z_split:g} ({smooth_hi:.2f} vs "
                     f"{smooth_lo:.2f}); give magnitudes to test the luminosity bias")
     flags["messages"] = msgs
-    return _jsonable(flags)
+    return jsonable(flags)
 
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer, int)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if np.isfinite(obj) else None
-    return obj
 
 
 def summarize_redshift_trends(table, **kwargs):
@@ -342,7 +322,7 @@ def summarize_redshift_trends(table, **kwargs):
         "flags": (redshift_bias_flags(trends)
                   if {"Class1.1", "Class1.2"} <= set(answers) else None),
     }
-    summary = _jsonable(summary)
+    summary = jsonable(summary)
     json.dumps(summary)  # fail here, not when the table is written
     return summary
 

@@ -22,6 +22,8 @@ import time
 import numpy as np
 
 from galmorph._atomic import write_text_atomic
+from galmorph._util._jsonable import jsonable
+from galmorph._util._workers import default_workers
 
 from galmorph.data.images import crop_and_resize
 from galmorph.errors import DataError
@@ -54,16 +56,8 @@ def fingerprint(inputs, stats):
     return hashlib.sha256(inputs.encode() + stats.tobytes()).hexdigest()
 
 
-def _json_default(obj):
-    return obj.item() if isinstance(obj, np.generic) else str(obj)
-
-
-def jsonable(obj):
-    return json.loads(json.dumps(obj, default=_json_default))
-
-
 def write_json(path, obj):
-    write_text_atomic(path, json.dumps(obj, indent=1, default=_json_default))
+    write_text_atomic(path, json.dumps(jsonable(obj), indent=1))
 
 
 def read_meta(folder):
@@ -183,7 +177,7 @@ def run_chunks(folder, catalog, meta, workers, on_error, progress, failures):
         _raise_failure(folder, *failures[row], n_done)
     paths = [str(p) for p in catalog.paths]
     init = (str(folder / "images.npy"), paths, meta["crop"], meta["size"])
-    workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
+    workers = workers or max(1, default_workers(len(tasks)))
     bar = tqdm(total=n, initial=n_done, unit="img", desc="prepare", disable=not progress,
                smoothing=0.1)
     pool = None

@@ -1,0 +1,32 @@
+"""The private shared helpers in galmorph/_util."""
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+from galmorph._util._jsonable import jsonable
+from galmorph._util._tables import find_column
+from galmorph._util._text import count
+from galmorph._util._workers import default_workers, usable_cores
+
+
+def test_jsonable_makes_plain_data():
+    out = jsonable({"a": np.arange(3), 1: (np.float32(0.5), np.nan), "p": Path("x/y"),
+                    "b": np.bool_(False), "n": None})
+    assert out == {"a": [0, 1, 2], "1": [0.5, None], "p": "x/y", "b": False, "n": None}
+    assert type(out["a"][0]) is int
+
+
+def test_find_column_is_case_insensitive_and_ordered():
+    t = Table({"RA": [1.0], "Z": [0.1], "redshift": [0.2]})
+    assert find_column(t, ("ra", "alpha")) == "RA"
+    assert find_column(t, ("z", "redshift")) == "Z"
+    assert find_column(t, ("petroR90_r",)) is None
+
+
+def test_count_and_workers():
+    assert count(1, "row") == "1 row" and count(3, "galaxy", "galaxies") == "3 galaxies"
+    assert default_workers(10, min_tasks=256) == 0
+    assert default_workers(1) == 1
+    assert default_workers(10_000) == usable_cores()
+    assert default_workers(10_000, cap=1) == 1
