@@ -40,6 +40,7 @@ def parse_args(argv=None):
     p.add_argument("--model", default="resnet18",
                    help="cnn, resnet18 or resnet18-tailored (default: resnet18)")
     p.add_argument("--precision", default="bf16", help="bf16 or fp32 (default: bf16)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     p.add_argument("--threads", type=int, default=2,
                    help="torch intra-op threads (default: 2)")
     p.add_argument("--workers", default="0,1,2",
@@ -80,10 +81,10 @@ def inference_rate(model, images, args):
     reps = max(1, 2000 // len(images))
     batch = np.concatenate([images] * reps)
     predict_arrays(model, batch[:args.batch_size], batch_size=args.batch_size,
-                   precision=args.precision, device="cpu")            # warm-up
+                   precision=args.precision, device=args.device)            # warm-up
     start = time.perf_counter()
     predict_arrays(model, batch, batch_size=args.batch_size, tta=args.tta,
-                   precision=args.precision, device="cpu")
+                   precision=args.precision, device=args.device)
     return len(batch) / (time.perf_counter() - start)
 
 
@@ -93,7 +94,7 @@ def end_to_end_rate(ckpt, files, workers, args, tmp):
     out = Path(tmp) / f"pred-{workers}.csv"
     start = time.perf_counter()
     table = predict_files(ckpt, files, out=out, batch_size=args.batch_size, tta=args.tta,
-                          device="cpu", precision=args.precision, progress=False,
+                          device=args.device, precision=args.precision, progress=False,
                           workers=workers, chunk_size=args.chunk_size)
     seconds = time.perf_counter() - start
     assert len(table) == len(files) and out.is_file()

@@ -34,3 +34,11 @@ def test_inference_backends_agree_with_the_eager_model():
     for row in rows:
         rate, ratio, diff = (float(v) for v in row.split()[-4:-1])
         assert rate > 0 and ratio > 0 and diff < 0.05, row
+
+
+def test_gpu_check_script_parses_and_runs_the_cuda_tests():
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.sh"
+    proc = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    text = script.read_text()
+    assert "pytest -q -m cuda" in text and "--device cuda" in text
