@@ -3,7 +3,9 @@
 - :mod:`._jsonable`: ``jsonable`` -- any nested result -> plain JSON data;
 - :mod:`._workers`: ``usable_cores`` and ``default_workers`` -- the one worker-count rule;
 - :mod:`._tables`: ``find_column`` -- a table column by candidate names, case-insensitive;
-- :mod:`._text`: ``count`` -- "1 row", "2 rows".
+- :mod:`._text`: ``count`` -- "1 row", "2 rows";
+- :mod:`._io`: checking that an output can be written, the temp-folder fallback, the one
+  skip-report writer and atomic table writes.
 
-Everything may import these; they import nothing of galmorph.
+Everything may import these; they import only the base modules (``_atomic``, ``errors``).
 """

@@ -4,23 +4,26 @@ Examples::
 
     galmorph classify --ra 150.1 --dec 2.2
     galmorph classify --ra 10:00:24 --dec +02:12:00 --petro-r90 8.5 --out one.ecsv
-    galmorph classify catalog.ecsv --out result.ecsv
+    galmorph classify catalog.ecsv --out result.ecsv --report failed.json
 
 A catalogue is any table astropy reads (ECSV, FITS, VOTable, CSV, ...) with
 ``ra``/``dec`` columns in degrees (or an image-path column); the result keeps
 its columns and adds the 37 fractions, ``p_merger``, ``is_merger``,
-``predict_ok`` and ``predict_error``.
+``predict_ok`` and ``predict_error``. ``--out`` and ``--report`` are checked
+for writing before any cutout is fetched; if ``--out`` still fails at the end,
+the rows are saved to a file in the system temporary folder, named on stderr.
 """
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from galmorph._util._io import OutputError, check_writable
+from galmorph.cli._args import positive_int, tta_arg
 from galmorph.errors import DataError
 
-from galmorph.cli._args import positive_int, tta_arg
-
-__all__ = ["add_parser", "run", "position_summary"]
+__all__ = ["add_parser", "run", "position_summary", "report_rows"]
 
 
 def add_parser(subparsers):
@@ -43,7 +46,11 @@ def add_parser(subparsers):
                    help="cutout service (default: hips2fits)")
     p.add_argument("--out", default=None,
                    help="write the result table here; format from the extension "
-                        "(.ecsv keeps the metadata; default: print only)")
+                        "(.ecsv keeps the metadata; .fits, .csv, .xml for VOTable; default: "
+                        "print only)")
+    p.add_argument("--report", metavar="FILE", default=None,
+                   help="also write the rows that could not be classified and why (.json, "
+                        "else text; the format of galmorph predict --report) (default: none)")
     p.add_argument("--threshold", type=float, default=0.54,
                    help="merger threshold on p_merger = Class8.6 (default: 0.54)")
     p.add_argument("--tta", type=tta_arg, default=None, metavar="none|d8|N",
@@ -147,6 +154,7 @@ def run(args):
         raise DataError("give a catalogue file, or both --ra and --dec")
     if args.catalog is not None and (args.ra is not None or args.dec is not None):
         raise DataError("give either a catalogue file or --ra/--dec, not both")
+    _check_outputs(args)  # before any cutout is fetched
     clf = MorphologyClassifier(model=args.model, device=args.device, tta=args.tta,
                                merger_threshold=args.threshold, batch_size=args.batch_size,
                                backend=args.backend, cache_dir=args.cache_dir,
@@ -167,6 +175,8 @@ def run(args):
         print("\n".join(position_summary(result[0], result.meta)))
     else:
         _print_catalog_summary(result)
+    if args.report:
+        _report(result, args.report, args.image_column)
     if args.out:
         _write(result, args.out)
         print(f"wrote {len(result)} rows to {args.out}")
@@ -175,16 +185,77 @@ def run(args):
     return 0 if result["predict_ok"].any() else 1
 
 
+def _check_outputs(args):
+    """--out and --report must be writable before the work (one line naming the flag)."""
+    if args.out:
+        check_writable(args.out, "--out")
+    if args.report:
+        check_writable(args.report, "--report")
+
+
 def _write(result, out):
-    """Write the result; if that format fails, keep the work as ECSV and say where."""
+    """Write the result atomically. If that fails, save the rows as ECSV -- beside ``out``
+    when only the format failed, else (or if that fails too) in the temporary folder --
+    and raise an OutputError naming the copy: the finished rows are never lost."""
+    from galmorph._util._io import describe_error, fallback_path, write_table_atomic
+
     try:
-        result.write(out, overwrite=True)
-    except Exception as exc:  # unknown extension, missing h5py, ...
-        rescue = Path(f"{out}.ecsv")
-        result.write(rescue, overwrite=True)
-        raise DataError(f"cannot write {out} ({str(exc).splitlines()[0]}); the {len(result)} "
-                        f"classified rows were saved to {rescue} instead. Use an extension "
-                        f"astropy writes: .ecsv, .fits, .csv, .xml (VOTable)") from None
+        write_table_atomic(result, out)
+        return
+    except Exception as exc:  # disk full, folder gone, a format astropy cannot write, ...
+        reason, hint = describe_error(exc), ""
+        beside = [] if isinstance(exc, OSError) else [Path(f"{out}.ecsv")]
+    if beside:
+        hint = ". Use an extension astropy writes: .ecsv, .fits, .csv, .xml (VOTable)"
+    for rescue in beside + [None]:
+        try:
+            rescue = rescue or fallback_path(Path(out).stem + ".ecsv")
+            write_table_atomic(result, rescue, format="ascii.ecsv")
+            break
+        except OSError as exc:
+            failed = describe_error(exc)
+    else:
+        raise OutputError(f"--out {out}: cannot write it ({reason}); the classified rows "
+                          f"could not be saved in the temporary folder either ({failed})")
+    raise OutputError(f"--out {out}: cannot write it ({reason}); the {len(result)} classified "
+                      f"rows were saved to {rescue} instead{hint}")
+
+
+def report_rows(result, image_column=None):
+    """The rows of a classified table that failed, as :func:`~galmorph._util._io.write_skip_report`
+    rows: ``{"row", "file" or "ra"/"dec", "reason"}``."""
+    import numpy as np
+
+    from galmorph.astro.classify_inputs import PATH_NAMES
+
+    names = [image_column] if image_column else [n for n in PATH_NAMES if n in result.colnames]
+    column = next((n for n in names if n in result.colnames), None)
+    rows = []
+    for i in np.flatnonzero(~np.asarray(result["predict_ok"])):
+        row = {"row": int(i)}
+        if column is not None:
+            row["file"] = str(result[column][i])
+        for key in ("ra", "dec"):
+            if key in result.colnames:
+                row[key] = float(result[key][i])
+        reason = str(result["predict_error"][i])
+        row["reason"] = reason.split(": ", 1)[1] if reason.startswith("row ") else reason
+        rows.append(row)
+    return rows
+
+
+def _report(result, report, image_column):
+    from galmorph._util._io import save_with_fallback, write_skip_report
+
+    rows = report_rows(result, image_column)
+    path, reason = save_with_fallback(
+        lambda p: write_skip_report(p, rows, len(result), noun="rows"), report)
+    if reason is not None:
+        where = f"saved to {path} instead" if path is not None else "not saved"
+        print(f"galmorph classify: warning: --report {report}: cannot write it ({reason}); "
+              f"{where}", file=sys.stderr)
+    elif rows:
+        print(f"{len(rows)} failed rows and why: {report}")
 
 
 def _print_catalog_summary(result):

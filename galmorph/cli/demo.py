@@ -55,8 +55,10 @@ def add_parser(subparsers):
 
 
 def run(args):
+    from galmorph._util._io import check_writable
     from galmorph.workflows.demo import DemoConfig, format_summary, run_demo
 
+    check_writable(args.out, "--out", folder=True)  # before step 1
     given = {k: getattr(args, k) for k in ("n", "epochs", "time_limit")
              if getattr(args, k) is not None}
     make = DemoConfig.full if args.full else DemoConfig

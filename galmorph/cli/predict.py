@@ -55,22 +55,44 @@ def add_parser(subparsers):
 def run(args):
     import warnings
 
+    from galmorph._util._io import OutputError, OutputWarning, check_writable
     from galmorph.inference.files import predict_files
 
     checkpoint, inputs = split_checkpoint(args.inputs, args.model)
     if not inputs:
         raise SystemExit("galmorph predict: error: no INPUTS (image folders, globs or files) "
                          "after the checkpoint")
+    check_writable(args.out, "--out")          # before any work, naming the flag
+    if args.report:
+        check_writable(args.report, "--report")
     with warnings.catch_warnings():
-        # The summary below says it better than the library's warning.
+        # The summary below says it better than the library's warnings.
         warnings.filterwarnings("ignore", message=r".*images could not be read")
+        warnings.simplefilter("ignore", OutputWarning)
         table = predict_files(checkpoint, inputs, out=args.out,
                               batch_size=args.batch_size, tta=args.tta, device=args.device,
                               precision=args.precision, progress=args.progress,
                               workers=args.workers, chunk_size=args.chunk_size,
                               report=args.report, recursive=args.recursive)
-    skipped = table.meta["skipped"]
-    print(f"wrote {len(table)} predictions to {args.out}", file=sys.stderr)
+    _summary(table, args)
+    meta = table.meta
+    if meta.get("out_error"):
+        # The rows are safe in the fallback; still a failure for scripts to see.
+        where = (f"the {len(table)} predictions were saved to {meta['out']} instead"
+                 if meta["out"] else "the predictions could not be saved anywhere")
+        raise OutputError(f"--out {args.out}: cannot write it ({meta['out_error']}); {where}")
+    return 0
+
+
+def _summary(table, args):
+    """What was written and skipped, on stderr."""
+    skipped, meta = table.meta["skipped"], table.meta
+    if not meta.get("out_error"):
+        print(f"wrote {len(table)} predictions to {args.out}", file=sys.stderr)
+    if meta.get("report_error"):
+        where = f"saved to {meta['report']} instead" if meta["report"] else "not saved"
+        print(f"galmorph predict: warning: --report {args.report}: cannot write it "
+              f"({meta['report_error']}); {where}", file=sys.stderr)
     if skipped:
         print(f"skipped {len(skipped)} of {table.meta['n_images']} images that could not be "
               f"read:", file=sys.stderr)
@@ -78,6 +100,5 @@ def run(args):
             print(f"  {row['file']}: {row['reason']}", file=sys.stderr)
         if len(skipped) > _SHOW:
             print(f"  ... and {len(skipped) - _SHOW} more", file=sys.stderr)
-        if args.report:
-            print(f"full list: {args.report}", file=sys.stderr)
-    return 0
+        if meta.get("report"):
+            print(f"full list: {meta['report']}", file=sys.stderr)

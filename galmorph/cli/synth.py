@@ -30,8 +30,10 @@ def add_parser(subparsers):
 
 
 def run(args):
+    from galmorph._util._io import check_writable
     from galmorph.synth import LABEL_FILE, make_synthetic
 
+    check_writable(args.out, "OUT", folder=True)  # before any galaxy is rendered
     out = make_synthetic(args.out, n=args.n, seed=args.seed, workers=args.workers,
                          progress=not args.quiet, overwrite=args.overwrite)
     print(f"wrote {args.n} synthetic galaxies to {out} ({LABEL_FILE}, seed {args.seed})")

@@ -19,10 +19,13 @@ Output formats, chosen by the file name:
 
 While running, the output is written to ``<out>.partial`` and renamed when
 complete, so an interrupted run keeps its rows without passing for a full one.
+The output folder is checked for writing before any work; a write that still
+fails at the end (disk full, folder removed) saves the table to a file in the
+system temporary folder instead, with an :class:`~galmorph._util._io.OutputWarning`
+naming it (and ``table.meta["out"]``, ``table.meta["out_error"]``).
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 import warnings
@@ -30,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from galmorph._atomic import atomic_open, atomic_path, replace_atomic
+from galmorph._util._io import check_writable, save_or_warn, write_skip_report
 from galmorph.errors import DataError
 from galmorph.schema import ID_COLUMN, KAGGLE_COLUMNS, N_ANSWERS
 
@@ -135,27 +140,65 @@ def _model_and_info(checkpoint_or_model, preprocessing):
                    "preprocessing": {"crop": prep["crop"], "size": int(prep["size"])}}
 
 
+def _csv_lines(ids, pred):
+    """Kaggle submission rows: ``GalaxyID,f1,...,f37`` with 6 decimals."""
+    return "".join(f"{gid}," + ",".join(f"{v:.6f}" for v in row) + "\n"
+                   for gid, row in zip(ids, pred))
+
+
+_CSV_HEADER = ",".join((ID_COLUMN,) + KAGGLE_COLUMNS) + "\n"
+
+
 class _CsvWriter:
-    """Appends rows in the Kaggle submission format to ``<out>.partial``."""
+    """Appends rows in the Kaggle submission format to ``<out>.partial``.
+
+    A failed append (disk full) stops the streaming and is kept in ``error``;
+    the rows stay in memory and are written whole at the end.
+    """
 
     def __init__(self, out):
         self.out = Path(out)
         self.partial = self.out.with_name(self.out.name + ".partial")
-        self.partial.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(self.partial, "w", newline="")
-        self.fh.write(",".join((ID_COLUMN,) + KAGGLE_COLUMNS) + "\n")
+        self.fh, self.error = None, None
+        try:
+            self.partial.parent.mkdir(parents=True, exist_ok=True)
+            self.fh = open(self.partial, "w", newline="")
+        except OSError as err:
+            self.error = err
+        self._write(_CSV_HEADER)
+
+    def _write(self, text):
+        if self.error is not None:
+            return
+        try:
+            self.fh.write(text)
+            self.fh.flush()
+        except OSError as err:
+            self.error = err
+            self.abandon()
+            self.partial.unlink(missing_ok=True)  # free the space for the final write
 
     def append(self, ids, pred):
-        for gid, row in zip(ids, pred):
-            self.fh.write(f"{gid}," + ",".join(f"{v:.6f}" for v in row) + "\n")
-        self.fh.flush()
+        self._write(_csv_lines(ids, pred))
 
     def finish(self):
+        if self.error is not None:
+            raise self.error
         self.fh.close()
-        os.replace(self.partial, self.out)
+        replace_atomic(self.partial, self.out)
 
     def abandon(self):
-        self.fh.close()
+        try:
+            if self.fh is not None:
+                self.fh.close()
+        except OSError:
+            pass
+
+
+def _write_kaggle_csv(table, path):
+    pred = np.array([table[c] for c in KAGGLE_COLUMNS]).T                 # (N, 37)
+    with atomic_open(path, "w") as fh:
+        fh.write(_CSV_HEADER + _csv_lines(table[ID_COLUMN], pred))
 
 
 def _build_table(ids, files, pred, info, skipped, tta, n_images):
@@ -182,9 +225,9 @@ def _build_table(ids, files, pred, info, skipped, tta, n_images):
 
 
 def _write_table(table, out, fmt):
-    out = Path(out)
-    partial = out.with_name(out.name + ".partial")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    """Write the whole table to ``out`` in ``fmt``, atomically."""
+    if fmt == "kaggle-csv":
+        return _write_kaggle_csv(table, out)
     if fmt == "fits":
         # FITS headers hold scalars: flatten the metadata, list skipped files as COMMENTs.
         flat = table.copy(copy_data=False)
@@ -196,23 +239,33 @@ def _write_table(table, out, fmt):
                      "SCHEMA": meta["schema_version"],
                      "comments": [f"skipped {s['file']}: {s['reason']}"[:2000]
                                   for s in meta["skipped"]]}
-        flat.write(partial, format="fits", overwrite=True)
-    else:
-        table.write(partial, format=fmt, overwrite=True)
-    os.replace(partial, out)
+        table = flat
+    with atomic_path(out) as tmp:
+        table.write(tmp, format=fmt, overwrite=True)
 
 
-def _write_report(report, skipped, n_images):
-    report = Path(report)
-    report.parent.mkdir(parents=True, exist_ok=True)
+def _save(table, out, fmt, writer):
+    """Write ``table`` to ``out`` (renaming the streamed CSV where it is whole); on an
+    OSError save it in the temporary folder instead and warn (never lose the rows)."""
+    def write(path):
+        if writer is not None and path == Path(out) and writer.error is None:
+            writer.finish()
+        else:
+            _write_table(table, path, fmt)
+
+    path, reason = save_or_warn(write, out, f"the {len(table)} predictions", stacklevel=3)
+    table.meta["out"] = None if path is None else str(path)
+    if reason is not None:
+        table.meta["out_error"] = reason
+        if path is not None and writer is not None:
+            writer.partial.unlink(missing_ok=True)  # the fallback holds every row
+
+
+def _save_report(report, skipped, n_images):
     rows = [{"file": f, "reason": r} for f, r in skipped]
-    if report.suffix.lower() == ".json":
-        report.write_text(json.dumps({"n_images": n_images, "n_skipped": len(rows),
-                                      "skipped": rows}, indent=2) + "\n")
-    else:
-        lines = [f"# {len(rows)} of {n_images} images skipped"]
-        lines += [f"{r['file']}\t{r['reason']}" for r in rows]
-        report.write_text("\n".join(lines) + "\n")
+    path, reason = save_or_warn(lambda p: write_skip_report(p, rows, n_images), report,
+                                "the report", stacklevel=3)
+    return {"report": None if path is None else str(path), "report_error": reason}
 
 
 def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=None,
@@ -248,7 +301,8 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
     chunk_size : int
         Files decoded and predicted per step (default 1024).
     report : path-like, optional
-        Also write the skipped files and reasons here (``.json`` or text).
+        Also write the skipped files and reasons here (``.json`` or text, see
+        :func:`galmorph._util._io.write_skip_report`).
     preprocessing : dict, optional
         ``{"crop": 224, "size": 80}`` overriding the checkpoint's.
     recursive : bool
@@ -261,11 +315,17 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
         stem), ``file`` and the 37 columns ``Class1.1`` ... ``Class11.6``.
         ``table.meta["skipped"]`` lists ``{"file", "reason"}`` of every image
         that could not be read; the metadata also names the model.
+        ``table.meta["out"]`` is the file written: ``out``, or a file in the
+        temporary folder where writing ``out`` failed at the end (then
+        ``meta["out_error"]`` says why and an ``OutputWarning`` is issued);
+        likewise ``meta["report"]`` and ``meta["report_error"]``.
 
     Raises
     ------
     galmorph.errors.DataError
         Unknown output format, no inputs, or no image could be read at all.
+    galmorph._util._io.OutputError
+        ``out`` or ``report`` cannot be written (checked before any work).
 
     Examples
     --------
@@ -278,6 +338,10 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
     from galmorph.inference.engine import predict_arrays
 
     fmt = None if out is None else _output_format(out)       # fail before any work
+    if out is not None:
+        check_writable(out, "out")
+    if report is not None:
+        check_writable(report, "report")
     tta = check_tta(tta)
     model, info = _model_and_info(checkpoint_or_model, preprocessing)
     catalog = _catalog(inputs, recursive)
@@ -329,22 +393,20 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
         if bar is not None:
             bar.close()
 
-    if report is not None:
-        _write_report(report, skipped, n_inputs)
+    saved_report = {} if report is None else _save_report(report, skipped, n_inputs)
     if not kept:
         if writer is not None:
             writer.abandon()
-            writer.partial.unlink()
+            writer.partial.unlink(missing_ok=True)
         first = "; ".join(f"{f}: {r}" for f, r in skipped[:3])
         raise DataError(f"none of the {n_inputs} images could be read ({first})")
     index = np.concatenate(kept)
     pred = np.concatenate(preds) if preds else np.empty((0, N_ANSWERS), np.float32)
     table = _build_table(ids[index], [str(paths[i]) for i in index], pred, info, skipped, tta,
                          n_inputs)
-    if writer is not None:
-        writer.finish()
-    elif fmt is not None:
-        _write_table(table, out, fmt)
+    if fmt is not None:
+        _save(table, out, fmt, writer)
+    table.meta.update(saved_report)
     if skipped:
         warnings.warn(f"{len(skipped)} of {n_inputs} images could not be read and were "
                       f"skipped (first: {skipped[0][0]}: {skipped[0][1]}); the list is in "

@@ -9,7 +9,10 @@ from the Kaggle "Galaxy Zoo - The Galaxy Challenge" training set::
 
 Each galaxy gets its own random generator, derived from the seed and its
 index only (:func:`galaxy_rng`), so a data set is byte-for-byte the same for
-a given seed whatever the number of worker processes. For each galaxy the
+a given seed whatever the number of worker processes. The output folder is
+checked for writing before any galaxy is rendered; the label table, written
+last, goes to a file in the system temporary folder if writing it fails (a
+full disk), and the :class:`~galmorph._util._io.OutputError` names it. For each galaxy the
 true morphology is drawn (:mod:`~galmorph.synth.truth`), rendered
 (:mod:`~galmorph.synth.render`) and classified by simulated volunteers
 (:mod:`~galmorph.synth.votes`).
@@ -24,6 +27,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from galmorph._atomic import write_text_atomic
+from galmorph._util._io import OutputError, check_writable, describe_error, save_with_fallback
 from galmorph.errors import DataError
 from galmorph.schema import ID_COLUMN, KAGGLE_COLUMNS, SCHEMA_VERSION, check_labels
 
@@ -122,7 +127,12 @@ def _render_chunk(task):
     for i, index in enumerate(range(start, stop)):
         image, labels[i], _ = synth_galaxy(seed, index)
         path = Path(image_dir) / f"{FIRST_ID + index}.jpg"
-        Image.fromarray(image).save(path, format="JPEG", quality=JPEG_QUALITY)
+        try:
+            Image.fromarray(image).save(path, format="JPEG", quality=JPEG_QUALITY)
+        except OSError as err:  # a plain message: it crosses the process boundary
+            raise OutputError(f"cannot write {path} ({describe_error(err)}); free some space "
+                              f"(or choose another folder) and run again with --overwrite "
+                              f"(overwrite=True)") from None
     return start, labels
 
 
@@ -140,6 +150,7 @@ def _check_args(out_dir, n, workers, overwrite):
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise DataError(f"output folder {out} already exists and is not empty; choose a new "
                         f"folder or pass overwrite=True (--overwrite) to replace its data set")
+    check_writable(out, "out_dir", folder=True)
     return out
 
 
@@ -160,12 +171,19 @@ def _default_workers():
 
 
 def _write_labels(path, ids, labels):
+    """Write the label CSV atomically (it appears only once every image is written);
+    if that fails, save it in the temporary folder and raise an OutputError naming it."""
     lines = [",".join((ID_COLUMN,) + KAGGLE_COLUMNS)]
     for gid, row in zip(ids, labels):
         lines.append(",".join([str(int(gid))] + [format_fraction(v) for v in row]))
-    tmp = path.with_suffix(".csv.part")
-    tmp.write_text("\n".join(lines) + "\n", encoding="ascii")
-    tmp.replace(path)  # the CSV appears only once every image is written
+    text = "\n".join(lines) + "\n"
+    saved, reason = save_with_fallback(lambda p: write_text_atomic(p, text), path)
+    if reason is None:
+        return
+    where = (f"the labels of the {len(ids)} galaxies were saved to {saved}; copy that file "
+             f"to {path} to complete the set" if saved is not None
+             else "the labels could not be saved anywhere")
+    raise OutputError(f"cannot write {path} ({reason}); {where}")
 
 
 def _write_metadata(out, n, seed):
@@ -174,13 +192,13 @@ def _write_metadata(out, n, seed):
     meta = {"generator": "galmorph.synth.make_synthetic", "galmorph_version": __version__,
             "n": int(n), "seed": int(seed), "schema_version": SCHEMA_VERSION,
             "image_size": 424, "jpeg_quality": JPEG_QUALITY, "first_id": FIRST_ID}
-    (out / "synth.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    (out / "README.txt").write_text(
+    write_text_atomic(out / "synth.json", json.dumps(meta, indent=2) + "\n")
+    write_text_atomic(
+        out / "README.txt",
         f"Synthetic Galaxy Zoo 2-like galaxies made by galmorph {__version__}\n"
         f"(galmorph synth {out} --n {n} --seed {seed}). NOT real galaxies: procedural\n"
         f"images with simulated volunteer votes, in the Kaggle 'Galaxy Zoo - The Galaxy\n"
-        f"Challenge' layout ({IMAGE_DIR}/<GalaxyID>.jpg and {LABEL_FILE}).\n",
-        encoding="utf-8")
+        f"Challenge' layout ({IMAGE_DIR}/<GalaxyID>.jpg and {LABEL_FILE}).\n")
 
 
 def make_synthetic(out_dir, n=1000, seed=0, workers=None, progress=True, overwrite=False):
@@ -213,6 +231,10 @@ def make_synthetic(out_dir, n=1000, seed=0, workers=None, progress=True, overwri
     galmorph.errors.DataError
         For ``n <= 0``, bad ``workers``, a negative ``seed`` or a non-empty
         ``out_dir`` without ``overwrite``.
+    galmorph._util._io.OutputError
+        ``out_dir`` cannot be written (checked before any galaxy is rendered),
+        an image cannot be written, or the label table could not be written
+        (then the message names the copy saved in the temporary folder).
 
     Examples
     --------

@@ -91,6 +91,8 @@ def train(config):
         ``config.out`` holds a different run, or the same run without ``resume``.
     DataError
         The data folder is unreadable or has no labels.
+    galmorph._util._io.OutputError
+        ``config.out`` or ``config.report`` cannot be written (checked first).
 
     Notes
     -----
@@ -135,6 +137,7 @@ class _Run:
 
         if self.out is None or self.config.data is None and not self.config.resume:
             raise ValueError("TrainConfig needs data (a data folder) and out (a run directory)")
+        self._check_writable()
         self.precision = resolve_precision(self.device, self.config.precision)
         self.data = self._prepare()
         self.resolved = self._resolve()
@@ -165,6 +168,15 @@ class _Run:
             set_default_model(self.out / "best.pt")
             self._say(f"registered {self.out / 'best.pt'} as the default galmorph model")
         return self.out
+
+    def _check_writable(self):
+        """One clear line before the data is prepared if the run directory (or the skip
+        report) cannot be written; every rank checks, so none waits for a failed one."""
+        from galmorph._util._io import check_writable
+
+        check_writable(self.out, "--resume" if self.config.resume else "--out", folder=True)
+        if self.config.report is not None:
+            check_writable(self.config.report, "--report")
 
     def _prepare(self):
         from galmorph.data.cache import prepare

@@ -20,7 +20,9 @@ In under three minutes on two CPU cores (``full=True``: about 12) it
 Running it again in the same folder reuses the synthetic data and the cache
 when ``n`` and ``seed`` are unchanged (they are regenerated otherwise) and
 trains a *fresh* run in the next free ``runs/run-NNN`` folder; earlier runs
-are kept.
+are kept. The demo folder is checked for writing before step 1; should the
+evaluation or the predictions fail to be written at the end (a full disk),
+they are saved in the system temporary folder and the summary names the file.
 """
 from __future__ import annotations
 
@@ -135,6 +137,20 @@ def _synthetic_data(config, folder):
     return False
 
 
+def _save_json(doc, path):
+    """Write ``doc`` as JSON atomically; on an OSError save it in the temporary folder and
+    say so. -> the path written (None if nowhere)."""
+    from galmorph._atomic import write_text_atomic
+    from galmorph._util._io import save_with_fallback
+
+    text = json.dumps(doc, indent=2) + "\n"
+    saved, reason = save_with_fallback(lambda p: write_text_atomic(p, text), path)
+    if reason is not None:
+        where = f"saved to {saved} instead" if saved is not None else "kept in memory only"
+        _say(f"      cannot write {path} ({reason}); {where}")
+    return saved
+
+
 def _next_run_dir(runs):
     runs.mkdir(parents=True, exist_ok=True)
     taken = [int(p.name[4:]) for p in runs.glob("run-[0-9][0-9][0-9]") if p.name[4:].isdigit()]
@@ -175,11 +191,13 @@ def run_demo(config=None, **overrides):
     from galmorph.inference.evaluate import evaluate
     from galmorph.inference.files import predict_files
 
+    from galmorph._util._io import check_writable
+
     config = config or DemoConfig()
     if overrides:
         config = DemoConfig(**{**asdict(config), **overrides})
     start = time.perf_counter()
-    out = Path(config.out)
+    out = check_writable(config.out, "out", folder=True)  # before any work
     data, cache = out / "data", out / "cache"
 
     examples = _examples(config, out)
@@ -201,14 +219,15 @@ def run_demo(config=None, **overrides):
 
     _say("[5/6] evaluating on the held-out galaxies (the run's validation split)")
     result = evaluate(checkpoint, prepared, split="validation")
-    evaluation_path = run_dir / "evaluation.json"
-    evaluation_path.write_text(json.dumps(result, indent=2) + "\n")
+    evaluation_path = _save_json(result, run_dir / "evaluation.json")
 
     val_ids = json.loads((run_dir / "split.json").read_text())["val_ids"][:config.n_predict]
     files = [data / "images_training_rev1" / f"{gid}.jpg" for gid in val_ids]
     predictions_path = run_dir / "predictions.ecsv"
     _say(f"[6/6] predicting {len(files)} held-out galaxies from their JPEG files")
     table = predict_files(checkpoint, files, out=predictions_path, progress=False)
+    if table.meta.get("out_error"):  # predict_files saved them elsewhere and warned
+        predictions_path = table.meta["out"] and Path(table.meta["out"])
 
     return DemoResult(
         out=out, data=data, cache=Path(prepared.path), run=run_dir, checkpoint=checkpoint,
