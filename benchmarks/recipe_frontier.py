@@ -53,7 +53,7 @@ def cpu_flags():
     return ", ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags)
 
 
-def run_candidate(name, budget, out, folders, unselected, seed):
+def run_candidate(name, budget, out, folders, unselected, seed, batches_per_epoch):
     from galmorph.models import build_model
     from galmorph.runtime import resolve_device, resolve_precision
     from galmorph.training.config import TrainConfig, read_metrics
@@ -64,11 +64,15 @@ def run_candidate(name, budget, out, folders, unselected, seed):
     run = out / name
     config = TrainConfig(data=[str(f) for f in folders], out=str(run), model=model,
                          model_options=options, size=size, epochs=100_000, seed=seed,
+                         batches_per_epoch=batches_per_epoch,
                          time_limit=budget, progress=False, plateau_patience=5,
                          resume=(run / "config.json").is_file())
     start = time.perf_counter()
     train(config)
     wall = time.perf_counter() - start
+    if not (run / "best.pt").is_file():
+        return {"candidate": name, "model": model, "size": size, "epochs": 0, "rmse": None,
+                "note": f"no epoch of {batches_per_epoch} batches finished in {budget:g} s"}
     result = evaluate(run / "best.pt", subsets={"unselected": unselected})
     rows = read_metrics(run)
     part = result["subsets"]["unselected"]
@@ -95,6 +99,9 @@ def main():
                         help="run folders (default: runs/frontier; reruns resume them)")
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batches-per-epoch", type=int, default=25,
+                        help="validate (and step the schedule) every N batches, so short "
+                             "budgets still see several validations (default: 25)")
     args = parser.parse_args()
 
     from galmorph.data.catalogs import read_kaggle
@@ -107,8 +114,12 @@ def main():
           f"{torch.get_num_threads()} threads", flush=True)
     results = []
     for name in args.only or list(CANDIDATES):
-        r = run_candidate(name, args.budget, args.out, folders, unselected, args.seed)
+        r = run_candidate(name, args.budget, args.out, folders, unselected, args.seed,
+                          args.batches_per_epoch)
         results.append(r)
+        if r["rmse"] is None:
+            print(f"{name:20s} {r['note']}", flush=True)
+            continue
         print(f"{name:20s} {r['gmac_per_image']:6.3f} GMAC  {r['train_images_per_s']:6.0f} img/s  "
               f"{r['epochs']:4d} ep  RMSE {r['rmse']:.4f} ({r['rmse_ci95'][0]:.4f}-"
               f"{r['rmse_ci95'][1]:.4f})  unselected {r['unselected_rmse']:.4f} "
@@ -116,7 +127,7 @@ def main():
               f"mean {r['mean_baseline']:.4f}  [{r['precision']}]", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"frontier-{int(args.budget)}s.json").write_text(json.dumps(results, indent=1))
-    best = min(results, key=lambda r: r["rmse"])
+    best = min((r for r in results if r["rmse"] is not None), key=lambda r: r["rmse"])
     print(f"best at {args.budget:g} s: {best['candidate']} (RMSE {best['rmse']:.4f})")
 
 
