@@ -72,7 +72,8 @@ def add_parser(subparsers):
     aug = p.add_mutually_exclusive_group()
     aug.add_argument("--augment", dest="augment", action="store_true", default=None,
                      help="random rotations and flips of every training batch (default: on for "
-                          "resnet18-tailored, off for cnn and resnet18, as in the paper)")
+                          "resnet18-tailored, as in the paper, and resnet18-cpu; off for cnn "
+                          "and resnet18)")
     aug.add_argument("--no-augment", dest="augment", action="store_false",
                      help="train on the images as they are")
     p.add_argument("--model-option", action="append", default=None, metavar="KEY=VALUE",
