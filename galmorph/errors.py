@@ -5,8 +5,8 @@ They subclass the built-in exception a user would expect (``ValueError`` for
 bad data, ``OSError`` for I/O), so ``except ValueError`` keeps working.
 """
 
-__all__ = ["GalmorphError", "DataError", "CheckpointError", "RunDirError", "CutoutError",
-           "NoModelError"]
+__all__ = ["GalmorphError", "DataError", "ParameterError", "MissingColumnError",
+           "CheckpointError", "RunDirError", "CutoutError", "NoModelError"]
 
 
 class GalmorphError(Exception):
@@ -15,6 +15,17 @@ class GalmorphError(Exception):
 
 class DataError(GalmorphError, ValueError):
     """A data folder, table or image is missing, malformed or breaks the GZ2 tree."""
+
+
+class ParameterError(GalmorphError, ValueError):
+    """An argument has a value galmorph cannot use (the message names it and the choices)."""
+
+
+class MissingColumnError(DataError, KeyError):
+    """A table lacks columns galmorph needs (also a ``KeyError``, as a missing key is)."""
+
+    def __str__(self):  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class CheckpointError(GalmorphError, ValueError):

@@ -452,8 +452,11 @@ def gz2_to_kaggle(table, flavour="weighted_fraction"):
     names = [f"{stem}_{flavour}" for stem in GZ2_COLUMNS]
     missing = [n for n in names if n not in table.keys()]
     if missing:
-        raise KeyError(f"GZ2 table lacks {len(missing)} column(s) for flavour {flavour!r}: "
-                       f"{', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}")
+        from galmorph.errors import MissingColumnError
+
+        raise MissingColumnError(
+            f"GZ2 table lacks {len(missing)} column(s) for flavour {flavour!r}: "
+            f"{', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}")
     cond = np.column_stack([np.asarray(table[n], dtype=np.float64) for n in names])
     cond = np.nan_to_num(cond, nan=0.0)  # unreached questions are blank in the release
     if flavour == "debiased":

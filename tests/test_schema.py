@@ -140,3 +140,24 @@ def test_summary_counts_what_it_hides():
     labels = normalize_tree_numpy(np.random.default_rng(1).random((4, 37)))
     labels[:, 0] = np.nan
     assert "further problems" not in check_labels(labels).summary(limit=5)
+
+
+def test_missing_gz2_columns_are_a_galmorph_error_and_a_key_error():
+    from galmorph.errors import GalmorphError
+
+    with pytest.raises(KeyError) as info:
+        gz2_to_kaggle({"t01_smooth_or_features_a01_smooth_fraction": [0.5]}, "fraction")
+    assert isinstance(info.value, GalmorphError)
+    assert str(info.value).startswith("GZ2 table lacks 36 column(s)")   # not quoted
+
+
+def test_bad_arguments_of_the_readers_are_galmorph_errors(tmp_path):
+    from galmorph.data.cache import prepare
+    from galmorph.data.catalogs import open_catalog
+    from galmorph.errors import GalmorphError
+
+    for call in (lambda: prepare(tmp_path, on_error="ignore"),
+                 lambda: open_catalog(tmp_path, layout="nope")):
+        with pytest.raises(ValueError) as info:
+            call()
+        assert isinstance(info.value, GalmorphError), type(info.value)

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from galmorph.data import cache_build as build
-from galmorph.errors import DataError
+from galmorph.errors import DataError, ParameterError
 
 __all__ = ["combine", "PreparedData", "prepare", "open_prepared", "default_cache_path", "CACHE_FORMAT"]
 
@@ -172,15 +172,15 @@ def _open_catalog(source, flavour, on_error):
 
 def _check_args(crop, size, workers, on_error, flavour):
     if on_error not in _ON_ERROR:
-        raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+        raise ParameterError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
     if flavour not in _FLAVOURS:
-        raise ValueError(f"flavour must be one of {', '.join(_FLAVOURS)}, not {flavour!r}")
+        raise ParameterError(f"flavour must be one of {', '.join(_FLAVOURS)}, not {flavour!r}")
     if crop is not None and (int(crop) != crop or crop < 1):
-        raise ValueError(f"crop must be a positive integer or None, not {crop!r}")
+        raise ParameterError(f"crop must be a positive integer or None, not {crop!r}")
     if int(size) != size or size < 1:
-        raise ValueError(f"size must be a positive integer, not {size!r}")
+        raise ParameterError(f"size must be a positive integer, not {size!r}")
     if workers is not None and (int(workers) != workers or workers < 1):
-        raise ValueError(f"workers must be a positive integer or None, not {workers!r}")
+        raise ParameterError(f"workers must be a positive integer or None, not {workers!r}")
 
 
 def _write_report(catalog, data, report):
@@ -250,7 +250,7 @@ def prepare(source, *, cache_dir=None, crop=224, size=80, workers=None, on_error
     if cache_dir is not None:
         folder = Path(cache_dir)
     elif hasattr(source, "paths"):
-        raise ValueError("pass cache_dir when preparing an opened Catalog")
+        raise ParameterError("pass cache_dir when preparing an opened Catalog")
     else:
         folder = default_cache_path(source, crop, size, flavour)
     settings = _settings(crop, size, flavour)

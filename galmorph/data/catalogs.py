@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import schema
-from ..errors import DataError
+from ..errors import DataError, ParameterError
 from . import gz2 as _gz2
 from . import kaggle as _kaggle
 from .files import (IMAGE_SUFFIXES, absolute, as_list, describe_sources, expand_inputs,
@@ -92,16 +92,16 @@ class Catalog:
         self.ids = np.asarray(self.ids)
         n = len(self.paths)
         if len(self.ids) != n:
-            raise ValueError(f"Catalog has {len(self.ids)} ids but {n} paths")
+            raise ParameterError(f"Catalog has {len(self.ids)} ids but {n} paths")
         if self.labels is not None:
             self.labels = np.asarray(self.labels, dtype=np.float32)
             if self.labels.shape != (n, schema.N_ANSWERS):
-                raise ValueError(f"Catalog labels must have shape ({n}, {schema.N_ANSWERS}), "
+                raise ParameterError(f"Catalog labels must have shape ({n}, {schema.N_ANSWERS}), "
                                  f"not {self.labels.shape}")
         if self.table is None:
             self.table = pd.DataFrame({"id": self.ids})
         if len(self.table) != n:
-            raise ValueError(f"Catalog table has {len(self.table)} rows for {n} galaxies")
+            raise ParameterError(f"Catalog table has {len(self.table)} rows for {n} galaxies")
         if "path" not in self.table.columns:
             paths = pd.DataFrame({"path": [str(p) for p in self.paths]}, index=self.table.index)
             self.table = pd.concat([self.table, paths], axis=1)
@@ -225,7 +225,7 @@ def detect_layout(path):
 def _split(split):
     split = {"train": "training"}.get(split, split)
     if split not in _kaggle.KAGGLE_DIRS:
-        raise ValueError(f"split must be 'training' or 'test', not {split!r}")
+        raise ParameterError(f"split must be 'training' or 'test', not {split!r}")
     return split
 
 
@@ -442,16 +442,16 @@ def open_catalog(source, *, layout="auto", split="training", flavour="weighted_f
     (5000, (5000, 37))
     """
     if flavour not in FLAVOURS:
-        raise ValueError(f"flavour must be one of {', '.join(FLAVOURS)}, not {flavour!r}")
+        raise ParameterError(f"flavour must be one of {', '.join(FLAVOURS)}, not {flavour!r}")
     if layout == _AUTO:
         layout = detect_layout(source)
     if layout not in LAYOUTS:
-        raise ValueError(f"layout must be 'auto' or one of {', '.join(LAYOUTS)}, not {layout!r}")
+        raise ParameterError(f"layout must be 'auto' or one of {', '.join(LAYOUTS)}, not {layout!r}")
     if layout != "kaggle" and _split(split) != "training":
-        raise ValueError(f"split={split!r} applies to the Kaggle layout only; {source} is "
+        raise ParameterError(f"split={split!r} applies to the Kaggle layout only; {source} is "
                          f"read as the {layout!r} layout")
     if layout != "gz2" and (labels is not None or mapping is not None):
-        raise ValueError(f"labels= and mapping= apply to the GZ2 layout only; {source} is "
+        raise ParameterError(f"labels= and mapping= apply to the GZ2 layout only; {source} is "
                          f"read as the {layout!r} layout")
     labelled = layout != "images"
     auto_size, auto_mode = (DEFAULT_IMAGE_SIZE, "RGB") if labelled else (None, None)
