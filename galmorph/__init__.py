@@ -25,3 +25,8 @@ def __getattr__(name):
         module = import_module(_LAZY[name])
         return module if name == "schema" else getattr(module, name)
     raise AttributeError(f"module 'galmorph' has no attribute {name!r}")
+
+
+def __dir__():
+    # The lazy names are part of the public API: list them (tab completion, dir()).
+    return sorted(set(globals()) | set(__all__))

@@ -24,7 +24,9 @@ import warnings
 
 import torch
 
-__all__ = ["PRECISIONS", "resolve_device", "cpu_supports_bf16", "resolve_precision",
+from galmorph.errors import ParameterError
+
+__all__ = ["PRECISIONS", "DeviceError", "resolve_device", "cpu_supports_bf16", "resolve_precision",
            "autocast_dtype", "autocast", "channels_last_helps", "maybe_channels_last"]
 
 #: Accepted precision names (after aliases are resolved).
@@ -34,6 +36,10 @@ _ALIASES = {"bf16": "bf16", "bfloat16": "bf16", "bf16-mixed": "bf16",
             "fp32": "fp32", "float32": "fp32", "float": "fp32", "32": "fp32"}
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+class DeviceError(ParameterError):
+    """The device asked for does not exist on this machine."""
 
 
 def resolve_device(device="auto"):
@@ -47,26 +53,27 @@ def resolve_device(device="auto"):
 
     Raises
     ------
-    ValueError
-        When CUDA (or MPS) is asked for but not available, or the name is unknown.
+    DeviceError
+        (a ``GalmorphError`` and a ``ValueError``) when CUDA (or MPS) is asked for
+        but not available, or the name is unknown.
     """
     if device is None or (isinstance(device, str) and device.lower() == "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N' "
+        raise DeviceError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N' "
                          f"({exc})") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} requested but CUDA is not available on this "
-                             f"machine; use --device cpu or 'auto'")
+            raise DeviceError(f"device {device!r} requested but CUDA is not available on this "
+                              f"machine (torch {torch.__version__}); use --device cpu or auto")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device {device!r} requested but only "
+            raise DeviceError(f"device {device!r} requested but only "
                              f"{torch.cuda.device_count()} CUDA device(s) exist")
     if dev.type == "mps" and not (hasattr(torch.backends, "mps")
                                   and torch.backends.mps.is_available()):
-        raise ValueError(f"device {device!r} requested but MPS is not available")
+        raise DeviceError(f"device {device!r} requested but MPS is not available")
     return dev
 
 

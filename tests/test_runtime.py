@@ -127,3 +127,26 @@ def test_channels_last_rule_and_conversion():
         torch.testing.assert_close(model(x2), ref, atol=1e-5, rtol=1e-4)
     same, x3 = maybe_channels_last(model, x, device="cuda", precision="fp32")
     assert x3 is x and same is model
+
+
+def test_cuda_on_a_cpu_machine_is_one_clear_line_on_the_command_line(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    examples = Path(__file__).resolve().parents[1] / "galmorph" / "data" / "examples"
+    proc = subprocess.run([sys.executable, "-m", "galmorph", "predict", str(examples),
+                           "--out", str(tmp_path / "p.csv"), "--device", "cuda",
+                           "--no-progress"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "CUDA is not available" in lines[0], proc.stderr
+    assert "--device cpu" in lines[0]
+
+
+def test_dir_lists_the_lazy_public_api():
+    import galmorph
+
+    assert {"MorphologyClassifier", "merger_fraction", "redshift_trends"} <= set(dir(galmorph))
