@@ -1,5 +1,6 @@
 """The command-line shell: every subcommand has --help, and the shared argument types."""
 import argparse
+import os
 import subprocess
 import sys
 
@@ -63,3 +64,17 @@ def test_tta_arg_rejects_with_the_choices():
         tta_arg("d5")
     proc = _galmorph("classify", "--ra", "1", "--dec", "1", "--tta", "d5")
     assert proc.returncode == 2 and "invalid --tta 'd5'" in proc.stderr
+
+
+def test_advice_reaching_the_command_line_names_the_flag(tmp_path):
+    from galmorph.synth import make_synthetic
+
+    data = make_synthetic(tmp_path / "synth", n=6, seed=0, workers=1, progress=False)
+    broken = sorted((data / "images_training_rev1").glob("*.jpg"))[2]
+    broken.write_bytes(b"not a jpeg")
+    env = {**os.environ, "GALMORPH_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, "-m", "galmorph", "prepare", str(data),
+                           "--workers", "1"], capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert broken.name in proc.stderr and "--on-error skip" in proc.stderr

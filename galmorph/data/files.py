@@ -259,7 +259,8 @@ def _header_problems(policy, bad, odd, n, where, size, mode):
                          bad, "Re-download or remove these files.")
     drop |= policy.handle("unexpected image", f"{len(odd)} of {images}{where} not "
                           f"{_describe(size, mode)}", odd,
-                          "Pass image_size=None and/or image_mode=None to accept them.")
+                          "Convert or remove them (in Python, image_size=None and/or "
+                          "image_mode=None accept them).")
     return drop
 
 

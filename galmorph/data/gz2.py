@@ -78,7 +78,7 @@ def join_mapping(frame, id_col, path, map_files):
         raise DataError(f"{path} has no asset_id column and no filename mapping table "
                         f"(gz2_filename_mapping*.csv: objid, sample, asset_id) sits next to it: "
                         f"put the GZ2 image release's gz2_filename_mapping.csv in "
-                        f"{path.parent} or pass mapping=")
+                        f"{path.parent} (or pass mapping=PATH in Python)")
     maps = pd.concat([read_table(m, _ID_COLUMNS) for m in map_files], ignore_index=True)
     key = "objid" if "objid" in maps.columns else "dr7objid"
     keys = [parse_int_id(k) for k in maps[key]]

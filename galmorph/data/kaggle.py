@@ -47,7 +47,7 @@ def kaggle_csv(root):
                         f"keep one, or name it {KAGGLE_CSV}")
     raise DataError(f"{root}: no {KAGGLE_CSV}; the Kaggle training layout needs the label table "
                     f"next to {KAGGLE_DIRS['training']}/ (to read images without labels use "
-                    f"split='test' or layout='images')")
+                    f"galmorph predict on the folder, or split='test' / layout='images' in Python)")
 
 
 def kaggle_dir(root, split):

@@ -120,8 +120,8 @@ class Policy:
             lines.append(f"  ... and {len(issues) - self.limit} more "
                          f"({len(issues)} in all)")
         tail = (hint + " " if hint else "") + (
-            "Or pass on_error='skip' to leave them out; they are then listed in "
-            "Catalog.skipped and in the skip report.")
+            "Or pass --on-error skip (on_error='skip' in Python) to leave them out; they are "
+            "then listed in the skip report (--report FILE) and in Catalog.skipped.")
         lines.append(tail)
         return "\n".join(lines)
 

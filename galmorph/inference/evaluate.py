@@ -117,7 +117,7 @@ def _saved_validation_ids(ckpt, ckpt_path):
         saved = json.loads(split_file.read_text())["val_ids"]
     except (ValueError, KeyError, TypeError) as err:
         raise DataError(f"{split_file} is not a galmorph split file ({err}); delete it or "
-                        f"evaluate with split='all'") from None
+                        f"evaluate with --split all (split='all' in Python)") from None
     return np.asarray(saved), str(split_file)
 
 
