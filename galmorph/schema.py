@@ -343,7 +343,8 @@ def check_labels(labels, atol=0.01):
     [(0, 0)]
     """
     arr = _as_2d(labels)
-    known = known_mask(arr)                                      # (N, 37)
+    q_known = known_questions(arr)                               # (N, 11)
+    known = np.repeat(q_known, [len(q.answers) for q in QUESTIONS], axis=1)  # (N, 37)
     check = LabelCheck(n_rows=len(arr))
     partly = np.zeros(arr.shape, dtype=bool)
     for r, number, _ in partial_questions(arr):
@@ -354,7 +355,6 @@ def check_labels(labels, atol=0.01):
     check.out_of_range = [tuple(map(int, rc)) for rc in
                           np.argwhere(known & ((safe < -atol) | (safe > 1 + atol)))]
     bad_rows = {r for r, _ in check.non_finite}
-    q_known = known_questions(arr)                               # (N, 11)
     for q in QUESTIONS:
         total = safe[:, QUESTION_SLICES[q.number]].sum(axis=1)
         parent = PARENT_INDEX[q.number]
