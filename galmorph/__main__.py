@@ -1,7 +1,7 @@
 """``python -m galmorph`` runs the command line."""
 import sys
 
-from galmorph.cli import main
+from galmorph.cli import console_main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

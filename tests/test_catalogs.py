@@ -391,7 +391,7 @@ def test_gz2_missing_flavour_columns_say_which_flavours_exist(tmp_path, jpeg424)
     msg = _raises(r"gz2_hart16\.csv: flavour 'debiased' needs the 37 columns <answer>_debiased; "
                   r"37 are missing \(t01_smooth_or_features_a01_smooth_debiased", read_gz2, root,
                   flavour="debiased")
-    assert "pass flavour='weighted_fraction'" in msg
+    assert "pass --flavour weighted_fraction (flavour='weighted_fraction' in Python)" in msg
 
 
 def test_gz2_tree_break_names_gz2_columns(tmp_path, jpeg424):
@@ -458,6 +458,25 @@ def test_gz2_folder_without_table(tmp_path, jpeg424):
     (tmp_path / "g" / "images" / "1.jpg").write_bytes(jpeg424)
     _raises(r"has an images/ folder but no GZ2 label table", open_catalog, tmp_path / "g")
     _raises(r"no GZ2 label table", read_gz2, tmp_path / "g")
+
+
+def test_gz2_table_with_renamed_columns_says_what_is_wrong_with_it(tmp_path, jpeg424):
+    # The file is there: the message names it and its renamed columns, not "add gz2_hart16.csv".
+    root, *_ = make_gz2(tmp_path / "g", jpeg424, edit=lambda t: t.rename(
+        columns=lambda c: c.replace("t01_", "T01_").replace("t02_", "T02_")))
+    for fn in (open_catalog, read_gz2):
+        msg = _raises(r"gz2_hart16\.csv: no t01_smooth_or_features_a01_smooth_\.\.\. label "
+                      r"columns", fn, root)
+        assert "T01_smooth_or_features_a01_smooth_fraction" in msg and "renamed?" in msg
+        assert "add gz2_hart16.csv" not in msg
+
+
+def test_gz2_mapping_with_renamed_asset_id_is_named(tmp_path, jpeg424):
+    root, *_ = make_gz2(tmp_path / "g", jpeg424, asset_column=False)
+    mapping = root / "gz2_filename_mapping.csv"
+    mapping.write_text(mapping.read_text().replace("asset_id", "assetID"))
+    msg = _raises(r"has no asset_id column and no filename mapping", read_gz2, root)
+    assert "gz2_filename_mapping.csv: no t01_" in msg and "assetID" in msg, msg
 
 
 # ---------------------------------------------------------------------------

@@ -118,7 +118,8 @@ def test_table_of_paths_keeps_order_ids_and_bad_rows(ckpt, images):
     assert out["objid"].tolist() == [501, 502, 503, 504, 505]
     assert out.colnames[:2] == ["objid", "file"]
     assert out.colnames[2:39] == list(schema.KAGGLE_COLUMNS)
-    assert out.colnames[39:] == ["p_merger", "is_merger", "predict_ok", "predict_error"]
+    assert out.colnames[39:] == ["p_merger", "is_merger", "predict_ok", "predict_error",
+                                 "input_note"]
     assert out["predict_ok"].tolist() == [True, False, True, False, True]
     assert "row 1" in out["predict_error"][1] and "corrupt.jpg" in out["predict_error"][1]
     assert "row 3" in out["predict_error"][3] and "missing.png" in out["predict_error"][3]
@@ -379,7 +380,8 @@ def test_cli_bad_input_is_one_clear_line(ckpt, tmp_path, capsys):
     cat = tmp_path / "nocoords.csv"
     Path(cat).write_text("objid,mag\n1,17.0\n")
     assert main(["classify", str(cat), "--model", str(ckpt)]) == 1
-    assert "no ra and dec column" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no ra and dec column" in err and "--image-column NAME" in err
     assert main(["classify", "--ra", "abc", "--dec", "2", "--model", str(ckpt)]) == 1
     assert "cannot read --ra 'abc'" in capsys.readouterr().err
     # A format astropy cannot write loses nothing: the rows are kept as ECSV.
@@ -413,3 +415,27 @@ def test_real_kaggle_jpegs_with_separations(ckpt, kaggle_5k):
     finite = np.isfinite(out["sep_px"])
     assert np.all(out["sep_r90"][finite] == pytest.approx(0.02 * out["sep_px"][finite]))
     assert np.all(np.isnan(out["sep_arcsec"]))  # no petroR90_r: no angular scale
+
+
+def test_converted_input_is_flagged_per_row_or_refused(ckpt, images, tmp_path):
+    grey = tmp_path / "grey.png"
+    Image.open(images["png"][0]).convert("L").save(grey)
+    rgba = tmp_path / "rgba.png"
+    Image.open(images["png"][1]).convert("RGBA").save(rgba)
+    table = Table({"path": [str(images["png"][0]), str(grey), str(rgba)]})
+    out = _clf(ckpt).predict(table)
+    assert out["predict_ok"].tolist() == [True, True, True]
+    assert out["input_note"][0] == ""
+    assert "greyscale converted to RGB" in out["input_note"][1]
+    assert "alpha channel dropped" in out["input_note"][2]
+    assert out.meta["n_converted"] == 2
+    # The converted greyscale row is the colour image with its band repeated, predicted as such.
+    band = np.asarray(Image.open(grey))
+    ref = _reference(ckpt, [np.repeat(band[:, :, None], 3, axis=2)])
+    np.testing.assert_allclose(np.array([out[c][1] for c in schema.KAGGLE_COLUMNS]), ref[0], atol=1e-5)
+    with pytest.warns(UserWarning, match="2 of 3 rows could not be classified"):
+        refused = _clf(ckpt, convert="refuse").predict(table)
+    assert refused["predict_ok"].tolist() == [True, False, False]
+    assert "is greyscale" in refused["predict_error"][1] and "--convert flag" in \
+        refused["predict_error"][1]
+    assert "row 2" in refused["predict_error"][2] and "alpha" in refused["predict_error"][2]

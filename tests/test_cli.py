@@ -78,3 +78,67 @@ def test_advice_reaching_the_command_line_names_the_flag(tmp_path):
                           env=env)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert broken.name in proc.stderr and "--on-error skip" in proc.stderr
+
+
+def _subparsers():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices
+
+
+#: Subcommands that show progress bars, and those that run a network.
+WITH_PROGRESS = ("classify", "predict", "demo", "synth", "prepare", "train", "evaluate")
+WITH_PRECISION = ("classify", "predict", "train", "evaluate")
+
+
+@pytest.mark.parametrize("command", WITH_PROGRESS)
+def test_every_subcommand_takes_progress_and_no_progress_the_same_way(command):
+    p = _subparsers()[command]
+    flags = {opt: a for a in p._actions for opt in a.option_strings}
+    assert flags["--progress"].dest == flags["--no-progress"].dest == "progress"
+    assert flags["--progress"].default is None           # neither given: only on a terminal
+    with pytest.raises(SystemExit):                      # the two exclude each other
+        p.parse_args(["--progress", "--no-progress"])
+
+
+@pytest.mark.parametrize("command", WITH_PRECISION)
+def test_every_precision_flag_lists_the_registry(command):
+    from galmorph.runtime import PRECISIONS
+    action = next(a for a in _subparsers()[command]._actions if "--precision" in a.option_strings)
+    assert tuple(action.choices) == ("auto",) + tuple(PRECISIONS)
+
+
+def test_evaluate_accepts_no_progress():
+    args = build_parser().parse_args(["evaluate", "run/best.pt", "data", "--no-progress"])
+    assert args.progress is False
+
+
+def test_warnings_reach_the_command_line_as_one_line(tmp_path):
+    from galmorph.synth import make_synthetic
+
+    data = make_synthetic(tmp_path / "synth", n=4, seed=0, workers=1, progress=False)
+    # fp16 on a CPU falls back to fp32 with a UserWarning from galmorph.runtime.
+    proc = _galmorph("predict", str(data / "images_training_rev1"), "--precision", "fp16",
+                     "--out", str(tmp_path / "p.csv"), "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if "fp16" in ln]
+    assert lines == ["galmorph predict: warning: fp16 is not supported natively on cpu; "
+                     "using fp32"], proc.stderr
+    assert "warnings.warn" not in proc.stderr and ".py:" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["synth", "predict"])
+def test_the_final_progress_line_appears_once_in_a_log(command, tmp_path):
+    from galmorph.synth import make_synthetic
+
+    data = make_synthetic(tmp_path / "synth", n=12, seed=0, workers=1, progress=False)
+    args = {"synth": ["synth", str(tmp_path / "new"), "--n", "12", "--workers", "1"],
+            "predict": ["predict", str(data / "images_training_rev1"), "--out",
+                        str(tmp_path / "p.csv"), "--chunk-size", "4", "--workers", "0"]}
+    proc = _galmorph(*args[command], "--progress")    # stderr is a pipe, as in a log
+    assert proc.returncode == 0, proc.stderr
+    states = [s for s in proc.stderr.replace("\r", "\n").splitlines() if "|" in s]
+    assert states, proc.stderr                         # --progress draws the bar in a log too
+    assert sum("12/12" in s for s in states) == 1, states
+    quiet = _galmorph(*[a.replace("new", "new2") for a in args[command]])   # default: no bar
+    assert quiet.returncode == 0 and "12/12" not in quiet.stderr, quiet.stderr

@@ -170,7 +170,7 @@ def test_evaluate_bad_inputs(env):
         evaluate(env["ckpt"], env["data"], split="test", device="cpu")
     prepared = prepare(env["data"], crop=224, size=32, progress=False)
     prepared.ids = np.array([f"g{i}" for i in range(12)])
-    with pytest.raises(DataError, match="integer galaxy IDs.*'g0'"):
+    with pytest.raises(DataError, match=r"--id-max 5 \(id_max= in Python\) needs integer galaxy IDs.*'g0'"):
         evaluate(env["ckpt"], prepared, id_max=5, device="cpu")
     bad = env["tmp"] / "truncated.pt"
     bad.write_bytes(env["ckpt"].read_bytes()[:1000])

@@ -90,7 +90,7 @@ def test_cli_ecsv_has_units_descriptions_and_skips(setup):
                 "--no-progress")
     assert proc.returncode == 0, proc.stderr
     table = Table.read(out)
-    assert table.colnames == ["GalaxyID", "file"] + list(KAGGLE_COLUMNS)
+    assert table.colnames == ["GalaxyID", "file"] + list(KAGGLE_COLUMNS) + ["input_note"]
     assert table["GalaxyID"].tolist() == GOOD_IDS
     assert str(table["Class8.6"].unit) == "" and table["Class8.6"].unit is not None
     assert describe_column("Class8.6") in table["Class8.6"].description
@@ -163,3 +163,21 @@ def test_cli_bad_checkpoint_is_one_clean_line(setup, tmp_path):
     assert "galmorph predict: error:" in proc.stderr and "foreign.pt" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_converted_files_are_noted_or_refused(setup, tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    colour = setup["folder"] / f"{GOOD_IDS[1]}.jpg"
+    (folder / "1.jpg").write_bytes(colour.read_bytes())
+    Image.open(colour).convert("L").save(folder / "2.png")
+    table = predict_files(setup["ckpt"], folder, device="cpu", progress=False, workers=0)
+    notes = dict(zip(table["GalaxyID"].tolist(), table["input_note"].tolist()))
+    assert notes[1] == "" and "greyscale converted to RGB" in notes[2]
+    assert table.meta["n_converted"] == 1
+    proc = _cli(setup["ckpt"], folder, "--convert", "refuse", "--out", tmp_path / "r.ecsv",
+                "--no-progress", "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    assert "2.png" in proc.stderr and "is greyscale" in proc.stderr and "--convert flag" in \
+        proc.stderr
+    assert Table.read(tmp_path / "r.ecsv")["GalaxyID"].tolist() == [1]

@@ -5,7 +5,8 @@
 - :mod:`._tables`: ``find_column`` -- a table column by candidate names, case-insensitive;
 - :mod:`._text`: ``count`` -- "1 row", "2 rows";
 - :mod:`._io`: checking that an output can be written, the temp-folder fallback, the one
-  skip-report writer and atomic table writes.
+  skip-report writer and atomic table writes;
+- :mod:`._progress`: ``progress_bar`` -- the one progress bar (once per final state in logs).
 
 Everything may import these; they import only the base modules (``_atomic``, ``errors``).
 """

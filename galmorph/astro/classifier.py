@@ -29,7 +29,7 @@ from galmorph import __version__, schema
 from galmorph.astro.classify_inputs import parse_input
 from galmorph.astro.redshift import record_diagnostics_error, record_redshift_trends
 from galmorph.astro.separation import find_nearest_neighbour, safe_projected_separation
-from galmorph.data.images import crop_and_resize, load_image
+from galmorph.data.images import INPUT_NOTE_DESCRIPTION, crop_and_resize, load_image
 from galmorph.errors import CheckpointError, DataError
 
 __all__ = ["MorphologyClassifier", "DEFAULT_PREPROCESSING", "OUTPUT_COLUMNS"]
@@ -37,7 +37,7 @@ __all__ = ["MorphologyClassifier", "DEFAULT_PREPROCESSING", "OUTPUT_COLUMNS"]
 #: Preprocessing assumed for a bare ``nn.Module`` (the paper's 224 px crop to 80 px).
 DEFAULT_PREPROCESSING = {"crop": 224, "size": 80}
 #: Columns ``predict`` adds after the 37 fractions.
-OUTPUT_COLUMNS = ("p_merger", "is_merger", "predict_ok", "predict_error")
+OUTPUT_COLUMNS = ("p_merger", "is_merger", "predict_ok", "predict_error", "input_note")
 _SEP_COLUMNS = ("sep_px", "sep_r90", "sep_arcsec", "sep_kpc", "n_sources")
 _MERGER = "Class8.6"
 _BLOCK = 64  # full-resolution images held at a time (64 x 424 x 424 x 3 = 35 MB)
@@ -72,7 +72,8 @@ class MorphologyClassifier:
     chunk_size : int
         Rows read, fetched and predicted at a time (bounds memory).
     precision : str
-        ``"auto"``, ``"bf16"``, ``"fp16"`` or ``"fp32"``.
+        ``"auto"``, ``"bf16"``, ``"fp16"``, ``"fp32"`` or ``"int8"`` (CPU only;
+        see :mod:`galmorph.inference.quantize`).
     timeout : float
         Time limit of each cutout request, seconds (default 30).
     retries : int
@@ -83,11 +84,16 @@ class MorphologyClassifier:
     workers : int
         Cutouts fetched at the same time, threads (default 1, the gentlest on the
         services; 4-8 speed up large catalogues).
+    convert : {"flag", "refuse"}
+        Image files that are not g, r, i colour (greyscale, RGBA, one-band FITS):
+        convert them by :mod:`galmorph.data.images`' colour rules and say so in the
+        row's ``input_note`` (default), or fail the row with the reason.
     """
 
     def __init__(self, model=None, device="auto", tta=None, merger_threshold=0.54,
                  batch_size=256, backend="hips2fits", cache_dir=None, progress=True,
-                 chunk_size=1024, precision="auto", timeout=30.0, retries=3, workers=1):
+                 chunk_size=1024, precision="auto", timeout=30.0, retries=3, workers=1,
+                 convert="flag"):
         self.model = model
         self.device = device
         self.tta = tta
@@ -101,6 +107,7 @@ class MorphologyClassifier:
         self.timeout = timeout
         self.retries = retries
         self.workers = workers
+        self.convert = convert
 
     def __repr__(self):
         return (f"MorphologyClassifier(model={self.model!r}, device={self.device!r}, "
@@ -196,10 +203,10 @@ class MorphologyClassifier:
         size = int(self.preprocessing_["size"])
         parsed = parse_input(x, image_column=image_column, image_dir=image_dir, size=size,
                              wrap_ra=wrap_ra)
-        from tqdm.auto import tqdm
+        from galmorph._util._progress import progress_bar
 
         parts, paths = [], []
-        bar = tqdm(total=parsed.n, disable=not self.progress, desc="classify", unit="galaxy")
+        bar = progress_bar(total=parsed.n, enabled=self.progress, desc="classify", unit="galaxy")
         with bar:
             while True:
                 chunk = list(itertools.islice(parsed.rows, int(self.chunk_size)))
@@ -221,16 +228,19 @@ class MorphologyClassifier:
         """
         n = len(chunk)
         errors = [r.value if r.kind == "error" else "" for r in chunk]
+        notes = [""] * n      # how each image was converted to g, r, i colour
         scales = np.full(n, np.nan)   # arcsec/px of fetched cutouts
         sep_px = np.full(n, np.nan)
         n_sources = np.full(n, -1)
         ready, ok = [], []
         for start in range(0, n, _BLOCK):
             block = range(start, min(start + _BLOCK, n))
-            for i, image in self._images(chunk, block, errors, scales, separations):
+            for i, image in self._images(chunk, block, errors, scales, separations, notes):
                 try:
-                    x = image if chunk[i].kind == "ready" else crop_and_resize(
-                        image, self.preprocessing_.get("crop"), int(self.preprocessing_["size"]))
+                    x, note = (image, "") if chunk[i].kind == "ready" else crop_and_resize(
+                        image, self.preprocessing_.get("crop"), int(self.preprocessing_["size"]),
+                        convert=self.convert, return_note=True)
+                    notes[i] = notes[i] or note
                 except DataError as err:
                     errors[i] = f"row {chunk[i].index}: {err}"
                     continue
@@ -246,9 +256,9 @@ class MorphologyClassifier:
         if separations:
             seps = self._project(chunk, parsed, sep_px, scales, cosmology)
             seps["n_sources"] = n_sources
-        return fractions, errors, seps
+        return fractions, errors, seps, notes
 
-    def _images(self, chunk, block, errors, scales, separations):
+    def _images(self, chunk, block, errors, scales, separations, notes):
         """(row, image) for the rows of ``block`` that have no error yet.
 
         The image is a full-resolution array, or a path where only the crop is
@@ -269,9 +279,12 @@ class MorphologyClassifier:
                 yield i, cut.image
             elif r.kind == "path" and separations:
                 try:
-                    yield i, load_image(r.value)
+                    image, notes[i] = load_image(r.value, convert=self.convert,
+                                                 return_note=True)
                 except DataError as err:
                     errors[i] = f"row {r.index}: {err}"
+                    continue
+                yield i, image
             else:
                 yield i, r.value
 
@@ -345,6 +358,9 @@ class MorphologyClassifier:
         out["predict_ok"] = np.array([not e for e in errors])
         out["predict_error"] = np.array(errors, dtype=str) if any(errors) else [""] * n
         out["predict_error"].description = "why the prediction failed (empty when it worked)"
+        out["input_note"] = np.array([n for p in parts for n in p[3]], dtype=str) \
+            if any(n for p in parts for n in p[3]) else [""] * n
+        out["input_note"].description = INPUT_NOTE_DESCRIPTION
         if separations:
             for name in _SEP_COLUMNS:
                 out[name] = np.concatenate([p[2][name] for p in parts])
@@ -357,6 +373,7 @@ class MorphologyClassifier:
         if any(failed):
             record_diagnostics_error(out, "separations", next(e for e in failed if e))
         self._meta(out, parsed, errors)
+        out.meta["n_converted"] = int(sum(1 for v in out["input_note"] if v))
         return out
 
     def _meta(self, out, parsed, errors):

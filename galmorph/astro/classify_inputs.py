@@ -179,7 +179,8 @@ def _from_table(table, image_column, image_dir, wrap_ra):
         col = table[image_column]
         if col.dtype.kind not in "USO":
             raise DataError(f"image column {image_column!r} holds {col.dtype} values, not "
-                            f"file names; name the right column with image_column=")
+                            f"file names; name the right column with --image-column NAME "
+                            f"(image_column= in Python)")
         values = np.ma.filled(col, "") if np.ma.is_masked(col) else col
         petro = _petro(table)
         rows = (_path_row(i, None if v is None else str(v), image_dir,
@@ -251,8 +252,9 @@ def _table_coords(table, note=""):
     if ra_name is None or dec_name is None:
         missing = " and ".join(n for n, v in (("ra", ra_name), ("dec", dec_name)) if v is None)
         raise DataError(f"the table has no {missing} column (columns: {_names(table)}){note}; "
-                        f"give 'ra' and 'dec' in degrees, a SkyCoord column, or an image-path column "
-                        f"named one of {', '.join(PATH_NAMES[:4])} (or pass image_column=)")
+                        f"give 'ra' and 'dec' in degrees, a SkyCoord column, or an image-path "
+                        f"column named one of {', '.join(PATH_NAMES[:4])} (or pass "
+                        f"--image-column NAME; image_column= in Python)")
     ra, dec = _angle(table[ra_name], ra_name, "deg"), _angle(table[dec_name], dec_name, "deg")
     unitless = getattr(table[ra_name], "unit", None) is None and \
         getattr(table[dec_name], "unit", None) is None

@@ -263,7 +263,7 @@ def fetch_cutouts(coords, *, backend="hips2fits", petro_r90=None, size=GZ2_SIZE,
     rows = range(len(ra)) if rows is None else list(rows)
     if len(rows) != len(ra):
         raise ValueError(f"rows has {len(rows)} values for {len(ra)} positions")
-    from tqdm.auto import tqdm
+    from galmorph._util._progress import progress_bar
 
     def one(args):
         r, d, scale, row = args
@@ -271,8 +271,8 @@ def fetch_cutouts(coords, *, backend="hips2fits", petro_r90=None, size=GZ2_SIZE,
                     guard, row)
 
     jobs = list(zip(ra, dec, scales, rows))
-    with tqdm(total=len(jobs), disable=not progress, desc=f"cutouts ({backend})",
-              unit="galaxy") as bar:
+    with progress_bar(total=len(jobs), enabled=progress, desc=f"cutouts ({backend})",
+                      unit="galaxy") as bar:
         if int(workers) == 1:
             return [_tick(bar, one(job)) for job in jobs]
         with ThreadPoolExecutor(max_workers=int(workers)) as pool:  # map keeps the order

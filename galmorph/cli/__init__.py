@@ -12,7 +12,7 @@ from importlib import import_module
 from galmorph import __version__
 from galmorph.errors import GalmorphError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "console_main", "build_parser"]
 
 #: Subcommands in the order ``galmorph --help`` lists them.
 COMMANDS = ("classify", "predict", "models", "demo", "synth", "prepare", "train", "evaluate")
@@ -47,3 +47,28 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"galmorph {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line_warnings(argv):
+    """Show Python warnings as one ``galmorph CMD: warning: ...`` line, without source lines."""
+    import warnings
+
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    prefix = f"galmorph {words[0]}" if words else "galmorph"
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())          # one line, whatever the message holds
+        kind = "" if category is UserWarning else f" ({category.__name__})"
+        print(f"{prefix}: warning{kind}: {text}", file=sys.stderr if file is None else file)
+
+    warnings.showwarning = show
+
+
+def console_main(argv=None):
+    """The ``galmorph`` console script: :func:`main` with warnings as one line each.
+
+    Only the console script replaces :func:`warnings.showwarning`; :func:`main`
+    called from Python (or a test) leaves the caller's warning handling alone.
+    """
+    _one_line_warnings(argv)
+    return main(argv)

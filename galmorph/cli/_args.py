@@ -1,7 +1,8 @@
 """Argument types shared by the subcommands (argparse ``type=`` callables)."""
 import argparse
 
-__all__ = ["positive_int", "tta_arg", "CHECKPOINT_SUFFIXES", "split_checkpoint"]
+__all__ = ["positive_int", "tta_arg", "CHECKPOINT_SUFFIXES", "split_checkpoint", "add_progress",
+           "add_precision", "add_device", "add_convert", "progress_of"]
 
 #: A first positional argument ending so is the checkpoint (``galmorph predict best.pt DIR``).
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
@@ -45,3 +46,51 @@ def split_checkpoint(positionals, model=None):
     if model is None and rest and rest[0].lower().endswith(CHECKPOINT_SUFFIXES):
         model = rest.pop(0)
     return resolve_model_path(model), rest
+
+
+def add_progress(parser):
+    """``--progress`` / ``--no-progress``, the same on every subcommand (dest ``progress``).
+
+    Neither given leaves ``None``: bars on a terminal, none in a log or pipe
+    (:func:`progress_of`).
+    """
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--progress", dest="progress", action="store_true", default=None,
+                       help="always show progress bars on stderr (default: only on a terminal)")
+    group.add_argument("--no-progress", dest="progress", action="store_false",
+                       help="never show progress bars")
+    return group
+
+
+def progress_of(args):
+    """The ``progress=`` of the library call: the flag given, else whether stderr is a terminal."""
+    from galmorph._util._progress import show_progress
+
+    return show_progress(getattr(args, "progress", None))
+
+
+def add_precision(parser, default="auto"):
+    """``--precision``, its choices taken from :data:`galmorph.runtime.PRECISIONS`."""
+    from galmorph.runtime import PRECISIONS
+
+    choices = ("auto",) + tuple(PRECISIONS)
+    parser.add_argument("--precision", default=default, choices=choices,
+                        help=f"arithmetic: {', '.join(choices)}; auto is bf16 where the CPU or "
+                             f"GPU computes it natively, else fp32 (default: {default or 'auto'})")
+
+
+def add_device(parser, default="auto"):
+    """``--device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
+    parser.add_argument("--device", default=default,
+                        help="auto, cpu, cuda or cuda:N; auto is CUDA where present, else the "
+                             "CPU (default: auto)")
+
+
+def add_convert(parser):
+    """``--convert {flag,refuse}``: what to do with images that are not g, r, i colour."""
+    from galmorph.data.images import CONVERT_CHOICES
+
+    parser.add_argument("--convert", default="flag", choices=CONVERT_CHOICES,
+                        help="greyscale, RGBA or one-band FITS images: convert them to RGB and "
+                             "say so in the input_note column (flag), or refuse them as bad "
+                             "rows (refuse) (default: flag)")

@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 
 from galmorph._util._io import OutputError, check_writable
-from galmorph.cli._args import positive_int, tta_arg
+from galmorph.cli._args import (add_convert, add_device, add_precision, add_progress, positive_int, progress_of,
+                               tta_arg)
 from galmorph.errors import DataError
 
 __all__ = ["add_parser", "run", "position_summary", "report_rows"]
@@ -55,7 +56,8 @@ def add_parser(subparsers):
                    help="merger threshold on p_merger = Class8.6 (default: 0.54)")
     p.add_argument("--tta", type=tta_arg, default=None, metavar="none|d8|N",
                    help="test-time augmentation: 'd8' or a number of rotations (default: none)")
-    p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda' (default: auto)")
+    add_device(p)
+    add_precision(p)
     p.add_argument("--batch-size", type=int, default=256, help="images per batch (default: 256)")
     p.add_argument("--image-column", default=None,
                    help="image-path column of the catalogue (default: auto-detect "
@@ -73,7 +75,8 @@ def add_parser(subparsers):
     p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="cutouts fetched at the same time (default: 1; 4-8 speed up "
                         "large catalogues)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_convert(p)
+    add_progress(p)
     p.set_defaults(func=run)
     return p
 
@@ -158,8 +161,9 @@ def run(args):
     clf = MorphologyClassifier(model=args.model, device=args.device, tta=args.tta,
                                merger_threshold=args.threshold, batch_size=args.batch_size,
                                backend=args.backend, cache_dir=args.cache_dir,
-                               progress=not args.no_progress, timeout=args.timeout,
-                               retries=args.retries, workers=args.workers)
+                               progress=progress_of(args), precision=args.precision,
+                               timeout=args.timeout, retries=args.retries, workers=args.workers,
+                               convert=args.convert)
     if args.catalog is None:
         from astropy.table import Table
 

@@ -1,7 +1,7 @@
 """``galmorph demo``: the offline end-to-end demo (synthetic data -> train -> evaluate -> predict)."""
 
 
-from galmorph.cli._args import positive_int
+from galmorph.cli._args import add_progress, positive_int, progress_of
 
 __all__ = ["add_parser", "run"]
 
@@ -48,8 +48,7 @@ def add_parser(subparsers):
     p.add_argument("--time-limit", dest="time_limit", type=float, default=None, metavar="S",
                    help=f"stop training after S seconds (default: {d.time_limit:g}; none with "
                         f"--full)")
-    p.add_argument("--no-progress", dest="progress", action="store_false",
-                   help="hide progress bars (default: shown)")
+    add_progress(p)
     p.set_defaults(func=run)
     return p
 
@@ -63,7 +62,7 @@ def run(args):
              if getattr(args, k) is not None}
     make = DemoConfig.full if args.full else DemoConfig
     result = run_demo(make(out=args.out, seed=args.seed, model=args.model, size=args.size,
-                           lr=args.lr, examples=args.examples, progress=args.progress,
+                           lr=args.lr, examples=args.examples, progress=progress_of(args),
                            **given))
     print(format_summary(result))
     return 0

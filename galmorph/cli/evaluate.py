@@ -1,6 +1,7 @@
 """``galmorph evaluate``: score a checkpoint on labelled data, next to baselines."""
 
-from galmorph.cli._args import split_checkpoint, tta_arg
+from galmorph.cli._args import (add_device, add_precision, add_progress, progress_of,
+                               split_checkpoint, tta_arg)
 
 __all__ = ["add_parser", "run"]
 
@@ -36,14 +37,12 @@ def add_parser(subparsers):
                    help="print one JSON object instead of the table (default: table)")
     p.add_argument("--batch-size", dest="batch_size", type=int, default=256,
                    help="images per forward pass (default: 256)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
-    p.add_argument("--precision", default="auto",
-                   help="auto, bf16, fp16 or fp32 (default: auto, bf16 where native)")
+    add_device(p)
+    add_precision(p)
     p.add_argument("--on-error", dest="on_error", default="raise", choices=("raise", "skip"),
                    help="unreadable image while preparing DATA: stop or leave it out "
                         "(default: raise)")
-    p.add_argument("--progress", action="store_true",
-                   help="show progress bars on stderr (default: off)")
+    add_progress(p)
     p.set_defaults(func=run)
     return p
 
@@ -57,7 +56,7 @@ def run(args):
     data = None if not data else (data[0] if len(data) == 1 else data)
     result = evaluate(checkpoint, data, split=args.split, tta=args.tta,
                       id_max=args.id_max, batch_size=args.batch_size, device=args.device,
-                      precision=args.precision, progress=args.progress,
+                      precision=args.precision, progress=progress_of(args),
                       on_error=args.on_error)
     if args.json:
         print(json.dumps(result, indent=2))

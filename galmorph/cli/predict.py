@@ -1,7 +1,8 @@
 """``galmorph predict``: the 37 GZ2 vote fractions for image files, to CSV / ECSV / FITS."""
 import sys
 
-from galmorph.cli._args import split_checkpoint, tta_arg
+from galmorph.cli._args import (add_convert, add_device, add_precision, add_progress, progress_of,
+                               split_checkpoint, tta_arg)
 
 __all__ = ["add_parser", "run"]
 
@@ -43,11 +44,10 @@ def add_parser(subparsers):
                    help="files decoded and predicted per step (default: 1024)")
     p.add_argument("--recursive", action="store_true",
                    help="search input folders recursively (default: off)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
-    p.add_argument("--precision", default="auto",
-                   help="auto, bf16, fp16 or fp32 (default: auto, bf16 where native)")
-    p.add_argument("--no-progress", dest="progress", action="store_false",
-                   help="hide the progress bar (default: shown)")
+    add_device(p)
+    add_precision(p)
+    add_convert(p)
+    add_progress(p)
     p.set_defaults(func=run)
     return p
 
@@ -71,9 +71,10 @@ def run(args):
         warnings.simplefilter("ignore", OutputWarning)
         table = predict_files(checkpoint, inputs, out=args.out,
                               batch_size=args.batch_size, tta=args.tta, device=args.device,
-                              precision=args.precision, progress=args.progress,
+                              precision=args.precision, progress=progress_of(args),
                               workers=args.workers, chunk_size=args.chunk_size,
-                              report=args.report, recursive=args.recursive)
+                              report=args.report, recursive=args.recursive,
+                              convert=args.convert)
     _summary(table, args)
     meta = table.meta
     if meta.get("out_error"):

@@ -1,7 +1,7 @@
 """``galmorph prepare``: crop and resize a data folder once into a memory-mapped cache."""
 
 
-from galmorph.cli._args import positive_int
+from galmorph.cli._args import add_progress, positive_int, progress_of
 
 __all__ = ["add_parser", "run"]
 
@@ -36,8 +36,7 @@ def add_parser(subparsers):
     p.add_argument("--report", metavar="FILE", default=None,
                    help="write a CSV (item,reason) of every row and image left out "
                         "(default: none)")
-    p.add_argument("--no-progress", dest="progress", action="store_false",
-                   help="hide the progress bar (default: shown)")
+    add_progress(p)
     p.set_defaults(func=run)
     return p
 
@@ -47,7 +46,7 @@ def run(args):
 
     data = prepare(args.data_dir, cache_dir=args.cache, crop=args.crop, size=args.size,
                    workers=args.workers, on_error=args.on_error, flavour=args.flavour,
-                   progress=args.progress, report=args.report)
+                   progress=progress_of(args), report=args.report)
     state = "reused (up to date)" if data.reused else "built"
     shape = "x".join(str(s) for s in data.images.shape)
     print(f"cache {state}: {data.path}")

@@ -1,6 +1,6 @@
 """``galmorph synth``: write a synthetic GZ2-like data set in the Kaggle layout."""
 
-from galmorph.cli._args import positive_int
+from galmorph.cli._args import add_progress, positive_int, progress_of
 
 __all__ = ["add_parser", "run"]
 
@@ -24,7 +24,9 @@ def add_parser(subparsers):
                    help="worker processes (default: all CPUs available)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a synthetic set already in OUT (default: refuse a non-empty OUT)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar (default: show it)")
+    progress = add_progress(p)
+    progress.add_argument("--quiet", dest="progress", action="store_false",
+                          help="the same as --no-progress")
     p.set_defaults(func=run)
     return p
 
@@ -35,6 +37,6 @@ def run(args):
 
     check_writable(args.out, "OUT", folder=True)  # before any galaxy is rendered
     out = make_synthetic(args.out, n=args.n, seed=args.seed, workers=args.workers,
-                         progress=not args.quiet, overwrite=args.overwrite)
+                         progress=progress_of(args), overwrite=args.overwrite)
     print(f"wrote {args.n} synthetic galaxies to {out} ({LABEL_FILE}, seed {args.seed})")
     return 0

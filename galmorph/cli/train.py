@@ -7,6 +7,8 @@ Thin shell over :func:`galmorph.training.train.train`; every flag maps to a
 import argparse
 import json
 
+from galmorph.cli._args import add_device, add_precision, add_progress
+
 __all__ = ["add_parser", "run"]
 
 _EPILOG = """examples:
@@ -62,10 +64,8 @@ def add_parser(subparsers):
     p.add_argument("--time-limit", type=float, metavar="SECONDS",
                    help="stop cleanly at the first batch boundary after this many seconds and "
                         "checkpoint; continue with --resume (default: no limit)")
-    p.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"),
-                   help="arithmetic: auto is bf16 where the CPU/GPU computes it natively, else "
-                        "fp32; fp16 only on CUDA (default: auto)")
-    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: auto, CUDA when present)")
+    add_precision(p, default=None)   # None: the stored value on --resume, else auto
+    add_device(p, default=None)
     p.add_argument("--workers", type=int,
                    help="processes building the preprocessing cache when it is missing "
                         "(default: every core)")
@@ -102,11 +102,7 @@ def add_parser(subparsers):
     p.add_argument("--set-default", action="store_true", default=None,
                    help="register best.pt as the default model of MorphologyClassifier() and "
                         "galmorph predict (default: off)")
-    prog = p.add_mutually_exclusive_group()
-    prog.add_argument("--progress", dest="progress", action="store_true", default=None,
-                      help="always show progress bars (default: only on a terminal)")
-    prog.add_argument("--no-progress", dest="progress", action="store_false",
-                      help="never show progress bars")
+    add_progress(p)
     p.set_defaults(func=run)
     return p
 

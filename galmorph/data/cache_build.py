@@ -164,7 +164,7 @@ def _raise_failure(folder, path, reason, n_done):
 
 def run_chunks(folder, catalog, meta, workers, on_error, progress, failures):
     """Process every chunk not done yet; record failures and done flags as they finish."""
-    from tqdm.auto import tqdm
+    from galmorph._util._progress import progress_bar
 
     n, chunk = meta["n_input"], meta["chunk"]
     done = np.load(folder / "done.npy", mmap_mode="r+")
@@ -178,8 +178,8 @@ def run_chunks(folder, catalog, meta, workers, on_error, progress, failures):
     paths = [str(p) for p in catalog.paths]
     init = (str(folder / "images.npy"), paths, meta["crop"], meta["size"])
     workers = workers or max(1, default_workers(len(tasks)))
-    bar = tqdm(total=n, initial=n_done, unit="img", desc="prepare", disable=not progress,
-               smoothing=0.1)
+    bar = progress_bar(total=n, initial=n_done, unit="img", desc="prepare", enabled=progress,
+                       smoothing=0.1)
     pool = None
     try:
         if workers == 1 or not tasks:

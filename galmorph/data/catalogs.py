@@ -208,9 +208,12 @@ def detect_layout(path):
     if (p / _gz2.GZ2_IMAGE_DIR).is_dir():
         if _gz2.find_tables(p)[0]:
             return "gz2"
+        why = _gz2.unused_tables(p)
+        found = (f"; of the tables there, {why}" if why else
+                 "; add gz2_hart16.csv for training")
         raise DataError(f"{p} has an images/ folder but no GZ2 label table (a CSV or FITS "
-                        f"table with t01_smooth_or_features_... columns); add gz2_hart16.csv "
-                        f"for training, or pass {p / _gz2.GZ2_IMAGE_DIR} to read the images alone")
+                        f"table with {_gz2.GZ2_MARKER}_... columns){found}; or pass "
+                        f"{p / _gz2.GZ2_IMAGE_DIR} to read the images alone")
     if any(image_suffix(n) for n in names):
         return "images"
     raise DataError(f"{p} holds no known layout: expected {_kaggle.KAGGLE_CSV} + "

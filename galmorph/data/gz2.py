@@ -19,8 +19,8 @@ from .files import (as_list, index_images, match_images, read_table, scan_folder
                     table_columns)
 from .validate import Issue, Parts, Rows, check_ids, check_label_rows, count, parse_int_id
 
-__all__ = ["FLAVOURS", "GZ2_IMAGE_DIR", "GZ2_MARKER", "find_tables", "check_gz2_columns",
-           "join_mapping", "read_release"]
+__all__ = ["FLAVOURS", "GZ2_IMAGE_DIR", "GZ2_MARKER", "find_tables", "unused_tables",
+           "check_gz2_columns", "join_mapping", "read_release"]
 
 #: GZ2 vote-fraction flavours (column suffixes of the release).
 FLAVOURS = ("fraction", "weighted_fraction", "debiased")
@@ -49,6 +49,40 @@ def find_tables(root):
     return labels, mappings
 
 
+def unused_tables(root):
+    """Why each table in ``root`` is neither a GZ2 label table nor a filename mapping.
+
+    Returns
+    -------
+    str
+        ``"; "``-joined reasons, such as ``"gz2_hart16.csv: no t01_smooth_or_features_...
+        column (it has T01_SMOOTH_OR_FEATURES_A01_SMOOTH_FRACTION, ...; columns are
+        case-sensitive)"``, or ``""`` when there is no such table.
+    """
+    reasons = []
+    for path in sorted(Path(root).iterdir()):
+        if not (path.is_file() and path.name.lower().endswith(_TABLE_SUFFIXES)):
+            continue
+        try:
+            cols = [str(c) for c in table_columns(path)]
+        except DataError as exc:
+            reasons.append(f"{path.name}: not a readable table ({exc})")
+            continue
+        # Renamed release columns (T01_..., t1_..., assetID) are the usual cause: show them.
+        near = [c for c in cols if c.lower().startswith(("t01", "t1_"))
+                or c.lower().replace("_", "") in ("assetid", "asset")]
+        mapping = "asset_id" in cols and ("objid" in cols or "dr7objid" in cols)
+        if any(c.startswith(GZ2_MARKER) for c in cols) or (mapping and not near):
+            continue                                   # a label table or a mapping: used
+        shown = near or cols
+        listed = ", ".join(shown[:3]) + (", ..." if len(shown) > 3 else "")
+        hint = (f"it has {listed}: renamed? GZ2 column names are case-sensitive and must "
+                f"keep the release's spelling" if near else f"it has {listed}")
+        reasons.append(f"{path.name}: no {GZ2_MARKER}_... label columns and no asset_id + "
+                       f"objid mapping columns ({hint})")
+    return "; ".join(reasons)
+
+
 def check_gz2_columns(path, columns, flavour):
     """All 37 ``<answer>_<flavour>`` columns and an ID column, or a DataError naming them."""
     names = [f"{stem}_{flavour}" for stem in schema.GZ2_COLUMNS]
@@ -57,7 +91,8 @@ def check_gz2_columns(path, columns, flavour):
         have = [f for f in FLAVOURS if all(f"{s}_{f}" in columns for s in schema.GZ2_COLUMNS)]
         more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
         advice = (f"it has complete {' and '.join(map(repr, have))} columns: pass "
-                  f"flavour={have[0]!r}" if have else "no flavour is complete in it")
+                  f"--flavour {have[0]} (flavour={have[0]!r} in Python)" if have
+                  else "no flavour is complete in it")
         raise DataError(f"{path}: flavour {flavour!r} needs the 37 columns "
                         f"<answer>_{flavour}; {len(missing)} are missing "
                         f"({', '.join(missing[:4])}{more}); {advice}")
@@ -78,7 +113,8 @@ def join_mapping(frame, id_col, path, map_files):
         raise DataError(f"{path} has no asset_id column and no filename mapping table "
                         f"(gz2_filename_mapping*.csv: objid, sample, asset_id) sits next to it: "
                         f"put the GZ2 image release's gz2_filename_mapping.csv in "
-                        f"{path.parent} (or pass mapping=PATH in Python)")
+                        f"{path.parent} (or pass mapping=PATH in Python)"
+                        + _also(path.parent))
     maps = pd.concat([read_table(m, _ID_COLUMNS) for m in map_files], ignore_index=True)
     key = "objid" if "objid" in maps.columns else "dr7objid"
     keys = [parse_int_id(k) for k in maps[key]]
@@ -105,6 +141,12 @@ def _read_gz2_table(path, flavour, map_files):
     where = [f"{path.name} line {i + 2}" if csv_like else f"{path.name} row {i + 1}"
              for i in range(len(frame))]
     return _with(frame, _where=where, _id=frame[id_col].to_numpy())
+
+
+def _also(root):
+    """``" -- the tables there: why each is not used"`` (or ``""``), for error messages."""
+    why = unused_tables(root)
+    return f"; of the tables there, {why}" if why else ""
 
 
 def _with(frame, **columns):
@@ -138,7 +180,7 @@ def read_release(root, flavour, labels, mapping, policy, size, mode, check):
     map_files = found_maps if mapping is None else [Path(p) for p in as_list(mapping)]
     if not label_files:
         raise DataError(f"{root}: no GZ2 label table (a CSV or FITS table with "
-                        f"{GZ2_MARKER}_... columns, such as gz2_hart16.csv)")
+                        f"{GZ2_MARKER}_... columns, such as gz2_hart16.csv)" + _also(root))
     frame = pd.concat([_read_gz2_table(p, flavour, map_files) for p in label_files],
                       ignore_index=True)
     n_rows = len(frame)

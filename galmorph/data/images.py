@@ -54,7 +54,8 @@ import numpy as np
 from galmorph.errors import DataError
 
 __all__ = ["load_image", "as_rgb", "crop_and_resize", "image_suffix", "IMAGE_SUFFIXES",
-           "RESAMPLE", "NOTES", "ImageConversionWarning"]
+           "RESAMPLE", "NOTES", "CONVERT_CHOICES", "INPUT_NOTE_DESCRIPTION",
+           "ImageConversionWarning"]
 
 #: File name endings (lower case) that galmorph reads as images; the one list
 #: :mod:`galmorph.data.files` and the catalogs use too.
@@ -72,6 +73,12 @@ RESAMPLE = 2  # PIL.Image.BILINEAR, kept numeric so importing this module stays 
 FITS_Q = 8.0
 #: Percentile of the composite's intensity that is mapped to full white.
 FITS_WHITE_PERCENTILE = 99.9
+
+#: What ``convert=`` (``--convert``) accepts: convert and note, or refuse.
+CONVERT_CHOICES = ("flag", "refuse")
+#: Description of the ``input_note`` column of predictions.
+INPUT_NOTE_DESCRIPTION = ("how the image was converted to the network's g, r, i colour input "
+                          "(empty: colour input used as it is)")
 
 #: The note of each conversion (``convert="flag"``), and how a refusal describes the input.
 NOTES = {
@@ -102,12 +109,13 @@ def _conversions(im):
 
 def _note(keys, convert, path, mode=None):
     """The note for ``keys``; raises for ``convert="refuse"``."""
-    if convert not in ("flag", "refuse"):
+    if convert not in CONVERT_CHOICES:
         raise ValueError(f"convert must be 'flag' or 'refuse', not {convert!r}")
     if keys and convert == "refuse":
         what = " and ".join(NOTES[k][1] for k in keys) + (f" (mode {mode})" if mode else "")
         raise DataError(f"image {path} {what}; the network was trained on g, r, i colour "
-                        f"images. Give colour images, or pass convert='flag' to convert it "
+                        f"images. Give colour images, or pass --convert flag (convert='flag' in "
+                        f"Python) to convert it "
                         f"({'; '.join(NOTES[k][0] for k in keys)}) and note it")
     return "; ".join(NOTES[k][0] for k in keys)
 

@@ -155,10 +155,10 @@ def predict_arrays(model, images, *, batch_size=256, tta=None, device="auto",
     out = np.empty((n, N_ANSWERS), dtype=np.float32)
     starts = range(0, n, batch_size)
     if progress:
-        from tqdm.auto import tqdm
+        from galmorph._util._progress import progress_bar
 
-        starts = tqdm(starts, total=(n + batch_size - 1) // batch_size, unit="batch",
-                      desc="predict")
+        starts = progress_bar(starts, total=(n + batch_size - 1) // batch_size, unit="batch",
+                              desc="predict")
     with torch.inference_mode():
         for start in starts:
             stop = min(start + batch_size, n)

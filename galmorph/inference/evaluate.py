@@ -178,7 +178,7 @@ def _id_subset(ids, index, id_max):
     try:
         numeric = np.asarray(ids)[index].astype(np.int64)
     except ValueError:
-        raise DataError(f"id_max={id_max} needs integer galaxy IDs, but this data has IDs "
+        raise DataError(f"--id-max {id_max} (id_max= in Python) needs integer galaxy IDs, but this data has IDs "
                         f"such as {np.asarray(ids)[index][0]!r}") from None
     return numeric <= id_max
 

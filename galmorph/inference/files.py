@@ -27,7 +27,6 @@ naming it (and ``table.meta["out"]``, ``table.meta["out_error"]``).
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from pathlib import Path
 
@@ -35,7 +34,8 @@ import numpy as np
 
 from galmorph._atomic import atomic_open, atomic_path, replace_atomic
 from galmorph._util._io import check_writable, save_or_warn, write_skip_report
-from galmorph.errors import DataError
+from galmorph.data.images import CONVERT_CHOICES, INPUT_NOTE_DESCRIPTION
+from galmorph.errors import DataError, ParameterError
 from galmorph.schema import ID_COLUMN, KAGGLE_COLUMNS, N_ANSWERS
 
 __all__ = ["predict_files", "OUTPUT_FORMATS"]
@@ -59,23 +59,25 @@ def _catalog(inputs, recursive):
 
 
 def _decode_one(task):
-    """Worker: one file -> (uint8 (3, size, size) or None, error message or None)."""
+    """Worker: one file -> (uint8 (3, size, size) or None, error or None, conversion note)."""
     from galmorph.data.images import crop_and_resize
 
-    path, crop, size = task
+    path, crop, size, convert = task
     try:
-        return crop_and_resize(path, crop=crop, size=size), None
+        arr, note = crop_and_resize(path, crop=crop, size=size, convert=convert,
+                                    return_note=True)
+        return arr, None, note
     except DataError as err:
-        return None, str(err)
+        return None, str(err), ""
     except Exception as err:  # a foreign decoder failure must not abort the other files
-        return None, f"cannot read image {path}: {type(err).__name__}: {err}"
+        return None, f"cannot read image {path}: {type(err).__name__}: {err}", ""
 
 
 class _Decoder:
     """Decodes chunks of files, in a process pool (double-buffered) or in-process."""
 
-    def __init__(self, workers, crop, size):
-        self.crop, self.size = crop, size
+    def __init__(self, workers, crop, size, convert="flag"):
+        self.crop, self.size, self.convert = crop, size, convert
         self.pool = None
         if workers and workers > 0:
             import multiprocessing as mp
@@ -84,7 +86,7 @@ class _Decoder:
             self.pool = mp.get_context("spawn").Pool(workers)
 
     def submit(self, paths):
-        tasks = [(str(p), self.crop, self.size) for p in paths]
+        tasks = [(str(p), self.crop, self.size, self.convert) for p in paths]
         if self.pool is None:
             results = [_decode_one(t) for t in tasks]
             return lambda: results
@@ -98,6 +100,12 @@ class _Decoder:
             else:
                 self.pool.close()
             self.pool.join()
+
+
+def _check_convert(convert):
+    if convert not in CONVERT_CHOICES:
+        raise ParameterError(f"convert must be one of {', '.join(CONVERT_CHOICES)}, not "
+                             f"{convert!r} (--convert on the command line)")
 
 
 def _default_workers(n_files):
@@ -201,7 +209,7 @@ def _write_kaggle_csv(table, path):
         fh.write(_CSV_HEADER + _csv_lines(table[ID_COLUMN], pred))
 
 
-def _build_table(ids, files, pred, info, skipped, tta, n_images):
+def _build_table(ids, files, pred, info, skipped, tta, n_images, notes):
     import astropy.units as u
     from astropy.table import Column, Table
 
@@ -214,10 +222,11 @@ def _build_table(ids, files, pred, info, skipped, tta, n_images):
     for j, col in enumerate(KAGGLE_COLUMNS):
         table[col] = Column(pred[:, j], unit=u.dimensionless_unscaled,
                             description="weighted vote fraction: " + describe_column(col))
+    table["input_note"] = Column(np.array(notes, dtype=str), description=INPUT_NOTE_DESCRIPTION)
     table.meta.update(info)
     table.meta.update({
         "tta": tta, "n_images": n_images, "n_predicted": len(table),
-        "n_skipped": len(skipped),
+        "n_skipped": len(skipped), "n_converted": int(sum(1 for n in notes if n)),
         "skipped": [{"file": f, "reason": r} for f, r in skipped],
         "schema_version": SCHEMA_VERSION, "galmorph_version": __version__,
     })
@@ -270,7 +279,8 @@ def _save_report(report, skipped, n_images):
 
 def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=None,
                   device="auto", precision="auto", progress=True, workers=None,
-                  chunk_size=DEFAULT_CHUNK, report=None, preprocessing=None, recursive=False):
+                  chunk_size=DEFAULT_CHUNK, report=None, preprocessing=None, recursive=False,
+                  convert="flag"):
     """Predict the 37 GZ2 weighted vote fractions for image files.
 
     Parameters
@@ -307,12 +317,17 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
         ``{"crop": 224, "size": 80}`` overriding the checkpoint's.
     recursive : bool
         Search input folders recursively.
+    convert : {"flag", "refuse"}
+        Images that are not g, r, i colour (greyscale, RGBA, one-band FITS):
+        convert them by :mod:`galmorph.data.images`' colour rules and say so
+        in the ``input_note`` column (default), or skip them with the reason.
 
     Returns
     -------
     astropy.table.Table
         ``GalaxyID`` (integer where every file stem is an integer, else the
-        stem), ``file`` and the 37 columns ``Class1.1`` ... ``Class11.6``.
+        stem), ``file``, the 37 columns ``Class1.1`` ... ``Class11.6`` and
+        ``input_note`` (how the image was converted; empty for colour input).
         ``table.meta["skipped"]`` lists ``{"file", "reason"}`` of every image
         that could not be read; the metadata also names the model.
         ``table.meta["out"]`` is the file written: ``out``, or a file in the
@@ -357,20 +372,23 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
 
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from galmorph._util._progress import progress_bar
 
-        bar = tqdm(total=len(paths), unit="img", desc="predict", file=sys.stderr)
+        bar = progress_bar(total=len(paths), unit="img", desc="predict")
     writer = _CsvWriter(out) if fmt == "kaggle-csv" else None
-    decoder = _Decoder(workers, crop, size)
-    kept, preds = [], []
+    _check_convert(convert)
+    decoder = _Decoder(workers, crop, size, convert)
+    kept, preds, notes = [], [], []
     try:
         pending = decoder.submit(chunks[0])
         for k, chunk in enumerate(chunks):
             results = pending()
             if k + 1 < len(chunks):
                 pending = decoder.submit(chunks[k + 1])  # decode ahead while predicting
-            good = [i for i, (arr, _) in enumerate(results) if arr is not None]
-            skipped += [(str(chunk[i]), err) for i, (arr, err) in enumerate(results) if arr is None]
+            good = [i for i, (arr, _, _) in enumerate(results) if arr is not None]
+            skipped += [(str(chunk[i]), err) for i, (arr, err, _) in enumerate(results)
+                        if arr is None]
+            notes += [results[i][2] for i in good]
             if good:
                 images = np.stack([results[i][0] for i in good])       # (B, 3, size, size)
                 pred = predict_arrays(model, images, batch_size=batch_size, tta=tta,
@@ -403,7 +421,7 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
     index = np.concatenate(kept)
     pred = np.concatenate(preds) if preds else np.empty((0, N_ANSWERS), np.float32)
     table = _build_table(ids[index], [str(paths[i]) for i in index], pred, info, skipped, tta,
-                         n_inputs)
+                         n_inputs, notes)
     if fmt is not None:
         _save(table, out, fmt, writer)
     table.meta.update(saved_report)

@@ -259,8 +259,9 @@ def make_synthetic(out_dir, n=1000, seed=0, workers=None, progress=True, overwri
     labels = np.empty((n, len(KAGGLE_COLUMNS)))
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=n, unit="galaxy", desc="galmorph synth")
+        from galmorph._util._progress import progress_bar
+
+        bar = progress_bar(total=n, unit="galaxy", desc="galmorph synth")
     try:
         if workers == 1:
             results = map(_render_chunk, tasks)

@@ -498,10 +498,10 @@ class _Run:
                     and (self.config.progress or sys.stderr.isatty()))
 
     def _bar(self, total, initial, desc):
-        from tqdm.auto import tqdm
+        from galmorph._util._progress import progress_bar
 
-        return tqdm(total=total, initial=initial, desc=desc, unit="img", unit_scale=True,
-                    leave=False, dynamic_ncols=True, disable=not self._show_progress())
+        return progress_bar(total=total, initial=initial, desc=desc, unit="img", unit_scale=True,
+                            leave=False, dynamic_ncols=True, enabled=self._show_progress())
 
     def _say(self, message):
         if self.ctx.is_main:
