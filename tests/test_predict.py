@@ -94,7 +94,7 @@ def test_cli_ecsv_has_units_descriptions_and_skips(setup):
     assert table["GalaxyID"].tolist() == GOOD_IDS
     assert str(table["Class8.6"].unit) == "" and table["Class8.6"].unit is not None
     assert describe_column("Class8.6") in table["Class8.6"].description
-    assert table.meta["tta"] == "d8" and table.meta["model"] == "cnn"
+    assert table.meta["tta"] == "d8" and table.meta["model_name"] == "cnn"
     assert table.meta["n_skipped"] == 1
     assert table.meta["skipped"][0]["file"].endswith(f"{CORRUPT_ID}.jpg")
     values = np.array([table[c] for c in KAGGLE_COLUMNS]).T
@@ -181,3 +181,18 @@ def test_converted_files_are_noted_or_refused(setup, tmp_path):
     assert "2.png" in proc.stderr and "is greyscale" in proc.stderr and "--convert flag" in \
         proc.stderr
     assert Table.read(tmp_path / "r.ecsv")["GalaxyID"].tolist() == [1]
+
+
+def test_predict_and_the_classifier_agree_on_units_and_meta(setup):
+    from galmorph.astro.classifier import MorphologyClassifier
+
+    files = sorted(setup["folder"].glob("1000[0-5]*.jpg"))[:2]
+    table = predict_files(setup["ckpt"], files, device="cpu", progress=False, workers=0)
+    clf = MorphologyClassifier(setup["ckpt"], device="cpu", progress=False)
+    out = clf.predict(Table({"path": [str(f) for f in files]}))
+    for key in ("model_path", "model_name", "preprocessing"):
+        assert table.meta[key] == out.meta[key], key
+    for col in KAGGLE_COLUMNS:
+        assert table[col].unit == out[col].unit == ""        # dimensionless
+    np.testing.assert_allclose(np.array([out[c] for c in KAGGLE_COLUMNS]).T,
+                               np.array([table[c] for c in KAGGLE_COLUMNS]).T, atol=1e-5)

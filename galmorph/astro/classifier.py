@@ -23,6 +23,7 @@ import itertools
 import warnings
 
 import numpy as np
+from astropy import units as u
 from astropy.table import Table
 
 from galmorph import __version__, schema
@@ -348,9 +349,11 @@ class MorphologyClassifier:
                 out.rename_column(name, name + "_input")
         for j, name in enumerate(schema.KAGGLE_COLUMNS):
             out[name] = fractions[:, j]
+            out[name].unit = u.dimensionless_unscaled        # as galmorph predict writes them
             out[name].description = schema.describe_column(name)
         p = fractions[:, schema.column_index(_MERGER)]
         out["p_merger"] = p
+        out["p_merger"].unit = u.dimensionless_unscaled
         out["p_merger"].description = f"merger probability (= {_MERGER}, weighted fraction)"
         with np.errstate(invalid="ignore"):
             out["is_merger"] = np.nan_to_num(p, nan=-1.0) >= self.merger_threshold

@@ -144,7 +144,8 @@ def _model_and_info(checkpoint_or_model, preprocessing):
         size = getattr(getattr(model, "config", None), "input_size", None) or 80
         prep = {"crop": 224, "size": int(size)}
     prep = dict(preprocessing or prep)
-    return model, {"checkpoint": source, "model": name,
+    # The keys of MorphologyClassifier's meta, so both outputs read the same way.
+    return model, {"model_path": source, "model_name": name,
                    "preprocessing": {"crop": prep["crop"], "size": int(prep["size"])}}
 
 
@@ -241,7 +242,7 @@ def _write_table(table, out, fmt):
         # FITS headers hold scalars: flatten the metadata, list skipped files as COMMENTs.
         flat = table.copy(copy_data=False)
         meta = table.meta
-        flat.meta = {"MODEL": str(meta["model"]), "CKPT": str(meta["checkpoint"]),
+        flat.meta = {"MODEL": str(meta["model_name"]), "CKPT": str(meta["model_path"]),
                      "CROP": str(meta["preprocessing"]["crop"]),
                      "SIZE": meta["preprocessing"]["size"], "TTA": str(meta["tta"]),
                      "NIMAGES": meta["n_images"], "NSKIPPED": meta["n_skipped"],
