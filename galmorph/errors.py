@@ -6,7 +6,7 @@ bad data, ``OSError`` for I/O), so ``except ValueError`` keeps working.
 """
 
 __all__ = ["GalmorphError", "DataError", "ParameterError", "MissingColumnError",
-           "CheckpointError", "RunDirError", "CutoutError", "NoModelError"]
+           "CheckpointError", "ModelShapeError", "RunDirError", "CutoutError", "NoModelError"]
 
 
 class GalmorphError(Exception):
@@ -30,6 +30,10 @@ class MissingColumnError(DataError, KeyError):
 
 class CheckpointError(GalmorphError, ValueError):
     """A checkpoint is truncated, foreign or from another model or schema."""
+
+
+class ModelShapeError(CheckpointError):
+    """A model's output is not ``(B, 37)``: it was not built for the GZ2 schema."""
 
 
 class RunDirError(GalmorphError, ValueError):

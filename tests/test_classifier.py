@@ -439,3 +439,18 @@ def test_converted_input_is_flagged_per_row_or_refused(ckpt, images, tmp_path):
     assert "is greyscale" in refused["predict_error"][1] and "--convert flag" in \
         refused["predict_error"][1]
     assert "row 2" in refused["predict_error"][2] and "alpha" in refused["predict_error"][2]
+
+
+def test_a_model_of_the_wrong_shape_is_one_clear_error(images):
+    from galmorph.errors import ModelShapeError
+
+    class TenAnswers(torch.nn.Module):
+        def forward(self, x):
+            return torch.sigmoid(x.mean(dim=(2, 3)).repeat(1, 4)[:, :10])   # (B, 10)
+
+    with pytest.raises(ModelShapeError, match=r"model returned shape \(1, 10\)"):
+        predict_arrays(TenAnswers(), np.zeros((1, 3, 80, 80), np.uint8), device="cpu")
+    clf = MorphologyClassifier(TenAnswers(), device="cpu", progress=False)
+    with pytest.raises(CheckpointError, match=r"model TenAnswers \(in memory\) does not fit GZ2 "
+                                              r"schema .*shape \(\d+, 10\).*37 answers"):
+        clf.predict(str(images["png"][0]))

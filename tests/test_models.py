@@ -251,3 +251,47 @@ def test_importing_the_zoo_does_not_import_torch():
             "'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "False"]
+
+
+def test_the_registry_is_the_one_list_of_models():
+    from galmorph.cli import build_parser
+    from galmorph.models import AUGMENTED_BY_DEFAULT, MODEL_NAMES, model_entry, register_model
+
+    assert MODEL_NAMES == ("cnn", "resnet18", "resnet18-tailored", "resnet18-cpu")
+    assert AUGMENTED_BY_DEFAULT == ("resnet18-tailored", "resnet18-cpu")
+    assert model_entry("resnet18-cpu").preset["width"] == 32
+    assert model_entry("cnn").preprocessing == {"crop": 224, "size": 80}
+    with pytest.raises(ValueError, match="unknown model 'vgg'; choose one of cnn, resnet18"):
+        model_entry("vgg")
+    with pytest.raises(ValueError, match="registered already"):
+        register_model("cnn", "galmorph.models.cnn:GalaxyCNN", "galmorph.models.cnn:CNNConfig")
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for command in ("train", "demo"):
+        action = next(a for a in sub.choices[command]._actions if a.dest == "model")
+        assert tuple(action.choices) == MODEL_NAMES
+
+
+def test_resolve_model_from_path_checkpoint_module_and_wrapper(tmp_path):
+    from galmorph.models import build_model, load_checkpoint, save_checkpoint
+    from galmorph.models.resolve import resolve_model
+
+    model = build_model("cnn", input_size=64)
+    path = save_checkpoint(tmp_path / "m.pt", model, preprocessing={"crop": 200, "size": 64})
+    from_path = resolve_model(str(path))
+    assert from_path.preprocessing == {"crop": 200, "size": 64} and from_path.name == "cnn"
+    assert from_path.path == path and from_path.checkpoint is not None
+    from_ckpt = resolve_model(load_checkpoint(path), preprocessing={"crop": 180})
+    assert from_ckpt.preprocessing == {"crop": 180, "size": 64}
+    bare = resolve_model(model)          # the registry's crop, the config's input size
+    assert bare.model is model and bare.preprocessing == {"crop": 224, "size": 64}
+    assert bare.path is None and bare.name == "cnn"
+
+    class Wrapped(torch.nn.Module):      # as DistributedDataParallel holds the network
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+
+    assert resolve_model(Wrapped(model)).model is model
+    with pytest.raises(TypeError, match="expected a galmorph model, Checkpoint or checkpoint "
+                                        "path, not int"):
+        resolve_model(3)

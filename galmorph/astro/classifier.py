@@ -31,12 +31,11 @@ from galmorph.astro.classify_inputs import parse_input
 from galmorph.astro.redshift import record_diagnostics_error, record_redshift_trends
 from galmorph.astro.separation import find_nearest_neighbour, safe_projected_separation
 from galmorph.data.images import INPUT_NOTE_DESCRIPTION, crop_and_resize, load_image
-from galmorph.errors import CheckpointError, DataError
+from galmorph.errors import CheckpointError, DataError, ModelShapeError
+from galmorph.models import DEFAULT_PREPROCESSING   # re-exported here; defined in the registry
 
 __all__ = ["MorphologyClassifier", "DEFAULT_PREPROCESSING", "OUTPUT_COLUMNS"]
 
-#: Preprocessing assumed for a bare ``nn.Module`` (the paper's 224 px crop to 80 px).
-DEFAULT_PREPROCESSING = {"crop": 224, "size": 80}
 #: Columns ``predict`` adds after the 37 fractions.
 OUTPUT_COLUMNS = ("p_merger", "is_merger", "predict_ok", "predict_error", "input_note")
 _SEP_COLUMNS = ("sep_px", "sep_r90", "sep_arcsec", "sep_kpc", "n_sources")
@@ -119,32 +118,13 @@ class MorphologyClassifier:
         """Load the model now (``predict`` does it on first use); returns ``self``."""
         if getattr(self, "model_", None) is not None:
             return self
-        import torch
+        from galmorph.models.resolve import resolve_model
 
-        m = self.model
-        if isinstance(m, torch.nn.Module):
-            config = getattr(m, "config", None)
-            size = getattr(config, "input_size", DEFAULT_PREPROCESSING["size"])
-            prep = dict(getattr(m, "preprocessing", None) or {**DEFAULT_PREPROCESSING,
-                                                               "size": size})
-            info = {"path": None, "name": getattr(config, "name", type(m).__name__)}
-        else:
-            if not (hasattr(m, "model") and hasattr(m, "preprocessing")):
-                from galmorph.models.checkpoint import load_checkpoint
-                from galmorph.paths import resolve_model_path
-
-                m = load_checkpoint(resolve_model_path(m))
-            if m.schema_version != schema.SCHEMA_VERSION:
-                raise CheckpointError(f"checkpoint {m.path} is for GZ2 schema "
-                                      f"{m.schema_version!r}, this galmorph uses "
-                                      f"{schema.SCHEMA_VERSION!r}; retrain or use the matching "
-                                      f"galmorph version")
-            prep = dict(m.preprocessing)
-            info = {"path": None if m.path is None else str(m.path), "name": m.name}
-            m = m.model
-        self.preprocessing_ = prep
-        self.model_info_ = info
-        self.model_ = m
+        resolved = resolve_model(self.model)
+        self.preprocessing_ = resolved.preprocessing
+        self.model_info_ = {"path": None if resolved.path is None else str(resolved.path),
+                            "name": resolved.name}
+        self.model_ = resolved.model
         return self
 
     # -- prediction ---------------------------------------------------------------------
@@ -308,9 +288,7 @@ class MorphologyClassifier:
         try:
             out = predict_arrays(self.model_, images, batch_size=self.batch_size, tta=self.tta,
                                  device=self.device, precision=self.precision, progress=False)
-        except ValueError as err:
-            if "model returned shape" not in str(err):
-                raise
+        except ModelShapeError as err:
             shape = str(err)
         else:
             if out.ndim == 2 and out.shape[1] == schema.N_ANSWERS:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from galmorph.errors import DataError
+from galmorph.errors import DataError, ModelShapeError
 from galmorph.schema import N_ANSWERS
 
 __all__ = ["predict_arrays", "check_image_array"]
@@ -50,7 +50,8 @@ def check_image_array(images, name="images"):
 
 
 def _unwrap(model):
-    # Accept a loaded Checkpoint as well as the bare nn.Module.
+    # Accept a loaded Checkpoint (anything holding .model) as well as the bare nn.Module; not
+    # a path: predict_arrays takes images already cut, so it needs no preprocessing.
     import torch
 
     if not isinstance(model, torch.nn.Module) and isinstance(
@@ -80,7 +81,8 @@ def _forward(model, x, tta, autocast_ctx):
         total = y if total is None else total + y
     y = total / len(views)
     if y.ndim != 2 or y.shape[1] != N_ANSWERS:
-        raise ValueError(f"model returned shape {tuple(y.shape)}; expected (B, {N_ANSWERS})")
+        raise ModelShapeError(f"model returned shape {tuple(y.shape)}; expected "
+                              f"(B, {N_ANSWERS})")
     return torch.clamp(y, 0.0, 1.0)
 
 

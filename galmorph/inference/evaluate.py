@@ -64,11 +64,10 @@ class _Rows:
 
 
 def _load(checkpoint):
-    from galmorph.models.checkpoint import load_checkpoint
+    from galmorph.models.resolve import resolve_model
 
-    if isinstance(checkpoint, (str, Path)):
-        return load_checkpoint(checkpoint), Path(checkpoint)
-    return checkpoint, getattr(checkpoint, "path", None)
+    resolved = resolve_model(checkpoint)
+    return resolved, resolved.path
 
 
 def _open_data(data, preprocessing, progress, on_error="raise", cache_dir=None):

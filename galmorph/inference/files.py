@@ -125,28 +125,12 @@ def _output_format(out):
 
 def _model_and_info(checkpoint_or_model, preprocessing):
     """(nn.Module, description dict) from a checkpoint path, a Checkpoint or a model."""
-    import torch
+    from galmorph.models.resolve import resolve_model
 
-    from galmorph.models.checkpoint import load_checkpoint
-
-    source = None
-    if isinstance(checkpoint_or_model, (str, os.PathLike)):
-        source = str(checkpoint_or_model)
-        checkpoint_or_model = load_checkpoint(checkpoint_or_model)
-    if isinstance(checkpoint_or_model, torch.nn.Module):
-        model, name, prep = checkpoint_or_model, type(checkpoint_or_model).__name__, None
-    else:  # a loaded Checkpoint
-        model = checkpoint_or_model.model
-        name = checkpoint_or_model.name
-        prep = dict(checkpoint_or_model.preprocessing)
-        source = source or str(getattr(checkpoint_or_model, "path", "") or "") or None
-    if prep is None:  # a bare model: its own input size where it has one
-        size = getattr(getattr(model, "config", None), "input_size", None) or 80
-        prep = {"crop": 224, "size": int(size)}
-    prep = dict(preprocessing or prep)
+    r = resolve_model(checkpoint_or_model, preprocessing)
     # The keys of MorphologyClassifier's meta, so both outputs read the same way.
-    return model, {"model_path": source, "model_name": name,
-                   "preprocessing": {"crop": prep["crop"], "size": int(prep["size"])}}
+    return r.model, {"model_path": None if r.path is None else str(r.path),
+                     "model_name": r.name, "preprocessing": r.preprocessing}
 
 
 def _csv_lines(ids, pred):

@@ -22,42 +22,36 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["MODEL_NAMES", "AUGMENTED_BY_DEFAULT", "model_config", "build_model", "save_checkpoint", "load_checkpoint",
-           "Checkpoint", "tree_normalize", "TreeNormalize"]
+from galmorph.models._registry import (DEFAULT_PREPROCESSING, model_entry, model_names,
+                                      register_model)
 
-MODEL_NAMES = ("cnn", "resnet18", "resnet18-tailored", "resnet18-cpu")
+__all__ = ["MODEL_NAMES", "AUGMENTED_BY_DEFAULT", "DEFAULT_PREPROCESSING", "register_model",
+           "model_entry", "model_config", "build_model", "save_checkpoint", "load_checkpoint",
+           "Checkpoint", "resolve_model", "tree_normalize", "TreeNormalize"]
 
-# Per-model defaults that differ from the config class defaults.
-_PRESETS = {
-    "cnn": {},
-    "resnet18": {},
-    # softmax rather than the paper's ReLU normalisation: never a dead question, and it
-    # reached a lower validation RMSE in short runs (docs/models.rst, "Tree normalisation").
-    "resnet18-tailored": {"maxpool": False, "head_hidden": 256, "dropout": 0.5,
-                          "output": "tree", "tree_kind": "softmax"},
-    # Designed for CPU cost (benchmarks/recipe_frontier.py): half of ResNet-18's width
-    # keeps its depth and the tailored tree head at 0.067 GMAC per 80x80 image, so it trains
-    # ~4x faster than "resnet18" and ~11x faster than "resnet18-tailored" on a CPU.
-    "resnet18-cpu": {"width": 32, "head_hidden": 256, "dropout": 0.3,
-                     "output": "tree", "tree_kind": "softmax"},
-}
+# The one place where models are registered (galmorph.models._registry says why by path).
+_CNN = ("galmorph.models.cnn:GalaxyCNN", "galmorph.models.cnn:CNNConfig")
+_RESNET = ("galmorph.models.resnet:ResNet18", "galmorph.models.resnet:ResNetConfig")
+register_model("cnn", *_CNN, summary="the paper's 3-layer proof-of-concept CNN")
+register_model("resnet18", *_RESNET, summary="ResNet-18 as torchvision builds it, untrained")
+# softmax rather than the paper's ReLU normalisation: never a dead question, and it
+# reached a lower validation RMSE in short runs (docs/models.rst, "Tree normalisation").
+register_model("resnet18-tailored", *_RESNET, augmented=True,
+               preset={"maxpool": False, "head_hidden": 256, "dropout": 0.5,
+                       "output": "tree", "tree_kind": "softmax"},
+               summary="the paper's final model: no max-pool, a hidden head, the GZ2 tree")
+# Designed for CPU cost (benchmarks/recipe_frontier.py): half of ResNet-18's width
+# keeps its depth and the tailored tree head at 0.067 GMAC per 80x80 image, so it trains
+# ~4x faster than "resnet18" and ~11x faster than "resnet18-tailored" on a CPU.
+register_model("resnet18-cpu", *_RESNET, augmented=True,
+               preset={"width": 32, "head_hidden": 256, "dropout": 0.3,
+                       "output": "tree", "tree_kind": "softmax"},
+               summary="half-width ResNet-18 with the tailored tree head, for CPUs")
 
+#: Names of the registered models.
+MODEL_NAMES = model_names()
 #: Models trained with random rotations and flips unless told otherwise.
-AUGMENTED_BY_DEFAULT = ("resnet18-tailored", "resnet18-cpu")
-
-
-def _classes(name):
-    # Imported on use so that ``import galmorph.models`` does not load torch.
-    if name == "cnn":
-        from galmorph.models.cnn import CNNConfig, GalaxyCNN
-        return CNNConfig, GalaxyCNN
-    from galmorph.models.resnet import ResNet18, ResNetConfig
-    return ResNetConfig, ResNet18
-
-
-def _check_name(name):
-    if name not in MODEL_NAMES:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+AUGMENTED_BY_DEFAULT = tuple(n for n in MODEL_NAMES if model_entry(n).augmented)
 
 
 def model_config(name, /, **overrides):
@@ -65,7 +59,9 @@ def model_config(name, /, **overrides):
 
     Parameters
     ----------
-    name : {"cnn", "resnet18", "resnet18-tailored", "resnet18-cpu"}
+    name : str
+        A registered model: ``"cnn"``, ``"resnet18"``, ``"resnet18-tailored"`` or
+        ``"resnet18-cpu"`` (:data:`MODEL_NAMES`).
     **overrides
         Fields of :class:`~galmorph.models.cnn.CNNConfig` or
         :class:`~galmorph.models.resnet.ResNetConfig`, e.g. ``dropout=0.3``.
@@ -76,8 +72,8 @@ def model_config(name, /, **overrides):
         Includes the per-model ``batch_size`` / ``val_batch_size`` defaults
         (cnn 256/128, resnet18 and resnet18-tailored 64/32).
     """
-    _check_name(name)
-    config_cls, _ = _classes(name)
+    entry = model_entry(name)
+    config_cls, _ = entry.classes()
     fields = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
@@ -86,7 +82,7 @@ def model_config(name, /, **overrides):
     other = overrides.pop("name", name)
     if other != name:
         raise ValueError(f"config name {other!r} does not match model {name!r}")
-    kwargs = {**_PRESETS[name], **overrides}
+    kwargs = {**entry.preset, **overrides}
     if "name" in fields:
         kwargs["name"] = name
     return config_cls(**kwargs)
@@ -128,12 +124,15 @@ def build_model(name_or_config, /, **overrides):
     else:
         name = name_or_config
         config = model_config(name, **overrides)
-    _, model_cls = _classes(name)
+    _, model_cls = model_entry(name).classes()
     return model_cls(config)
 
 
 def __getattr__(name):
     # Lazy re-exports (no torch import when only MODEL_NAMES is needed).
+    if name == "resolve_model":
+        from galmorph.models.resolve import resolve_model
+        return resolve_model
     if name in ("save_checkpoint", "load_checkpoint", "Checkpoint"):
         from galmorph.models import checkpoint
         return getattr(checkpoint, name)

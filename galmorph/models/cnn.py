@@ -18,11 +18,9 @@ import torch
 from torch import nn
 
 from galmorph import schema
-from galmorph.models.tree import TREE_KINDS, TreeNormalize
+from galmorph.models._base import GZ2Network, check_output
 
 __all__ = ["CNNConfig", "GalaxyCNN"]
-
-OUTPUTS = ("sigmoid", "tree")
 
 
 @dataclass
@@ -78,10 +76,7 @@ class CNNConfig:
             raise ValueError(f"CNNConfig.name must be 'cnn', not {self.name!r}")
         if len(self.channels) != 3 or len(self.kernel_sizes) != 3:
             raise ValueError("channels and kernel_sizes need exactly 3 entries (one per convolution)")
-        if self.output not in OUTPUTS:
-            raise ValueError(f"output must be one of {OUTPUTS}, not {self.output!r}")
-        if self.tree_kind not in TREE_KINDS:
-            raise ValueError(f"tree_kind must be one of {TREE_KINDS}, not {self.tree_kind!r}")
+        check_output(self)
         if self.feature_size() < 1:
             raise ValueError(f"input_size={self.input_size} is too small for kernels "
                              f"{self.kernel_sizes}: the feature maps vanish")
@@ -99,7 +94,7 @@ class CNNConfig:
         return self.channels[-1] * self.feature_size() ** 2
 
 
-class GalaxyCNN(nn.Module):
+class GalaxyCNN(GZ2Network):
     """The proof-of-concept CNN; see the module docstring.
 
     Parameters
@@ -126,23 +121,13 @@ class GalaxyCNN(nn.Module):
         self.fc1 = nn.Linear(config.flat_features, config.hidden)
         self.dropout = nn.Dropout(config.dropout)
         self.fc2 = nn.Linear(config.hidden, config.num_outputs)
-        self.out = (TreeNormalize(config.tree_kind) if config.output == "tree" else nn.Sigmoid())
-        # Not persistent: the statistics live in the config, not the weights.
-        self.register_buffer("input_mean", torch.tensor(config.input_mean).view(1, 3, 1, 1),
-                             persistent=False)
-        self.register_buffer("input_std", torch.tensor(config.input_std).view(1, 3, 1, 1),
-                             persistent=False)
+        self._init_io(config)
 
     def forward_features(self, x):
         """(B, 3, H, W) images in [0, 1] -> (B, 2592) flattened features."""
-        x = (x - self.input_mean) / self.input_std
-        return torch.flatten(self.features(x), 1)
+        return torch.flatten(self.features(self.normalize(x)), 1)
 
     def forward_head(self, features):
         """(B, 2592) features -> (B, 37) fractions in [0, 1]."""
         h = torch.relu(self.fc1(features))
-        # float32 out even under bf16 autocast, so fractions are comparable across precisions.
-        return self.out(self.fc2(self.dropout(h)).float())
-
-    def forward(self, x):  # (B, 3, H, W) -> (B, 37)
-        return self.forward_head(self.forward_features(x))
+        return self.finish(self.fc2(self.dropout(h)))

@@ -43,15 +43,13 @@ import torch
 from torch import nn
 
 from galmorph import schema
-from galmorph.models.tree import TREE_KINDS, TreeNormalize
+from galmorph.models._base import GZ2Network, check_output
 
 __all__ = ["ResNetConfig", "BasicBlock", "ResNet18", "load_torchvision_weights",
            "IMAGENET_MEAN", "IMAGENET_STD"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-RESNET_NAMES = ("resnet18", "resnet18-tailored", "resnet18-cpu")
-OUTPUTS = ("sigmoid", "tree")
 
 
 @dataclass
@@ -60,7 +58,9 @@ class ResNetConfig:
 
     Attributes
     ----------
-    name : {"resnet18", "resnet18-tailored"}
+    name : str
+        A registered model built by this class: "resnet18", "resnet18-tailored" or
+        "resnet18-cpu".
     num_outputs : int
         37 for GZ2 (1000 gives torchvision's ImageNet network).
     maxpool : bool
@@ -100,16 +100,21 @@ class ResNetConfig:
 
     def __post_init__(self):
         self.input_mean, self.input_std = tuple(self.input_mean), tuple(self.input_std)
-        if self.name not in RESNET_NAMES:
-            raise ValueError(f"ResNetConfig.name must be one of {RESNET_NAMES}, not {self.name!r}")
-        if self.output not in OUTPUTS:
-            raise ValueError(f"output must be one of {OUTPUTS}, not {self.output!r}")
-        if self.tree_kind not in TREE_KINDS:
-            raise ValueError(f"tree_kind must be one of {TREE_KINDS}, not {self.tree_kind!r}")
+        names = _resnet_names()
+        if self.name not in names:
+            raise ValueError(f"ResNetConfig.name must be one of {names}, not {self.name!r}")
+        check_output(self)
         if isinstance(self.width, bool) or int(self.width) != self.width or self.width < 4:
             raise ValueError(f"width must be an integer >= 4, not {self.width!r}")
         if self.output == "tree" and self.num_outputs != schema.N_ANSWERS:
             raise ValueError(f"output='tree' needs num_outputs={schema.N_ANSWERS}")
+
+
+def _resnet_names():
+    """The registered models built by :class:`ResNet18` (galmorph.models' registry)."""
+    from galmorph.models import MODEL_NAMES, model_entry
+
+    return tuple(n for n in MODEL_NAMES if model_entry(n).config_class.endswith(":ResNetConfig"))
 
 
 def _conv3x3(c_in, c_out, stride=1):
@@ -138,7 +143,7 @@ class BasicBlock(nn.Module):
         return self.relu(out + identity)
 
 
-class ResNet18(nn.Module):
+class ResNet18(GZ2Network):
     """ResNet-18 with torchvision's parameter names; see the module docstring.
 
     Parameters
@@ -177,11 +182,7 @@ class ResNet18(nn.Module):
         else:  # plain "fc.weight"/"fc.bias", as in torchvision
             self.head_drop = nn.Dropout(config.dropout)
             self.fc = nn.Linear(c_in, config.num_outputs)
-        self.out = (TreeNormalize(config.tree_kind) if config.output == "tree" else nn.Sigmoid())
-        self.register_buffer("input_mean", torch.tensor(config.input_mean).view(1, 3, 1, 1),
-                             persistent=False)
-        self.register_buffer("input_std", torch.tensor(config.input_std).view(1, 3, 1, 1),
-                             persistent=False)
+        self._init_io(config)
         self._init_weights()
 
     def _init_weights(self):
@@ -195,18 +196,13 @@ class ResNet18(nn.Module):
 
     def forward_features(self, x):
         """(B, 3, H, W) images in [0, 1] -> (B, 512) globally pooled features."""
-        x = (x - self.input_mean) / self.input_std
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))  # (B, 64, H/4, W/4) or H/2
+        x = self.maxpool(self.relu(self.bn1(self.conv1(self.normalize(x)))))  # (B, 64, H/4, W/4) or H/2
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B, 512, h, w)
         return torch.flatten(self.avgpool(x), 1)  # (B, 512)
 
     def forward_head(self, features):
         """(B, 512) features -> (B, num_outputs) fractions in [0, 1]."""
-        # float32 out even under bf16 autocast, so fractions are comparable across precisions.
-        return self.out(self.fc(self.head_drop(features)).float())
-
-    def forward(self, x):  # (B, 3, H, W) -> (B, 37)
-        return self.forward_head(self.forward_features(x))
+        return self.finish(self.fc(self.head_drop(features)))
 
 
 def load_torchvision_weights(model, state_dict, *, include_fc=False):

@@ -167,15 +167,9 @@ def first_conv(model):
     """
     from torch import nn
 
-    if isinstance(model, (str, Path)):
-        from galmorph.models.checkpoint import load_checkpoint
+    from galmorph.models.resolve import resolve_model
 
-        model = load_checkpoint(model)
-    model = getattr(model, "model", model)   # Checkpoint -> its network
-    model = getattr(model, "module", model)  # DistributedDataParallel -> the network
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected a galmorph model, Checkpoint or checkpoint path, not "
-                        f"{type(model).__name__}")
+    model = resolve_model(model).model      # a path, a Checkpoint or a (wrapped) network
     for module in model.modules():
         if isinstance(module, nn.Conv2d) and module.in_channels == 3:
             return module

@@ -1,0 +1,104 @@
+"""The model registry: every galmorph network is named, described and built from here.
+
+As timm's ``_registry.py`` with its ``default_cfgs``, each entry carries what
+the model needs besides its weights: its config class, the preset that makes
+it differ from the config defaults, whether it trains augmented by default,
+and its preprocessing (timm's ``pretrained_cfg``). Unlike timm, the entries
+name their classes by import path rather than decorating them, so that
+``import galmorph.models`` (and ``galmorph --help``, whose choices come from
+here) does not import torch.
+
+Adding a model is one :func:`register_model` call in :mod:`galmorph.models`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import import_module
+
+__all__ = ["DEFAULT_PREPROCESSING", "ModelEntry", "register_model", "model_entry", "model_names"]
+
+#: How galmorph's models cut their input: the central 224 pixels of a 424-pixel GZ2
+#: cutout, resized to 80 (the paper's preprocessing). A model's entry may differ.
+DEFAULT_PREPROCESSING = {"crop": 224, "size": 80}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One registered model.
+
+    Attributes
+    ----------
+    name : str
+        The name users give (``galmorph train --model NAME``).
+    model_class, config_class : str
+        ``"module:Class"`` import paths, imported on first use.
+    preset : dict
+        Config fields that differ from the config class defaults.
+    augmented : bool
+        Trained with random rotations and flips unless told otherwise.
+    preprocessing : dict
+        ``{"crop": ..., "size": ...}`` of a freshly built model.
+    summary : str
+        One line for listings.
+    """
+
+    name: str
+    model_class: str
+    config_class: str
+    preset: dict = field(default_factory=dict)
+    augmented: bool = False
+    preprocessing: dict = field(default_factory=lambda: dict(DEFAULT_PREPROCESSING))
+    summary: str = ""
+
+    def classes(self):
+        """``(config_class, model_class)``, imported now (this imports torch)."""
+        return _load(self.config_class), _load(self.model_class)
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def _load(target):
+    module, _, attr = target.partition(":")
+    return getattr(import_module(module), attr)
+
+
+def register_model(name, model_class, config_class, *, preset=None, augmented=False,
+                   preprocessing=None, summary=""):
+    """Register model ``name``; returns its :class:`ModelEntry`.
+
+    Parameters
+    ----------
+    name : str
+        Unique model name.
+    model_class, config_class : str
+        ``"module:Class"`` import paths of the ``nn.Module`` and its config dataclass.
+    preset : dict, optional
+        Config fields that differ from the config class defaults.
+    augmented : bool
+        Train with random rotations and flips by default.
+    preprocessing : dict, optional
+        Crop and size (default :data:`DEFAULT_PREPROCESSING`).
+    summary : str
+        One line describing the model.
+    """
+    if name in _REGISTRY:
+        raise ValueError(f"model {name!r} is registered already")
+    entry = ModelEntry(name, model_class, config_class, dict(preset or {}), bool(augmented),
+                       dict(preprocessing or DEFAULT_PREPROCESSING), summary)
+    _REGISTRY[name] = entry
+    return entry
+
+
+def model_names():
+    """The registered model names, in registration order."""
+    return tuple(_REGISTRY)
+
+
+def model_entry(name):
+    """The :class:`ModelEntry` of ``name``, or a ``ValueError`` listing the names."""
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown model {name!r}; choose one of "
+                         f"{', '.join(_REGISTRY)}") from None
