@@ -27,7 +27,8 @@ import numpy as np
 
 __all__ = [
     "Answer", "Question", "QUESTIONS", "ANSWERS", "N_ANSWERS", "N_QUESTIONS",
-    "KAGGLE_COLUMNS", "ANSWER_LABELS", "GZ2_COLUMNS", "ID_COLUMN",
+    "KAGGLE_COLUMNS", "ANSWER_LABELS", "GZ2_COLUMNS", "GZ2_FLAVOURS", "DEFAULT_FLAVOUR",
+    "ID_COLUMN", "KAGGLE_LABEL_FILE", "KAGGLE_IMAGE_DIRS",
     "QUESTION_SLICES", "PARENT_INDEX", "TREE_ORDER", "SCHEMA_VERSION",
     "column_index", "describe_column", "question_of",
     "known_questions", "known_mask", "partial_questions",
@@ -41,6 +42,10 @@ SCHEMA_VERSION = "gz2-kaggle-37/1"
 
 #: Identifier column of the Kaggle tables.
 ID_COLUMN = "GalaxyID"
+#: The Kaggle challenge's label table and image folders ("Galaxy Zoo - The Galaxy Challenge"),
+#: which galmorph reads (galmorph.data.kaggle) and writes (galmorph.synth).
+KAGGLE_LABEL_FILE = "training_solutions_rev1.csv"
+KAGGLE_IMAGE_DIRS = {"training": "images_training_rev1", "test": "images_test_rev1"}
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,11 @@ KAGGLE_COLUMNS = tuple(a.kaggle for a in ANSWERS)
 ANSWER_LABELS = tuple(a.label for a in ANSWERS)
 #: Stems of the GZ2 release columns, e.g. ``t08_odd_feature_a24_merger``.
 GZ2_COLUMNS = tuple(a.gz2 for a in ANSWERS)
+#: Vote-fraction flavours of the GZ2 release, its column suffixes (``<stem>_<flavour>``),
+#: in the release's order (Willett et al. 2013; Hart et al. 2016).
+GZ2_FLAVOURS = ("fraction", "weighted_fraction", "debiased")
+#: The flavour galmorph trains on unless told otherwise: the Kaggle labels' kind.
+DEFAULT_FLAVOUR = "weighted_fraction"
 
 _INDEX = {c: i for i, c in enumerate(KAGGLE_COLUMNS)}
 
@@ -446,8 +456,8 @@ def gz2_to_kaggle(table, flavour="weighted_fraction"):
     -------
     numpy.ndarray, shape (N, 37)
     """
-    if flavour not in ("fraction", "weighted_fraction", "debiased"):
-        raise ValueError(f"flavour must be 'fraction', 'weighted_fraction' or 'debiased', "
+    if flavour not in GZ2_FLAVOURS:
+        raise ValueError(f"flavour must be one of {', '.join(map(repr, GZ2_FLAVOURS))}, "
                          f"not {flavour!r}")
     names = [f"{stem}_{flavour}" for stem in GZ2_COLUMNS]
     missing = [n for n in names if n not in table.keys()]

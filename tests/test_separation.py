@@ -8,7 +8,7 @@ from PIL import Image
 
 from galmorph.astro.classifier import MorphologyClassifier
 from galmorph.astro.redshift import DiagnosticsWarning
-from galmorph.astro.separation import (GZ2_SCALE, find_nearest_neighbour, measure_separations,
+from galmorph.astro.separation import (GZ2_SCALE_FACTOR, find_nearest_neighbour, measure_separations,
                                        projected_separation, safe_projected_separation)
 from galmorph.errors import DataError
 from galmorph.models import build_model, save_checkpoint
@@ -78,7 +78,7 @@ def test_projected_separation_units():
     z = 0.05
     out = projected_separation([50.0, np.inf, np.nan], petro_r90=10.0, z=z)
     # GZ2 scale: 0.02 petroR90/px -> 50 px = 1 petroR90 = 10 arcsec at 0.2 arcsec/px.
-    assert out["sep_r90"][0] == pytest.approx(50 * GZ2_SCALE)
+    assert out["sep_r90"][0] == pytest.approx(50 * GZ2_SCALE_FACTOR)
     assert out["sep_arcsec"][0] == pytest.approx(10.0)
     kpc = 10.0 * Planck18.kpc_proper_per_arcmin(z).value / 60
     assert out["sep_kpc"][0] == pytest.approx(kpc)

@@ -28,6 +28,7 @@ from astropy.table import Table
 
 from galmorph import __version__, schema
 from galmorph.astro.classify_inputs import parse_input
+from galmorph.astro.mergers import DEFAULT_THRESHOLD, merger_flags
 from galmorph.astro.redshift import record_diagnostics_error, record_redshift_trends
 from galmorph.astro.separation import find_nearest_neighbour, safe_projected_separation
 from galmorph.data.images import INPUT_NOTE_DESCRIPTION, crop_and_resize, load_image
@@ -90,7 +91,7 @@ class MorphologyClassifier:
         row's ``input_note`` (default), or fail the row with the reason.
     """
 
-    def __init__(self, model=None, device="auto", tta=None, merger_threshold=0.54,
+    def __init__(self, model=None, device="auto", tta=None, merger_threshold=DEFAULT_THRESHOLD,
                  batch_size=256, backend="hips2fits", cache_dir=None, progress=True,
                  chunk_size=1024, precision="auto", timeout=30.0, retries=3, workers=1,
                  convert="flag"):
@@ -333,8 +334,7 @@ class MorphologyClassifier:
         out["p_merger"] = p
         out["p_merger"].unit = u.dimensionless_unscaled
         out["p_merger"].description = f"merger probability (= {_MERGER}, weighted fraction)"
-        with np.errstate(invalid="ignore"):
-            out["is_merger"] = np.nan_to_num(p, nan=-1.0) >= self.merger_threshold
+        out["is_merger"] = merger_flags(p, self.merger_threshold)   # NaN rows: never flagged
         out["is_merger"].description = f"p_merger >= {self.merger_threshold}"
         out["predict_ok"] = np.array([not e for e in errors])
         out["predict_error"] = np.array(errors, dtype=str) if any(errors) else [""] * n

@@ -35,13 +35,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from astropy.table import Table
 
+# The GZ2 cutout scale, 0.02 petroR90_r per pixel (Willett et al. 2013, Sect. 2.2).
+from galmorph.astro.cutouts import GZ2_SCALE_FACTOR
 from galmorph.errors import DataError
 
-__all__ = ["GZ2_SCALE", "Neighbour", "find_nearest_neighbour", "projected_separation",
+__all__ = ["GZ2_SCALE_FACTOR", "Neighbour", "find_nearest_neighbour", "projected_separation",
            "safe_projected_separation", "measure_separations"]
 
-#: GZ2 cutout scale: 0.02 petroR90_r per pixel (Willett et al. 2013, Sect. 2.2).
-GZ2_SCALE = 0.02
 
 
 @dataclass
@@ -248,8 +248,8 @@ def projected_separation(sep_px, *, pixel_scale=None, petro_r90=None, z=None, co
 
     scale, r90, zz = arr(pixel_scale), arr(petro_r90), arr(z)
     if gz2_scale:
-        scale = np.where(np.isfinite(scale), scale, GZ2_SCALE * r90)
-        sep_r90 = GZ2_SCALE * sep_px
+        scale = np.where(np.isfinite(scale), scale, GZ2_SCALE_FACTOR * r90)
+        sep_r90 = GZ2_SCALE_FACTOR * sep_px
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
             sep_r90 = sep_px * scale / r90

@@ -52,8 +52,11 @@ def add_parser(subparsers):
     p.add_argument("--report", metavar="FILE", default=None,
                    help="also write the rows that could not be classified and why (.json, "
                         "else text; the format of galmorph predict --report) (default: none)")
-    p.add_argument("--threshold", type=float, default=0.54,
-                   help="merger threshold on p_merger = Class8.6 (default: 0.54)")
+    from galmorph.astro.mergers import DEFAULT_THRESHOLD
+
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                   help=f"merger threshold on p_merger = Class8.6 (default: "
+                        f"{DEFAULT_THRESHOLD})")
     p.add_argument("--tta", type=tta_arg, default=None, metavar="none|d8|N",
                    help="test-time augmentation: 'd8' or a number of rotations (default: none)")
     add_device(p)

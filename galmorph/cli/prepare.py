@@ -26,11 +26,13 @@ def add_parser(subparsers):
                    help="side of the cached images, in pixels (default: 80)")
     p.add_argument("--workers", type=positive_int, default=None,
                    help="worker processes (default: every core)")
-    p.add_argument("--flavour", default="weighted_fraction",
-                   choices=("weighted_fraction", "fraction", "debiased"),
-                   help="GZ2-release vote fractions used as labels (GZ2 layout only; "
-                        "default: weighted_fraction)")
-    p.add_argument("--on-error", dest="on_error", default="raise", choices=("raise", "skip"),
+    from galmorph.data.validate import ON_ERROR
+    from galmorph.schema import DEFAULT_FLAVOUR, GZ2_FLAVOURS
+
+    p.add_argument("--flavour", default=DEFAULT_FLAVOUR, choices=GZ2_FLAVOURS,
+                   help=f"GZ2-release vote fractions used as labels (GZ2 layout only; "
+                        f"default: {DEFAULT_FLAVOUR})")
+    p.add_argument("--on-error", dest="on_error", default="raise", choices=ON_ERROR,
                    help="unreadable image: stop with an error (raise) or leave it out and "
                         "list it in the report (skip) (default: raise)")
     p.add_argument("--report", metavar="FILE", default=None,

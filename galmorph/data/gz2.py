@@ -22,8 +22,8 @@ from .validate import Issue, Parts, Rows, check_ids, check_label_rows, count, pa
 __all__ = ["FLAVOURS", "GZ2_IMAGE_DIR", "GZ2_MARKER", "find_tables", "unused_tables",
            "check_gz2_columns", "join_mapping", "read_release"]
 
-#: GZ2 vote-fraction flavours (column suffixes of the release).
-FLAVOURS = ("fraction", "weighted_fraction", "debiased")
+#: GZ2 vote-fraction flavours (column suffixes of the release; defined in the schema).
+FLAVOURS = schema.GZ2_FLAVOURS
 #: Image folder of the layout.
 GZ2_IMAGE_DIR = "images"
 #: Stem of the first answer's columns: its presence marks a GZ2 label table.

@@ -17,10 +17,10 @@ from .validate import Parts, Rows, check_ids, check_label_rows, parse_int_id
 __all__ = ["KAGGLE_CSV", "KAGGLE_DIRS", "is_kaggle_folder", "kaggle_csv", "kaggle_dir",
            "check_kaggle_columns", "read_training"]
 
-#: The label table of the Kaggle training set.
-KAGGLE_CSV = "training_solutions_rev1.csv"
+#: The label table of the Kaggle training set (defined in the schema).
+KAGGLE_CSV = schema.KAGGLE_LABEL_FILE
 #: Image folder of each split.
-KAGGLE_DIRS = {"training": "images_training_rev1", "test": "images_test_rev1"}
+KAGGLE_DIRS = schema.KAGGLE_IMAGE_DIRS
 
 
 def is_kaggle_folder(names):

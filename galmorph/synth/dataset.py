@@ -30,13 +30,14 @@ from PIL import Image
 from galmorph._atomic import write_text_atomic
 from galmorph._util._io import OutputError, check_writable, describe_error, save_with_fallback
 from galmorph.errors import DataError
-from galmorph.schema import ID_COLUMN, KAGGLE_COLUMNS, SCHEMA_VERSION, check_labels
+from galmorph.schema import (ID_COLUMN, KAGGLE_COLUMNS, KAGGLE_IMAGE_DIRS, KAGGLE_LABEL_FILE,
+                             SCHEMA_VERSION, check_labels)
 
 __all__ = ["make_synthetic", "synth_galaxy", "synth_labels", "galaxy_rng", "galaxy_ids", "format_fraction",
            "IMAGE_DIR", "LABEL_FILE", "JPEG_QUALITY", "FIRST_ID", "MAX_N"]
 
-IMAGE_DIR = "images_training_rev1"
-LABEL_FILE = "training_solutions_rev1.csv"
+IMAGE_DIR = KAGGLE_IMAGE_DIRS["training"]     # the Kaggle layout, as galmorph reads it
+LABEL_FILE = KAGGLE_LABEL_FILE
 JPEG_QUALITY = 90
 #: GalaxyIDs are ``FIRST_ID + index``: 6-digit integers like Kaggle's.
 FIRST_ID = 100000
