@@ -28,6 +28,14 @@ def test_every_subcommand_has_help_with_defaults(command):
     assert proc.returncode == 0, proc.stderr
     assert f"usage: galmorph {command}" in proc.stdout
     assert "not yet implemented" not in proc.stdout
+    # Every flag that takes a value states its default, unless it is required.
+    p = _subparsers()[command]
+    for action in p._actions:
+        if not action.option_strings or action.nargs == 0 or action.required:
+            continue
+        text = action.help.lower()
+        assert "default" in text or "required" in text, \
+            f"galmorph {command} {action.option_strings[0]}: no default in {action.help!r}"
 
 
 def test_every_flag_has_a_help_text():

@@ -2,6 +2,7 @@
 import subprocess
 import sys
 import tomllib
+import types
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,15 @@ def test_import_does_no_heavy_work():
 
 @pytest.mark.parametrize("name", [n for n in galmorph.__all__ if n != "__version__"])
 def test_public_names_resolve(name):
-    assert getattr(galmorph, name) is not None
+    # The lazy attribute is the object its home module defines, not a stand-in.
+    obj = getattr(galmorph, name)
+    if isinstance(obj, types.ModuleType):                 # galmorph.schema and the like
+        assert obj.__name__ == f"galmorph.{name}" and name in dir(galmorph)
+        return
+    home = getattr(obj, "__module__", None)
+    assert home and home.startswith("galmorph."), (name, home)
+    assert getattr(sys.modules[home], getattr(obj, "__name__", name)) is obj
+    assert name in dir(galmorph)
 
 
 def test_unknown_name_is_an_attribute_error():

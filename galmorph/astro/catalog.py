@@ -23,9 +23,10 @@ from astropy.table import MaskedColumn, Table
 from galmorph.errors import DataError, GalmorphError
 
 __all__ = ["gz2_selection", "gz2_sample_sql", "query_gz2_sample", "SDSSQueryError",
-           "GZ2_COLUMNS"]
+           "SELECTION_COLUMNS"]
 
-GZ2_COLUMNS = ("petroMag_r", "extinction_r", "petroR90_r", "z")  # SDSS names
+#: SDSS columns the GZ2 sample selection reads (not schema.GZ2_COLUMNS, the label stems).
+SELECTION_COLUMNS = ("petroMag_r", "extinction_r", "petroR90_r", "z")
 _UNITS = {"petroMag_r": u.mag, "extinction_r": u.mag, "petroR90_r": u.arcsec}
 _SELECT = ("p.objID", "p.ra", "p.dec", "p.petroMag_r", "p.extinction_r", "p.petroR90_r",
            "s.z", "s.specObjID")
@@ -125,11 +126,11 @@ def _as_table(table):
 
 
 def _column_names(columns):
-    names = {k: k for k in GZ2_COLUMNS}
+    names = {k: k for k in SELECTION_COLUMNS}
     for key, value in (columns or {}).items():
         if key not in names:
             raise ValueError(f"columns: unknown SDSS column {key!r}; the renamable ones are "
-                             f"{list(GZ2_COLUMNS)}")
+                             f"{list(SELECTION_COLUMNS)}")
         if value is None and key != "extinction_r":
             raise ValueError(f"columns: only extinction_r may be None (magnitudes already "
                              f"corrected), not {key!r}")

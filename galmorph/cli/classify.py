@@ -36,8 +36,10 @@ def add_parser(subparsers):
                    help="catalogue file astropy can read (ra/dec in degrees, or an image-path "
                         "column); omit it and give --ra/--dec for one position")
     p.add_argument("--ra", default=None,
-                   help="right ascension: degrees, or sexagesimal hours (10:00:24 or 10h00m24s)")
-    p.add_argument("--dec", default=None, help="declination: degrees or sexagesimal (+02:12:00)")
+                   help="right ascension: degrees, or sexagesimal hours (10:00:24 or 10h00m24s) "
+                        "(default: none; give it with --dec, or a catalogue)")
+    p.add_argument("--dec", default=None,
+                   help="declination: degrees or sexagesimal (+02:12:00) (default: none)")
     p.add_argument("--petro-r90", type=float, default=None,
                    help="petroR90_r of the galaxy in arcsec, for the GZ2 image scale "
                         "(default: none, the native 0.396 arcsec/pixel)")
