@@ -5,7 +5,6 @@ Thin shell over :func:`galmorph.training.train.train`; every flag maps to a
 ``torchrun --nproc_per_node N -m galmorph train ...`` for data-parallel training.
 """
 import argparse
-import json
 
 from galmorph.cli._args import add_device, add_precision, add_progress
 
@@ -113,55 +112,14 @@ _FIELDS = ("data", "model", "out", "epochs", "batches_per_epoch", "batch_size", 
            "on_error", "flavour", "report", "set_default", "progress")
 
 
-def _model_options(items):
-    options = {}
-    for item in items or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"galmorph train: error: --model-option wants KEY=VALUE, "
-                             f"got {item!r}")
-        try:
-            options[key.strip()] = json.loads(value)
-        except ValueError:
-            options[key.strip()] = value
-    return options
-
-
 def config_from_args(args):
     """The :class:`TrainConfig` the parsed flags ask for (flags left out keep the defaults,
-    or with ``--resume`` the stored values)."""
-    from galmorph.training.config import TrainConfig
+    or with ``--resume`` the stored values); a ParameterError names the flag."""
+    from galmorph.training.config import config_for_invocation
 
-    given = {k: getattr(args, k) for k in _FIELDS if getattr(args, k) is not None}
-    if "data" in given:
-        data = given.pop("data")
-        if len(data) == 1:
-            given["data"] = data[0]
-        elif data:
-            given["data"] = list(data)
-            if "cache" in given:
-                raise SystemExit("galmorph train: error: --cache names one folder; with "
-                                 "several DATA_DIRs each gets its default cache")
-    if args.model_option:
-        given["model_options"] = _model_options(args.model_option)
-    if args.resume:
-        if args.out is not None and args.out != args.resume:
-            raise SystemExit(f"galmorph train: error: --out {args.out} and --resume "
-                             f"{args.resume} name different run directories; give only --resume")
-        given.pop("out", None)
-        return TrainConfig.from_run(args.resume, **given)
-    missing = [name for name, key in (("DATA_DIR", "data"), ("--out RUN_DIR", "out"))
-               if key not in given]
-    if missing:
-        raise SystemExit(f"galmorph train: error: {' and '.join(missing)} required (or "
-                         f"--resume RUN_DIR to continue a run)")
-    try:
-        config = TrainConfig(**given)
-        from galmorph.models import model_config
-        model_config(config.model, **config.model_options)  # unknown options fail here, cleanly
-        return config
-    except (ValueError, TypeError) as exc:
-        raise SystemExit(f"galmorph train: error: {exc}") from None
+    given = {k: getattr(args, k) for k in _FIELDS if k != "data"}
+    return config_for_invocation(args.data, resume=args.resume,
+                                 model_options=args.model_option, **given)
 
 
 def run(args):

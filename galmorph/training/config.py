@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from galmorph._atomic import write_text_atomic
-from galmorph.errors import RunDirError
+from galmorph.errors import ParameterError, RunDirError
 
 __all__ = ["TrainConfig", "RESUMABLE_FIELDS", "INVOCATION_FIELDS", "METRICS_COLUMNS",
-           "read_run_config", "check_run_dir", "write_metrics", "read_metrics"]
+           "config_for_invocation", "parse_model_options", "read_run_config", "check_run_dir",
+           "write_metrics", "read_metrics"]
 
 #: Fields that may change when a run is resumed (they do not change what is learnt,
 #: or -- ``epochs`` -- only extend it). Every other field must match ``config.json``.
@@ -200,6 +201,78 @@ class TrainConfig:
             elif out[key] is not None:
                 out[key] = str(out[key])
         return out
+
+
+def parse_model_options(items):
+    """``{"dropout": 0.3}`` from ``["dropout=0.3"]`` (``--model-option``; values read as JSON
+    where they parse, else kept as text)."""
+    options = {}
+    for item in items or ():
+        key, sep, value = str(item).partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"--model-option wants KEY=VALUE, got {item!r}")
+        try:
+            options[key.strip()] = json.loads(value)
+        except ValueError:
+            options[key.strip()] = value
+    return options
+
+
+def config_for_invocation(data=(), *, resume=None, model_options=None, **given):
+    """The :class:`TrainConfig` of one ``galmorph train`` invocation.
+
+    Parameters
+    ----------
+    data : sequence of path-like
+        The data folders given (none with ``resume`` keeps the stored ones).
+    resume : path-like, optional
+        A run directory to continue: its stored config, with ``given`` applied.
+    model_options : dict or sequence of "KEY=VALUE", optional
+        Model config overrides.
+    **given
+        Other :class:`TrainConfig` fields; ``None`` values are left out (the
+        defaults, or with ``resume`` the stored values).
+
+    Raises
+    ------
+    galmorph.errors.ParameterError
+        A missing or contradictory setting, named as its flag, or an invalid value.
+    """
+    given = {k: v for k, v in given.items() if v is not None}
+    data = list(data or ())
+    if len(data) == 1:
+        given["data"] = data[0]
+    elif data:
+        given["data"] = data
+        if "cache" in given:
+            raise ParameterError("--cache names one folder; with several DATA_DIRs each gets "
+                                 "its default cache")
+    if model_options:
+        given["model_options"] = (dict(model_options) if isinstance(model_options, dict)
+                                  else parse_model_options(model_options))
+    try:
+        if resume:
+            out = given.pop("out", None)
+            if out is not None and str(out) != str(resume):
+                raise ParameterError(f"--out {out} and --resume {resume} name different run "
+                                     f"directories; give only --resume")
+            return TrainConfig.from_run(resume, **given)
+        missing = [name for name, key in (("DATA_DIR", "data"), ("--out RUN_DIR", "out"))
+                   if key not in given]
+        if missing:
+            raise ParameterError(f"{' and '.join(missing)} required (or --resume RUN_DIR to "
+                                 f"continue a run)")
+        config = TrainConfig(**given)
+        from galmorph.models import model_config
+
+        model_config(config.model, **config.model_options)  # unknown options fail here, cleanly
+        return config
+    except RunDirError:
+        raise
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, ParameterError):
+            raise
+        raise ParameterError(str(exc)) from None
 
 
 def read_run_config(run_dir):
