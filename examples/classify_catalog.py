@@ -1,4 +1,10 @@
-"""Classify a catalogue and look at its mergers and redshift trends.
+"""
+Classify a catalogue: mergers and redshift trends
+=================================================
+
+Classify every galaxy of a catalogue with the shipped model (or any checkpoint), then
+print the merger fraction, the merger threshold scan and, where the catalogue has a
+redshift, the redshift trends and their bias flags.
 
 Usage::
 
@@ -8,28 +14,25 @@ Usage::
 ``catalog.ecsv`` is any table astropy reads with ``ra``/``dec`` (degrees;
 cutouts are fetched from SDSS) or an image-path column, optionally
 ``petroR90_r`` (arcsec), ``z`` and ``petroMag_r``. Without a catalogue the
-script classifies the first ``--n`` images of ../shared/data/gz2-1k (offline).
+script classifies the 24 Galaxy Zoo 2 galaxies that ship with galmorph
+(offline), as below.
 """
 import argparse
-from pathlib import Path
 
 from astropy.table import Table
 
 from galmorph import MorphologyClassifier
+from galmorph.data.examples import EXAMPLES_DIR, example_galaxies
 from galmorph.astro.mergers import (merger_fraction, merger_threshold_scan,
                                     propose_merger_threshold, separation_bias)
 from galmorph.astro.redshift import redshift_bias_flags, redshift_trends
 from galmorph.plots import plot_redshift_trends
 
-GZ2_1K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gz2-1k"
-
-
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description="Classify a catalogue and look at its mergers "
+                                            "and redshift trends.")
     p.add_argument("catalog", nargs="?", default=None,
-                   help="catalogue file (default: the first --n images of ../shared/data/gz2-1k)")
-    p.add_argument("--n", type=int, default=50, help="images to take without a catalogue "
-                                                     "(default: 50)")
+                   help="catalogue file (default: the 24 example galaxies shipped with galmorph)")
     p.add_argument("--model", default=None, help="checkpoint (default: the registered model)")
     p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda' (default: auto)")
     p.add_argument("--separations", action="store_true",
@@ -40,17 +43,16 @@ def parse_args():
     return p.parse_args()
 
 
-def demo_catalog(n):
-    """objid + image path for the first n GZ2 galaxies of the shared data."""
-    images = sorted((GZ2_1K / "images").glob("*.jpg"))[:n]
-    if not images:
-        raise SystemExit(f"no catalogue given and no images in {GZ2_1K / 'images'}")
-    return Table({"asset_id": [int(p.stem) for p in images], "path": [str(p) for p in images]})
+def demo_catalog():
+    """asset_id + image path of the 24 GZ2 galaxies shipped with galmorph."""
+    examples = example_galaxies()
+    return Table({"asset_id": examples["asset_id"],
+                  "path": [str(EXAMPLES_DIR / name) for name in examples["file"]]})
 
 
 def main():
     args = parse_args()
-    cat = Table.read(args.catalog) if args.catalog else demo_catalog(args.n)
+    cat = Table.read(args.catalog) if args.catalog else demo_catalog()
     clf = MorphologyClassifier(args.model, device=args.device)
     result = clf.predict(cat, separations=args.separations)
     print(f"{int(result['predict_ok'].sum())} of {len(result)} galaxies classified with "

@@ -1,4 +1,8 @@
-"""Make every figure of the paper for a data folder and a training run.
+"""
+Every figure of the paper for a data folder and a run
+=====================================================
+
+Make every figure of the paper for a data folder and a training run.
 
 The label figures (histograms, correlations, prototypes) use every labelled
 galaxy; the model figures use the run's checkpoint (``best.pt`` unless
@@ -12,8 +16,14 @@ galaxy; the model figures use the run's checkpoint (``best.pt`` unless
 
 The figures are written as ``OUT/<name>.png`` (see docs/figures.rst):
 label_histograms, label_correlation, prototypes, conv_kernels, loss_curves,
-predicted_vs_true, predicted_prototypes.
+predicted_vs_true, predicted_prototypes. It needs a data folder and a training run, so
+the documentation shows it without running it; one of its figures, the answer
+prototypes of the real Kaggle data, saved:
+
+.. image:: /_static/figures_prototypes.png
+   :alt: Mosaics of the Kaggle galaxies with the highest vote fraction for ten answers.
 """
+# sphinx_gallery_thumbnail_path = '_static/figures_prototypes.png'
 import argparse
 import sys
 import time
@@ -26,7 +36,8 @@ from galmorph.errors import GalmorphError
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        description="Make every figure of the paper for a data folder and a training run.")
     p.add_argument("data_dir", type=Path,
                    help="labelled data folder (Kaggle, GZ2 or synthetic layout) or a cache "
                         "written by 'galmorph prepare'")

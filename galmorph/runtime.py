@@ -10,7 +10,10 @@ Precision
     capability >= 8.0) and float32 elsewhere; :func:`autocast` applies it. bf16
     keeps float32's exponent range, so unlike fp16 it needs no loss scaling;
     fp16 is offered for older GPUs (training then needs a ``GradScaler``).
-    Where a requested half precision is not supported the choice falls back to
+    ``"int8"`` (inference only, never chosen by ``"auto"``) runs the network
+    quantized with PyTorch's x86 backend (:mod:`galmorph.inference.quantize`)
+    where :func:`cpu_supports_int8` says the CPU can.
+    Where a requested precision is not supported the choice falls back to
     fp32 with a warning rather than running an emulated, slower path.
 Memory layout
     :func:`maybe_channels_last` -- channels_last on the CPU and for half
@@ -24,16 +27,14 @@ import warnings
 
 import torch
 
+from galmorph._util._precisions import ALIASES as _ALIASES
+from galmorph._util._precisions import PRECISIONS  # the names, torch-free; re-exported here
 from galmorph.errors import ParameterError
 
-__all__ = ["PRECISIONS", "DeviceError", "resolve_device", "cpu_supports_bf16", "resolve_precision",
-           "autocast_dtype", "autocast", "channels_last_helps", "maybe_channels_last"]
+__all__ = ["PRECISIONS", "DeviceError", "resolve_device", "cpu_supports_bf16", "cpu_supports_int8",
+           "resolve_precision", "autocast_dtype", "autocast", "channels_last_helps",
+           "maybe_channels_last"]
 
-#: Accepted precision names (after aliases are resolved).
-PRECISIONS = ("bf16", "fp16", "fp32")
-_ALIASES = {"bf16": "bf16", "bfloat16": "bf16", "bf16-mixed": "bf16",
-            "fp16": "fp16", "float16": "fp16", "half": "fp16", "16": "fp16", "16-mixed": "fp16",
-            "fp32": "fp32", "float32": "fp32", "float": "fp32", "32": "fp32"}
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -107,21 +108,59 @@ def cpu_supports_bf16():
         return False
 
 
+@functools.lru_cache(maxsize=None)
+def cpu_supports_int8():
+    """True when this machine runs PyTorch's x86 int8 kernels (FBGEMM / oneDNN).
+
+    Needs an x86-64 CPU with at least AVX2 (torch's own dispatch level,
+    :func:`torch.backends.cpu.get_cpu_capability`), the ``x86`` quantized
+    engine in this torch build and ``torch.ao.quantization``; then a small
+    int8 matrix product is run. The result is cached.
+    """
+    import importlib
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        if "x86" not in torch.backends.quantized.supported_engines:
+            return False
+        if not torch.backends.cpu.get_cpu_capability().startswith("AVX"):  # AVX2, AVX512
+            return False
+        importlib.import_module("torch.ao.quantization.quantize_fx")  # what quantize.py uses
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            old, torch.backends.quantized.engine = torch.backends.quantized.engine, "x86"
+            try:
+                w = torch.quantize_per_tensor(torch.ones(4, 4), 0.1, 0, torch.qint8)
+                x = torch.quantize_per_tensor(torch.ones(2, 4), 0.1, 0, torch.quint8)
+                y = torch.ops.quantized.linear(x, torch.ops.quantized.linear_prepack(w, None),
+                                               0.1, 0)
+            finally:
+                torch.backends.quantized.engine = old
+        return bool(torch.allclose(y.dequantize(), torch.full((2, 4), 4.0)))
+    except (RuntimeError, ImportError, AttributeError, TypeError):
+        return False
+
+
 def _gpu_supports(device, precision):
     if precision == "bf16":
         return torch.cuda.is_bf16_supported() and torch.cuda.get_device_capability(device)[0] >= 8
     return True  # fp16 runs on every CUDA device torch supports
 
 
-def resolve_precision(device, precision="auto"):
-    """Choose ``"bf16"``, ``"fp16"`` or ``"fp32"`` for ``device``.
+def resolve_precision(device, precision="auto", *, inference=False):
+    """Choose ``"bf16"``, ``"fp16"``, ``"fp32"`` or ``"int8"`` for ``device``.
 
     Parameters
     ----------
     device : str or torch.device
     precision : str
-        ``"auto"``, ``"bf16"``, ``"fp16"`` or ``"fp32"`` (aliases such as
+        ``"auto"``, ``"bf16"``, ``"fp16"``, ``"fp32"`` or ``"int8"`` (aliases such as
         ``"bfloat16"``, ``"float32"``, ``"16-mixed"`` are accepted).
+    inference : bool
+        True for prediction, which accepts ``"int8"``; training refuses it with
+        a :class:`~galmorph.errors.ParameterError`.
 
     Returns
     -------
@@ -129,12 +168,14 @@ def resolve_precision(device, precision="auto"):
         ``"auto"`` gives bf16 on CPUs that support it natively and on GPUs with
         bf16, fp32 otherwise. An explicit half precision the device cannot run
         natively (fp16 on a CPU, bf16 on an old GPU or CPU) falls back to fp32
-        with a ``UserWarning``.
+        with a ``UserWarning``; so does int8 off the CPU or where
+        :func:`cpu_supports_int8` is False.
     """
     device = torch.device(device) if not isinstance(device, torch.device) else device
     key = str(precision).lower()
     if key != "auto" and key not in _ALIASES:
-        raise ValueError(f"unknown precision {precision!r}; use 'auto', 'bf16', 'fp16' or 'fp32'")
+        raise ValueError(f"unknown precision {precision!r}; use 'auto', 'bf16', 'fp16', 'fp32' "
+                         f"or 'int8'")
     if key == "auto":
         if device.type == "cuda":
             return "bf16" if _gpu_supports(device, "bf16") else "fp32"
@@ -144,6 +185,8 @@ def resolve_precision(device, precision="auto"):
     wanted = _ALIASES[key]
     if wanted == "fp32":
         return wanted
+    if wanted == "int8":
+        return _resolve_int8(device, inference)
     if device.type == "cuda":
         ok = _gpu_supports(device, wanted)
     elif device.type == "cpu":
@@ -155,6 +198,21 @@ def resolve_precision(device, precision="auto"):
                       stacklevel=2)
         return "fp32"
     return wanted
+
+
+def _resolve_int8(device, inference):
+    if not inference:
+        raise ParameterError("precision int8 is for prediction only (galmorph predict, classify, "
+                             "evaluate); train with --precision auto, bf16 or fp32")
+    if device.type != "cpu":
+        warnings.warn(f"int8 runs on the CPU only, not on {device}; using fp32 (bf16 is the "
+                      f"fast choice on GPUs)", stacklevel=3)
+        return "fp32"
+    if not cpu_supports_int8():
+        warnings.warn("int8 is not supported on this CPU (PyTorch's x86 int8 kernels need an "
+                      "x86-64 CPU with AVX2); using fp32", stacklevel=3)
+        return "fp32"
+    return "int8"
 
 
 def autocast_dtype(precision):

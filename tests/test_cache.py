@@ -1,6 +1,7 @@
 """Tests of galmorph.data.cache (prepare / open_prepared) and ``galmorph prepare``."""
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -161,7 +162,7 @@ def test_skip_drops_bad_images_and_keeps_alignment(kaggle, tmp_path):
     assert np.allclose(data.labels, _labels(6)[[0, 2, 4, 5]], atol=1e-6)
     for gid, img in zip(data.ids, data.images):
         assert np.array_equal(img, crop_and_resize(folder / f"{gid}.jpg"))
-    # The junk file fails the catalog's header check, the truncated one the decoding.
+    # The junk file fails the workers' header check, the truncated one the decoding.
     skipped = dict(data.meta["skipped"])
     assert sorted(skipped) == [100001, 100003]
     assert "100001.jpg" in skipped[100001] and "truncated" in skipped[100001]
@@ -171,6 +172,116 @@ def test_skip_drops_bad_images_and_keeps_alignment(kaggle, tmp_path):
     assert {r[0] for r in rows[1:]} == {"100001", "100003"}
     assert prepare(kaggle, cache_dir=tmp_path / "c", workers=1, progress=False,
                    on_error="skip").reused
+
+
+def _odd_images(kaggle):
+    """Spoil three images of the 6-galaxy folder: junk bytes, 300x300 pixels, greyscale."""
+    folder = kaggle / "images_training_rev1"
+    (folder / "100001.jpg").write_bytes(b"not a jpeg at all")
+    Image.fromarray(_galaxy(2, 300)).save(folder / "100002.jpg", quality=90)
+    Image.fromarray(_galaxy(4)[..., 0], "L").save(folder / "100004.jpg", quality=90)
+    return folder
+
+
+def test_workers_find_unreadable_and_odd_images_as_the_catalog_does(kaggle, tmp_path,
+                                                                      monkeypatch):
+    from galmorph.data.catalogs import read_kaggle
+
+    monkeypatch.setenv("GALMORPH_PREPARE_CHUNK", "2")
+    folder = _odd_images(kaggle)
+    cache = tmp_path / "c"
+    with pytest.raises(DataError) as caught:
+        read_kaggle(kaggle)  # the catalog reader's own header check, for comparison
+    catalog_error = str(caught.value)
+    with pytest.raises(DataError) as caught:
+        prepare(kaggle, cache_dir=cache, workers=1, progress=False)
+    error = str(caught.value)
+    # Word for word the catalog's error (unreadable first, every file of that kind) ...
+    assert error.startswith(catalog_error + "\n"), (error, catalog_error)
+    assert re.match(r"1 of 6 images in .*images_training_rev1 cannot be opened:\n  .*"
+                    r"100001\.jpg: cannot be read as an image \(UnidentifiedImageError", error)
+    assert "--on-error skip" in error and "100002" not in error
+    # ... and every image was read once, so the good ones are kept for the next run.
+    assert "the other 3 are kept in" in error
+    assert np.load(cache / "done.npy").tolist() == [1, 1, 1]
+    Image.fromarray(_galaxy(1)).save(folder / "100001.jpg", quality=90)  # fixed: redone
+    with pytest.raises(DataError) as caught:
+        prepare(kaggle, cache_dir=cache, workers=1, progress=False)
+    error = str(caught.value)
+    assert re.match(r"2 of 6 images in .*images_training_rev1 not 424x424 RGB:\n", error)
+    assert re.search(r"100002\.jpg: size 300x300, expected 424x424\n.*100004\.jpg: mode L, "
+                     r"expected RGB\n", error) and "--on-error skip" in error
+    assert "the other 4 are kept in" in error
+    assert np.load(cache / "done.npy").tolist() == [1, 1, 1]
+
+
+def test_plain_images_unreadable_as_the_catalog_says(tmp_path):
+    from galmorph.data.catalogs import read_images
+
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    Image.fromarray(_galaxy(1, 256)).save(folder / "a.png")
+    (folder / "b.jpg").write_bytes(b"junk")
+    with pytest.raises(DataError) as caught:
+        read_images(folder)
+    with pytest.raises(DataError, match=r"^1 of 2 images cannot be opened:\n") as got:
+        prepare(folder, cache_dir=tmp_path / "c", workers=1, progress=False)
+    assert str(got.value).startswith(str(caught.value) + "\n"), (got.value, caught.value)
+    assert "b.jpg: cannot be read as an image" in str(got.value)
+
+
+def test_workers_skip_odd_images_and_report_them_as_the_catalog_does(kaggle, tmp_path):
+    from galmorph.data.catalogs import CatalogWarning, read_kaggle
+
+    _odd_images(kaggle)
+    with pytest.warns(CatalogWarning):
+        expected = read_kaggle(kaggle, on_error="skip").skipped
+    report = tmp_path / "skipped.csv"
+    with pytest.warns(CatalogWarning, match=r"left out 3 of 6 images \(unreadable image: 1, "
+                                            r"unexpected image: 2\)"):
+        data = prepare(kaggle, cache_dir=tmp_path / "c", workers=2, progress=False,
+                       on_error="skip", report=report)
+    assert list(data.ids) == [100000, 100003, 100005]
+    assert np.allclose(data.labels, _labels(6)[[0, 3, 5]], atol=1e-6)
+    folder = kaggle / "images_training_rev1"
+    for gid, img in zip(data.ids, data.images):
+        assert np.array_equal(img, crop_and_resize(folder / f"{gid}.jpg"))
+    # The same reasons, in the same order, as the catalog's header check gives them.
+    assert [tuple(s) for s in data.meta["skipped"]] == [tuple(s) for s in expected]
+    assert [r for _, r in expected] == [
+        f"unreadable image: {folder / '100001.jpg'}: cannot be read as an image "
+        f"(UnidentifiedImageError: cannot identify image file '{folder / '100001.jpg'}')",
+        f"unexpected image: {folder / '100002.jpg'}: size 300x300, expected 424x424",
+        f"unexpected image: {folder / '100004.jpg'}: mode L, expected RGB"]
+    rows = list(csv.reader(open(report)))
+    assert rows == [["id_or_file", "reason"]] + [[str(k), r] for k, r in expected]
+
+
+def test_prepare_opens_each_image_once(kaggle, tmp_path, monkeypatch):
+    import PIL.Image
+
+    opened = []
+    real_open = PIL.Image.open
+
+    def counting_open(fp, *args, **kwargs):
+        opened.append(os.fspath(fp))
+        return real_open(fp, *args, **kwargs)
+
+    monkeypatch.setattr(PIL.Image, "open", counting_open)
+    data = prepare(kaggle, cache_dir=tmp_path / "c", workers=1, progress=False)  # in-process
+    files = sorted(str(p) for p in (kaggle / "images_training_rev1").iterdir())
+    assert len(data) == 6 and sorted(opened) == files  # each file once, catalog read included
+    opened.clear()
+    assert prepare(kaggle, cache_dir=tmp_path / "c", workers=1, progress=False).reused
+    assert opened == []  # an up-to-date cache opens no image
+
+
+def test_all_images_bad_is_an_error(kaggle, tmp_path):
+    for path in (kaggle / "images_training_rev1").iterdir():
+        path.write_bytes(b"junk")
+    with pytest.raises(DataError, match=r"no images left to prepare from .*data: all 6 were "
+                                        r"skipped \(first reasons: unreadable image: "):
+        prepare(kaggle, cache_dir=tmp_path / "c", workers=1, progress=False, on_error="skip")
 
 
 def test_open_prepared_errors(kaggle, tmp_path):

@@ -150,3 +150,11 @@ def test_the_final_progress_line_appears_once_in_a_log(command, tmp_path):
     assert sum("12/12" in s for s in states) == 1, states
     quiet = _galmorph(*[a.replace("new", "new2") for a in args[command]])   # default: no bar
     assert quiet.returncode == 0 and "12/12" not in quiet.stderr, quiet.stderr
+
+
+def test_the_parser_is_built_without_torch():
+    # galmorph --help and flag errors come before the (seconds-long) torch import.
+    code = ("import sys; from galmorph.cli import build_parser; build_parser(); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stdout + out.stderr

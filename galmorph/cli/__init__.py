@@ -15,7 +15,8 @@ from galmorph.errors import GalmorphError
 __all__ = ["main", "console_main", "build_parser"]
 
 #: Subcommands in the order ``galmorph --help`` lists them.
-COMMANDS = ("classify", "predict", "models", "demo", "synth", "prepare", "train", "evaluate")
+COMMANDS = ("classify", "predict", "models", "demo", "synth", "prepare", "train", "evaluate",
+            "report")
 
 
 def build_parser():

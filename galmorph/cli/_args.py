@@ -71,7 +71,7 @@ def progress_of(args):
 
 def add_precision(parser, default="auto"):
     """``--precision``, its choices taken from :data:`galmorph.runtime.PRECISIONS`."""
-    from galmorph.runtime import PRECISIONS
+    from galmorph._util._precisions import PRECISIONS   # torch-free: --help stays quick
 
     choices = ("auto",) + tuple(PRECISIONS)
     parser.add_argument("--precision", default=default, choices=choices,

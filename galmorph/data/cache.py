@@ -163,11 +163,22 @@ def default_cache_path(source, crop=224, size=80, flavour="weighted_fraction"):
 
 
 def _open_catalog(source, flavour, on_error):
-    if hasattr(source, "paths") and hasattr(source, "ids"):
-        return source  # already a Catalog
-    from galmorph.data.catalogs import open_catalog
+    """The catalog and the ``(image_size, image_mode)`` the build workers check.
 
-    return open_catalog(source, flavour=flavour, on_error=on_error)
+    The catalog is read without its header check: the workers check each
+    image when they open it to decode it, so every image is opened once.
+    """
+    if hasattr(source, "paths") and hasattr(source, "ids"):  # already a Catalog
+        catalog, checked = source, True
+    else:
+        from galmorph.data.catalogs import open_catalog
+
+        catalog = open_catalog(source, flavour=flavour, on_error=on_error, check_images=False)
+        checked = False
+    options = (getattr(catalog, "sources", None) or {}).get("options", {})
+    if checked and not options.get("check_images", False):
+        return catalog, (None, None)  # a catalog read without header checks: none here either
+    return catalog, (options.get("image_size"), options.get("image_mode"))
 
 
 def _check_args(crop, size, workers, on_error, flavour):
@@ -185,12 +196,12 @@ def _check_args(crop, size, workers, on_error, flavour):
 
 def _write_report(catalog, data, report):
     """The skip report of :meth:`Catalog.write_report` (CSV for ``*.csv``, else text),
-    listing the catalog's skipped rows and the images that failed to decode."""
+    listing the catalog's skipped rows and the images the build left out."""
     import dataclasses
 
     skipped = [tuple(s) for s in data.meta.get("skipped", [])]
     if dataclasses.is_dataclass(catalog) and hasattr(catalog, "write_report"):
-        kept = catalog.subset(np.isin(catalog.ids, data.ids))  # without undecodable images
+        kept = catalog.subset(np.isin(catalog.ids, data.ids))  # without the images left out
         return dataclasses.replace(kept, skipped=skipped).write_report(report)
     report = Path(report)
     report.parent.mkdir(parents=True, exist_ok=True)
@@ -220,9 +231,11 @@ def prepare(source, *, cache_dir=None, crop=224, size=80, workers=None, on_error
     workers : int, optional
         Worker processes; ``None`` uses every core (``os.cpu_count()``).
     on_error : {"raise", "skip"}
-        An unreadable image stops the run with a :class:`~galmorph.errors.DataError`
-        naming it (the chunks done stay for resuming), or is left out of the
-        cache and listed in ``meta["skipped"]`` and the report.
+        A bad image (unreadable, undecodable, or not the layout's 424 x 424
+        RGB) stops the run with a :class:`~galmorph.errors.DataError` naming
+        it (the chunks done stay for resuming), or is left out of the cache
+        and listed in ``meta["skipped"]`` and the report. Each image is opened
+        once, by the worker that decodes it.
     flavour : {"weighted_fraction", "fraction", "debiased"}
         Which GZ2-release vote fractions become the labels (GZ2 layout only).
     progress : bool
@@ -239,11 +252,11 @@ def prepare(source, *, cache_dir=None, crop=224, size=80, workers=None, on_error
     Examples
     --------
     >>> data = prepare("gz-kaggle-5k", crop=224, size=80)  # doctest: +SKIP
-    >>> data.images.shape, data.labels.shape
+    >>> data.images.shape, data.labels.shape  # doctest: +SKIP
     ((5000, 3, 80, 80), (5000, 37))
     """
     _check_args(crop, size, workers, on_error, flavour)
-    catalog = _open_catalog(source, flavour, on_error)
+    catalog, checks = _open_catalog(source, flavour, on_error)
     n = len(catalog.paths)
     if n == 0:
         raise DataError(f"no images to prepare in {source}")
@@ -270,7 +283,7 @@ def prepare(source, *, cache_dir=None, crop=224, size=80, workers=None, on_error
                 old = build.read_meta(folder)
                 resume = (_same_inputs(old, settings, inputs) and not old.get("complete"))
                 data = _build(folder, catalog, source, settings, inputs, stats,
-                              old if resume else None, workers, on_error, progress)
+                              old if resume else None, workers, on_error, progress, checks)
     if report is not None:
         _write_report(catalog, data, report)
     return data
@@ -295,7 +308,8 @@ def _reuse(folder, settings, inputs, fingerprint):
     return data
 
 
-def _build(folder, catalog, source, settings, inputs, stats, old, workers, on_error, progress):
+def _build(folder, catalog, source, settings, inputs, stats, old, workers, on_error, progress,
+           checks):
     from galmorph import __version__
 
     n = len(catalog.paths)
@@ -316,7 +330,8 @@ def _build(folder, catalog, source, settings, inputs, stats, old, workers, on_er
     else:
         meta = old
         failures = build.invalidate_changed(folder, meta, stats)
-    failures = build.run_chunks(folder, catalog, meta, workers, on_error, progress, failures)
+    failures = build.run_chunks(folder, catalog, meta, workers, on_error, progress, failures,
+                                checks)
     build.finish(folder, catalog, meta, failures)
     return open_prepared(folder)
 

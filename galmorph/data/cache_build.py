@@ -5,9 +5,16 @@ images each). Worker processes open ``images.npy`` as a writable memory map
 and write their rows straight into it; the parent marks a chunk in
 ``done.npy`` only after its pixels and failures are written, so a run killed
 at any moment (Ctrl-C, ``kill -9``) loses at most the chunks in flight.
-``failures.jsonl`` lists the images that failed to decode and ``stats.npy``
-the size and modification time of every input, so that a resumed run redoes
-only the chunks whose files changed.
+``failures.jsonl`` lists the images that failed and ``stats.npy`` the size
+and modification time of every input, so that a resumed run redoes only the
+chunks whose files changed.
+
+Each worker opens an image once: it checks the header (unreadable, or not the
+layout's size and mode, as the catalog readers' header check would) before
+decoding, cropping and resizing it (:func:`galmorph.data._image_checks.read_checked`).
+With ``on_error="raise"`` an undecodable image stops the run at once; the
+header problems are collected over every image and then raised together in
+the catalog readers' words, so one error lists them all.
 """
 from __future__ import annotations
 
@@ -25,7 +32,9 @@ from galmorph._atomic import write_text_atomic
 from galmorph._util._jsonable import jsonable
 from galmorph._util._workers import default_workers
 
-from galmorph.data.images import crop_and_resize
+from galmorph.data._image_checks import (KINDS, UNDECODABLE, UNEXPECTED, UNREADABLE,
+                                         ImageProblem, header_problems, read_checked)
+from galmorph.data.validate import CatalogWarning, Issue, Policy, _user_stacklevel, count
 from galmorph.errors import DataError
 
 __all__ = ["file_stats", "inputs_hash", "fingerprint", "write_json", "read_meta", "jsonable",
@@ -91,25 +100,31 @@ def locked(folder):
 _WORK = {}
 
 
-def _init_worker(images_path, paths, crop, size, ignore_sigint):
+def _init_worker(images_path, paths, crop, size, checks, ignore_sigint):
     if ignore_sigint:
         import signal
         # Ctrl-C is handled once, in the parent, which terminates the pool.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORK["images"] = np.load(images_path, mmap_mode="r+")
-    _WORK.update(paths=paths, crop=crop, size=size)
+    _WORK.update(paths=paths, crop=crop, size=size, checks=checks)
 
 
 def _run_chunk(task):
-    """Crop and resize rows [start, stop) straight into the memory map."""
+    """Check, crop and resize rows [start, stop) straight into the memory map.
+
+    Returns the chunk number and its failures, ``[row, path, reason, kind]``.
+    """
     k, start, stop = task
     images, paths = _WORK["images"], _WORK["paths"]
+    crop, size, (image_size, image_mode) = _WORK["crop"], _WORK["size"], _WORK["checks"]
     failures = []
     for row in range(start, stop):
         try:
-            images[row] = crop_and_resize(paths[row], _WORK["crop"], _WORK["size"])
+            images[row] = read_checked(paths[row], crop, size, image_size, image_mode)
+        except ImageProblem as err:
+            failures.append([row, paths[row], err.detail, err.kind])
         except DataError as err:
-            failures.append([row, str(paths[row]), str(err)])
+            failures.append([row, paths[row], str(err), UNDECODABLE])
     return k, failures
 
 
@@ -151,8 +166,8 @@ def _read_failures(folder):
     with contextlib.suppress(FileNotFoundError), open(folder / "failures.jsonl") as fh:
         for line in fh:
             with contextlib.suppress(ValueError):
-                row, path, reason = json.loads(line)
-                failures[row] = (path, reason)
+                row, path, reason, *kind = json.loads(line)  # no kind: written before kinds
+                failures[row] = (path, reason, kind[0] if kind else UNDECODABLE)
     return failures
 
 
@@ -162,8 +177,32 @@ def _raise_failure(folder, path, reason, n_done):
                     f"or prepare with on_error='skip' (--on-error skip) to leave it out.")
 
 
-def run_chunks(folder, catalog, meta, workers, on_error, progress, failures):
-    """Process every chunk not done yet; record failures and done flags as they finish."""
+def _raise_recorded(folder, failures, n, n_done, checks, labelled):
+    """Raise for recorded failures: the header problems as the catalog readers word them
+    (every image of the first kind), else the first undecodable image."""
+    found = {kind: [Issue(row, path, reason) for row, (path, reason, k) in
+                    sorted(failures.items()) if k == kind] for kind in KINDS}
+    bad, odd = found[UNREADABLE], found[UNEXPECTED]
+    if bad or odd:
+        # The labelled layouts name their image folder, as files.match_images does.
+        parents = {os.path.dirname(i.key) for i in bad + odd}
+        where = f" in {parents.pop()}" if labelled and len(parents) == 1 else ""
+        try:
+            header_problems(Policy("raise"), bad, odd, n, where, *checks)
+        except DataError as err:
+            raise DataError(f"{err}\nprepare read every image: the other "
+                            f"{n_done - len(failures)} are kept in {folder}, and the next "
+                            f"prepare redoes only the files changed.") from None
+    row = found[UNDECODABLE][0].pos
+    _raise_failure(folder, *failures[row][:2], n_done)
+
+
+def run_chunks(folder, catalog, meta, workers, on_error, progress, failures,
+               checks=(None, None)):
+    """Process every chunk not done yet; record failures and done flags as they finish.
+
+    ``checks`` is the expected ``(image_size, image_mode)`` (``None``: any).
+    """
     from galmorph._util._progress import progress_bar
 
     n, chunk = meta["n_input"], meta["chunk"]
@@ -172,11 +211,9 @@ def run_chunks(folder, catalog, meta, workers, on_error, progress, failures):
              for k in np.flatnonzero(done == 0)]
     n_done = n - sum(stop - start for _, start, stop in tasks)
     meta["resumed_from"] = n_done
-    if on_error == "raise" and failures:
-        row = min(failures)
-        _raise_failure(folder, *failures[row], n_done)
     paths = [str(p) for p in catalog.paths]
-    init = (str(folder / "images.npy"), paths, meta["crop"], meta["size"])
+    checks = (None if checks[0] is None else tuple(int(s) for s in checks[0]), checks[1])
+    init = (str(folder / "images.npy"), paths, meta["crop"], meta["size"], checks)
     workers = workers or max(1, default_workers(len(tasks)))
     bar = progress_bar(total=n, initial=n_done, unit="img", desc="prepare", enabled=progress,
                        smoothing=0.1)
@@ -192,11 +229,12 @@ def run_chunks(folder, catalog, meta, workers, on_error, progress, failures):
         sizes = {k: stop - start for k, start, stop in tasks}
         with open(folder / "failures.jsonl", "a") as log:
             for k, new in results:
-                if new and on_error == "raise":
-                    _raise_failure(folder, new[0][1], new[0][2], n_done)
-                for row, path, reason in new:
-                    log.write(json.dumps([row, path, reason]) + "\n")
-                    failures[row] = (path, reason)
+                undecodable = [f for f in new if f[3] == UNDECODABLE]
+                if undecodable and on_error == "raise":
+                    _raise_failure(folder, undecodable[0][1], undecodable[0][2], n_done)
+                for row, path, reason, kind in new:
+                    log.write(json.dumps([row, path, reason, kind]) + "\n")
+                    failures[row] = (path, reason, kind)
                 log.flush()
                 done[k] = 1  # after the pixels and failures of chunk k are written
                 n_done += sizes[k]
@@ -213,6 +251,8 @@ def run_chunks(folder, catalog, meta, workers, on_error, progress, failures):
             pool.join()
         bar.close()
         done.flush()
+    if on_error == "raise" and failures:
+        _raise_recorded(folder, failures, n, n_done, checks, catalog.labels is not None)
     return failures
 
 
@@ -221,6 +261,15 @@ def finish(folder, catalog, meta, failures):
     ids = np.asarray(catalog.ids)
     labels = None if catalog.labels is None else np.asarray(catalog.labels, dtype=np.float32)
     keep = np.setdiff1d(np.arange(meta["n_input"]), np.fromiter(failures, int))
+    # Unreadable, unexpected, then undecodable, each in row order: as the catalogs list them.
+    order = sorted(failures.items(), key=lambda kv: (KINDS.index(kv[1][2]), kv[0]))
+    reasons = [(jsonable(ids[row].item()), f"{kind}: {reason}")
+               for row, (_, reason, kind) in order]
+    source = meta.get("source") or folder
+    if not len(keep):
+        raise DataError(f"no images left to prepare from {source}: all "
+                        f"{meta['n_input']} were skipped (first reasons: "
+                        f"{'; '.join(r for _, r in reasons[:3])})")
     src = np.load(folder / "images.npy", mmap_mode="r")
     # A run killed after compacting but before writing meta.json finds it already done.
     if len(keep) < meta["n_input"] and src.shape[0] == meta["n_input"]:
@@ -238,14 +287,26 @@ def finish(folder, catalog, meta, failures):
     np.save(folder / "ids.npy", ids, allow_pickle=False)
     if labels is not None:
         np.save(folder / "labels.npy", labels, allow_pickle=False)
-    all_ids = np.asarray(catalog.ids)
-    skipped = meta["skipped"] + [[jsonable(all_ids[row].item()), f"undecodable image: {reason}"]
-                                 for row, (_, reason) in sorted(failures.items())]
+    skipped = meta["skipped"] + [list(r) for r in reasons]
+    _warn_skipped(source, [kind for _, (_, _, kind) in order], meta["n_input"])
     meta.update(n=int(len(ids)), skipped=skipped, complete=True,
                 finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     write_json(folder / "meta.json", meta)
     for name in ("done.npy", "failures.jsonl", "stats.npy"):
         (folder / name).unlink(missing_ok=True)
+
+
+def _warn_skipped(source, kinds, n):
+    """One warning for the images a build left out (``on_error="skip"``), as a catalog warns."""
+    if not kinds:
+        return
+    import warnings
+    from collections import Counter
+
+    counts = ", ".join(f"{k}: {v}" for k, v in Counter(kinds).items())
+    warnings.warn(f"prepare {source}: left out {len(kinds)} of {count(n, 'image')} ({counts}); "
+                  f"they are listed in the skip report (--report FILE) and in the cache's "
+                  f"meta['skipped']", CatalogWarning, stacklevel=_user_stacklevel())
 
 
 def invalidate_changed(folder, meta, stats):

@@ -223,7 +223,8 @@ def load_image(path, *, convert="flag", return_note=False):
 
     Examples
     --------
-    >>> img = load_image("images_training_rev1/100008.jpg")  # doctest: +SKIP
+    >>> from galmorph.data.examples import EXAMPLES_DIR
+    >>> img = load_image(EXAMPLES_DIR / "287319.jpg")   # a GZ2 JPEG shipped with galmorph
     >>> img.shape, img.dtype
     ((424, 424, 3), dtype('uint8'))
     """
@@ -373,7 +374,8 @@ def crop_and_resize(image_or_path, crop=224, size=80, *, draft=True, convert="fl
 
     Examples
     --------
-    >>> x = crop_and_resize("images_training_rev1/100008.jpg")  # doctest: +SKIP
+    >>> from galmorph.data.examples import EXAMPLES_DIR
+    >>> x = crop_and_resize(EXAMPLES_DIR / "287319.jpg")
     >>> x.shape
     (3, 80, 80)
     """

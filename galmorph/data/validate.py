@@ -315,7 +315,7 @@ def check_ids(rows, column, policy, what, name=None):
            for i, v in enumerate(parsed) if v is None]
     rows.drop(policy.handle(f"bad {name}", f"{count(len(bad), 'row')} of {what} without a "
                             f"valid integer {name}", bad, f"Fix the {name} values."))
-    rows.ids = np.array([parse_int_id(v) for v in rows.frame[column]], dtype=object)
+    rows.ids = np.array([v for v in parsed if v is not None], dtype=object)  # the rows kept
     rows.frame[column] = rows.ids.astype(np.int64)
 
 

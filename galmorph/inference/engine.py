@@ -110,7 +110,9 @@ def predict_arrays(model, images, *, batch_size=256, tta=None, device="auto",
         ``"auto"`` (default; CUDA if available, else CPU), ``"cpu"``, ``"cuda"``...
     precision : str
         ``"auto"`` (default; bf16 autocast where the hardware supports it),
-        ``"bf16"``, ``"fp16"`` or ``"fp32"``.
+        ``"bf16"``, ``"fp16"``, ``"fp32"`` or ``"int8"`` (CPU only: the model is
+        quantized once per process, see :mod:`galmorph.inference.quantize`; a
+        ``QuantizedModel`` always runs in int8).
     progress : bool
         Show a tqdm progress bar over batches (default False).
 
@@ -146,11 +148,16 @@ def predict_arrays(model, images, *, batch_size=256, tta=None, device="auto",
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     batch_size = int(batch_size)
-    model = _unwrap(model)
     dev = resolve_device(device)
-    prec = resolve_precision(dev, precision)
-    # channels_last where oneDNN / tensor cores want NHWC (runtime.channels_last_helps).
-    model, _ = maybe_channels_last(model.eval().to(dev), device=dev, precision=prec)
+    prec = resolve_precision(dev, precision, inference=True)
+    if prec == "int8" or getattr(model, "is_quantized", False):
+        from galmorph.inference.quantize import quantize_model
+
+        # int8 backbone, calibrated once per model and process (inference/quantize.py).
+        model, prec = quantize_model(model, device=dev), "int8"
+    else:
+        # channels_last where oneDNN / tensor cores want NHWC (runtime.channels_last_helps).
+        model, _ = maybe_channels_last(_unwrap(model).eval().to(dev), device=dev, precision=prec)
     channels_last = channels_last_helps(dev, prec)
 
     n = len(images)

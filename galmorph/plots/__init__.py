@@ -23,6 +23,7 @@ the question layout come from :mod:`galmorph.schema`.
 :func:`plot_predicted_prototypes`  galaxies the model is most confident about
 :func:`plot_galaxy_grid`           galaxies in a grid, each with its own caption
 :func:`plot_redshift_trends`       mean fractions against redshift (classification bias)
+:func:`plot_decision_tree`         the GZ2 decision tree (questions, answers), from the schema
 =================================  ==============================================
 
 Examples
@@ -35,6 +36,7 @@ from galmorph.plots.galaxies import (DEFAULT_PROTOTYPE_ANSWERS, plot_galaxy_grid
                                      plot_predicted_prototypes, plot_prototypes, top_galaxies)
 from galmorph.plots.labels import plot_label_covariance, plot_label_histograms
 from galmorph.plots.redshift import plot_redshift_trends
+from galmorph.plots.tree import plot_decision_tree, tree_layout
 from galmorph.plots.training import (PAPER_VAL_RMSE, first_conv, plot_conv_kernels,
                                      plot_loss_curves, plot_predicted_vs_true, read_metrics_csv)
 
@@ -42,4 +44,4 @@ __all__ = ["plot_label_histograms", "plot_label_covariance", "plot_prototypes",
            "plot_predicted_prototypes", "plot_conv_kernels", "plot_loss_curves",
            "plot_predicted_vs_true", "read_metrics_csv", "first_conv", "top_galaxies",
            "PAPER_VAL_RMSE", "DEFAULT_PROTOTYPE_ANSWERS", "plot_galaxy_grid",
-           "plot_redshift_trends"]
+           "plot_redshift_trends", "plot_decision_tree", "tree_layout"]

@@ -15,7 +15,8 @@ In under three minutes on two CPU cores (``full=True``: about 12) it
    predict-the-training-mean baseline (:func:`galmorph.inference.evaluate.evaluate`);
 6. predicts a few of them from their JPEG files
    (:func:`galmorph.inference.files.predict_files`);
-7. prints what it found and where everything was written.
+7. writes the HTML report of the run (:func:`galmorph.workflows.report_run.report_run`)
+   and prints what it found and where everything was written.
 
 Running it again in the same folder reuses the synthetic data and the cache
 when ``n`` and ``seed`` are unchanged (they are regenerated otherwise) and
@@ -114,6 +115,7 @@ class DemoResult:
     evaluation: dict = field(repr=False, default_factory=dict)
     predictions: object = field(repr=False, default=None)
     examples: object = field(repr=False, default=None)
+    report_path: Path | None = None
 
 
 def _say(text):
@@ -228,6 +230,7 @@ def run_demo(config=None, **overrides):
     table = predict_files(checkpoint, files, out=predictions_path, progress=False)
     if table.meta.get("out_error"):  # predict_files saved them elsewhere and warned
         predictions_path = table.meta["out"] and Path(table.meta["out"])
+    report_path = _write_report(run_dir, prepared, result)
 
     return DemoResult(
         out=out, data=data, cache=Path(prepared.path), run=run_dir, checkpoint=checkpoint,
@@ -235,7 +238,21 @@ def run_demo(config=None, **overrides):
         rmse=result["rmse"], mean_baseline=result["baselines"]["mean"],
         n_heldout=result["n_galaxies"], data_reused=reused,
         seconds=time.perf_counter() - start, evaluation=result, predictions=table,
-        examples=examples)
+        examples=examples, report_path=report_path)
+
+
+def _write_report(run_dir, prepared, evaluation):
+    """The run's HTML report (a few seconds: the evaluation is reused); None if unwritable."""
+    from galmorph._util._io import describe_error
+    from galmorph.workflows.report_run import report_run
+
+    try:
+        path = report_run(run_dir, prepared, evaluation=evaluation)
+    except OSError as err:
+        _say(f"      cannot write the report in {run_dir} ({describe_error(err)})")
+        return None
+    _say(f"      report {path}")
+    return path
 
 
 def _examples(config, out):
@@ -303,6 +320,8 @@ def format_summary(result, n_show=3):
         f"    run          {result.run}  (best.pt, last.pt, metrics.csv, config.json, split.json)",
         f"    evaluation   {result.evaluation_path}",
         f"    predictions  {result.predictions_path}",
+        *([f"    report       {result.report_path}  (open it in a browser)"]
+          if result.report_path is not None else []),
         "",
         "  next steps:",
         "    galmorph classify --ra 150.1 --dec 2.2       # any SDSS position (needs the network)",

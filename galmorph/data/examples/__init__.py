@@ -29,7 +29,7 @@ def example_galaxies():
     --------
     >>> from galmorph.data.examples import example_galaxies
     >>> galaxies = example_galaxies()
-    >>> len(galaxies), galaxies["gz2_class"][0]
+    >>> len(galaxies), str(galaxies["gz2_class"][0])
     (24, 'Er')
     """
     import numpy as np
