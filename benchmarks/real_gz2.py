@@ -80,7 +80,7 @@ def train_for(args, out, model, precision="auto", **options):
 
 
 def score(run, args, tta):
-    from galmorph.inference.evaluate import evaluate
+    from galmorph.inference.evaluation import evaluate
 
     if not (run / "best.pt").is_file():
         return None  # the budget ended before the first validation

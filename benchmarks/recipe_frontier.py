@@ -57,7 +57,7 @@ def run_candidate(name, budget, out, folders, unselected, seed, batches_per_epoc
     from galmorph.models import build_model
     from galmorph.runtime import resolve_device, resolve_precision
     from galmorph.training.config import TrainConfig, read_metrics
-    from galmorph.inference.evaluate import evaluate
+    from galmorph.inference.evaluation import evaluate
     from galmorph.training.train import train
 
     model, options, size = CANDIDATES[name]

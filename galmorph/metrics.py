@@ -3,7 +3,7 @@
 The score is the Kaggle "Galaxy Zoo - The Galaxy Challenge" metric: the root
 mean squared error over all galaxies and all 37 weighted vote fractions.
 The baselines (``mean``, ``central_pixel``, ``zeros``) are fitted on the
-training part only; :func:`galmorph.inference.evaluate.evaluate` reports them
+training part only; :func:`galmorph.inference.evaluation.evaluate` reports them
 next to the model.
 """
 from __future__ import annotations

@@ -106,7 +106,7 @@ def test_wheel_carries_the_model_and_the_example_galaxies(tmp_path):
 
 @pytest.mark.realdata
 def test_shipped_model_scores_what_its_card_says(kaggle_5k, partial_3k):
-    from galmorph.inference.evaluate import evaluate
+    from galmorph.inference.evaluation import evaluate
 
     card = read_card()
     ids = np.array(card["split"]["val_ids"])

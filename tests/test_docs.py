@@ -96,12 +96,10 @@ def test_api_reference_documents_the_public_modules_only(conf):
     assert not conf["is_private"]("galmorph.astro.mergers")
 
 
-# Names of ``__all__`` that automodapi cannot document, because a sub-module of the same
-# name replaces the lazy attribute once it is imported: ``import galmorph.inference.evaluate``
-# makes ``galmorph.inference.evaluate`` the module, not the function (a bug of
-# galmorph/inference/__init__.py; the function is documented in its own module). Remove the
-# entry when that is fixed: the test then fails until it is.
-KNOWN_SHADOWED = {"galmorph.inference": {"evaluate"}}
+# Names of ``__all__`` that automodapi cannot document because a sub-module of the same name
+# replaces the lazy attribute once imported (none since galmorph.inference.evaluate became
+# galmorph.inference.evaluation).
+KNOWN_SHADOWED = {}
 
 
 def test_api_pages_list_exactly_each_modules_all(conf):

@@ -1,4 +1,4 @@
-"""Tests of galmorph.inference.evaluate and the ``galmorph evaluate`` command."""
+"""Tests of galmorph.inference.evaluation and the ``galmorph evaluate`` command."""
 import json
 import subprocess
 import sys
@@ -15,7 +15,7 @@ from galmorph.models.checkpoint import save_checkpoint
 from galmorph.schema import (ID_COLUMN, KAGGLE_COLUMNS, N_ANSWERS, QUESTION_SLICES,
                              conditional_to_weighted)
 from galmorph.training.batches import save_split
-from galmorph.inference.evaluate import evaluate, format_report
+from galmorph.inference.evaluation import evaluate, format_report
 from galmorph.inference.engine import predict_arrays
 
 PREP = {"crop": 224, "size": 32}

@@ -4,7 +4,7 @@ import pytest
 
 from galmorph.errors import DataError
 from galmorph.schema import KAGGLE_COLUMNS, N_ANSWERS
-from galmorph.inference import evaluate as evaluate_module
+from galmorph.inference import evaluation as evaluate_module
 from galmorph import _stats
 from galmorph.metrics import (BASELINES, baseline_rmses, central_pixel_colours,
                                        fit_central_pixel, predict_central_pixel, rmse,
@@ -73,7 +73,7 @@ def test_rmse_and_central_pixel_prediction():
 
 
 def test_evaluate_re_exports_the_same_functions():
-    # Code written against galmorph.inference.evaluate keeps working.
+    # Code written against galmorph.inference.evaluation keeps working.
     assert evaluate_module.rmse_report is rmse_report
     assert evaluate_module.baseline_rmses is baseline_rmses
     assert evaluate_module.BASELINES == BASELINES == ("mean", "central_pixel", "zeros")

@@ -205,7 +205,7 @@ def test_cli_int8_without_int8_kernels_warns_and_runs_fp32(tmp_path, shipped, ga
 @needs_int8
 def test_int8_changes_the_validation_rmse_by_at_most_0_002(kaggle_5k, partial_3k):
     from galmorph.data.cache import prepare
-    from galmorph.inference.evaluate import evaluate
+    from galmorph.inference.evaluation import evaluate
     from galmorph.models.card import read_card
 
     card = read_card()

@@ -190,7 +190,7 @@ def test_run_report_page(run_report, tiny_run, tmp_path):
 
 
 def test_run_report_evaluation_table_is_evaluate(run_report, tiny_run):
-    from galmorph.inference.evaluate import evaluate
+    from galmorph.inference.evaluation import evaluate
 
     fresh = evaluate(tiny_run / "best.pt", device="cpu")           # the run's own data
     shown = run_report.data["evaluation"]

@@ -390,7 +390,7 @@ def _blank_questions(folder, questions, rows=None):
 
 
 def test_two_folders_with_partial_labels_train_resume_and_evaluate(tmp_path):
-    from galmorph.inference.evaluate import evaluate
+    from galmorph.inference.evaluation import evaluate
 
     full = make_synthetic(tmp_path / "full", n=30, seed=4, workers=1, progress=False)
     part = _shift_ids(make_synthetic(tmp_path / "part", n=20, seed=5, workers=1,
@@ -429,7 +429,7 @@ def test_shared_ids_across_folders_are_refused(tmp_path):
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_real_5k_plus_partial_3k_trains_resumes_and_evaluates(kaggle_5k, partial_3k, tmp_path):
-    from galmorph.inference.evaluate import evaluate
+    from galmorph.inference.evaluation import evaluate
 
     out = tmp_path / "run"
     proc = _cli(str(kaggle_5k), str(partial_3k), "--model", "cnn", "--out", str(out),

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from galmorph.data.cache import combine, prepare
-from galmorph.inference.evaluate import evaluate
+from galmorph.inference.evaluation import evaluate
 from galmorph.inference.engine import predict_arrays
 from galmorph.models.card import format_card
 from galmorph.models.checkpoint import load_checkpoint, save_checkpoint, sha256_of

@@ -127,7 +127,7 @@ print(sorted(p.name for p in run.iterdir()))
 # %%
 # Evaluate on the run's held-out validation galaxies, next to the baselines
 # fitted on its training galaxies:
-from galmorph.inference.evaluate import evaluate, format_report
+from galmorph.inference.evaluation import evaluate, format_report
 
 report = evaluate(run / "best.pt")
 print("\n".join(format_report(report).splitlines()[:10]))

@@ -94,7 +94,7 @@ print(Table(read_metrics(run))["epoch", "train_rmse", "val_rmse", "lr"])
 # how many held-out galaxies had it labelled, so the questions the partial
 # folder lacks are scored on fewer galaxies. The baselines are fitted on the
 # training part and scored on the same cells as the model.
-from galmorph.inference.evaluate import evaluate, format_report
+from galmorph.inference.evaluation import evaluate, format_report
 
 report = evaluate(run / "best.pt")
 print(format_report(report))

@@ -52,7 +52,7 @@ def add_parser(subparsers):
 def run(args):
     import json
 
-    from galmorph.inference.evaluate import evaluate, format_report
+    from galmorph.inference.evaluation import evaluate, format_report
 
     checkpoint, data = split_checkpoint(args.paths, args.model)
     data = None if not data else (data[0] if len(data) == 1 else data)

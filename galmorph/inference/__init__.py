@@ -2,7 +2,7 @@
 
 - :mod:`.engine`: :func:`predict_arrays`, the one batched inference loop
   (test-time augmentation, autocast), used by everything that predicts;
-- :mod:`.evaluate`: :func:`evaluate` a checkpoint on labelled data (the Kaggle
+- :mod:`.evaluation`: :func:`evaluate` a checkpoint on labelled data (the Kaggle
   RMSE over known labels, per question and answer, intervals, baselines) and
   :func:`format_report`;
 - :mod:`.files`: :func:`predict_files`, image files -> the 37 fractions ->
@@ -15,7 +15,7 @@ This layer uses :mod:`galmorph.models`, :mod:`galmorph.data`,
 """
 __all__ = ["predict_arrays", "evaluate", "format_report", "predict_files"]
 
-_WHERE = {"predict_arrays": "engine", "evaluate": "evaluate", "format_report": "evaluate",
+_WHERE = {"predict_arrays": "engine", "evaluate": "evaluation", "format_report": "evaluation",
           "predict_files": "files"}
 
 

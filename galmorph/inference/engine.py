@@ -1,7 +1,7 @@
 """The one batched inference loop of galmorph.
 
 :func:`predict_arrays` turns already-preprocessed ``uint8`` images into the 37
-weighted vote fractions. :func:`galmorph.inference.evaluate.evaluate`,
+weighted vote fractions. :func:`galmorph.inference.evaluation.evaluate`,
 :func:`galmorph.inference.files.predict_files` and
 :class:`galmorph.astro.classifier.MorphologyClassifier` all call it, so that
 device choice, mixed precision and test-time augmentation (TTA) behave the

@@ -1,6 +1,6 @@
 """The evaluation part of a run report: the numbers of ``galmorph evaluate --json`` as tables.
 
-Every number taken from the :func:`~galmorph.inference.evaluate.evaluate`
+Every number taken from the :func:`~galmorph.inference.evaluation.evaluate`
 result carries its place there as the cell's ``data-key``
 (``per_answer/Class1.1``), so a browser test can compare the page with
 ``galmorph evaluate --json``. The per-question and per-answer intervals and

@@ -12,7 +12,7 @@ In under three minutes on two CPU cores (``full=True``: about 12) it
 3. prepares its preprocessing cache (:func:`galmorph.data.cache.prepare`);
 4. trains a small network within a time budget (:func:`galmorph.training.train.train`);
 5. evaluates it on the held-out (validation) synthetic galaxies next to the
-   predict-the-training-mean baseline (:func:`galmorph.inference.evaluate.evaluate`);
+   predict-the-training-mean baseline (:func:`galmorph.inference.evaluation.evaluate`);
 6. predicts a few of them from their JPEG files
    (:func:`galmorph.inference.files.predict_files`);
 7. writes the HTML report of the run (:func:`galmorph.workflows.report_run.report_run`)
@@ -190,7 +190,7 @@ def run_demo(config=None, **overrides):
     True
     """
     from galmorph.data.cache import prepare
-    from galmorph.inference.evaluate import evaluate
+    from galmorph.inference.evaluation import evaluate
     from galmorph.inference.files import predict_files
 
     from galmorph._util._io import check_writable

@@ -129,7 +129,7 @@ class Report:
     sections : list of ReportSection
     data : dict
         The numbers behind the tables (for a run, ``data["evaluation"]`` is the
-        :func:`~galmorph.inference.evaluate.evaluate` result).
+        :func:`~galmorph.inference.evaluation.evaluate` result).
     """
 
     title: str

@@ -1,7 +1,7 @@
 """The report of a training run: what was trained on what, how it learned, how well it does.
 
 :func:`build_run_report` evaluates the run's best checkpoint on its validation
-split with :func:`galmorph.inference.evaluate.evaluate` -- the numbers of
+split with :func:`galmorph.inference.evaluation.evaluate` -- the numbers of
 ``galmorph evaluate --json`` -- predicts the same galaxies once more for the
 figures and the per-question intervals, and assembles the paper's figures
 (Figs 2 and 4-10 of the proof-of-concept paper) with :mod:`galmorph.plots`.
@@ -287,12 +287,12 @@ def build_run_report(run_dir, data=None, *, evaluation=None, out=None, device="a
         Labelled data folder(s) or caches to evaluate on, or the opened
         :class:`~galmorph.data.cache.PreparedData`; default the run's own.
     evaluation : dict, optional
-        An :func:`~galmorph.inference.evaluate.evaluate` result of the run's
+        An :func:`~galmorph.inference.evaluation.evaluate` result of the run's
         ``best.pt`` on ``data`` to show instead of evaluating again.
     out : path-like, optional
         Where the report will be written (named in its Files section).
     device, precision, batch_size, progress
-        Passed to :func:`~galmorph.inference.evaluate.evaluate` and
+        Passed to :func:`~galmorph.inference.evaluation.evaluate` and
         :func:`~galmorph.inference.engine.predict_arrays`.
 
     Returns
@@ -303,7 +303,7 @@ def build_run_report(run_dir, data=None, *, evaluation=None, out=None, device="a
         (``float64 (n, 37)``, NaN where unknown), which the figures show.
     """
     from galmorph.inference.engine import predict_arrays
-    from galmorph.inference.evaluate import evaluate
+    from galmorph.inference.evaluation import evaluate
     from galmorph.metrics import rmse
     from galmorph.models.checkpoint import load_checkpoint
     from galmorph.plots import read_metrics_csv
