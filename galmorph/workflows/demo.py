@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from galmorph.schema import KAGGLE_IMAGE_DIRS
+
 __all__ = ["DemoConfig", "DemoResult", "run_demo", "format_summary"]
 
 
@@ -224,7 +226,7 @@ def run_demo(config=None, **overrides):
     evaluation_path = _save_json(result, run_dir / "evaluation.json")
 
     val_ids = json.loads((run_dir / "split.json").read_text())["val_ids"][:config.n_predict]
-    files = [data / "images_training_rev1" / f"{gid}.jpg" for gid in val_ids]
+    files = [data / KAGGLE_IMAGE_DIRS["training"] / f"{gid}.jpg" for gid in val_ids]
     predictions_path = run_dir / "predictions.ecsv"
     _say(f"[6/6] predicting {len(files)} held-out galaxies from their JPEG files")
     table = predict_files(checkpoint, files, out=predictions_path, progress=False)
@@ -327,7 +329,7 @@ def format_summary(result, n_show=3):
         "    galmorph classify --ra 150.1 --dec 2.2       # any SDSS position (needs the network)",
         "    galmorph models --card                        # what the shipped model can do",
         f"    galmorph evaluate {result.checkpoint}",
-        f"    galmorph predict {result.checkpoint} {result.data / 'images_training_rev1'} "
+        f"    galmorph predict {result.checkpoint} {result.data / KAGGLE_IMAGE_DIRS['training']} "
         f"--out predictions.csv",
     ]
     return "\n".join(lines)
