@@ -80,6 +80,15 @@ def add_parser(subparsers):
     p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="cutouts fetched at the same time (default: 1; 4-8 speed up "
                         "large catalogues)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
+                   help="classify a Parquet (or HATS) catalogue on a Dask cluster: the "
+                        "scheduler's address (tcp://HOST:8786), or 'local' for one worker "
+                        "process per core here; --out is then a folder of one Parquet file "
+                        "per partition, and a rerun skips the partitions done (default: "
+                        "none, one process; needs pip install \"galmorph-gz2[dask]\")")
+    p.add_argument("--partitions", type=positive_int, default=None, metavar="N",
+                   help="with --scheduler: split the catalogue into N partitions (default: "
+                        "as stored, one per Parquet row group or file)")
     add_convert(p)
     add_progress(p)
     p.set_defaults(func=run)
@@ -162,6 +171,8 @@ def run(args):
         raise DataError("give a catalogue file, or both --ra and --dec")
     if args.catalog is not None and (args.ra is not None or args.dec is not None):
         raise DataError("give either a catalogue file or --ra/--dec, not both")
+    if args.scheduler is not None or args.partitions is not None:
+        return _run_on_cluster(args)
     _check_outputs(args)  # before any cutout is fetched
     clf = MorphologyClassifier(model=args.model, device=args.device, tta=args.tta,
                                merger_threshold=args.threshold, batch_size=args.batch_size,
@@ -192,6 +203,28 @@ def run(args):
     elif len(result) > 1:
         print("(use --out FILE to save the table)")
     return 0 if result["predict_ok"].any() else 1
+
+
+def _run_on_cluster(args):
+    """``--scheduler``: the catalogue on a Dask cluster, one Parquet file per partition in
+    the folder ``--out`` (:func:`galmorph.workflows.survey_run.run_survey`)."""
+    from galmorph.workflows.survey_run import run_survey
+
+    if args.scheduler is None:
+        raise DataError("--partitions needs --scheduler ADDRESS|local")
+    if args.catalog is None or not args.out:
+        raise DataError("--scheduler needs a catalogue file and --out FOLDER/")
+    for flag, given in (("--separations", args.separations), ("--report", args.report)):
+        if given:
+            raise DataError(f"{flag} is not available with --scheduler; failed rows keep "
+                            f"their reason in the predict_error column of --out's files")
+    report = run_survey(args.catalog, args.scheduler, args.out, partitions=args.partitions,
+                        model=args.model, image_column=args.image_column, device=args.device,
+                        precision=args.precision, tta=args.tta,
+                        merger_threshold=args.threshold, batch_size=args.batch_size,
+                        backend=args.backend, cache_dir=args.cache_dir, timeout=args.timeout,
+                        retries=args.retries, workers=args.workers, convert=args.convert)
+    return 0 if report.ok else 1
 
 
 def _check_outputs(args):
