@@ -1,4 +1,4 @@
-"""Workflows over the whole package: the offline demo (and, later, reports).
+"""Workflows over the whole package: the offline demo, reports and survey classification.
 
 A workflow may use every layer below it (data, models, training, inference,
 astro, plots); nothing in the package imports a workflow except the CLI.
