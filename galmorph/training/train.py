@@ -21,8 +21,6 @@ Examples
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 import sys
 import time
@@ -31,14 +29,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from galmorph import __version__, schema
-from galmorph.errors import DataError
+from galmorph import schema
 from galmorph.augment import random_params, rotate_flip
 from galmorph.training.batches import (BatchLoader, BatchStream, load_split, make_split,
-                                       save_split, split_sizes, step_seed)
-from galmorph._atomic import write_text_atomic
-from galmorph.training.config import TrainConfig, check_run_dir, write_metrics
+                                       save_split, step_seed)
+from galmorph.training.config import TrainConfig, write_metrics
 from galmorph.training.distributed import StopFlag, init_distributed, shard
+from galmorph.training.setup import prepare_data, resolve_run, write_run_config
 
 __all__ = ["TrainConfig", "train", "masked_sq_error"]
 
@@ -114,14 +111,6 @@ def train(config):
         ctx.close()
 
 
-def _report_path(report, k, n):
-    """The skip report of data folder ``k`` of ``n`` (``report.csv`` -> ``report-2.csv``)."""
-    if report is None or n == 1 or k == 0:
-        return report
-    path = Path(report)
-    return path.with_name(f"{path.stem}-{k + 1}{path.suffix}")
-
-
 class _Run:
     """One invocation of :func:`train` (state shared by the small steps below)."""
 
@@ -179,82 +168,21 @@ class _Run:
             check_writable(self.config.report, "--report")
 
     def _prepare(self):
-        from galmorph.data.cache import prepare
-
-        cfg = self.config
-        if cfg.resume and cfg.data is None:
-            raise ValueError("resuming needs the data folder; use TrainConfig.from_run(run_dir)")
-        size = cfg.size or self._model_config().__dict__.get("input_size", 80) or 80
-        folders = cfg.data_folders()
-        caches = cfg.cache if isinstance(cfg.cache, (list, tuple)) else [cfg.cache] * len(folders)
-        if len(caches) != len(folders) or (len(folders) > 1 and not isinstance(
-                cfg.cache, (list, tuple)) and cfg.cache is not None):
-            raise ValueError(f"cache must be one folder per data folder ({len(folders)}), "
-                             f"got {cfg.cache!r}")
-        kwargs = dict(crop=cfg.crop, size=size, workers=cfg.workers, on_error=cfg.on_error,
-                      flavour=cfg.flavour)
-
-        def prepare_all(progress):
-            from galmorph.data.cache import combine
-
-            datas = [prepare(folder, cache_dir=cache, progress=progress,
-                             report=_report_path(cfg.report, k, len(folders)), **kwargs)
-                     for k, (folder, cache) in enumerate(zip(folders, caches))]
-            for folder, d in zip(folders, datas):
-                if d.labels is None:
-                    raise DataError(f"{folder} has no labels (no training_solutions_rev1.csv "
-                                    f"or GZ2 vote table): training needs labelled galaxies")
-            return combine(datas)
-
         # Rank 0 builds the caches when they are missing; the others then open them.
-        data = self.ctx.on_main(lambda: prepare_all(self._show_progress()), share=False)
+        data = self.ctx.on_main(lambda: prepare_data(self.config, self._show_progress()),
+                                share=False)
         if not self.ctx.is_main:
-            data = prepare_all(False)
+            data = prepare_data(self.config, False)
         self.partial = not bool(np.isfinite(data.labels).all())
         return data
 
-    def _model_config(self):
-        from galmorph.models import model_config
-
-        return model_config(self.config.model, **self.config.model_options)
-
     def _resolve(self):
-        from galmorph.models import AUGMENTED_BY_DEFAULT
-
-        cfg, mcfg = self.config, self._model_config()
-        n_train = len(self.data) - split_sizes(len(self.data), cfg.val_fraction)[1]
-        batch = min(int(cfg.batch_size or mcfg.batch_size), max(1, n_train))
-        if batch < self.ctx.world_size:
-            raise ValueError(f"batch size {batch} is smaller than the {self.ctx.world_size} "
-                             f"processes sharing it")
-        folders = [str(Path(f).resolve()) for f in cfg.data_folders()]
-        caches = [p["cache"] for p in self.data.parts] or [str(self.data.path)]
-        resolved = dataclasses.replace(
-            cfg, data=folders[0] if len(folders) == 1 else folders, out=str(self.out),
-            batch_size=batch, val_batch_size=int(cfg.val_batch_size or mcfg.val_batch_size),
-            batches_per_epoch=int(cfg.batches_per_epoch or max(1, n_train // batch)),
-            augment=bool(cfg.augment if cfg.augment is not None
-                         else cfg.model in AUGMENTED_BY_DEFAULT),
-            size=int(self.data.meta["size"]),
-            cache=caches[0] if len(caches) == 1 else caches).to_dict()
-        # The requested device/precision stay as asked ("auto" resolves afresh on resume).
-        resolved.update(resolved_device=str(self.device), resolved_precision=self.precision)
-        return resolved
+        return resolve_run(self.config, self.data, self.out, self.device, self.precision,
+                           self.ctx.world_size)
 
     def _check_dir(self):
-        mode = check_run_dir(self.out, self.resolved, self.config.resume)
-        self.out.mkdir(parents=True, exist_ok=True)
-        doc = dict(self.resolved)
-        if mode == "resume":
-            old = json.loads((self.out / "config.json").read_text())
-            doc["created"] = old.get("created")
-            doc["resumed"] = old.get("resumed", 0) + 1
-        else:
-            doc["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        doc.update(galmorph_version=__version__, torch_version=torch.__version__,
-                   world_size=self.ctx.world_size, schema_version=schema.SCHEMA_VERSION)
-        write_text_atomic(self.out / "config.json", json.dumps(doc, indent=1) + "\n")
-        return mode
+        return write_run_config(self.out, self.resolved, self.config.resume,
+                                self.ctx.world_size)
 
     def _split(self, mode):
         path = self.out / "split.json"

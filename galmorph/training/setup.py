@@ -1,0 +1,132 @@
+"""What a training run is set up from: its data, its resolved config, its run directory.
+
+Three steps that :func:`galmorph.training.train.train` takes in this order
+before the first batch, each a plain function of the :class:`TrainConfig`:
+
+1. :func:`prepare_data` -- one preprocessing cache per data folder, combined;
+2. :func:`resolve_run` -- every default made explicit (batch size, batches per
+   epoch, augmentation, size, caches, the device and precision that ran);
+3. :func:`write_run_config` -- check the run directory and write ``config.json``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from galmorph import __version__, schema
+from galmorph._atomic import write_text_atomic
+from galmorph.errors import DataError
+from galmorph.training.batches import split_sizes
+from galmorph.training.config import check_run_dir
+
+__all__ = ["report_path", "model_config_of", "prepare_data", "resolve_run", "write_run_config"]
+
+
+def report_path(report, k, n):
+    """The skip report of data folder ``k`` of ``n`` (``report.csv`` -> ``report-2.csv``)."""
+    if report is None or n == 1 or k == 0:
+        return report
+    path = Path(report)
+    return path.with_name(f"{path.stem}-{k + 1}{path.suffix}")
+
+
+def model_config_of(config):
+    """The model config dataclass a :class:`TrainConfig` asks for."""
+    from galmorph.models import model_config
+
+    return model_config(config.model, **config.model_options)
+
+
+def prepare_data(config, progress):
+    """The combined :class:`~galmorph.data.cache.PreparedData` of ``config``'s data folders.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    progress : bool
+        Progress bars while a cache is built.
+
+    Raises
+    ------
+    ValueError
+        Resuming without data, or not one cache folder per data folder.
+    galmorph.errors.DataError
+        A folder without labels (and every data error of ``prepare``).
+    """
+    from galmorph.data.cache import combine, prepare
+
+    if config.resume and config.data is None:
+        raise ValueError("resuming needs the data folder; use TrainConfig.from_run(run_dir)")
+    size = config.size or model_config_of(config).__dict__.get("input_size", 80) or 80
+    folders = config.data_folders()
+    several = isinstance(config.cache, (list, tuple))
+    caches = config.cache if several else [config.cache] * len(folders)
+    if len(caches) != len(folders) or (len(folders) > 1 and not several
+                                       and config.cache is not None):
+        raise ValueError(f"cache must be one folder per data folder ({len(folders)}), "
+                         f"got {config.cache!r}")
+    datas = [prepare(folder, cache_dir=cache, progress=progress, crop=config.crop, size=size,
+                     workers=config.workers, on_error=config.on_error, flavour=config.flavour,
+                     report=report_path(config.report, k, len(folders)))
+             for k, (folder, cache) in enumerate(zip(folders, caches))]
+    for folder, d in zip(folders, datas):
+        if d.labels is None:
+            raise DataError(f"{folder} has no labels (no training_solutions_rev1.csv or GZ2 "
+                            f"vote table): training needs labelled galaxies")
+    return combine(datas)
+
+
+def resolve_run(config, data, out, device, precision, world_size=1):
+    """``config`` with every default made explicit, as the dict ``config.json`` stores.
+
+    The requested device and precision stay as asked (``"auto"`` resolves afresh
+    on resume); what ran is added as ``resolved_device`` / ``resolved_precision``.
+    """
+    from galmorph.models import AUGMENTED_BY_DEFAULT
+
+    mcfg = model_config_of(config)
+    n_train = len(data) - split_sizes(len(data), config.val_fraction)[1]
+    batch = min(int(config.batch_size or mcfg.batch_size), max(1, n_train))
+    if batch < world_size:
+        raise ValueError(f"batch size {batch} is smaller than the {world_size} processes "
+                         f"sharing it")
+    folders = [str(Path(f).resolve()) for f in config.data_folders()]
+    caches = [p["cache"] for p in data.parts] or [str(data.path)]
+    augment = config.augment if config.augment is not None else \
+        config.model in AUGMENTED_BY_DEFAULT
+    resolved = dataclasses.replace(
+        config, data=folders[0] if len(folders) == 1 else folders, out=str(out),
+        batch_size=batch, val_batch_size=int(config.val_batch_size or mcfg.val_batch_size),
+        batches_per_epoch=int(config.batches_per_epoch or max(1, n_train // batch)),
+        augment=bool(augment), size=int(data.meta["size"]),
+        cache=caches[0] if len(caches) == 1 else caches).to_dict()
+    resolved.update(resolved_device=str(device), resolved_precision=precision)
+    return resolved
+
+
+def write_run_config(out, resolved, resume, world_size=1):
+    """Check that ``out`` may hold the run ``resolved`` and write its ``config.json``.
+
+    Returns
+    -------
+    str
+        ``"new"`` or ``"resume"`` (see :func:`~galmorph.training.config.check_run_dir`).
+    """
+    out = Path(out)
+    mode = check_run_dir(out, resolved, resume)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = dict(resolved)
+    if mode == "resume":
+        old = json.loads((out / "config.json").read_text())
+        doc["created"] = old.get("created")
+        doc["resumed"] = old.get("resumed", 0) + 1
+    else:
+        doc["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    doc.update(galmorph_version=__version__, torch_version=torch.__version__,
+               world_size=world_size, schema_version=schema.SCHEMA_VERSION)
+    write_text_atomic(out / "config.json", json.dumps(doc, indent=1) + "\n")
+    return mode
