@@ -28,20 +28,18 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-from galmorph._atomic import atomic_open, atomic_path, replace_atomic
-from galmorph._util._io import check_writable, save_or_warn, write_skip_report
-from galmorph.data.images import CONVERT_CHOICES, INPUT_NOTE_DESCRIPTION
+from galmorph._util._io import check_writable
+from galmorph.data.images import CONVERT_CHOICES
 from galmorph.errors import DataError, ParameterError
-from galmorph.schema import ID_COLUMN, KAGGLE_COLUMNS, N_ANSWERS
+from galmorph.inference._writers import (OUTPUT_FORMATS, CsvWriter, build_table, output_format,
+                                         save_report, save_table)
+from galmorph.schema import N_ANSWERS
 
 __all__ = ["predict_files", "OUTPUT_FORMATS"]
 
-#: Output file endings and the format each selects.
-OUTPUT_FORMATS = {".csv": "kaggle-csv", ".ecsv": "ascii.ecsv", ".fits": "fits", ".fit": "fits"}
 #: Files decoded per chunk: large enough to keep the pool busy, small enough that
 #: the float batch and the decoded chunk stay small in memory.
 DEFAULT_CHUNK = 1024
@@ -114,15 +112,6 @@ def _default_workers(n_files):
     return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
-def _output_format(out):
-    name = str(out).lower()
-    for ending, fmt in OUTPUT_FORMATS.items():
-        if name.endswith(ending):
-            return fmt
-    raise DataError(f"cannot tell the output format of {out}: its name must end in "
-                    f"{', '.join(OUTPUT_FORMATS)} (.csv is the Kaggle submission format)")
-
-
 def _model_and_info(checkpoint_or_model, preprocessing):
     """(nn.Module, description dict) from a checkpoint path, a Checkpoint or a model."""
     from galmorph.models.resolve import resolve_model
@@ -131,135 +120,6 @@ def _model_and_info(checkpoint_or_model, preprocessing):
     # The keys of MorphologyClassifier's meta, so both outputs read the same way.
     return r.model, {"model_path": None if r.path is None else str(r.path),
                      "model_name": r.name, "preprocessing": r.preprocessing}
-
-
-def _csv_lines(ids, pred):
-    """Kaggle submission rows: ``GalaxyID,f1,...,f37`` with 6 decimals."""
-    return "".join(f"{gid}," + ",".join(f"{v:.6f}" for v in row) + "\n"
-                   for gid, row in zip(ids, pred))
-
-
-_CSV_HEADER = ",".join((ID_COLUMN,) + KAGGLE_COLUMNS) + "\n"
-
-
-class _CsvWriter:
-    """Appends rows in the Kaggle submission format to ``<out>.partial``.
-
-    A failed append (disk full) stops the streaming and is kept in ``error``;
-    the rows stay in memory and are written whole at the end.
-    """
-
-    def __init__(self, out):
-        self.out = Path(out)
-        self.partial = self.out.with_name(self.out.name + ".partial")
-        self.fh, self.error = None, None
-        try:
-            self.partial.parent.mkdir(parents=True, exist_ok=True)
-            self.fh = open(self.partial, "w", newline="")
-        except OSError as err:
-            self.error = err
-        self._write(_CSV_HEADER)
-
-    def _write(self, text):
-        if self.error is not None:
-            return
-        try:
-            self.fh.write(text)
-            self.fh.flush()
-        except OSError as err:
-            self.error = err
-            self.abandon()
-            self.partial.unlink(missing_ok=True)  # free the space for the final write
-
-    def append(self, ids, pred):
-        self._write(_csv_lines(ids, pred))
-
-    def finish(self):
-        if self.error is not None:
-            raise self.error
-        self.fh.close()
-        replace_atomic(self.partial, self.out)
-
-    def abandon(self):
-        try:
-            if self.fh is not None:
-                self.fh.close()
-        except OSError:
-            pass
-
-
-def _write_kaggle_csv(table, path):
-    pred = np.array([table[c] for c in KAGGLE_COLUMNS]).T                 # (N, 37)
-    with atomic_open(path, "w") as fh:
-        fh.write(_CSV_HEADER + _csv_lines(table[ID_COLUMN], pred))
-
-
-def _build_table(ids, files, pred, info, skipped, tta, n_images, notes):
-    import astropy.units as u
-    from astropy.table import Column, Table
-
-    from galmorph import __version__
-    from galmorph.schema import SCHEMA_VERSION, describe_column
-
-    table = Table()
-    table[ID_COLUMN] = Column(ids, description="galaxy identifier (image file name stem)")
-    table["file"] = Column(np.array(files, dtype=str), description="image file")
-    for j, col in enumerate(KAGGLE_COLUMNS):
-        table[col] = Column(pred[:, j], unit=u.dimensionless_unscaled,
-                            description="weighted vote fraction: " + describe_column(col))
-    table["input_note"] = Column(np.array(notes, dtype=str), description=INPUT_NOTE_DESCRIPTION)
-    table.meta.update(info)
-    table.meta.update({
-        "tta": tta, "n_images": n_images, "n_predicted": len(table),
-        "n_skipped": len(skipped), "n_converted": int(sum(1 for n in notes if n)),
-        "skipped": [{"file": f, "reason": r} for f, r in skipped],
-        "schema_version": SCHEMA_VERSION, "galmorph_version": __version__,
-    })
-    return table
-
-
-def _write_table(table, out, fmt):
-    """Write the whole table to ``out`` in ``fmt``, atomically."""
-    if fmt == "kaggle-csv":
-        return _write_kaggle_csv(table, out)
-    if fmt == "fits":
-        # FITS headers hold scalars: flatten the metadata, list skipped files as COMMENTs.
-        flat = table.copy(copy_data=False)
-        meta = table.meta
-        flat.meta = {"MODEL": str(meta["model_name"]), "CKPT": str(meta["model_path"]),
-                     "CROP": str(meta["preprocessing"]["crop"]),
-                     "SIZE": meta["preprocessing"]["size"], "TTA": str(meta["tta"]),
-                     "NIMAGES": meta["n_images"], "NSKIPPED": meta["n_skipped"],
-                     "SCHEMA": meta["schema_version"],
-                     "comments": [f"skipped {s['file']}: {s['reason']}"[:2000]
-                                  for s in meta["skipped"]]}
-        table = flat
-    with atomic_path(out) as tmp:
-        table.write(tmp, format=fmt, overwrite=True)
-
-
-def _save(table, out, fmt, writer):
-    """Write ``table`` to ``out`` (renaming the streamed CSV where it is whole); on an
-    OSError save it in the temporary folder instead and warn (never lose the rows)."""
-    def write(path):
-        if writer is not None and path == Path(out) and writer.error is None:
-            writer.finish()
-        else:
-            _write_table(table, path, fmt)
-
-    path, reason = save_or_warn(write, out, f"the {len(table)} predictions", stacklevel=3)
-    table.meta["out"] = None if path is None else str(path)
-    if reason is not None:
-        table.meta["out_error"] = reason
-        if path is not None and writer is not None:
-            writer.partial.unlink(missing_ok=True)  # the fallback holds every row
-
-
-def _save_report(report, skipped, n_images):
-    rows = [{"file": f, "reason": r} for f, r in skipped]
-    path, reason = save_or_warn(lambda p: write_skip_report(p, rows, n_images), report,
-                                "the report", stacklevel=3)
-    return {"report": None if path is None else str(path), "report_error": reason}
 
 
 def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=None,
@@ -337,7 +197,7 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
     from galmorph.augment import check_tta
     from galmorph.inference.engine import predict_arrays
 
-    fmt = None if out is None else _output_format(out)       # fail before any work
+    fmt = None if out is None else output_format(out)       # fail before any work
     if out is not None:
         check_writable(out, "out")
     if report is not None:
@@ -360,7 +220,7 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
         from galmorph._util._progress import progress_bar
 
         bar = progress_bar(total=len(paths), unit="img", desc="predict")
-    writer = _CsvWriter(out) if fmt == "kaggle-csv" else None
+    writer = CsvWriter(out) if fmt == "kaggle-csv" else None
     _check_convert(convert)
     decoder = _Decoder(workers, crop, size, convert)
     kept, preds, notes = [], [], []
@@ -396,7 +256,7 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
         if bar is not None:
             bar.close()
 
-    saved_report = {} if report is None else _save_report(report, skipped, n_inputs)
+    saved_report = {} if report is None else save_report(report, skipped, n_inputs)
     if not kept:
         if writer is not None:
             writer.abandon()
@@ -405,10 +265,10 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
         raise DataError(f"none of the {n_inputs} images could be read ({first})")
     index = np.concatenate(kept)
     pred = np.concatenate(preds) if preds else np.empty((0, N_ANSWERS), np.float32)
-    table = _build_table(ids[index], [str(paths[i]) for i in index], pred, info, skipped, tta,
+    table = build_table(ids[index], [str(paths[i]) for i in index], pred, info, skipped, tta,
                          n_inputs, notes)
     if fmt is not None:
-        _save(table, out, fmt, writer)
+        save_table(table, out, fmt, writer)
     table.meta.update(saved_report)
     if skipped:
         warnings.warn(f"{len(skipped)} of {n_inputs} images could not be read and were "
