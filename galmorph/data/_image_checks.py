@@ -31,7 +31,7 @@ KINDS = (UNREADABLE, UNEXPECTED, UNDECODABLE)
 # PIL format hints by suffix: naming the format skips PIL's probing of every
 # plugin, which makes the header check about 4x faster (0.16 s per 5,000 JPEGs).
 _PIL_FORMATS = {".jpg": ["JPEG"], ".jpeg": ["JPEG"], ".png": ["PNG"]}
-_FITS = (".fits", ".fit", ".fits.gz", ".fit.gz")
+_FITS = _images.FITS_SUFFIXES
 
 
 class ImageProblem(DataError):

@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from galmorph.data import cache_build as build
+from galmorph.data.validate import ON_ERROR
 from galmorph.errors import DataError, ParameterError
+from galmorph.schema import GZ2_FLAVOURS
 
 __all__ = ["combine", "PreparedData", "prepare", "open_prepared", "default_cache_path", "CACHE_FORMAT"]
 
@@ -38,8 +40,8 @@ CACHE_FORMAT = 1
 #: Images per chunk: the unit of work of a worker and of resuming
 #: (``$GALMORPH_PREPARE_CHUNK`` overrides it for new caches, e.g. in tests).
 CHUNK = 64
-_ON_ERROR = ("raise", "skip")
-_FLAVOURS = ("weighted_fraction", "fraction", "debiased")
+_ON_ERROR = ON_ERROR
+_FLAVOURS = GZ2_FLAVOURS
 
 
 @dataclass

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import DataError
 from ._image_checks import check_image_headers, header_problems, probe_image
-from .images import IMAGE_SUFFIXES, image_suffix
+from .images import FITS_SUFFIXES, IMAGE_SUFFIXES, image_suffix
 from .validate import Issue, Rows, count, duplicate_issues, parse_int_id
 
 __all__ = ["IMAGE_SUFFIXES", "image_suffix", "image_stem", "absolute", "as_list", "is_glob",
@@ -30,7 +30,7 @@ __all__ = ["IMAGE_SUFFIXES", "image_suffix", "image_stem", "absolute", "as_list"
            "describe_sources", "file_record",
            "images_fingerprint"]
 
-_FITS = (".fits", ".fit", ".fits.gz", ".fit.gz")  # images and tables alike
+_FITS = FITS_SUFFIXES  # images and tables alike
 
 
 def image_stem(path):

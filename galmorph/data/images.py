@@ -54,13 +54,15 @@ import numpy as np
 from galmorph.errors import DataError
 
 __all__ = ["load_image", "as_rgb", "crop_and_resize", "image_suffix", "IMAGE_SUFFIXES",
-           "RESAMPLE", "NOTES", "CONVERT_CHOICES", "INPUT_NOTE_DESCRIPTION",
+           "FITS_SUFFIXES", "RESAMPLE", "NOTES", "CONVERT_CHOICES", "INPUT_NOTE_DESCRIPTION",
            "ImageConversionWarning"]
 
 #: File name endings (lower case) that galmorph reads as images; the one list
 #: :mod:`galmorph.data.files` and the catalogs use too.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".fits", ".fit", ".fits.gz", ".fit.gz")
-_FITS = (".fits", ".fit", ".fits.gz", ".fit.gz")
+#: The FITS endings among them (images and tables alike).
+FITS_SUFFIXES = (".fits", ".fit", ".fits.gz", ".fit.gz")
+_FITS = FITS_SUFFIXES
 _LONGEST_FIRST = tuple(sorted(IMAGE_SUFFIXES, key=len, reverse=True))
 
 #: PIL resampling filter of the downsampling step (``Image.BILINEAR``, with
