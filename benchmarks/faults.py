@@ -189,15 +189,21 @@ def unwritable_out(ctx):
             f"{'one line naming --out' if good else 'UNCLEAR: ' + proc.stderr[-80:]}"), 0
 
 
-def full_disk_predict(ctx):
-    out = ctx.scratch / "full" / "predictions.csv"
-    proc = ctx.run.run("predict", ctx.ckpt, ctx.images, "--out", out, "--device", "cpu",
-                       "--no-progress", env={"GALMORPH_FAULT_INJECT": f"ENOSPC:{out.parent}/*"})
-    saved = ctx.run.fallbacks("galmorph-predictions-*.csv")
+def _fallback_outcome(ctx, proc, pattern):
+    """(outcome, rows lost) of a run whose --out failed: the rows must be in a fallback file
+    matching ``pattern`` in the temporary folder, named on stderr."""
+    saved = ctx.run.fallbacks(pattern)
     named = bool(saved) and str(saved[-1]) in proc.stderr
     n = _rows(saved[-1]) if saved else 0
     return (f"exit {proc.returncode}; {n} rows in the fallback"
             f"{', named on stderr' if named else ', NOT named'}"), ctx.n - n
+
+
+def full_disk_predict(ctx):
+    out = ctx.scratch / "full" / "predictions.csv"
+    proc = ctx.run.run("predict", ctx.ckpt, ctx.images, "--out", out, "--device", "cpu",
+                       "--no-progress", env={"GALMORPH_FAULT_INJECT": f"ENOSPC:{out.parent}/*"})
+    return _fallback_outcome(ctx, proc, "galmorph-predictions-*.csv")
 
 
 def full_disk_classify(ctx):
@@ -206,11 +212,7 @@ def full_disk_classify(ctx):
     catalog.write_text("path\n" + "".join(f"{p}\n" for p in sorted(ctx.images.glob("*.jpg"))))
     proc = ctx.run.run("classify", catalog, "--model", ctx.ckpt, "--out", out, "--device",
                        "cpu", "--no-progress", env={"GALMORPH_FAULT_INJECT": f"ENOSPC:{out}"})
-    saved = ctx.run.fallbacks("galmorph-classified-*.ecsv")
-    named = bool(saved) and str(saved[-1]) in proc.stderr
-    n = _rows(saved[-1]) if saved else 0
-    return (f"exit {proc.returncode}; {n} rows in the fallback"
-            f"{', named on stderr' if named else ', NOT named'}"), ctx.n - n
+    return _fallback_outcome(ctx, proc, "galmorph-classified-*.ecsv")
 
 
 def dropping_network(ctx):

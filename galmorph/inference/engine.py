@@ -17,7 +17,32 @@ import numpy as np
 from galmorph.errors import DataError, ModelShapeError
 from galmorph.schema import N_ANSWERS
 
-__all__ = ["predict_arrays", "check_image_array"]
+__all__ = ["predict_arrays", "check_image_array", "RowSelection"]
+
+
+class RowSelection:
+    """Rows ``index`` of a (memory-mapped) image array, read only when a batch asks.
+
+    :func:`predict_arrays` takes it like an array, so a validation split of a
+    cache is predicted without copying it into memory first.
+
+    Parameters
+    ----------
+    images : array-like, shape (N, 3, H, W)
+    index : sequence of int
+        The rows, in the order wanted.
+    """
+
+    def __init__(self, images, index):
+        self.images, self.index = images, np.asarray(index, dtype=np.int64)
+        self.shape = (len(self.index),) + tuple(images.shape[1:])
+        self.dtype = images.dtype
+
+    def __len__(self):
+        return len(self.index)
+
+    def __getitem__(self, item):
+        return self.images[self.index[item]]
 
 
 def check_image_array(images, name="images"):

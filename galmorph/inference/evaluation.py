@@ -48,21 +48,6 @@ __all__ = ["evaluate", "rmse_report", "central_pixel_colours", "fit_central_pixe
 # Evaluation of a checkpoint on a data set
 # ---------------------------------------------------------------------------
 
-class _Rows:
-    """A lazy row selection of a (memory-mapped) image array, read batch by batch."""
-
-    def __init__(self, images, index):
-        self.images, self.index = images, np.asarray(index, dtype=np.int64)
-        self.shape = (len(self.index),) + tuple(images.shape[1:])
-        self.dtype = images.dtype
-
-    def __len__(self):
-        return len(self.index)
-
-    def __getitem__(self, item):
-        return self.images[self.index[item]]
-
-
 def _load(checkpoint):
     from galmorph.models.resolve import resolve_model
 
@@ -244,7 +229,7 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
     (0.101, 0.167)
     """
     from galmorph.augment import check_tta
-    from galmorph.inference.engine import predict_arrays
+    from galmorph.inference.engine import RowSelection, predict_arrays
 
     if isinstance(split, str) and split not in ("validation", "all"):
         raise ValueError(f"split must be 'validation', 'all' or a list of galaxy IDs, "
@@ -255,8 +240,9 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
     data, cache_dir = _run_data(ckpt_path, data)
     prepared = _open_data(data, ckpt.preprocessing, progress, on_error, cache_dir)
     index, note = _select(split, ckpt, ckpt_path, prepared.ids)
-    pred = predict_arrays(ckpt.model, _Rows(prepared.images, index), batch_size=batch_size,
-                          tta=tta, device=device, precision=precision, progress=progress)
+    pred = predict_arrays(ckpt.model, RowSelection(prepared.images, index),
+                          batch_size=batch_size, tta=tta, device=device, precision=precision,
+                          progress=progress)
     labels = np.asarray(prepared.labels, dtype=np.float64)              # (N, 37)
     result = {"rmse": None, "n_galaxies": int(len(index))}
     result.update(rmse_report(pred, labels[index]))

@@ -34,21 +34,6 @@ _RUN_FILES = (("best.pt", "checkpoint with the lowest validation RMSE: give it t
               ("evaluation.json", "a saved 'galmorph evaluate --json' result"))
 
 
-class _Rows:
-    """Rows ``index`` of a (memory-mapped) image array, read only when a batch asks."""
-
-    def __init__(self, images, index):
-        self.images, self.index = images, np.asarray(index, dtype=np.int64)
-        self.shape = (len(self.index),) + tuple(images.shape[1:])
-        self.dtype = images.dtype
-
-    def __len__(self):
-        return len(self.index)
-
-    def __getitem__(self, item):
-        return self.images[self.index[item]]
-
-
 def _check_run(run_dir):
     """The run folder, its config and its best checkpoint, or a DataError saying what lacks."""
     from galmorph.training.config import read_run_config
@@ -302,7 +287,7 @@ def build_run_report(run_dir, data=None, *, evaluation=None, out=None, device="a
         evaluated rows of the data), and their ``predictions`` and ``labels``
         (``float64 (n, 37)``, NaN where unknown), which the figures show.
     """
-    from galmorph.inference.engine import predict_arrays
+    from galmorph.inference.engine import RowSelection, predict_arrays
     from galmorph.inference.evaluation import evaluate
     from galmorph.metrics import rmse
     from galmorph.models.checkpoint import load_checkpoint
@@ -316,7 +301,7 @@ def build_run_report(run_dir, data=None, *, evaluation=None, out=None, device="a
         evaluation = evaluate(checkpoint, prepared, batch_size=batch_size, device=device,
                               precision=precision, progress=progress)
     index = _evaluated_rows(run, prepared.ids, evaluation)
-    images = _Rows(prepared.images, index)
+    images = RowSelection(prepared.images, index)
     pred = predict_arrays(ckpt.model, images, batch_size=batch_size, device=device,
                           precision=precision, progress=progress).astype(np.float64)  # (n, 37)
     labels = np.asarray(prepared.labels, dtype=np.float64)
