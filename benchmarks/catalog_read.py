@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 from galmorph.data.catalogs import open_catalog
-from galmorph.data.files import check_image_headers
+from galmorph.data._files import check_image_headers
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

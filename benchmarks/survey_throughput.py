@@ -72,7 +72,7 @@ def on_cluster(df, n_workers, partition_rows, repeats):
     from distributed import Client, LocalCluster
 
     from galmorph.workflows.survey import classify_survey
-    from galmorph.workflows.survey_cluster import worker_stats
+    from galmorph.workflows._survey_cluster import worker_stats
     from galmorph.workflows.survey_write import write_survey
 
     ddf = dd.from_pandas(df, chunksize=partition_rows)

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from galmorph.synth import galaxy_rng, make_synthetic, synth_labels
-from galmorph.synth.render import render
+from galmorph.synth._render import render
 
 
 def _cpu_seconds():

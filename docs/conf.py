@@ -64,8 +64,9 @@ API_EXCLUDE = ("galmorph.cli", "galmorph.__main__",
                # for a quick local build around a module being written: comma-separated names
                *filter(None, os.environ.get("GALMORPH_DOCS_API_SKIP", "").split(",")))
 API_GROUPS = [
-    ("The GZ2 tree, errors and settings", ["galmorph.schema", "galmorph.errors",
-                                          "galmorph.paths", "galmorph.runtime"]),
+    ("The GZ2 tree, its labels, errors and settings", ["galmorph.schema", "galmorph.labels",
+                                                      "galmorph.errors",
+                                                      "galmorph.paths", "galmorph.runtime"]),
     ("Data", ["galmorph.data"]),
     ("Synthetic galaxies", ["galmorph.synth"]),
     ("Models", ["galmorph.models"]),

@@ -143,6 +143,14 @@ def random_params(b, generator=None):
     whole global batch on every rank and apply each rank's share, giving the
     same augmentation as a single process.
 
+    Parameters
+    ----------
+    b : int
+        Number of images.
+    generator : torch.Generator, optional
+        Source of randomness; the parameters are drawn on its device. ``None``
+        uses a freshly seeded CPU generator, never torch's global random state.
+
     Returns
     -------
     angles : torch.Tensor

@@ -91,7 +91,26 @@ def rmse_report(pred, labels):
 
 def rmse(pred, labels):
     """Kaggle RMSE over the known cells of ``pred`` and ``labels`` (shape (N, 37), NaN
-    labels unknown)."""
+    labels unknown).
+
+    Parameters
+    ----------
+    pred, labels : array-like, shape (N, 37)
+        Predicted and true weighted vote fractions, Kaggle column order. A NaN
+        label marks that cell unknown: it is left out, never counted as zero.
+
+    Returns
+    -------
+    float
+        The root mean squared error over the known cells.
+
+    Raises
+    ------
+    ValueError
+        The shapes differ or are not ``(N, 37)``.
+    galmorph.errors.DataError
+        There are no galaxies, or no known label.
+    """
     pred, labels = _check_pair(pred, labels)
     sq, known = _sq_known(pred, labels)
     if not known.any():
@@ -203,7 +222,21 @@ def fit_central_pixel(colours, labels):
 
 
 def predict_central_pixel(coef, colours):
-    """Central-pixel baseline predictions, clipped to [0, 1], from :func:`fit_central_pixel`."""
+    """Central-pixel baseline predictions, clipped to [0, 1], from :func:`fit_central_pixel`.
+
+    Parameters
+    ----------
+    coef : numpy.ndarray, shape (4, 37)
+        Coefficients from :func:`fit_central_pixel`: intercept first, then one row
+        per colour channel.
+    colours : array-like, shape (N, 3)
+        Central-pixel colours in [0, 1] (:func:`central_pixel_colours`).
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, 37)
+        Predicted weighted vote fractions.
+    """
     design = np.column_stack([np.ones(len(colours)), colours])  # (N, 4)
     return np.clip(design @ coef, 0.0, 1.0)
 

@@ -226,6 +226,21 @@ def autocast(device, precision):
     A no-op (``contextlib.nullcontext``) for fp32. Give an already resolved
     precision (see :func:`resolve_precision`); ``"auto"`` is resolved here.
 
+    Parameters
+    ----------
+    device : str or torch.device
+        Where the code runs; a string is resolved by :func:`resolve_device`
+        (``"auto"`` included).
+    precision : str
+        ``"bf16"`` or ``"fp16"`` (or an alias) autocasts to that dtype; ``"auto"``
+        is resolved for ``device``; anything else (``"fp32"``, ``"int8"``) is a no-op.
+
+    Returns
+    -------
+    context manager
+        ``torch.autocast`` for ``device.type`` and the half-precision dtype, or
+        ``contextlib.nullcontext()``.
+
     Examples
     --------
     >>> import torch
@@ -255,6 +270,18 @@ def channels_last_helps(device, precision="fp32"):
     with half precision (tensor cores want NHWC); elsewhere the default
     layout is kept.
     Results are the same in either layout, only speed differs.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        A concrete device (``"cpu"``, ``"cuda:0"`` ...), not ``"auto"``.
+    precision : str
+        The resolved precision, or an alias of one (default ``"fp32"``).
+
+    Returns
+    -------
+    bool
+        True on the CPU, and on CUDA with ``"bf16"`` or ``"fp16"``; False otherwise.
     """
     device = torch.device(device) if not isinstance(device, torch.device) else device
     precision = _ALIASES.get(str(precision).lower(), precision)

@@ -40,3 +40,28 @@ def test_version_matches_pyproject_and_citation():
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     assert project["version"] == galmorph.__version__
     assert f"version: {galmorph.__version__}" in (root / "CITATION.cff").read_text()
+
+
+# Tests of several parts at once, beside the package-wide checks at the top of tests/.
+CROSS_CUTTING = {"workflows/test_browser.py",   # the HTML reports in a real headless browser
+                 "test_package.py", "test_core_deps.py", "test_docs.py", "test_benchmarks.py",
+                 "test_cuda.py"}
+
+
+def test_tests_mirror_the_modules():
+    """tests/<subpackage>/test_<module>.py tests galmorph/<subpackage>/<module>.py (or its
+    private _<module>.py); test_<subpackage>.py there tests the subpackage's own namespace."""
+    tests = Path(__file__).resolve().parent
+    package = Path(galmorph.__file__).resolve().parent
+    found = sorted(tests.rglob("test_*.py"))
+    assert len(found) >= 40                   # a broken scan would pass vacuously
+    for path in found:
+        rel = path.relative_to(tests).as_posix()
+        if rel in CROSS_CUTTING:
+            continue
+        folder = package.joinpath(*path.relative_to(tests).parts[:-1])
+        stem = path.stem[len("test_"):]
+        assert (folder / "__init__.py").is_file(), f"{rel}: galmorph has no {folder.name}/"
+        assert (stem == folder.name or (folder / f"{stem}.py").is_file()
+                or (folder / f"_{stem}.py").is_file() or (folder / f"_{stem}").is_dir()), \
+            f"{rel} names no module of galmorph/{folder.relative_to(package.parent)}"

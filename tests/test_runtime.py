@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from galmorph import runtime, schema
+from galmorph import runtime
+from galmorph.labels import check_labels
 from galmorph.models import MODEL_NAMES, build_model
 from galmorph.runtime import (autocast, channels_last_helps, cpu_supports_bf16,
                               maybe_channels_last, resolve_device, resolve_precision)
@@ -17,7 +18,7 @@ BF16_ATOL = 0.02
 @pytest.fixture(autouse=True)
 def _one_thread():
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # see tests/test_models.py
+    torch.set_num_threads(1)  # see tests/models/test_models.py
     yield
     torch.set_num_threads(threads)
 
@@ -109,7 +110,7 @@ def test_bf16_models_agree_with_fp32(name):
     diff = (low - ref).abs().max().item()
     assert 0 < diff < BF16_ATOL  # > 0: bf16 really ran
     if name == "resnet18-tailored":
-        check = schema.check_labels(low.double().numpy(), atol=1e-5)
+        check = check_labels(low.double().numpy(), atol=1e-5)
         assert check.ok, check.summary()
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from galmorph import schema
+from galmorph.labels import check_labels, gz2_to_kaggle
 
 #: (what it shows, rule on gz2_class, column to rank by, how many)
 PICKS = [
@@ -42,9 +43,9 @@ def main():
     parser.add_argument("out", type=Path, help="galmorph/data/examples")
     args = parser.parse_args()
     table = pd.read_csv(args.source / "gz2_labels_1k.csv", dtype={"dr7objid": str})
-    labels = schema.gz2_to_kaggle(table, "weighted_fraction")           # (N, 37)
+    labels = gz2_to_kaggle(table, "weighted_fraction")           # (N, 37)
     ok = np.ones(len(table), dtype=bool)
-    ok[schema.check_labels(labels).bad_rows] = False
+    ok[check_labels(labels).bad_rows] = False
     chosen, rows = set(), []
     for shows, rule, column, n in PICKS:
         pool = table[ok & table["gz2_class"].map(rule) & ~table.index.isin(chosen)]

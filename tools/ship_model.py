@@ -59,6 +59,16 @@ CITE = ("Cite galmorph (CITATION.cff), Willett et al. (2013, MNRAS 435, 2835) fo
         "tree normalisation and rotation augmentation, and He et al. (2016) for ResNet.")
 
 
+def _shape(config):
+    """The network's widths in words: resnet18-cpu is half width unless --model-option says."""
+    width = (config.get("model_options") or {}).get("width", 32)
+    if width == 32:
+        return " (ResNet-18 at half width, 32-256 channels, a quarter of its compute"
+    full = " (torchvision's full width)" if width == 64 else ""
+    return (f" with --model-option width={width} (ResNet-18 at {width}-{8 * width} "
+            f"channels{full}, after a max-pooled stem as in torchvision")
+
+
 def _machine():
     model, flags = platform.processor() or "unknown CPU", set()
     try:
@@ -144,7 +154,7 @@ def main():
                      {"name": folders[1].name, "n": len(datas[1]),
                       "labels": "unselected galaxies labelled for Q1, Q2, Q6, Q7 and Q8 only "
                                 "(the other questions are unknown and left out of the loss)"}],
-            "recipe": (f"{config['model']} (ResNet-18 at half width, 32-256 channels, a quarter of its compute; "
+            "recipe": (f"{config['model']}{_shape(config)}; "
                        f"tailored head: Linear(256, 256), ReLU, dropout 0.3, Linear(256, 37), "
                        f"per-question softmax down the GZ2 tree), central 224 px resized to "
                        f"80 px, random rotations and flips, Adam lr {config['lr']:g}, batch "

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from astropy.table import Table
 
+from galmorph.labels import known_questions
 from galmorph.schema import QUESTIONS
 from galmorph.synth import make_synthetic
 
@@ -50,11 +51,10 @@ print(len(columns) - 1, "of 37 columns in", partial.name, ":", " ".join(columns[
 
 # %%
 # galmorph reads both folders into one catalogue; the unknown questions are
-# NaN (:func:`galmorph.schema.known_questions` says which are known per galaxy):
+# NaN (:func:`galmorph.labels.known_questions` says which are known per galaxy):
 import numpy as np
 
 from galmorph.data.catalogs import open_catalog
-from galmorph.schema import known_questions
 
 for folder in (full, partial):
     catalog = open_catalog(folder)

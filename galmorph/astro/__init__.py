@@ -1,10 +1,34 @@
-"""Astronomy-facing tools: catalogs, SDSS cutouts, the classifier and science diagnostics.
+"""Astronomy-facing tools: the classifier, SDSS cutouts, catalog cuts and science diagnostics.
 
-- `galmorph.astro.catalog`: the GZ2 main-sample cuts (`gz2_selection`) and SDSS queries.
-- `galmorph.astro.cutouts`: GZ2-style SDSS colour cutouts by RA/Dec (`fetch_cutouts`).
-- `galmorph.astro.classifier`: `MorphologyClassifier`.
-- `galmorph.astro.mergers`, `galmorph.astro.redshift`: merger and redshift-bias diagnostics.
+- :mod:`.classifier`: :class:`MorphologyClassifier`, the 37 GZ2 fractions, merger flags
+  and redshift columns for a table, positions, image files or arrays;
+- :mod:`.cutouts`: GZ2-style SDSS colour cutouts by RA/Dec (:func:`fetch_cutouts`);
+- :mod:`.catalog`: the GZ2 main-sample cuts (:func:`gz2_selection`) and SDSS queries
+  (:func:`query_gz2_sample`);
+- :mod:`.mergers`, :mod:`.separation`, :mod:`.redshift`: merger flags and fractions, the
+  angular-separation bias and the redshift (classification) bias.
 
-The sub-modules are imported on use, so that importing this package stays cheap.
+The modules whose names start with an underscore are their plumbing. The public names
+below are imported on first use, so ``import galmorph.astro`` stays cheap.
 """
-__all__ = []
+__all__ = ["MorphologyClassifier", "fetch_cutout", "fetch_cutouts", "gz2_selection",
+           "query_gz2_sample", "merger_flags", "merger_fraction", "separation_bias",
+           "measure_separations", "redshift_trends"]
+
+_WHERE = {"MorphologyClassifier": "classifier", "fetch_cutout": "cutouts",
+          "fetch_cutouts": "cutouts", "gz2_selection": "catalog", "query_gz2_sample": "catalog",
+          "merger_flags": "mergers", "merger_fraction": "mergers",
+          "separation_bias": "mergers", "measure_separations": "separation",
+          "redshift_trends": "redshift"}
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        from importlib import import_module
+
+        return getattr(import_module(f"galmorph.astro.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'galmorph.astro' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -27,7 +27,7 @@ from astropy import units as u
 from astropy.table import Table
 
 from galmorph import __version__, schema
-from galmorph.astro.classify_inputs import parse_input
+from galmorph.astro._classify_inputs import parse_input
 from galmorph.astro.mergers import DEFAULT_THRESHOLD, merger_flags
 from galmorph.astro.redshift import record_diagnostics_error, record_redshift_trends
 from galmorph.astro.separation import find_nearest_neighbour, safe_projected_separation

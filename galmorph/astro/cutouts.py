@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from galmorph.astro.cutout_backends import (BACKENDS, Conf, PermanentError, TransientError,
+from galmorph.astro._cutout_backends import (BACKENDS, Conf, PermanentError, TransientError,
                                             UnreachableError, _clip, conf)
 from galmorph.errors import CutoutError
 
@@ -101,7 +101,7 @@ class NetworkGuard:
 
     Attributes
     ----------
-    error : `~galmorph.astro.cutout_backends.UnreachableError` or None
+    error : `~galmorph.astro._cutout_backends.UnreachableError` or None
         The first failure, None while all is well.
     row : int or None
         The row of the first failure.
@@ -113,7 +113,15 @@ class NetworkGuard:
         self._lock = threading.Lock()
 
     def trip(self, error, row):
-        """Record ``error`` at ``row`` unless an earlier failure is recorded."""
+        """Record ``error`` at ``row`` unless an earlier failure is recorded.
+
+        Parameters
+        ----------
+        error : `~galmorph.astro._cutout_backends.UnreachableError`
+            The failure; kept as ``error`` when it is the first.
+        row : int
+            The row of the position that failed; kept as ``row`` when it is the first.
+        """
         with self._lock:
             if self.error is None:
                 self.error, self.row = error, row
@@ -146,7 +154,27 @@ def pixel_scale_for(petro_r90):
 
 def cutout_cache_path(cache_dir, backend, ra, dec, pixel_scale, size):
     """Where a cutout is cached: backend and its source (HiPS or data release, from `conf`),
-    RA/Dec to 1e-5 deg (36 mas), pixel scale and size."""
+    RA/Dec to 1e-5 deg (36 mas), pixel scale and size.
+
+    Parameters
+    ----------
+    cache_dir : path
+        The cache folder.
+    backend : {"hips2fits", "sdss"}
+        The service; for "hips2fits" the file name holds ``conf.hips_survey``,
+        otherwise the SDSS data release ``conf.sdss_data_release``.
+    ra, dec : float
+        The position, degrees (ICRS).
+    pixel_scale : float
+        Arcsec per pixel.
+    size : int
+        Pixels on a side.
+
+    Returns
+    -------
+    path : `~pathlib.Path`
+        The PNG file in ``cache_dir``; it need not exist.
+    """
     source = conf.hips_survey if backend == "hips2fits" else f"dr{conf.sdss_data_release}"
     source = re.sub(r"[^A-Za-z0-9.-]+", "-", str(source))
     name = f"{backend}_{source}_{ra:09.5f}_{dec:+09.5f}_{pixel_scale:.5f}_{size}.png"
@@ -158,6 +186,27 @@ def fetch_cutout(coord, *, backend="hips2fits", petro_r90=None, size=GZ2_SIZE, c
     """Fetch one cutout and return its image; raise `~galmorph.errors.CutoutError` on failure.
 
     The parameters are those of `fetch_cutouts`, for a single position.
+
+    Parameters
+    ----------
+    coord : `~astropy.coordinates.SkyCoord` or (ra, dec)
+        One position; plain numbers are degrees (ICRS).
+    backend : {"hips2fits", "sdss"}
+        The service (see the module docstring; default "hips2fits").
+    petro_r90 : float or `~astropy.units.Quantity`, optional
+        SDSS petroR90_r of the galaxy (arcsec). The pixel scale is 0.02 x petroR90_r
+        arcsec/pixel; None, NaN or <= 0 gives ``DEFAULT_PIXEL_SCALE`` (0.396 arcsec/pixel).
+    size : int
+        Pixels on a side (default 424, as in GZ2).
+    cache_dir : path, optional
+        Cache folder (default ``galmorph.paths.cache_dir("cutouts")``); ``False``
+        turns the cache off.
+    retries : int
+        Further attempts after a transient fault (default 3).
+    backoff : float
+        First back-off delay, seconds (default 0.5).
+    timeout : float
+        Time limit of each request, seconds (default 30).
 
     Returns
     -------

@@ -344,6 +344,32 @@ def propose_merger_threshold(table, thresholds=None, method="auto", separation_c
     ``"auto"`` uses ``"close_pairs"`` when the table has ``separation_column``
     and ``"knee"`` otherwise.
 
+    Parameters
+    ----------
+    table : astropy.table.Table, numpy.ndarray or sequence
+        Predictions: anything :func:`merger_probability` accepts. The close-pair rule
+        needs a Table with ``separation_column``. Rows with a non-finite merger
+        probability (and, for the close-pair rule, an unmeasured separation) are
+        left out.
+    thresholds : array-like, optional
+        Thresholds to scan (sorted first). Default: 0.05, 0.10, ..., 0.95.
+    method : {"auto", "close_pairs", "knee"}
+        The rule (default "auto").
+    separation_column : str
+        Column with the separation to the nearest neighbour (default ``"sep_r90"``,
+        in petroR90_r units; NaN: not measured, inf: no neighbour detected).
+    close : float
+        Separation below which a neighbour makes a close pair, in the unit of
+        ``separation_column`` (default 1.5).
+    max_close_fraction : float
+        Largest close-pair share of the flagged galaxies accepted (default 0.5).
+    min_flagged : int
+        Thresholds with fewer flagged galaxies are ignored by the close-pair rule
+        (default 5).
+    column : str
+        Column of the merger probability, as in :func:`merger_probability` (default
+        ``"Class8.6"``).
+
     Returns
     -------
     ThresholdProposal

@@ -336,6 +336,15 @@ def record_diagnostics_error(table, step, error):
 
     The first record on a table issues one :class:`DiagnosticsWarning`; later
     ones are appended (``"; "``-separated) without warning again.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        The predictions; only ``table.meta`` is changed.
+    step : str
+        Name of the diagnostic that failed, e.g. ``"redshift_trends"``.
+    error : BaseException or str
+        The failure; an exception is recorded as ``"TypeName: message"``.
     """
     if isinstance(error, BaseException):
         error = f"{type(error).__name__}: {error}"

@@ -45,8 +45,6 @@ def add_parser(subparsers):
                         "(default: none, the native 0.396 arcsec/pixel)")
     p.add_argument("--model", default=None,
                    help="checkpoint (default: $GALMORPH_MODEL, else the registered default)")
-    p.add_argument("--backend", choices=("hips2fits", "sdss"), default="hips2fits",
-                   help="cutout service (default: hips2fits)")
     p.add_argument("--out", default=None,
                    help="write the result table here; format from the extension "
                         "(.ecsv keeps the metadata; .fits, .csv, .xml for VOTable; default: "
@@ -69,6 +67,26 @@ def add_parser(subparsers):
                         "path/file/filename/image)")
     p.add_argument("--separations", action="store_true",
                    help="also measure the nearest projected neighbour (sep_* columns)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
+                   help="classify a Parquet (or HATS) catalogue on a Dask cluster: the "
+                        "scheduler's address (tcp://HOST:8786), or 'local' for one worker "
+                        "process per core here; --out is then a folder of one Parquet file "
+                        "per partition, and a rerun skips the partitions done (default: "
+                        "none, one process; needs pip install \"galmorph-gz2[dask]\")")
+    p.add_argument("--partitions", type=positive_int, default=None, metavar="N",
+                   help="with --scheduler: split the catalogue into N partitions (default: "
+                        "as stored, one per Parquet row group or file)")
+    _add_cutout_flags(p)
+    add_convert(p)
+    add_progress(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def _add_cutout_flags(p):
+    """The flags of the SDSS cutout service: which one, its cache, time-outs and retries."""
+    p.add_argument("--backend", choices=("hips2fits", "sdss"), default="hips2fits",
+                   help="cutout service (default: hips2fits)")
     p.add_argument("--cache-dir", default=None,
                    help="cutout cache folder (default: the galmorph user cache)")
     p.add_argument("--timeout", type=_positive_float, default=30.0, metavar="SECONDS",
@@ -80,19 +98,6 @@ def add_parser(subparsers):
     p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="cutouts fetched at the same time (default: 1; 4-8 speed up "
                         "large catalogues)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
-                   help="classify a Parquet (or HATS) catalogue on a Dask cluster: the "
-                        "scheduler's address (tcp://HOST:8786), or 'local' for one worker "
-                        "process per core here; --out is then a folder of one Parquet file "
-                        "per partition, and a rerun skips the partitions done (default: "
-                        "none, one process; needs pip install \"galmorph-gz2[dask]\")")
-    p.add_argument("--partitions", type=positive_int, default=None, metavar="N",
-                   help="with --scheduler: split the catalogue into N partitions (default: "
-                        "as stored, one per Parquet row group or file)")
-    add_convert(p)
-    add_progress(p)
-    p.set_defaults(func=run)
-    return p
 
 
 def _positive_float(text):
@@ -207,8 +212,8 @@ def run(args):
 
 def _run_on_cluster(args):
     """``--scheduler``: the catalogue on a Dask cluster, one Parquet file per partition in
-    the folder ``--out`` (:func:`galmorph.workflows.survey_run.run_survey`)."""
-    from galmorph.workflows.survey_run import run_survey
+    the folder ``--out`` (:func:`galmorph.workflows._survey_run.run_survey`)."""
+    from galmorph.workflows._survey_run import run_survey
 
     if args.scheduler is None:
         raise DataError("--partitions needs --scheduler ADDRESS|local")
@@ -268,7 +273,7 @@ def report_rows(result, image_column=None):
     rows: ``{"row", "file" or "ra"/"dec", "reason"}``."""
     import numpy as np
 
-    from galmorph.astro.classify_inputs import PATH_NAMES
+    from galmorph.astro._classify_inputs import PATH_NAMES
 
     names = [image_column] if image_column else [n for n in PATH_NAMES if n in result.colnames]
     column = next((n for n in names if n in result.colnames), None)

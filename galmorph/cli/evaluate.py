@@ -39,7 +39,7 @@ def add_parser(subparsers):
                    help="images per forward pass (default: 256)")
     add_device(p)
     add_precision(p)
-    from galmorph.data.validate import ON_ERROR
+    from galmorph.data._validate import ON_ERROR
 
     p.add_argument("--on-error", dest="on_error", default="raise", choices=ON_ERROR,
                    help="unreadable image while preparing DATA: stop or leave it out "

@@ -18,9 +18,65 @@ _EPILOG = """examples:
 """
 
 
+# The help of each TrainConfig field's flag. The flag's name (--batch-size for batch_size),
+# type and default come from the field itself; a help that states its own default (one that
+# depends on the model, or None) keeps it. Fields not here have flags of their own below.
+_HELP = {
+    "out": "run directory to create (required unless --resume)",
+    "model": "network to train",
+    "epochs": "total epochs",
+    "batches_per_epoch": "batches per epoch; the paper used 100 (default: one pass over the "
+                         "training split)",
+    "batch_size": "global batch size, shared among torchrun processes (default: the model's, "
+                  "cnn 256, resnet18* 64)",
+    "val_batch_size": "validation batch size (default: the model's, cnn 128, resnet18* 32)",
+    "lr": "Adam learning rate",
+    "plateau_factor": "multiply the learning rate by this when the validation RMSE stalls",
+    "plateau_patience": "epochs without improvement before lowering the learning rate",
+    "min_lr": "lowest learning rate of the schedule",
+    "val_fraction": "fraction of galaxies held out for validation",
+    "seed": "seed of the split, initialisation, batch order and augmentation",
+    "time_limit": "stop cleanly at the first batch boundary after this many seconds and "
+                  "checkpoint; continue with --resume (default: no limit)",
+    "workers": "processes building the preprocessing cache when it is missing (default: every "
+               "core)",
+    "crop": "central crop side in input pixels",
+    "size": "side of the images the network sees, pixels (default: the model's input size, 80)",
+    "cache": "preprocessing cache folder, built when missing and reused otherwise; one data "
+             "folder only (default: under the galmorph cache directory)",
+    "on_error": "a bad label row or image: stop with an error naming it, or skip it and list "
+                "it in the skip report",
+    "flavour": "GZ2-release vote fractions used as labels",
+    "report": "write the skip report of the data here (CSV for *.csv, else text; default: "
+              "none)",
+}
+_METAVAR = {"out": "RUN_DIR", "batches_per_epoch": "N", "batch_size": "N", "val_batch_size": "N",
+            "plateau_patience": "EPOCHS", "time_limit": "SECONDS", "cache": "DIR",
+            "report": "FILE"}
+_TYPES = {"int": int, "float": float}
+
+
+def _field_flag(parser, field, choices):
+    """The ``--flag`` of TrainConfig ``field``: its type from the annotation, its default in
+    the help. Left out, the flag parses as None: the default, or with --resume the stored
+    value."""
+    help = _HELP[field.name]
+    if "default:" not in help and field.default is not None:
+        shown = f"{field.default:g}" if isinstance(field.default, float) else field.default
+        help += f" (default: {shown})"
+    kind = _TYPES.get(str(field.type).split("|")[0].strip())
+    parser.add_argument("--" + field.name.replace("_", "-"), dest=field.name, type=kind,
+                        default=None, choices=choices.get(field.name),
+                        metavar=_METAVAR.get(field.name), help=help)
+
+
 def add_parser(subparsers):
+    import dataclasses
+
+    from galmorph.data._validate import ON_ERROR
     from galmorph.models import MODEL_NAMES
-    from galmorph.training.config import TrainConfig as C
+    from galmorph.schema import GZ2_FLAVOURS
+    from galmorph.training.config import TrainConfig
 
     p = subparsers.add_parser(
         "train", help="train a network on a labelled data folder",
@@ -33,41 +89,12 @@ def add_parser(subparsers):
                         "cover some questions only); several are trained on as one set, each "
                         "with its own cache and one split stratified by folder; optional with "
                         "--resume (default: the run's stored data folders)")
-    p.add_argument("--model", choices=MODEL_NAMES, default=None,
-                   help=f"network to train (default: {C.model})")
-    p.add_argument("--out", metavar="RUN_DIR",
-                   help="run directory to create (required unless --resume)")
-    p.add_argument("--epochs", type=int, help=f"total epochs (default: {C.epochs})")
-    p.add_argument("--batches-per-epoch", type=int, metavar="N",
-                   help="batches per epoch; the paper used 100 (default: one pass over the "
-                        "training split)")
-    p.add_argument("--batch-size", type=int, metavar="N",
-                   help="global batch size, shared among torchrun processes (default: the "
-                        "model's, cnn 256, resnet18* 64)")
-    p.add_argument("--val-batch-size", type=int, metavar="N",
-                   help="validation batch size (default: the model's, cnn 128, resnet18* 32)")
-    p.add_argument("--lr", type=float, help=f"Adam learning rate (default: {C.lr:g})")
-    p.add_argument("--plateau-factor", type=float,
-                   help=f"multiply the learning rate by this when the validation RMSE stalls "
-                        f"(default: {C.plateau_factor})")
-    p.add_argument("--plateau-patience", type=int, metavar="EPOCHS",
-                   help=f"epochs without improvement before lowering the learning rate "
-                        f"(default: {C.plateau_patience})")
-    p.add_argument("--min-lr", type=float,
-                   help=f"lowest learning rate of the schedule (default: {C.min_lr:g})")
-    p.add_argument("--val-fraction", type=float,
-                   help=f"fraction of galaxies held out for validation (default: {C.val_fraction})")
-    p.add_argument("--seed", type=int,
-                   help=f"seed of the split, initialisation, batch order and augmentation "
-                        f"(default: {C.seed})")
-    p.add_argument("--time-limit", type=float, metavar="SECONDS",
-                   help="stop cleanly at the first batch boundary after this many seconds and "
-                        "checkpoint; continue with --resume (default: no limit)")
+    choices = {"model": MODEL_NAMES, "on_error": ON_ERROR, "flavour": GZ2_FLAVOURS}
+    for field in dataclasses.fields(TrainConfig):
+        if field.name in _HELP:
+            _field_flag(p, field, choices)
     add_precision(p, default=None)   # None: the stored value on --resume, else auto
     add_device(p, default=None)
-    p.add_argument("--workers", type=int,
-                   help="processes building the preprocessing cache when it is missing "
-                        "(default: every core)")
     aug = p.add_mutually_exclusive_group()
     aug.add_argument("--augment", dest="augment", action="store_true", default=None,
                      help="random rotations and flips of every training batch (default: on for "
@@ -78,23 +105,6 @@ def add_parser(subparsers):
     p.add_argument("--model-option", action="append", default=None, metavar="KEY=VALUE",
                    help="model config override, repeatable, e.g. --model-option dropout=0.3 "
                         "(default: none)")
-    p.add_argument("--crop", type=int, help=f"central crop side in input pixels (default: {C.crop})")
-    p.add_argument("--size", type=int,
-                   help="side of the images the network sees, pixels (default: the model's "
-                        "input size, 80)")
-    p.add_argument("--cache", metavar="DIR",
-                   help="preprocessing cache folder, built when missing and reused otherwise; "
-                        "one data folder only (default: under the galmorph cache directory)")
-    from galmorph.data.validate import ON_ERROR
-    p.add_argument("--on-error", dest="on_error", choices=ON_ERROR,
-                   help=f"a bad label row or image: stop with an error naming it, or skip it "
-                        f"and list it in the skip report (default: {C.on_error})")
-    from galmorph.data.gz2 import FLAVOURS
-    p.add_argument("--flavour", choices=FLAVOURS,
-                   help=f"GZ2-release vote fractions used as labels (default: {C.flavour})")
-    p.add_argument("--report", metavar="FILE",
-                   help="write the skip report of the data here (CSV for *.csv, else text; "
-                        "default: none)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the run in RUN_DIR from its last checkpoint; other flags "
                         "default to the stored ones (--epochs may raise the total)")
@@ -106,10 +116,9 @@ def add_parser(subparsers):
     return p
 
 
-_FIELDS = ("data", "model", "out", "epochs", "batches_per_epoch", "batch_size", "val_batch_size",
-           "lr", "plateau_factor", "plateau_patience", "min_lr", "val_fraction", "seed",
-           "time_limit", "precision", "device", "workers", "augment", "crop", "size", "cache",
-           "on_error", "flavour", "report", "set_default", "progress")
+# Flags that are TrainConfig fields of the same name (DATA_DIR, --resume and --model-option
+# are passed on their own).
+_FIELDS = (*_HELP, "precision", "device", "augment", "set_default", "progress")
 
 
 def config_from_args(args):
@@ -117,7 +126,7 @@ def config_from_args(args):
     or with ``--resume`` the stored values); a ParameterError names the flag."""
     from galmorph.training.config import config_for_invocation
 
-    given = {k: getattr(args, k) for k in _FIELDS if k != "data"}
+    given = {k: getattr(args, k) for k in _FIELDS}
     return config_for_invocation(args.data, resume=args.resume,
                                  model_options=args.model_option, **given)
 

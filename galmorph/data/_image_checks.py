@@ -6,7 +6,7 @@ open it) and an *unexpected image* (another size or mode than the layout's,
 424 x 424 RGB for Kaggle and GZ2). A third, the *undecodable image*
 (truncated or corrupt pixel data), only shows when the pixels are decoded.
 
-The catalog readers (:mod:`galmorph.data.files`) probe every header with
+The catalog readers (:mod:`galmorph.data._files`) probe every header with
 :func:`check_image_headers`. :func:`galmorph.data.cache.prepare` reads its
 catalog without that probe and lets each build worker run the same checks on
 the image it opens anyway (:func:`read_checked`), so every image is opened
@@ -19,7 +19,7 @@ import os
 from ..errors import DataError
 from . import images as _images
 from .images import image_suffix
-from .validate import Issue, count
+from ._validate import Issue, count
 
 __all__ = ["UNREADABLE", "UNEXPECTED", "UNDECODABLE", "KINDS", "ImageProblem", "probe_image",
            "check_image_headers", "header_problems", "read_checked"]
@@ -130,7 +130,7 @@ def header_problems(policy, bad, odd, n, where, size, mode):
 
     Parameters
     ----------
-    policy : galmorph.data.validate.Policy
+    policy : galmorph.data._validate.Policy
     bad, odd : list of Issue
         From :func:`check_image_headers` or the build workers.
     n : int

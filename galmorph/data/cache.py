@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from galmorph.data import cache_build as build
-from galmorph.data.validate import ON_ERROR
+from galmorph.data import _cache_build as build
+from galmorph.data._validate import ON_ERROR
 from galmorph.errors import DataError, ParameterError
 from galmorph.schema import GZ2_FLAVOURS
 
@@ -155,6 +155,24 @@ def default_cache_path(source, crop=224, size=80, flavour="weighted_fraction"):
     ``galmorph.paths.cache_dir("prepared") / f"{name}-{hash8}"``, where the
     hash covers the resolved source path and the settings, so that the data
     folder (often read-only) is never written to.
+
+    Parameters
+    ----------
+    source : path-like
+        The data folder; its resolved path enters the hash and its name the
+        folder name (``"data"`` where it has none).
+    crop : int or None
+        Side of the central square kept, in input pixels (default 224).
+    size : int
+        Side of the cached images, in pixels (default 80).
+    flavour : {"weighted_fraction", "fraction", "debiased"}
+        Which GZ2-release vote fractions become the labels (default
+        ``"weighted_fraction"``).
+
+    Returns
+    -------
+    pathlib.Path
+        The cache folder; it need not exist yet.
     """
     from galmorph.paths import cache_dir
 
@@ -334,7 +352,7 @@ def _build(folder, catalog, source, settings, inputs, stats, old, workers, on_er
         failures = build.invalidate_changed(folder, meta, stats)
     failures = build.run_chunks(folder, catalog, meta, workers, on_error, progress, failures,
                                 checks)
-    build.finish(folder, catalog, meta, failures)
+    build.commit_build(folder, catalog, meta, failures)
     return open_prepared(folder)
 
 

@@ -18,7 +18,7 @@ Three layouts are read (see ``docs/data.rst``):
 Every reader validates what it reads and either raises a
 :class:`~galmorph.errors.DataError` naming the file, row and column, or (with
 ``on_error="skip"``) drops the bad rows, lists them in ``Catalog.skipped``
-and warns; see :mod:`galmorph.data.validate`.
+and warns; see :mod:`galmorph.data._validate`.
 """
 from __future__ import annotations
 
@@ -30,11 +30,11 @@ import numpy as np
 
 from .. import schema
 from ..errors import DataError, ParameterError
-from . import gz2 as _gz2
-from . import kaggle as _kaggle
-from .files import (IMAGE_SUFFIXES, absolute, as_list, describe_sources, expand_inputs,
-                    image_suffix, images_fingerprint, is_glob, validate_image_files)
-from .validate import CatalogWarning, Policy, finish
+from . import _gz2, _kaggle
+from ._files import (IMAGE_SUFFIXES, absolute, as_list, describe_sources, expand_inputs,
+                    images_fingerprint, is_glob, validate_image_files)
+from ._layouts import detect_layout, find_images  # public here; defined beside the layouts
+from ._validate import CatalogWarning, Policy, close_read
 
 __all__ = ["Catalog", "open_catalog", "read_kaggle", "read_gz2", "read_images", "find_images",
            "detect_layout", "LAYOUTS", "FLAVOURS", "IMAGE_SUFFIXES", "DEFAULT_IMAGE_SIZE",
@@ -149,79 +149,6 @@ class Catalog:
 
 
 # ---------------------------------------------------------------------------
-# Finding files and layouts
-# ---------------------------------------------------------------------------
-
-def find_images(inputs, recursive=False):
-    """Image files named by folders, globs or file paths.
-
-    Parameters
-    ----------
-    inputs : str, Path or iterable of them
-        Folders (their image files, sorted by name), glob patterns
-        (``"cutouts/*.fits"``) or files. JPEG (``.jpg``, ``.jpeg``), PNG and
-        FITS (``.fits``, ``.fit``, ``.fits.gz``) are recognised.
-    recursive : bool
-        Also search sub-folders of folders.
-
-    Returns
-    -------
-    list of pathlib.Path
-        Absolute paths, each file once, in input order.
-
-    Raises
-    ------
-    DataError
-        When an input names no image file (missing path, empty folder,
-        pattern without matches, unsupported file type).
-
-    Examples
-    --------
-    >>> find_images(["run1/", "extra/*.png"])  # doctest: +SKIP
-    """
-    files, empty = expand_inputs(inputs, recursive)
-    if empty:
-        raise DataError("no images found for " + "; ".join(why for _, why in empty))
-    return files
-
-
-def detect_layout(path):
-    """``"kaggle"``, ``"gz2"`` or ``"images"`` for a data folder, file, glob or list.
-
-    A folder with ``training_solutions_rev1.csv``, ``images_training_rev1/``
-    or ``images_test_rev1/`` is Kaggle; one with ``images/`` and a table of
-    ``t01_smooth_or_features_...`` columns is GZ2; anything else holding
-    image files is plain images.
-    """
-    if not isinstance(path, (str, Path)) or is_glob(path):
-        return "images"
-    p = Path(path).expanduser()
-    if p.is_file():
-        if image_suffix(p):
-            return "images"
-        raise DataError(f"{p} is neither a data folder nor an image ({', '.join(IMAGE_SUFFIXES)})")
-    if not p.is_dir():
-        raise DataError(f"{p}: no such file or folder")
-    names = {c.name for c in p.iterdir()}
-    if _kaggle.is_kaggle_folder(names):
-        return "kaggle"
-    if (p / _gz2.GZ2_IMAGE_DIR).is_dir():
-        if _gz2.find_tables(p)[0]:
-            return "gz2"
-        why = _gz2.unused_tables(p)
-        found = (f"; of the tables there, {why}" if why else
-                 "; add gz2_hart16.csv for training")
-        raise DataError(f"{p} has an images/ folder but no GZ2 label table (a CSV or FITS "
-                        f"table with {_gz2.GZ2_MARKER}_... columns){found}; or pass "
-                        f"{p / _gz2.GZ2_IMAGE_DIR} to read the images alone")
-    if any(image_suffix(n) for n in names):
-        return "images"
-    raise DataError(f"{p} holds no known layout: expected {_kaggle.KAGGLE_CSV} + "
-                    f"images_training_rev1/ (Kaggle), images/ + a gz2_hart16 table (GZ2), "
-                    f"or image files")
-
-
-# ---------------------------------------------------------------------------
 # Shared steps
 # ---------------------------------------------------------------------------
 
@@ -233,11 +160,11 @@ def _split(split):
 
 
 def _catalog(parts, layout, root, policy, options, report):
-    """Catalog from validated :class:`~galmorph.data.validate.Parts`, then ``finish``."""
+    """Catalog from validated :class:`~galmorph.data._validate.Parts`, then ``close_read``."""
     catalog = Catalog(ids=parts.ids, paths=parts.paths, labels=parts.labels, layout=layout,
                       table=parts.table,
                       sources=describe_sources(layout, root, parts.tables, parts.paths, **options))
-    return finish(policy, catalog, parts.n_rows, report)
+    return close_read(policy, catalog, parts.n_rows, report)
 
 
 # ---------------------------------------------------------------------------
@@ -290,7 +217,7 @@ def read_kaggle(root, *, split="training", on_error="raise", check_images=True,
         catalog = _image_catalog(find_images(folder), policy, layout="kaggle", root=root,
                                  int_ids=True, check=check_images, size=image_size,
                                  mode=image_mode, options=options)
-        return finish(policy, catalog, catalog.sources["n_inputs"], report)
+        return close_read(policy, catalog, catalog.sources["n_inputs"], report)
     parts = _kaggle.read_training(root, policy, image_size, image_mode, check_images)
     return _catalog(parts, "kaggle", root, policy, options, report)
 
@@ -307,7 +234,7 @@ def read_gz2(root, *, flavour="weighted_fraction", labels=None, mapping=None, on
         Which GZ2 vote fractions become the labels (Willett et al. 2013;
         debiased: Hart et al. 2016). They are per-question (conditional)
         fractions, multiplied down the tree into Kaggle weighted fractions
-        by :func:`galmorph.schema.gz2_to_kaggle`.
+        by :func:`galmorph.labels.gz2_to_kaggle`.
     labels : path or list of paths, optional
         Label tables (CSV, CSV.gz or FITS, ``gz2_hart16`` columns). Default:
         every table in ``root`` with ``t01_smooth_or_features_...`` columns.
@@ -395,7 +322,7 @@ def read_images(inputs, *, on_error="raise", check_images=True, image_size=None,
     catalog = _image_catalog(files, policy, layout="images", root=root, int_ids=False,
                              check=check_images, size=image_size, mode=image_mode,
                              options=options, empty=empty)
-    return finish(policy, catalog, catalog.sources["n_inputs"], report)
+    return close_read(policy, catalog, catalog.sources["n_inputs"], report)
 
 
 def open_catalog(source, *, layout="auto", split="training", flavour="weighted_fraction",

@@ -58,7 +58,7 @@ __all__ = ["load_image", "as_rgb", "crop_and_resize", "image_suffix", "IMAGE_SUF
            "ImageConversionWarning"]
 
 #: File name endings (lower case) that galmorph reads as images; the one list
-#: :mod:`galmorph.data.files` and the catalogs use too.
+#: :mod:`galmorph.data._files` and the catalogs use too.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".fits", ".fit", ".fits.gz", ".fit.gz")
 #: The FITS endings among them (images and tables alike).
 FITS_SUFFIXES = (".fits", ".fit", ".fits.gz", ".fit.gz")
@@ -70,11 +70,6 @@ _LONGEST_FIRST = tuple(sorted(IMAGE_SUFFIXES, key=len, reverse=True))
 #: as close to the full decode as LANCZOS/BICUBIC and faster; BOX disagrees
 #: with the full decode by up to ~50 grey levels after DCT scaling.
 RESAMPLE = 2  # PIL.Image.BILINEAR, kept numeric so importing this module stays cheap
-
-#: Lupton et al. (2004) softening of the FITS colour composite.
-FITS_Q = 8.0
-#: Percentile of the composite's intensity that is mapped to full white.
-FITS_WHITE_PERCENTILE = 99.9
 
 #: What ``convert=`` (``--convert``) accepts: convert and note, or refuse.
 CONVERT_CHOICES = ("flag", "refuse")
@@ -245,6 +240,24 @@ def as_rgb(im, *, convert="flag", return_note=False, name="in memory"):
 
     ``convert`` and ``return_note`` as for :func:`load_image`; ``name`` names
     the image in errors.
+
+    Parameters
+    ----------
+    im : PIL.Image.Image
+        An opened image, in any mode.
+    convert : {"flag", "refuse"}
+        What to do with input that is not colour: convert it and note it, or
+        raise :class:`~galmorph.errors.DataError` (see :func:`load_image`).
+    return_note : bool
+        Also return the note (``""`` when nothing was converted); without it
+        a conversion issues an :class:`ImageConversionWarning`.
+    name : str or path-like
+        The image's name in error messages (default ``"in memory"``).
+
+    Returns
+    -------
+    numpy.ndarray, or (numpy.ndarray, str) with ``return_note``
+        ``uint8`` array of shape ``(H, W, 3)``.
     """
     note = _note(_conversions(im), convert, name, im.mode)
     try:
@@ -254,69 +267,14 @@ def as_rgb(im, *, convert="flag", return_note=False, name="in memory"):
     return _result(np.array(rgb, dtype=np.uint8), note, return_note)  # (H, W, 3)
 
 
-def _fits_planes(path):
-    from astropy.io import fits
-
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            planes, bands = [], []
-            for hdu in hdul:
-                if hdu.data is None or not getattr(hdu, "is_image", False):
-                    continue
-                data = np.asarray(hdu.data, dtype=np.float64)
-                band = str(hdu.header.get("FILTER", hdu.header.get("BAND", ""))).strip().lower()
-                if data.ndim == 3 and data.shape[0] == 3 and not planes:
-                    return list(data), [band] * 3
-                if data.ndim != 2:
-                    raise DataError(f"FITS image {path}: HDU {hdul.index(hdu)} has shape "
-                                    f"{data.shape}; expected 2D images or one (3, H, W) cube")
-                planes.append(data)
-                bands.append(band)
-    except DataError:
-        raise
-    except FileNotFoundError:
-        raise DataError(f"image {path} does not exist") from None
-    except Exception as err:
-        raise DataError(f"cannot read FITS image {path}: {err}") from None
-    return planes, bands
-
-
 def _load_fits(path, convert):
     """(uint8 (H, W, 3), note) of a FITS file."""
-    planes, bands = _fits_planes(path)
-    if len(planes) not in (1, 3):
-        raise DataError(f"FITS image {path} has {len(planes)} 2D image HDUs; expected 1 "
-                        f"(greyscale) or 3 (g, r, i)")
-    if len({p.shape for p in planes}) != 1:
-        raise DataError(f"FITS image {path}: the bands have different shapes "
-                        f"{[p.shape for p in planes]}")
-    if len(planes) == 3 and sorted(bands) == ["g", "i", "r"]:
-        planes = [planes[bands.index(b)] for b in ("g", "r", "i")]
+    from galmorph.data import _fits
+
+    planes = _fits.gri_planes(path)
     note = _note(["fits1"] if len(planes) == 1 else [], convert, f"{path}")
-    if len(planes) == 1:
-        planes = planes * 3
-    g, r, i = planes
-    return _lupton(i, r, g, path), note  # red = i, green = r, blue = g
-
-
-def _lupton(red, green, blue, path):
-    from astropy.visualization import make_lupton_rgb
-
-    bands = []
-    for band in (red, green, blue):
-        finite = np.isfinite(band)
-        if not finite.any():
-            raise DataError(f"FITS image {path} has a band with no finite pixels")
-        sky = np.median(band[finite])
-        bands.append(np.where(finite, band - sky, 0.0))
-    intensity = (bands[0] + bands[1] + bands[2]) / 3.0
-    white = np.percentile(intensity, FITS_WHITE_PERCENTILE)
-    if not white > 0:
-        white = max(float(intensity.max()), 1e-12)
-    # make_lupton_rgb maps I to asinh(Q I / stretch) / Q; 1 is white, reached at
-    # I = stretch * sinh(Q) / Q, so this stretch puts the chosen percentile at white.
-    stretch = white * FITS_Q / math.sinh(FITS_Q)
-    return make_lupton_rgb(*bands, minimum=0.0, stretch=stretch, Q=FITS_Q)  # (H, W, 3) uint8
+    g, r, i = planes * 3 if len(planes) == 1 else planes
+    return _fits.lupton_rgb(i, r, g, path), note  # red = i, green = r, blue = g
 
 
 def _crop_box(width, height, crop, name):

@@ -73,7 +73,7 @@ class CsvWriter:
     def append(self, ids, pred):
         self._write(csv_lines(ids, pred))
 
-    def finish(self):
+    def commit(self):
         if self.error is not None:
             raise self.error
         self.fh.close()
@@ -142,7 +142,7 @@ def save_table(table, out, fmt, writer):
     OSError save it in the temporary folder instead and warn (never lose the rows)."""
     def write(path):
         if writer is not None and path == Path(out) and writer.error is None:
-            writer.finish()
+            writer.commit()
         else:
             write_table(table, path, fmt)
 

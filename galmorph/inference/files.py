@@ -122,6 +122,19 @@ def _model_and_info(checkpoint_or_model, preprocessing):
                      "model_name": r.name, "preprocessing": r.preprocessing}
 
 
+def _check_arguments(out, report, tta, convert):
+    """``(format of out, tta)``, or the error of a bad argument, before any work is done."""
+    from galmorph.augment import check_tta
+
+    fmt = None if out is None else output_format(out)
+    if out is not None:
+        check_writable(out, "out")
+    if report is not None:
+        check_writable(report, "report")
+    _check_convert(convert)
+    return fmt, check_tta(tta)
+
+
 def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=None,
                   device="auto", precision="auto", progress=True, workers=None,
                   chunk_size=DEFAULT_CHUNK, report=None, preprocessing=None, recursive=False,
@@ -194,15 +207,7 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
     >>> t.meta["skipped"]                                          # doctest: +SKIP
     []
     """
-    from galmorph.augment import check_tta
-    from galmorph.inference.engine import predict_arrays
-
-    fmt = None if out is None else output_format(out)       # fail before any work
-    if out is not None:
-        check_writable(out, "out")
-    if report is not None:
-        check_writable(report, "report")
-    tta = check_tta(tta)
+    fmt, tta = _check_arguments(out, report, tta, convert)   # fail before any work
     model, info = _model_and_info(checkpoint_or_model, preprocessing)
     catalog = _catalog(inputs, recursive)
     paths, ids = catalog.paths, catalog.ids
@@ -221,30 +226,11 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
 
         bar = progress_bar(total=len(paths), unit="img", desc="predict")
     writer = CsvWriter(out) if fmt == "kaggle-csv" else None
-    _check_convert(convert)
     decoder = _Decoder(workers, crop, size, convert)
-    kept, preds, notes = [], [], []
     try:
-        pending = decoder.submit(chunks[0])
-        for k, chunk in enumerate(chunks):
-            results = pending()
-            if k + 1 < len(chunks):
-                pending = decoder.submit(chunks[k + 1])  # decode ahead while predicting
-            good = [i for i, (arr, _, _) in enumerate(results) if arr is not None]
-            skipped += [(str(chunk[i]), err) for i, (arr, err, _) in enumerate(results)
-                        if arr is None]
-            notes += [results[i][2] for i in good]
-            if good:
-                images = np.stack([results[i][0] for i in good])       # (B, 3, size, size)
-                pred = predict_arrays(model, images, batch_size=batch_size, tta=tta,
-                                      device=device, precision=precision)   # (B, 37)
-                index = k * chunk_size + np.asarray(good)
-                kept.append(index)
-                preds.append(pred)
-                if writer is not None:
-                    writer.append(ids[index], pred)
-            if bar is not None:
-                bar.update(len(chunk))
+        kept, preds, notes, failed = _predict_chunks(
+            chunks, decoder, writer, bar, ids, model,
+            dict(batch_size=batch_size, tta=tta, device=device, precision=precision))
     except BaseException:
         decoder.close(abort=True)
         if writer is not None:
@@ -255,6 +241,7 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
     finally:
         if bar is not None:
             bar.close()
+    skipped += failed
 
     saved_report = {} if report is None else save_report(report, skipped, n_inputs)
     if not kept:
@@ -275,3 +262,36 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
                       f"skipped (first: {skipped[0][0]}: {skipped[0][1]}); the list is in "
                       f"table.meta['skipped']", stacklevel=2)
     return table
+
+
+def _predict_chunks(chunks, decoder, writer, bar, ids, model, options):
+    """Decode and predict ``chunks`` of paths in turn, decoding the next while predicting.
+
+    Returns the positions kept (one array per chunk), their predictions ``(B, 37)``, their
+    input notes and the ``(file, reason)`` of the images that failed to decode. Rows go to
+    the streamed CSV ``writer`` (if any) as each chunk finishes.
+    """
+    from galmorph.inference.engine import predict_arrays
+
+    kept, preds, notes, failed = [], [], [], []
+    chunk_size = len(chunks[0])
+    pending = decoder.submit(chunks[0])
+    for k, chunk in enumerate(chunks):
+        results = pending()
+        if k + 1 < len(chunks):
+            pending = decoder.submit(chunks[k + 1])  # decode ahead while predicting
+        good = [i for i, (arr, _, _) in enumerate(results) if arr is not None]
+        failed += [(str(chunk[i]), err) for i, (arr, err, _) in enumerate(results)
+                   if arr is None]
+        notes += [results[i][2] for i in good]
+        if good:
+            images = np.stack([results[i][0] for i in good])           # (B, 3, size, size)
+            pred = predict_arrays(model, images, **options)             # (B, 37)
+            index = k * chunk_size + np.asarray(good)
+            kept.append(index)
+            preds.append(pred)
+            if writer is not None:
+                writer.append(ids[index], pred)
+        if bar is not None:
+            bar.update(len(chunk))
+    return kept, preds, notes, failed

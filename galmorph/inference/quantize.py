@@ -107,6 +107,20 @@ def _head(model):
 class QuantizedModel(nn.Module):
     """A galmorph model with an int8 backbone and a float32 head (from :func:`quantize_model`).
 
+    Parameters
+    ----------
+    features : torch.fx.GraphModule
+        The converted int8 backbone, ``(B, 3, H, W)`` float images in [0, 1] ->
+        ``(B, F)``; for a model without ``forward_head`` its whole ``forward``.
+    head : torch.nn.Module
+        Applied to the output of ``features`` in float32 (:class:`torch.nn.Identity` where
+        ``features`` is the whole model).
+    config : dataclass or None
+        The float model's config.
+    calibration : dict
+        What it was calibrated on (``source``, ``n_images``, ``backend``); kept as
+        ``calibration_``.
+
     Attributes
     ----------
     features : torch.fx.GraphModule

@@ -44,7 +44,7 @@ class GZ2Network(nn.Module):
         """(B, 3, H, W) images in [0, 1] -> normalised by the config's mean and std."""
         return (x - self.input_mean) / self.input_std
 
-    def finish(self, logits):
+    def to_output(self, logits):
         """(B, 37) logits -> fractions in [0, 1], float32 even under bf16 autocast, so
         fractions are comparable across precisions."""
         return self.out(logits.float())

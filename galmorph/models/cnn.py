@@ -130,4 +130,4 @@ class GalaxyCNN(GZ2Network):
     def forward_head(self, features):
         """(B, 2592) features -> (B, 37) fractions in [0, 1]."""
         h = torch.relu(self.fc1(features))
-        return self.finish(self.fc2(self.dropout(h)))
+        return self.to_output(self.fc2(self.dropout(h)))

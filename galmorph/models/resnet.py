@@ -122,7 +122,16 @@ def _conv3x3(c_in, c_out, stride=1):
 
 
 class BasicBlock(nn.Module):
-    """torchvision's ``BasicBlock``: two 3x3 convolutions and a shortcut."""
+    """torchvision's ``BasicBlock``: two 3x3 convolutions and a shortcut.
+
+    Parameters
+    ----------
+    c_in, c_out : int
+        Input and output channels.
+    stride : int
+        Stride of the first convolution (default 1). Where it is not 1 or
+        ``c_in != c_out`` the shortcut is a 1x1 convolution with batch norm.
+    """
 
     def __init__(self, c_in, c_out, stride=1):
         super().__init__()
@@ -202,7 +211,7 @@ class ResNet18(GZ2Network):
 
     def forward_head(self, features):
         """(B, 512) features -> (B, num_outputs) fractions in [0, 1]."""
-        return self.finish(self.fc(self.head_drop(features)))
+        return self.to_output(self.fc(self.head_drop(features)))
 
 
 def load_torchvision_weights(model, state_dict, *, include_fc=False):

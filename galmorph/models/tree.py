@@ -1,4 +1,4 @@
-"""Differentiable GZ2 tree normalisation (torch twin of ``schema.normalize_tree_numpy``).
+"""Differentiable GZ2 tree normalisation (torch twin of ``labels.normalize_tree_numpy``).
 
 A network's 37 raw outputs are turned into *weighted* vote fractions that obey
 the Galaxy Zoo 2 decision tree exactly (Dieleman et al. 2015, Sect. 4.6):
@@ -34,7 +34,7 @@ thread (``benchmarks/tree_normalize.py``); either is small next to the network.
 
 The computation always runs in float32 (float64 stays float64) with autocast
 disabled: under bf16 autocast the question sums would otherwise be off by
-~1e-3, too much for :func:`galmorph.schema.check_labels` with a tight tolerance.
+~1e-3, too much for :func:`galmorph.labels.check_labels` with a tight tolerance.
 
 References
 ----------
@@ -129,9 +129,9 @@ def tree_normalize(raw, kind="relu", eps=1e-12):
     Examples
     --------
     >>> import torch
-    >>> from galmorph import schema
+    >>> from galmorph.labels import check_labels
     >>> out = tree_normalize(torch.randn(4, 37))
-    >>> bool(schema.check_labels(out.numpy(), atol=1e-5))
+    >>> bool(check_labels(out.numpy(), atol=1e-5))
     True
     """
     if kind not in TREE_KINDS:

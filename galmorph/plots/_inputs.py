@@ -17,7 +17,7 @@ from galmorph import schema
 from galmorph.errors import DataError
 
 __all__ = ["as_fractions", "as_images", "resolve_answers", "answer_title", "new_figure",
-           "question_grid", "finish"]
+           "question_grid", "save_figure"]
 
 _QUESTION = re.compile(r"^[Qq](\d+)$")
 
@@ -208,7 +208,7 @@ def question_grid(fig, indices, panel=(1.9, 1.6)):
     return fig, axes
 
 
-def finish(fig, filename, dpi=120):
+def save_figure(fig, filename, dpi=120):
     """Save ``fig`` (the whole figure, if a SubFigure) to ``filename`` if given; return it."""
     if filename is not None:
         fig.figure.savefig(filename, dpi=dpi)  # a Figure's .figure is itself

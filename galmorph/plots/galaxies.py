@@ -5,7 +5,7 @@ import numpy as np
 
 from galmorph import schema
 from galmorph.errors import DataError
-from galmorph.plots._inputs import as_fractions, as_images, finish, new_figure, resolve_answers
+from galmorph.plots._inputs import as_fractions, as_images, save_figure, new_figure, resolve_answers
 
 __all__ = ["plot_galaxy_grid", "DEFAULT_PROTOTYPE_ANSWERS", "top_galaxies", "plot_prototypes",
            "plot_predicted_prototypes"]
@@ -16,7 +16,22 @@ DEFAULT_PROTOTYPE_ANSWERS = ("smooth", "features or disk", "edge-on", "bar", "sp
 
 
 def top_galaxies(values, index, n):
-    """Rows of the ``n`` largest ``values[:, index]``, largest first (ties: lower row first)."""
+    """Rows of the ``n`` largest ``values[:, index]``, largest first (ties: lower row first).
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (N, 37)
+        Vote fractions or predictions, one row per galaxy.
+    index : int
+        Column ranked (Kaggle column order).
+    n : int
+        Number of rows returned (all ``N`` if there are fewer).
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (min(n, N),)
+        Row numbers into ``values``.
+    """
     order = np.argsort(-values[:, index], kind="stable")
     return order[:n]
 
@@ -53,7 +68,7 @@ def _mosaic(images, values, answers, n, caption, title, fig, filename, extra=Non
     fig.suptitle(title)
     # Which galaxies were shown: Kaggle column -> row numbers, best first.
     fig.galmorph_rows = chosen
-    return finish(fig, filename)
+    return save_figure(fig, filename)
 
 
 def plot_prototypes(images, labels, answers=None, n=4, *, crop=None, fig=None, filename=None):
@@ -172,4 +187,4 @@ def plot_galaxy_grid(images, titles, *, ncols=6, crop=None, fig=None, filename=N
         ax.set_yticks([])
         ax.set_title(title, fontsize="x-small", pad=2)
     fig.galmorph_titles = titles
-    return finish(fig, filename)
+    return save_figure(fig, filename)

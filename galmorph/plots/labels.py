@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from galmorph import schema
-from galmorph.plots._inputs import answer_title, as_fractions, finish, new_figure, \
-    question_grid, resolve_answers
+from galmorph.plots._inputs import answer_title, as_fractions, new_figure, question_grid, \
+    resolve_answers, save_figure
 
 __all__ = ["plot_label_histograms", "plot_label_covariance"]
 
@@ -67,7 +67,7 @@ def plot_label_histograms(labels, answers=None, *, bins=20, log=True, fig=None, 
             ax.set_ylabel(f"Q{q} galaxies", fontsize="small")
     fig.suptitle(f"weighted vote fractions of {len(values)} galaxies")
     fig.supxlabel("weighted vote fraction")
-    return finish(fig, filename)
+    return save_figure(fig, filename)
 
 
 def _matrix(values, kind):
@@ -106,7 +106,7 @@ def plot_label_covariance(labels, kind="correlation", *, ax=None, filename=None)
     Examples
     --------
     >>> import numpy as np
-    >>> from galmorph.schema import normalize_tree_numpy
+    >>> from galmorph.labels import normalize_tree_numpy
     >>> labels = normalize_tree_numpy(np.random.default_rng(0).random((50, 37)))
     >>> fig = plot_label_covariance(labels)
     >>> fig.axes[0].images[0].get_array().shape
@@ -136,4 +136,4 @@ def plot_label_covariance(labels, kind="correlation", *, ax=None, filename=None)
                           zip(schema.KAGGLE_COLUMNS, schema.ANSWER_LABELS)], fontsize=6)
     fig.colorbar(image, ax=ax, shrink=0.8, label=kind)
     ax.set_title(f"{kind} of the 37 vote fractions ({len(values)} galaxies)")
-    return finish(fig, filename)
+    return save_figure(fig, filename)

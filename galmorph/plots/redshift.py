@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from galmorph import schema
-from galmorph.plots._inputs import finish, new_figure
+from galmorph.plots._inputs import save_figure, new_figure
 
 __all__ = ["plot_redshift_trends"]
 
@@ -55,5 +55,5 @@ def plot_redshift_trends(trends, ax=None, answers=None, *, fig=None, filename=No
     ax.set_xlabel("redshift z")
     ax.set_ylabel("mean weighted vote fraction")
     ax.legend(fontsize="small")
-    finish(ax.figure, filename)
+    save_figure(ax.figure, filename)
     return ax

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from galmorph.errors import DataError
-from galmorph.plots._inputs import answer_title, as_fractions, finish, new_figure, \
+from galmorph.plots._inputs import answer_title, as_fractions, save_figure, new_figure, \
     question_grid, resolve_answers
 
 __all__ = ["PAPER_VAL_RMSE", "read_metrics_csv", "plot_loss_curves", "first_conv",
@@ -156,7 +156,7 @@ def plot_loss_curves(run_dir_or_metrics_csv, *, baseline=None, paper=None, lr=Tr
         h2, n2 = twin.get_legend_handles_labels()
         handles, names = handles + h2, names + n2
     ax.legend(handles, names, fontsize="small")
-    return finish(fig, filename)
+    return save_figure(fig, filename)
 
 
 def first_conv(model):
@@ -238,7 +238,7 @@ def plot_conv_kernels(model, *, ncols=8, normalize="each", ax=None, filename=Non
     ax.set_axis_off()
     k = weight.shape[2]
     ax.set_title(f"{weight.shape[0]} first-layer kernels ({k}x{k}, RGB)", fontsize="small")
-    return finish(fig, filename)
+    return save_figure(fig, filename)
 
 
 def plot_predicted_vs_true(pred, true, answers=None, *, hexbin_above=2000, fig=None,
@@ -292,4 +292,4 @@ def plot_predicted_vs_true(pred, true, answers=None, *, hexbin_above=2000, fig=N
         ax.tick_params(labelsize="x-small")
     fig.supxlabel("true weighted fraction")
     fig.supylabel("predicted weighted fraction")
-    return finish(fig, filename)
+    return save_figure(fig, filename)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from galmorph import schema
-from galmorph.plots._inputs import finish, new_figure
+from galmorph.plots._inputs import save_figure, new_figure
 
 __all__ = ["tree_layout", "plot_decision_tree"]
 
@@ -185,4 +185,4 @@ def plot_decision_tree(fractions=None, *, questions=None, ax=None, filename=None
         title += "\nline width and label: mean weighted vote fraction"
     ax.set_title(title, fontsize="small")
     fig.galmorph_tree = {"nodes": nodes, "edges": edges}
-    return finish(fig, filename)
+    return save_figure(fig, filename)

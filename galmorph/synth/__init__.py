@@ -1,11 +1,11 @@
 """Synthetic GZ2-like galaxies: galmorph's embedded default data set.
 
-- :mod:`~galmorph.synth.truth`     draws each galaxy's true path down the GZ2 tree;
-- :mod:`~galmorph.synth.profiles`  Sersic, exponential and PSF building blocks;
-- :mod:`~galmorph.synth.features`  bars, arms, rings, lenses, dust lanes, mergers, stars;
-- :mod:`~galmorph.synth.render`    puts them together into a 424 x 424 gri-like image;
-- :mod:`~galmorph.synth.votes`     simulated volunteers -> Kaggle weighted fractions;
-- :mod:`~galmorph.synth.dataset`   writes the Kaggle layout (``galmorph synth``).
+- :mod:`~galmorph.synth.truth`    draws each galaxy's true path down the GZ2 tree;
+- ``_profiles``, ``_features``, ``_render`` (plumbing): Sersic, exponential and PSF
+  building blocks; bars, arms, rings, lenses, dust lanes, mergers, stars; and the
+  424 x 424 gri-like image they make together;
+- :mod:`~galmorph.synth.votes`    simulated volunteers -> Kaggle weighted fractions;
+- :mod:`~galmorph.synth.dataset`  writes the Kaggle layout (``galmorph synth``).
 """
 from galmorph.synth.dataset import (FIRST_ID, IMAGE_DIR, JPEG_QUALITY, LABEL_FILE, MAX_N,
                                     format_fraction, galaxy_ids, galaxy_rng, make_synthetic,

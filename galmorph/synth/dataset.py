@@ -14,7 +14,7 @@ checked for writing before any galaxy is rendered; the label table, written
 last, goes to a file in the system temporary folder if writing it fails (a
 full disk), and the :class:`~galmorph._util._io.OutputError` names it. For each galaxy the
 true morphology is drawn (:mod:`~galmorph.synth.truth`), rendered
-(:mod:`~galmorph.synth.render`) and classified by simulated volunteers
+(:mod:`~galmorph.synth._render`) and classified by simulated volunteers
 (:mod:`~galmorph.synth.votes`).
 """
 from __future__ import annotations
@@ -30,8 +30,9 @@ from PIL import Image
 from galmorph._atomic import write_text_atomic
 from galmorph._util._io import OutputError, check_writable, describe_error, save_with_fallback
 from galmorph.errors import DataError
+from galmorph.labels import check_labels
 from galmorph.schema import (ID_COLUMN, KAGGLE_COLUMNS, KAGGLE_IMAGE_DIRS, KAGGLE_LABEL_FILE,
-                             SCHEMA_VERSION, check_labels)
+                             SCHEMA_VERSION)
 
 __all__ = ["make_synthetic", "synth_galaxy", "synth_labels", "galaxy_rng", "galaxy_ids", "format_fraction",
            "IMAGE_DIR", "LABEL_FILE", "JPEG_QUALITY", "FIRST_ID", "MAX_N"]
@@ -53,6 +54,20 @@ def galaxy_rng(seed, index):
     ``n > index``, without building the other sequences), split in three so
     that the labels can be simulated without rendering the image. They depend
     on nothing else, in particular not on the worker that renders the galaxy.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the data set.
+    index : int
+        Position of the galaxy in the data set (its GalaxyID is
+        ``FIRST_ID + index``).
+
+    Returns
+    -------
+    truth, render, votes : numpy.random.Generator
+        Independent generators for drawing the true morphology, rendering the
+        image and simulating the votes.
     """
     ss = np.random.SeedSequence(seed, spawn_key=(int(index),))
     return tuple(np.random.default_rng(s) for s in ss.spawn(3))
@@ -66,6 +81,14 @@ def galaxy_ids(n):
 def synth_labels(seed, index):
     """The true morphology and simulated vote fractions of one galaxy, without
     rendering its image (the same as :func:`synth_galaxy` returns).
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the data set.
+    index : int
+        Position of the galaxy in the data set (its GalaxyID is
+        ``FIRST_ID + index``).
 
     Returns
     -------
@@ -107,7 +130,7 @@ def synth_galaxy(seed, index):
     >>> image.shape, labels.shape
     ((424, 424, 3), (37,))
     """
-    from galmorph.synth.render import render
+    from galmorph.synth._render import render
 
     labels, truth = synth_labels(seed, index)
     image = render(truth, galaxy_rng(seed, index)[1])

@@ -1,7 +1,7 @@
 """True morphologies of synthetic galaxies: a path down the GZ2 tree plus shape parameters.
 
 :func:`sample_truth` draws what a synthetic galaxy *really* is. The renderer
-(:mod:`galmorph.synth.render`) draws it and the vote simulator
+(:mod:`galmorph.synth._render`) draws it and the vote simulator
 (:mod:`galmorph.synth.votes`) lets simulated volunteers classify it.
 
 Every question gets an answer in :attr:`Truth.answers`, also the questions the

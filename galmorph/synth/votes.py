@@ -12,16 +12,16 @@ Because volunteers answer independently, the number choosing each answer of a
 question is one multinomial draw among the volunteers who reached it (the
 count of the parent answer). The per-question shares are then turned into
 the Kaggle weighted fractions with
-:func:`galmorph.schema.conditional_to_weighted`, so every question sums to
+:func:`galmorph.labels.conditional_to_weighted`, so every question sums to
 its parent answer (and Q1 and Q6 to 1) up to floating-point rounding.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from galmorph.labels import conditional_to_weighted
+from galmorph.schema import N_ANSWERS, PARENT_INDEX, QUESTION_SLICES, QUESTIONS, TREE_ORDER
 from galmorph.synth.truth import answer_index
-from galmorph.schema import (N_ANSWERS, PARENT_INDEX, QUESTION_SLICES, QUESTIONS, TREE_ORDER,
-                             conditional_to_weighted)
 
 __all__ = ["simulate_votes", "answer_probabilities", "VOTERS"]
 

@@ -60,7 +60,26 @@ def make_split(n, val_fraction, seed, groups=None):
 
 
 def split_sizes(n, val_fraction):
-    """``(n_train, n_val)`` of :func:`make_split`."""
+    """``(n_train, n_val)`` of :func:`make_split`.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows (at least 2).
+    val_fraction : float
+        Fraction held out for validation.
+
+    Returns
+    -------
+    n_train, n_val : int
+        ``n_val = round(n * val_fraction)``, kept between 1 and ``n - 1``;
+        ``n_train = n - n_val``.
+
+    Raises
+    ------
+    ValueError
+        When ``n < 2``.
+    """
     if n < 2:
         raise ValueError(f"need at least 2 labelled galaxies to hold out a validation set, "
                          f"got {n}")
@@ -77,6 +96,23 @@ def save_split(path, ids, val, seed, val_fraction, groups=None, folders=None):
 
     With several data folders (``folders``, and ``groups`` the folder of each
     row) it also records, per folder, its size and its validation IDs.
+
+    Parameters
+    ----------
+    path : path-like
+        The file written, usually ``<run dir>/split.json``.
+    ids : array-like, shape (N,)
+        Galaxy ID of each row of the cache.
+    val : array-like of int
+        Row numbers of the validation split (as from :func:`make_split`).
+    seed : int
+        Seed the split was made with.
+    val_fraction : float
+        Fraction held out for validation.
+    groups : array-like of int, shape (N,), optional
+        Index into ``folders`` of each row; needed with ``folders``.
+    folders : sequence of str or path-like, optional
+        The data folders of the run; None (or empty) records no per-folder part.
     """
     from galmorph._atomic import write_text_atomic
 
@@ -93,6 +129,19 @@ def save_split(path, ids, val, seed, val_fraction, groups=None, folders=None):
 
 def load_split(path, ids):
     """Row numbers ``(train, val)`` of the split stored in ``split.json``, for the cache's ``ids``.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The ``split.json`` written by :func:`save_split`.
+    ids : array-like, shape (N,)
+        Galaxy ID of each row of the cache.
+
+    Returns
+    -------
+    train, val : numpy.ndarray
+        Sorted ``int64`` row numbers; ``val`` those of the stored validation IDs,
+        ``train`` every other row.
 
     Raises
     ------
@@ -113,7 +162,23 @@ def load_split(path, ids):
 
 
 def step_seed(seed, step, stream=1):
-    """A 63-bit seed for ``step`` of random stream ``stream``, derived from ``seed``."""
+    """A 63-bit seed for ``step`` of random stream ``stream``, derived from ``seed``.
+
+    Parameters
+    ----------
+    seed : int
+        The run's seed.
+    step : int
+        The training step.
+    stream : int
+        Which random stream (default 1), so that different uses of one step get
+        independent seeds.
+
+    Returns
+    -------
+    int
+        A seed in ``[0, 2**63)``, from ``np.random.SeedSequence([seed, stream, step])``.
+    """
     state = np.random.SeedSequence([int(seed), int(stream), int(step)]).generate_state(2)
     return int((int(state[0]) << 32 | int(state[1])) & 0x7FFF_FFFF_FFFF_FFFF)
 
@@ -187,7 +252,24 @@ class BatchLoader:
 
     def iterate(self, rows_of, steps):
         """Yield ``(step, images, labels)`` for each step (any iterable, consumed lazily),
-        reading one step ahead."""
+        reading one step ahead.
+
+        Parameters
+        ----------
+        rows_of : callable
+            ``rows_of(step)`` gives the row numbers (array-like of int) of that step's batch.
+        steps : iterable
+            The steps, in order.
+
+        Yields
+        ------
+        step
+            The step, as taken from ``steps``.
+        images : torch.Tensor
+            ``uint8 (B, 3, H, W)``.
+        labels : torch.Tensor
+            ``float32 (B, 37)``.
+        """
         steps = iter(steps)
         if self._pool is None:
             for s in steps:

@@ -27,27 +27,14 @@ from pathlib import Path
 from galmorph._atomic import write_text_atomic
 from galmorph.errors import ParameterError, RunDirError
 
-__all__ = ["TrainConfig", "RESUMABLE_FIELDS", "INVOCATION_FIELDS", "METRICS_COLUMNS",
+__all__ = ["TrainConfig", "Recipe", "RunOptions", "RESUMABLE_FIELDS", "INVOCATION_FIELDS", "METRICS_COLUMNS",
            "config_for_invocation", "parse_model_options", "read_run_config", "check_run_dir",
            "write_metrics", "read_metrics"]
 
-#: Fields that may change when a run is resumed (they do not change what is learnt,
-#: or -- ``epochs`` -- only extend it). Every other field must match ``config.json``.
-RESUMABLE_FIELDS = ("epochs", "time_limit", "precision", "device", "workers", "set_default",
-                    "resume", "out", "cache", "progress", "resolved_device", "resolved_precision",
-                    "report")
-
-#: Fields that belong to one invocation and are not inherited by :meth:`TrainConfig.from_run`.
-INVOCATION_FIELDS = ("time_limit", "set_default", "resume", "out", "progress", "workers",
-                     "report")
-
-#: Columns of ``metrics.csv``.
-METRICS_COLUMNS = ("epoch", "train_rmse", "val_rmse", "lr", "images_per_s", "elapsed_s")
-
-
 @dataclass
-class TrainConfig:
-    """Everything that defines a training run (``galmorph train`` flags map one to one).
+class Recipe:
+    """What a training run learns, and from what: every field must match when it is resumed
+    (except ``epochs``, which may raise the total).
 
     Attributes
     ----------
@@ -56,8 +43,6 @@ class TrainConfig:
         own preprocessing cache, built on first use and reused afterwards.
         Several folders are trained on as one set, with one split stratified
         by folder. Their labels may be partial (questions unknown as NaN).
-    out : str or Path
-        Run directory (created).
     model : str
         ``"resnet18-cpu"`` (default: the best per CPU-second, see
         ``benchmarks/recipe_frontier.py``), ``"cnn"``, ``"resnet18"`` or
@@ -84,17 +69,6 @@ class TrainConfig:
     seed : int
         Seeds the split, the model initialisation, the batch order,
         augmentation and dropout.
-    time_limit : float or None
-        Seconds; stop cleanly at the first batch boundary past it and
-        checkpoint (resume later with ``resume=True``).
-    precision : str
-        ``"auto"`` (bf16 where the hardware computes it natively, else fp32),
-        ``"bf16"``, ``"fp16"`` (CUDA) or ``"fp32"``.
-    device : str
-        ``"auto"``, ``"cpu"``, ``"cuda"``...
-    workers : int or None
-        Processes used to build the preprocessing cache when it is missing
-        (``None``: every core).
     augment : bool or None
         Random rotations and flips of every training batch. ``None`` is the
         model's default: on for ``resnet18-tailored`` (as in the paper) and
@@ -102,27 +76,14 @@ class TrainConfig:
     crop, size : int, int or None
         Preprocessing: central crop side in input pixels, then resize to
         ``size`` pixels (``None``: the model's ``input_size``, else 80).
-    cache : str or Path or None, or a list of them
-        Cache folder (one per data folder); ``None`` is the default under the
-        user cache directory.
     on_error : {"raise", "skip"}
         What preparing the data does with a bad row or image: stop with an
         error naming it, or leave it out and list it in the skip report.
     flavour : {"weighted_fraction", "fraction", "debiased"}
         Which GZ2-release vote fractions become the labels (GZ2 layout only).
-    report : str or Path or None
-        Where to write the skip report of the data (``report-2.csv`` etc. for
-        the further data folders).
-    set_default : bool
-        Register ``best.pt`` as the default model when training ends.
-    resume : bool
-        Continue the run stored in ``out`` from its ``last.pt``.
-    progress : bool or None
-        Progress bars; ``None`` shows them only on a terminal.
     """
 
     data: str | os.PathLike | None = None
-    out: str | os.PathLike | None = None
     model: str = "resnet18-cpu"
     model_options: dict = field(default_factory=dict)
     epochs: int = 10
@@ -135,20 +96,77 @@ class TrainConfig:
     min_lr: float = 1e-6
     val_fraction: float = 0.1
     seed: int = 0
+    augment: bool | None = None
+    crop: int = 224
+    size: int | None = None
+    on_error: str = "raise"
+    flavour: str = "weighted_fraction"
+
+
+@dataclass
+class RunOptions:
+    """How a training run is run: these may change from one invocation to the next.
+
+    Attributes
+    ----------
+    out : str or Path
+        Run directory (created).
+    time_limit : float or None
+        Seconds; stop cleanly at the first batch boundary past it and
+        checkpoint (resume later with ``resume=True``).
+    precision : str
+        ``"auto"`` (bf16 where the hardware computes it natively, else fp32),
+        ``"bf16"``, ``"fp16"`` (CUDA) or ``"fp32"``.
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"``...
+    workers : int or None
+        Processes used to build the preprocessing cache when it is missing
+        (``None``: every core).
+    cache : str or Path or None, or a list of them
+        Cache folder (one per data folder); ``None`` is the default under the
+        user cache directory.
+    report : str or Path or None
+        Where to write the skip report of the data (``report-2.csv`` etc. for
+        the further data folders).
+    set_default : bool
+        Register ``best.pt`` as the default model when training ends.
+    resume : bool
+        Continue the run stored in ``out`` from its ``last.pt``.
+    progress : bool or None
+        Progress bars; ``None`` shows them only on a terminal.
+    """
+
+    out: str | os.PathLike | None = None
     time_limit: float | None = None
     precision: str = "auto"
     device: str = "auto"
     workers: int | None = None
-    augment: bool | None = None
-    crop: int = 224
-    size: int | None = None
     cache: str | os.PathLike | list | None = None
-    on_error: str = "raise"
-    flavour: str = "weighted_fraction"
     report: str | os.PathLike | None = None
     set_default: bool = False
     resume: bool = False
     progress: bool | None = None
+
+
+#: Fields that may change when a run is resumed (they do not change what is learnt,
+#: or -- ``epochs`` -- only extend it). Every other field must match ``config.json``.
+RESUMABLE_FIELDS = ("epochs", *(f.name for f in dataclasses.fields(RunOptions)),
+                    "resolved_device", "resolved_precision")
+
+#: Fields that belong to one invocation and are not inherited by :meth:`TrainConfig.from_run`.
+INVOCATION_FIELDS = ("time_limit", "set_default", "resume", "out", "progress", "workers",
+                     "report")
+
+#: Columns of ``metrics.csv``.
+METRICS_COLUMNS = ("epoch", "train_rmse", "val_rmse", "lr", "images_per_s", "elapsed_s")
+
+
+@dataclass
+class TrainConfig(RunOptions, Recipe):
+    """Everything that defines a training run (``galmorph train`` flags map one to one): the
+    fields of :class:`Recipe` (what is learned) and of :class:`RunOptions` (how it is run),
+    given by name, e.g. ``TrainConfig(data="gz-kaggle-5k", out="runs/a", epochs=20)``.
+    """
 
     def __post_init__(self):
         for name in ("epochs", "batches_per_epoch", "batch_size", "val_batch_size"):
@@ -163,7 +181,7 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if not 0.0 < float(self.plateau_factor) < 1.0:
             raise ValueError(f"plateau_factor must be between 0 and 1, got {self.plateau_factor!r}")
-        from galmorph.data.validate import ON_ERROR
+        from galmorph.data._validate import ON_ERROR
 
         if self.on_error not in ON_ERROR:
             raise ValueError(f"on_error must be 'raise' or 'skip', not {self.on_error!r}")
@@ -353,7 +371,15 @@ def check_run_dir(out, resolved, resume):
 
 
 def write_metrics(run_dir, rows):
-    """(Re)write ``metrics.csv`` from the epoch rows kept in the checkpoint, atomically."""
+    """(Re)write ``metrics.csv`` from the epoch rows kept in the checkpoint, atomically.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        The run directory.
+    rows : list of dict
+        One row per epoch, keyed by :data:`METRICS_COLUMNS`.
+    """
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=METRICS_COLUMNS, lineterminator="\n")
     writer.writeheader()

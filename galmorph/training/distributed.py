@@ -55,7 +55,21 @@ class DistContext:
         return tensor
 
     def any(self, flag, device):
-        """True on every process when ``flag`` is true on any of them."""
+        """True on every process when ``flag`` is true on any of them.
+
+        Parameters
+        ----------
+        flag : bool
+            This process's flag.
+        device : torch.device or str
+            Where the reduced tensor lives: the process's training device (a CUDA
+            device under NCCL).
+
+        Returns
+        -------
+        bool
+            The logical OR of ``flag`` over all processes.
+        """
         if not self.enabled:
             return bool(flag)
         t = torch.tensor([1.0 if flag else 0.0], device=device)
@@ -80,7 +94,27 @@ class DistContext:
 
     def on_main(self, fn, share=True):
         """Run ``fn`` on rank 0 and hand its galmorph error -- and, if ``share``, its
-        result -- to every rank, so that all processes fail alike instead of hanging."""
+        result -- to every rank, so that all processes fail alike instead of hanging.
+
+        Parameters
+        ----------
+        fn : callable
+            Called without arguments, on rank 0 only.
+        share : bool
+            Broadcast the result to the other ranks (default True); it must then be
+            picklable.
+
+        Returns
+        -------
+        object
+            ``fn()``'s result on rank 0; on the other ranks the same result if
+            ``share``, else None.
+
+        Raises
+        ------
+        galmorph.errors.GalmorphError
+            On every rank, of the type and with the message ``fn`` raised on rank 0.
+        """
         result, error = None, None
         if self.is_main:
             try:
@@ -155,5 +189,18 @@ def init_distributed(device):
 
 
 def shard(positions, ctx):
-    """This process's share of a global batch: every ``world_size``-th entry from ``rank``."""
+    """This process's share of a global batch: every ``world_size``-th entry from ``rank``.
+
+    Parameters
+    ----------
+    positions : numpy.ndarray or torch.Tensor, shape (B,)
+        The global batch (positions, row numbers or per-sample parameters).
+    ctx : DistContext
+        This process's place in the job.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        ``positions[ctx.rank::ctx.world_size]``; all of it in a single process.
+    """
     return positions[ctx.rank::ctx.world_size]

@@ -35,7 +35,8 @@ from galmorph.training.batches import (BatchLoader, BatchStream, load_split, mak
                                        save_split, step_seed)
 from galmorph.training.config import TrainConfig, write_metrics
 from galmorph.training.distributed import StopFlag, init_distributed, shard
-from galmorph.training.setup import prepare_data, resolve_run, write_run_config
+from galmorph.training._learner import build_learner, restore_learner, save_learner
+from galmorph.training._setup import prepare_data, resolve_run, write_run_config
 
 __all__ = ["TrainConfig", "train", "masked_sq_error"]
 
@@ -132,7 +133,7 @@ class _Run:
         self.resolved = self._resolve()
         mode = self.ctx.on_main(self._check_dir)
         self._split(mode)
-        self._build()
+        self.learner = build_learner(self.config, self.device, self.precision, self.ctx)
         state = self._load_state() if mode == "resume" else None
         self.state = state or {"epoch": 0, "batch": 0, "history": [], "best_val_rmse": None,
                                "elapsed_s": 0.0, "partial": None}
@@ -199,52 +200,12 @@ class _Run:
                                                 folders=folders))
         self.stream = BatchStream(len(self.train_rows), self.resolved["batch_size"], cfg.seed)
 
-    def _build(self):
-        from galmorph.models import build_model
-        from galmorph.runtime import channels_last_helps, maybe_channels_last
-
-        cfg = self.config
-        torch.manual_seed(cfg.seed)  # model initialisation (on the forked RNG, see train())
-        model = build_model(cfg.model, **cfg.model_options).to(self.device)
-        self.channels_last = channels_last_helps(self.device, self.precision)
-        model, _ = maybe_channels_last(model, None, self.device, self.precision)
-        if self.ctx.enabled and self.device.type == "cuda":
-            # Normalise over the global batch, as one process would (SyncBatchNorm is
-            # CUDA-only; on CPUs each process normalises over its share).
-            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        if self.ctx.rank:
-            torch.manual_seed(cfg.seed + self.ctx.rank)  # distinct dropout masks per rank
-        self.model = model
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, mode="min", factor=cfg.plateau_factor,
-            patience=cfg.plateau_patience, min_lr=cfg.min_lr)
-        self.scaler = (torch.amp.GradScaler("cuda") if self.precision == "fp16"
-                       and self.device.type == "cuda" else None)
-        self.net = model
-        if self.ctx.enabled:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
-
     def _load_state(self):
-        from galmorph.models.checkpoint import load_checkpoint
-
         path = self.out / "last.pt"
         if not path.is_file():
             self._say(f"{self.out} has no last.pt yet: starting its first epoch again")
             return None
-        ckpt = load_checkpoint(path, map_location="cpu", expected_model=self.config.model)
-        self.model.load_state_dict(ckpt.model.state_dict())
-        self.optimizer.load_state_dict(ckpt.optimizer_state)
-        self.scheduler.load_state_dict(ckpt.scheduler_state)
-        state = dict(ckpt.train_state)
-        if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        rng = state.pop("rng", None) or []
-        if len(rng) == self.ctx.world_size:
-            torch.set_rng_state(rng[self.ctx.rank]["cpu"])
-            if self.device.type == "cuda" and rng[self.ctx.rank].get("cuda") is not None:
-                torch.cuda.set_rng_state(rng[self.ctx.rank]["cuda"], self.device)
+        state = restore_learner(self.learner, path, self.ctx, self.device, self.config.model)
         where = (f"epoch {state['epoch'] + 1}, batch {state['batch']}" if state["batch"]
                  else f"the end of epoch {state['epoch']}")
         self._say(f"resuming {self.out} from {where}")
@@ -290,7 +251,7 @@ class _Run:
         sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # squared error, cells
         first = st["batch"]
         t0 = time.monotonic()
-        self.net.train()
+        self.learner.net.train()
         bar = self._bar(bpe * batch, first * batch, f"epoch {epoch + 1}/{self.config.epochs}")
 
         def rows_of(step):
@@ -331,24 +292,24 @@ class _Run:
             g = torch.Generator().manual_seed(step_seed(self.config.seed, step))
             params = [shard(p, self.ctx).to(self.device) for p in random_params(global_b, g)]
             x = rotate_flip(x, *params)
-        if self.channels_last:
+        if self.learner.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast(self.device, self.precision):
-            pred = self.net(x)                                             # (b, 37)
+            pred = self.learner.net(x)                                     # (b, 37)
         sq, n_known = masked_sq_error(pred, y)
         # Mean over this rank's known cells, times the ranks' share of them: DDP's gradient
         # averaging then yields the gradient of the global-batch mean (exactly so where every
         # cell is known, as in the full Kaggle labels).
         local_full = global_b * schema.N_ANSWERS / self.ctx.world_size
         loss = sq / (n_known.clamp(min=1) if self.partial else local_full)
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
+        self.learner.optimizer.zero_grad(set_to_none=True)
+        if self.learner.scaler is not None:
+            self.learner.scaler.scale(loss).backward()
+            self.learner.scaler.step(self.learner.optimizer)
+            self.learner.scaler.update()
         else:
             loss.backward()
-            self.optimizer.step()
+            self.learner.optimizer.step()
         return torch.stack([sq.detach().double(), n_known.double()])
 
     @torch.no_grad()
@@ -356,14 +317,14 @@ class _Run:
         """Validation RMSE over the held-out split (shared among processes)."""
         from galmorph.runtime import autocast
 
-        model = self.model.eval()
+        model = self.learner.model.eval()
         rows = shard(self.val_rows, self.ctx)
         per_rank = max(1, self.resolved["val_batch_size"] // self.ctx.world_size)
         sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # squared error, cells
         for i in range(0, len(rows), per_rank):
             xb, yb = self.loader.read(rows[i:i + per_rank])
             x = xb.to(self.device).float().div_(255.0)
-            if self.channels_last:
+            if self.learner.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast(self.device, self.precision):
                 pred = model(x)                                            # (b, 37)
@@ -376,8 +337,8 @@ class _Run:
     def _end_epoch(self, epoch):
         st = self.state
         val_rmse = self._validate()
-        lr = self.optimizer.param_groups[0]["lr"]  # the rate this epoch trained with
-        self.scheduler.step(val_rmse)
+        lr = self.learner.optimizer.param_groups[0]["lr"]  # the rate this epoch trained with
+        self.learner.scheduler.step(val_rmse)
         part = st["partial"]
         row = {"epoch": epoch + 1,
                "train_rmse": math.sqrt(part["sum_sq"] / max(part.get(
@@ -399,27 +360,8 @@ class _Run:
 
     # --------------------------------------------------------------- output
     def _checkpoint(self, best):
-        from galmorph.models.checkpoint import save_checkpoint
-
-        rng = {"cpu": torch.get_rng_state(),
-               "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda"
-               else None}
-        rngs = self.ctx.gather_objects(rng)
-        if not self.ctx.is_main:
-            return
-        st = {k: v for k, v in self.state.items() if k != "elapsed_s_at_start"}
-        st["rng"] = rngs
-        if self.scaler is not None:
-            st["scaler"] = self.scaler.state_dict()
-        history = st["history"]
-        meta = {"run_dir": str(self.out), "data": self.resolved["data"],
-                "epoch": st["epoch"], "val_rmse": history[-1]["val_rmse"] if history else None,
-                "train_config": self.resolved}
-        common = dict(preprocessing=self.data.preprocessing, meta=meta)
-        save_checkpoint(self.out / "last.pt", self.model, optimizer_state=self.optimizer.state_dict(),
-                        scheduler_state=self.scheduler.state_dict(), train_state=st, **common)
-        if best:
-            save_checkpoint(self.out / "best.pt", self.model, **common)
+        save_learner(self.learner, self.out, self.state, self.ctx, self.device,
+                     preprocessing=self.data.preprocessing, resolved=self.resolved, best=best)
 
     def _show_progress(self):
         return bool(self.ctx.is_main and self.config.progress is not False

@@ -1,5 +1,28 @@
 """Workflows over the whole package: the offline demo, reports and survey classification.
 
+- :mod:`.demo`: :func:`run_demo`, the shipped galaxies and then a synthetic run;
+- :mod:`.report`: :func:`make_report`, a run or a catalogue as one HTML page;
+- :mod:`.survey`: :func:`classify_survey` on Dask or LSDB, and
+  :func:`~galmorph.workflows.survey_write.write_survey` for its Parquet output.
+
 A workflow may use every layer below it (data, models, training, inference,
-astro, plots); nothing in the package imports a workflow except the CLI.
+astro, plots); nothing in the package imports a workflow except the CLI. The
+public names below are imported on first use, so ``import galmorph.workflows``
+stays cheap.
 """
+__all__ = ["run_demo", "make_report", "classify_survey", "write_survey"]
+
+_WHERE = {"run_demo": "demo", "make_report": "report", "classify_survey": "survey",
+          "write_survey": "survey_write"}
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        from importlib import import_module
+
+        return getattr(import_module(f"galmorph.workflows.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'galmorph.workflows' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -289,7 +289,21 @@ def _truth_rows(result):
 
 
 def format_summary(result, n_show=3):
-    """The closing summary :func:`run_demo`'s command line prints."""
+    """The closing summary :func:`run_demo`'s command line prints.
+
+    Parameters
+    ----------
+    result : DemoResult
+        What :func:`run_demo` returned; its cache is read for the true labels.
+    n_show : int
+        Predicted galaxies whose Q1 fractions are shown next to the true ones
+        (default 3).
+
+    Returns
+    -------
+    str
+        The summary, several lines.
+    """
     from galmorph.schema import ANSWER_LABELS, QUESTION_SLICES
 
     gain = 1.0 - result.rmse / result.mean_baseline

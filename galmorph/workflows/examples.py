@@ -108,6 +108,21 @@ def format_examples(table, width=120):
     the model's fractions), the top answer of Q1, Q7, Q2, Q3 and Q4 where
     reached, as ``answer model (GZ2 volunteers)``; then Q6 (odd), ``p_merger``
     and ``is_merger``.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        As returned by :func:`classify_examples`: the 37 Kaggle columns, their
+        ``gz2_<column>`` twins, ``asset_id``, ``gz2_class``, ``shows``,
+        ``p_merger`` and ``is_merger``.
+    width : int
+        Length of the rule under the header, characters (default 120); the
+        lines are not wrapped to it.
+
+    Returns
+    -------
+    str
+        The header, the rule and one line per galaxy.
     """
     pred = np.array([table[c] for c in schema.KAGGLE_COLUMNS]).T            # (N, 37)
     gz2 = np.array([table[f"gz2_{c}"] for c in schema.KAGGLE_COLUMNS]).T    # (N, 37)

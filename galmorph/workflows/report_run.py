@@ -16,6 +16,7 @@ import numpy as np
 
 from galmorph import schema
 from galmorph.errors import DataError
+from galmorph.labels import known_questions
 from galmorph.workflows._report_eval import evaluation_section
 from galmorph.workflows._report_html import (grid_figure, number, prototype_figure, text,
                                              tree_section)
@@ -156,7 +157,7 @@ def _curves_section(run, config, evaluation, metrics):
 def _shown_part(labels):
     """Question indices (0..10) to plot and the rows known for all of them (partial labels);
     ``([], None)`` where fewer than 2 rows know any question."""
-    known = schema.known_questions(labels)                                    # (N, 11)
+    known = known_questions(labels)                                    # (N, 11)
     questions = [k for k in range(schema.N_QUESTIONS) if known[:, k].any()]
     while questions:
         rows = known[:, questions].all(axis=1)

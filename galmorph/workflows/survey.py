@@ -14,7 +14,7 @@ partition and index label in ``predict_error``.
 Each worker process loads the model once (a worker plugin when a
 ``distributed`` client is running, else a per-process cache on first use), and
 sets its torch threads so that the workers of one machine share its cores
-instead of oversubscribing them (:mod:`galmorph.workflows.survey_cluster`).
+instead of oversubscribing them (:mod:`galmorph.workflows._survey_cluster`).
 
 Dask (``pip install "galmorph-gz2[dask]"``) and LSDB (``pip install
 "galmorph-gz2[lsdb]"``) are optional; without them this module still imports
@@ -31,7 +31,7 @@ import numpy as np
 from galmorph import schema
 from galmorph._util._tables import find_column
 from galmorph.astro.classifier import OUTPUT_COLUMNS
-from galmorph.astro.classify_inputs import DEC_NAMES, PATH_NAMES, PETRO_NAMES, RA_NAMES
+from galmorph.astro._classify_inputs import DEC_NAMES, PATH_NAMES, PETRO_NAMES, RA_NAMES
 from galmorph.errors import DataError, GalmorphError, ParameterError
 
 __all__ = ["classify_survey", "classify_partition", "SurveySettings", "MissingExtraError",
@@ -190,7 +190,7 @@ def classify_survey(catalog, *, model=None, image_column=None, image_dir=None, d
                          chunk_size=chunk_size, backend=backend, cache_dir=cache_dir,
                          timeout=timeout, retries=retries, workers=workers, convert=convert,
                          threads=threads)
-    from galmorph.workflows.survey_cluster import current_client, prepare_workers
+    from galmorph.workflows._survey_cluster import current_client, prepare_workers
 
     client = client if client is not None else current_client()
     if client is not None:
@@ -240,6 +240,21 @@ def classify_partition(part, settings, partition_info=None):
     the same name is renamed ``<name>_input``). Errors of single rows are kept
     in ``predict_error`` as ``"partition P, row LABEL: why"``, LABEL the row's
     index label.
+
+    Parameters
+    ----------
+    part : pandas.DataFrame
+        The partition's rows, with the columns named in ``settings``.
+    settings : SurveySettings
+        The model, the resolved input columns and the classifier settings.
+    partition_info : dict, optional
+        As Dask's ``map_partitions`` passes it; its ``"number"`` names the
+        partition in ``predict_error``. None leaves the partition unnamed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``part`` with the result columns added, in the same row order.
     """
     where = None if partition_info is None else f"partition {partition_info['number']}"
     return _classify(part, settings, where)
@@ -255,7 +270,7 @@ def _classify(part, settings, where):
     n = len(part)
     if n == 0:
         return _attach(part, _empty_outputs(), settings)
-    from galmorph.workflows.survey_cluster import classifier_for
+    from galmorph.workflows._survey_cluster import classifier_for
 
     clf = classifier_for(settings)
     with warnings.catch_warnings():  # per-row failures are in the columns, not warnings

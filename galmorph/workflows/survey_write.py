@@ -32,7 +32,20 @@ REPORT = "_galmorph_survey_report.json"
 
 
 def partition_path(out_dir, i):
-    """``OUT_DIR/part-00007.parquet``: the file of partition ``i``."""
+    """``OUT_DIR/part-00007.parquet``: the file of partition ``i``.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        The output folder of :func:`write_survey`.
+    i : int
+        Partition number (from 0), written with five digits.
+
+    Returns
+    -------
+    pathlib.Path
+        The Parquet file; it need not exist.
+    """
     return Path(out_dir) / f"part-{i:05d}.parquet"
 
 
@@ -120,7 +133,7 @@ def write_survey(result, out_dir, *, client=None, retries=1, source=None, flag=N
     -------
     SurveyReport
     """
-    from galmorph.workflows.survey_cluster import current_client
+    from galmorph.workflows._survey_cluster import current_client
 
     out_dir = Path(out_dir)
     parts = result.to_delayed()

@@ -26,7 +26,7 @@ from galmorph._util._tables import find_column
 from galmorph.data.images import as_rgb
 from galmorph.errors import DataError
 
-__all__ = ["Row", "Rows", "parse_input", "PATH_NAMES", "RA_NAMES", "DEC_NAMES", "PETRO_NAMES",
+__all__ = ["Row", "ParsedInput", "parse_input", "PATH_NAMES", "RA_NAMES", "DEC_NAMES", "PETRO_NAMES",
            "Z_NAMES"]
 
 PATH_NAMES = ("path", "file", "filename", "image", "file_name", "filepath", "image_path")
@@ -49,7 +49,7 @@ class Row:
 
 
 @dataclass
-class Rows:
+class ParsedInput:
     """The parsed input: the columns to carry over, the row count and the rows."""
 
     kind: str
@@ -60,7 +60,7 @@ class Rows:
 
 
 def parse_input(x, *, image_column=None, image_dir=None, size=80, wrap_ra=False):
-    """Parse ``x`` into :class:`Rows`.
+    """Parse ``x`` into :class:`ParsedInput`.
 
     Parameters
     ----------
@@ -79,7 +79,7 @@ def parse_input(x, *, image_column=None, image_dir=None, size=80, wrap_ra=False)
 
     Returns
     -------
-    Rows
+    ParsedInput
     """
     from astropy.coordinates import SkyCoord
 
@@ -101,7 +101,7 @@ def parse_input(x, *, image_column=None, image_dir=None, size=80, wrap_ra=False)
             raise DataError(f"image array must be (H, W, 3), (N, H, W, 3) or (N, 3, {size}, "
                             f"{size}) uint8, got shape {x.shape}")
         base = Table({"index": np.arange(len(arr))})
-        return Rows("images", base, len(arr), (_item_row(i, im, image_dir, size)
+        return ParsedInput("images", base, len(arr), (_item_row(i, im, image_dir, size)
                                               for i, im in enumerate(arr)))
     if hasattr(x, "convert") and hasattr(x, "size"):  # a PIL image
         x = [x]
@@ -110,13 +110,13 @@ def parse_input(x, *, image_column=None, image_dir=None, size=80, wrap_ra=False)
             raise DataError("no input: the list of images or paths is empty")
         if all(isinstance(v, (str, os.PathLike)) for v in x):
             base = Table({"path": [str(v) for v in x]})
-            return Rows("paths", base, len(x), (_item_row(i, v, image_dir, size)
+            return ParsedInput("paths", base, len(x), (_item_row(i, v, image_dir, size)
                                                for i, v in enumerate(x)))
         base = Table({"index": np.arange(len(x))})
-        return Rows("images", base, len(x), (_item_row(i, v, image_dir, size)
+        return ParsedInput("images", base, len(x), (_item_row(i, v, image_dir, size)
                                             for i, v in enumerate(x)))
     if hasattr(x, "__iter__"):
-        return Rows("stream", None, None, (_item_row(i, v, image_dir, size)
+        return ParsedInput("stream", None, None, (_item_row(i, v, image_dir, size)
                                            for i, v in enumerate(x)))
     raise DataError(f"cannot classify a {type(x).__name__}: pass an astropy Table (ra/dec or an "
                     f"image-path column), a SkyCoord, image paths, uint8 arrays or PIL images")
@@ -185,7 +185,7 @@ def _from_table(table, image_column, image_dir, wrap_ra):
         petro = _petro(table)
         rows = (_path_row(i, None if v is None else str(v), image_dir,
                           f"row {i} ({image_column!r})", petro[i]) for i, v in enumerate(values))
-        return Rows("table-images", table, len(table), rows, z)
+        return ParsedInput("table-images", table, len(table), rows, z)
     return _coords_from_table(table, wrap_ra)
 
 
@@ -283,4 +283,4 @@ def _coord_rows(kind, base, ra, dec, petro, z=None, wrap_ra=False):
                                       f"or pass wrap_ra=True to wrap it ({r:g} -> {r % 360.0:g})")
             else:
                 yield Row(i, "coord", (r % 360.0, d), float(petro[i]))
-    return Rows(kind, base, n, rows(), z)
+    return ParsedInput(kind, base, n, rows(), z)

@@ -9,7 +9,7 @@ the SDSS colour JPEGs (Lupton et al. 2004, PASP 116, 133), which keeps the
 colours of bright regions while showing faint ones.
 
 The three channels are (R, G, B) ~ (i, r, g); colours are those of
-:data:`galmorph.synth.profiles.COLOURS`.
+:data:`galmorph.synth._profiles.COLOURS`.
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from galmorph.synth import features as feat
-from galmorph.synth.profiles import (COLOURS, add_blob, exponential, gaussian_blur, grid,
+from galmorph.synth import _features as feat
+from galmorph.synth._profiles import (COLOURS, add_blob, exponential, gaussian_blur, grid,
                                           fpow, ring, rotate, safe_exp, sersic,
                                           spiral_modulation)
 

@@ -9,7 +9,7 @@ a time (missing images, duplicate IDs, NaN, tree breaks, ...). A
 dropped and recorded, so that nothing is ever lost silently.
 
 The checks on image files (existence, header, size, mode) live in
-:mod:`galmorph.data.files`.
+:mod:`galmorph.data._files`.
 """
 from __future__ import annotations
 
@@ -25,10 +25,11 @@ import numpy as np
 
 from .. import schema
 from ..errors import DataError
+from ..labels import check_labels, gz2_to_kaggle
 
-__all__ = ["ON_ERROR", "CatalogWarning", "Issue", "Policy", "Rows", "Parts", "parse_int_id",
+__all__ = ["ON_ERROR", "CatalogWarning", "Issue", "Policy", "LabelRows", "Parts", "parse_int_id",
            "duplicate_issues", "value_issues", "tree_issues", "check_ids", "check_label_rows",
-           "finish", "count"]
+           "close_read", "count"]
 
 #: Accepted values of ``on_error``.
 ON_ERROR = ("raise", "skip")
@@ -126,7 +127,7 @@ class Policy:
         return "\n".join(lines)
 
 
-class Rows:
+class LabelRows:
     """Candidate rows of a label table while they are being validated.
 
     Holds the table (``frame``), the galaxy IDs, a readable location of each
@@ -175,7 +176,7 @@ class Parts(NamedTuple):
     n_rows: int         # rows read, before any were skipped
 
 
-def finish(policy, catalog, n_inputs, report):
+def close_read(policy, catalog, n_inputs, report):
     """Close a read: attach the skips, warn once, write the report; refuse an empty catalog.
 
     ``catalog`` is the new ``Catalog``; ``report`` (optional) the skip report path.
@@ -248,7 +249,7 @@ def value_issues(frame, columns, where, keys, values=None, nan_allowed=None, ato
     nan_allowed : ndarray of bool, shape (N, len(columns)), optional
         Cells where a blank is legitimate (GZ2: a question nobody reached).
     atol : float
-        Tolerance on the [0, 1] range (as :func:`galmorph.schema.check_labels`).
+        Tolerance on the [0, 1] range (as :func:`galmorph.labels.check_labels`).
 
     Returns
     -------
@@ -288,10 +289,10 @@ def _question_text(v, gz2):
 def tree_issues(labels, where, keys, atol=0.01, gz2=False, id_name="GalaxyID"):
     """Rows of weighted fractions that break the GZ2 tree, one :class:`Issue` per row.
 
-    Uses :func:`galmorph.schema.check_labels`; ``gz2=True`` names the GZ2
+    Uses :func:`galmorph.labels.check_labels`; ``gz2=True`` names the GZ2
     release columns instead of the Kaggle ones.
     """
-    check = schema.check_labels(labels, atol=atol)
+    check = check_labels(labels, atol=atol)
     problems = defaultdict(list)
     for r, c in check.non_finite:
         problems[r].append(f"{schema.KAGGLE_COLUMNS[c]} is NaN or infinite")
@@ -342,7 +343,7 @@ def check_label_rows(rows, policy, what, columns, flavour=None):
 
     ``flavour=None`` reads Kaggle weighted fractions as they are; a GZ2
     flavour converts the release's conditional fractions with
-    :func:`galmorph.schema.gz2_to_kaggle`, where blanks are legitimate in
+    :func:`galmorph.labels.gz2_to_kaggle`, where blanks are legitimate in
     questions nobody reached.
     """
     dup = duplicate_issues(list(rows.ids), rows.where, rows.id_name)
@@ -410,4 +411,4 @@ def _merge_issues(first, second):
 def _gz2_labels(values, flavour):
     """GZ2 conditional fractions in GZ2_COLUMNS order -> Kaggle weighted (N, 37)."""
     names = [f"{stem}_{flavour}" for stem in schema.GZ2_COLUMNS]
-    return schema.gz2_to_kaggle(dict(zip(names, values.T)), flavour)
+    return gz2_to_kaggle(dict(zip(names, values.T)), flavour)

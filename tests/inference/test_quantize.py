@@ -21,6 +21,7 @@ from galmorph.data.images import crop_and_resize
 from galmorph.errors import DataError, ParameterError
 from galmorph.inference.engine import predict_arrays
 from galmorph.inference.quantize import QuantizedModel, clear_cache, quantize_model
+from galmorph.labels import check_labels
 from galmorph.models import MODEL_NAMES, build_model
 from galmorph.models.checkpoint import load_checkpoint
 from galmorph.paths import shipped_model_path
@@ -61,7 +62,7 @@ def test_int8_is_close_to_fp32_on_real_galaxies_and_keeps_the_tree(shipped, gala
     diff = np.abs(out - fp32)
     assert diff.max() < 0.06 and np.sqrt((diff ** 2).mean()) < 0.01, diff.max()
     assert not np.array_equal(out, fp32)                     # it really ran in int8
-    assert schema.check_labels(out.astype(np.float64), atol=1e-4).ok
+    assert check_labels(out.astype(np.float64), atol=1e-4).ok
     # The decision-tree answer the two precisions give agrees for nearly every galaxy.
     q1 = schema.QUESTION_SLICES[1]
     assert (out[:, q1].argmax(1) == fp32[:, q1].argmax(1)).mean() >= 0.9
@@ -111,7 +112,7 @@ def test_every_architecture_quantizes(name):
     assert out.shape == (8, 37) and np.isfinite(out).all()
     assert np.abs(out - ref).max() < 0.1
     if model.config.output == "tree":
-        assert schema.check_labels(out.astype(np.float64), atol=1e-4).ok
+        assert check_labels(out.astype(np.float64), atol=1e-4).ok
 
 
 class _Branchy(torch.nn.Module):

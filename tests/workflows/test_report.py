@@ -21,6 +21,7 @@ from astropy.table import Table
 from galmorph import schema
 from galmorph._util._io import OutputError
 from galmorph.errors import DataError, MissingColumnError
+from galmorph.labels import normalize_tree_numpy
 from galmorph.plots import DEFAULT_PROTOTYPE_ANSWERS, plot_decision_tree, tree_layout
 from galmorph.workflows.report import (Report, ReportSection, ReportText, make_report,
                                        write_report)
@@ -155,7 +156,7 @@ def test_tree_follows_a_changed_schema():
 
 def test_tree_line_widths_are_the_mean_fractions():
     rng = np.random.default_rng(0)
-    fractions = schema.normalize_tree_numpy(rng.random((40, 37)))
+    fractions = normalize_tree_numpy(rng.random((40, 37)))
     fractions[:, schema.QUESTION_SLICES[3]] = np.nan                  # Q3 unknown
     fig = plot_decision_tree(fractions)
     lines = {line.get_gid(): line for line in fig.axes[0].lines}

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import DataError
 from ._image_checks import check_image_headers, header_problems, probe_image
 from .images import FITS_SUFFIXES, IMAGE_SUFFIXES, image_suffix
-from .validate import Issue, Rows, count, duplicate_issues, parse_int_id
+from ._validate import Issue, LabelRows, count, duplicate_issues, parse_int_id
 
 __all__ = ["IMAGE_SUFFIXES", "image_suffix", "image_stem", "absolute", "as_list", "is_glob",
            "scan_folder", "expand_inputs", "probe_image", "check_image_headers", "index_images",
@@ -131,7 +131,7 @@ def match_images(rows, images, policy, key_column, image_dir, known, size=None, 
 
     Parameters
     ----------
-    rows : Rows
+    rows : LabelRows
     images : dict
         From :func:`index_images` of the image folder.
     policy : Policy
@@ -205,7 +205,7 @@ def validate_image_files(files, policy, *, int_ids=False, check=True, size=None,
     policy.handle("missing image", f"{count(len(gone), 'input')} naming no image file", gone,
                   "Check the paths and patterns.")
     stems = [image_stem(p) for p in files]
-    rows = Rows(pd.DataFrame({"path": pd.Series(files, dtype=object)}), stems,
+    rows = LabelRows(pd.DataFrame({"path": pd.Series(files, dtype=object)}), stems,
                 [str(p) for p in files], "ID")
     parsed = [parse_int_id(s) for s in stems]
     if int_ids:

@@ -1,6 +1,6 @@
 """Odd features, artifacts and field objects for the synthetic galaxies.
 
-Helpers of :mod:`galmorph.synth.render`: star-forming knots along
+Helpers of :mod:`galmorph.synth._render`: star-forming knots along
 spiral arms, dust lanes, the GZ2 "odd" features (gravitational-lens arcs,
 mergers with tidal tails, disturbed and lopsided bodies, overlapping
 foreground stars), the star/artifact scenes (saturated stars with diffraction
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from galmorph.synth.profiles import (COLOURS, add_blob, add_gaussian_trail, grid,
+from galmorph.synth._profiles import (COLOURS, add_blob, add_gaussian_trail, grid,
                                           moffat_star, ring, rotate, safe_exp, sersic)
 
 __all__ = ["knots_on_arms", "dust_lane", "odd_extras", "artifact_scene", "neighbours"]

@@ -75,7 +75,7 @@ def connect(scheduler, *, n_workers=None, threads_per_worker=1):
     from distributed import Client, LocalCluster
 
     if scheduler == "local":
-        from galmorph.workflows.survey_cluster import available_cpus
+        from galmorph.workflows._survey_cluster import available_cpus
 
         n = n_workers or max(1, available_cpus() // threads_per_worker)
         with LocalCluster(n_workers=n, threads_per_worker=threads_per_worker, processes=True,

@@ -17,6 +17,7 @@ from galmorph import schema
 from galmorph.data.catalogs import (Catalog, CatalogWarning, detect_layout, find_images,
                                     open_catalog, read_gz2, read_images, read_kaggle)
 from galmorph.errors import DataError
+from galmorph.labels import check_labels, normalize_tree_numpy, weighted_to_conditional
 
 KAGGLE_IDS = [100008, 100023, 100053, 100078, 100090]
 DR7_BASE = 587722981741363200  # 18 digits: float64 would lose the last ones
@@ -44,7 +45,7 @@ def jpeg424():
 
 def _labels(n, seed=0):
     rng = np.random.default_rng(seed)
-    return schema.normalize_tree_numpy(rng.random((n, schema.N_ANSWERS)))  # (n, 37)
+    return normalize_tree_numpy(rng.random((n, schema.N_ANSWERS)))  # (n, 37)
 
 
 def make_kaggle(root, jpeg, ids=KAGGLE_IDS, labels=None, image_ids=None, test_ids=(),
@@ -72,7 +73,7 @@ def make_gz2(root, jpeg, n=4, seed=1, asset_column=True, flavours=("fraction",
              "weighted_fraction", "debiased"), edit=None):
     """A GZ2-release folder: images/<asset_id>.jpg + gz2_hart16.csv (+ mapping)."""
     weighted = _labels(n, seed)
-    cond = schema.weighted_to_conditional(weighted)  # what the release stores
+    cond = weighted_to_conditional(weighted)  # what the release stores
     dr7 = DR7_BASE + np.arange(n, dtype=np.int64) * 1000003
     assets = 5000 + np.arange(n)
     cols = {"dr7objid": dr7, "ra": 150.0 + np.arange(n), "dec": 2.0 - np.arange(n),
@@ -638,7 +639,7 @@ def test_real_gz2_1k_skip(gz2_1k, tmp_path):
     assert len(cat) == 987 and cat.ids.dtype == np.int64
     assert len(pd.read_csv(tmp_path / "r.csv")) == 16
     assert all(r.startswith("tree break: ") for _, r in cat.skipped)
-    assert schema.check_labels(cat.labels)
+    assert check_labels(cat.labels)
     # The three full-format gz2_hart16 rows came through the filename mapping, with ra/dec.
     hart = cat.table[cat.table["ra"].notna()]
     assert sorted(hart["asset_id"]) == [16126, 91609, 106587]
@@ -715,3 +716,15 @@ def test_row_with_no_known_question_is_an_error(tmp_path, jpeg424):
 
     root, _ = _partial_kaggle(tmp_path / "k", jpeg424, blank)
     _raises(r"line 2 \(GalaxyID 100008\): no question is labelled", read_kaggle, root)
+
+
+def test_bad_arguments_of_the_readers_are_galmorph_errors(tmp_path):
+    from galmorph.data.cache import prepare
+    from galmorph.data.catalogs import open_catalog
+    from galmorph.errors import GalmorphError
+
+    for call in (lambda: prepare(tmp_path, on_error="ignore"),
+                 lambda: open_catalog(tmp_path, layout="nope")):
+        with pytest.raises(ValueError) as info:
+            call()
+        assert isinstance(info.value, GalmorphError), type(info.value)

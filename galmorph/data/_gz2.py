@@ -15,9 +15,9 @@ import numpy as np
 
 from .. import schema
 from ..errors import DataError
-from .files import (as_list, index_images, match_images, read_table, scan_folder,
+from ._files import (as_list, index_images, match_images, read_table, scan_folder,
                     table_columns)
-from .validate import Issue, Parts, Rows, check_ids, check_label_rows, count, parse_int_id
+from ._validate import Issue, LabelRows, Parts, check_ids, check_label_rows, count, parse_int_id
 
 __all__ = ["FLAVOURS", "GZ2_IMAGE_DIR", "GZ2_MARKER", "find_tables", "unused_tables",
            "check_gz2_columns", "join_mapping", "read_release"]
@@ -187,7 +187,7 @@ def read_release(root, flavour, labels, mapping, policy, size, mode, check):
     what = ", ".join(p.name for p in label_files)
     if n_rows == 0:
         raise DataError(f"{what}: the label table has a header but no rows")
-    rows = Rows(frame, frame["_id"], frame["_where"], "dr7objid")
+    rows = LabelRows(frame, frame["_id"], frame["_where"], "dr7objid")
     check_ids(rows, "_id", policy, what, name="dr7objid")
     unnamed = [Issue(i, rows.ids[i], f"{rows.name(i)}: " + (
                    f"asset_id {a!r} is not an integer" if isinstance(a, str) else

@@ -46,6 +46,33 @@ def test_every_flag_has_a_help_text():
             assert action.help, f"galmorph {name} {action.option_strings or action.dest} lacks help"
 
 
+def test_train_flags_come_from_the_config_fields():
+    """Every TrainConfig field is a flag of galmorph train, typed as the field, stating its
+    default, and parsing to None when left out (the default, or the stored value on --resume)."""
+    import dataclasses
+
+    from galmorph.cli.train import _FIELDS
+    from galmorph.training.config import TrainConfig
+
+    p = _subparsers()["train"]
+    by_dest = {a.dest: a for a in p._actions}
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    assert set(fields) - set(by_dest) == {"model_options"}       # --model-option, KEY=VALUE
+    assert set(_FIELDS) == set(fields) - {"data", "resume", "model_options"}
+    args = p.parse_args(["data", "--out", "run"])
+    assert all(getattr(args, name) is None for name in _FIELDS if name != "out")
+    for name, field in fields.items():
+        action = by_dest.get(name)
+        if action is None or not action.option_strings or action.nargs == 0:
+            continue
+        kind = {"int": int, "float": float}.get(field.type.split("|")[0].strip())
+        if kind is not None:                     # "int | None" -> int
+            assert action.type is kind, name
+        if isinstance(field.default, (int, float)) and not isinstance(field.default, bool):
+            shown = f"{field.default:g}" if isinstance(field.default, float) else field.default
+            assert f"(default: {shown})" in action.help, (name, action.help)
+
+
 def test_no_command_prints_usage_and_fails():
     proc = _galmorph()
     assert proc.returncode == 2 and "usage: galmorph" in proc.stdout

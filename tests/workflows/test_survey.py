@@ -29,8 +29,8 @@ distributed = pytest.importorskip("distributed", reason="distributed is not inst
 
 from galmorph.workflows.survey import (MissingExtraError, classify_survey,  # noqa: E402
                                        require_dask, require_lsdb, result_columns)
-from galmorph.workflows.survey_cluster import resolve_threads, worker_stats  # noqa: E402
-from galmorph.workflows.survey_run import open_catalog  # noqa: E402
+from galmorph.workflows._survey_cluster import resolve_threads, worker_stats  # noqa: E402
+from galmorph.workflows._survey_run import open_catalog  # noqa: E402
 from galmorph.workflows.survey_write import partition_path, write_survey  # noqa: E402
 
 pytestmark = pytest.mark.timeout(240)

@@ -17,8 +17,9 @@ from galmorph.data.cache import default_cache_path, open_prepared, prepare
 from galmorph.data.catalogs import find_images
 from galmorph.data.images import crop_and_resize
 from galmorph.errors import DataError
+from galmorph.labels import conditional_to_weighted
 
-#: Draft-decoding tolerance against a direct PIL decode (see tests/test_images.py).
+#: Draft-decoding tolerance against a direct PIL decode (see tests/data/test_images.py).
 MEAN_TOL, MAX_TOL = 1.0, 24
 
 
@@ -29,7 +30,7 @@ def _labels(n, seed=0):
     for sl in schema.QUESTION_SLICES.values():
         raw = rng.random((n, sl.stop - sl.start)) + 0.05
         cond[:, sl] = raw / raw.sum(axis=1, keepdims=True)
-    return np.round(schema.conditional_to_weighted(cond), 6)  # (n, 37)
+    return np.round(conditional_to_weighted(cond), 6)  # (n, 37)
 
 
 def _galaxy(seed, size=424):

@@ -11,8 +11,8 @@ import numpy as np
 
 from .. import schema
 from ..errors import DataError
-from .files import index_images, match_images, read_table, scan_folder, table_columns
-from .validate import Parts, Rows, check_ids, check_label_rows, parse_int_id
+from ._files import index_images, match_images, read_table, scan_folder, table_columns
+from ._validate import LabelRows, Parts, check_ids, check_label_rows, parse_int_id
 
 __all__ = ["KAGGLE_CSV", "KAGGLE_DIRS", "is_kaggle_folder", "kaggle_csv", "kaggle_dir",
            "check_kaggle_columns", "read_training"]
@@ -98,7 +98,7 @@ def read_training(root, policy, size, mode, check):
 
     Checks, in order: columns (always an error), GalaxyIDs, duplicates,
     values, the tree, then the images (see
-    :func:`galmorph.data.files.match_images`). ``policy`` raises or records.
+    :func:`galmorph.data._files.match_images`). ``policy`` raises or records.
     Questions the table lacks, or leaves blank in a row, are NaN (unknown).
 
     Returns
@@ -118,7 +118,7 @@ def read_training(root, policy, size, mode, check):
             frame[column] = np.nan
     n_rows = len(frame)
     where = [f"{csv_path.name} line {i + 2}" for i in range(n_rows)]  # line 1 is the header
-    rows = Rows(frame, frame[schema.ID_COLUMN], where, schema.ID_COLUMN)
+    rows = LabelRows(frame, frame[schema.ID_COLUMN], where, schema.ID_COLUMN)
     check_ids(rows, schema.ID_COLUMN, policy, csv_path.name)
     check_label_rows(rows, policy, csv_path.name, schema.KAGGLE_COLUMNS)
     known = {parse_int_id(v) for v in frame[schema.ID_COLUMN]}

@@ -1,11 +1,11 @@
-"""Tests of galmorph.astro.classify_inputs: what parse_input makes of positions and redshifts."""
+"""Tests of galmorph.astro._classify_inputs: what parse_input makes of positions and redshifts."""
 import numpy as np
 import pytest
 import torch
 from astropy.table import Table
 
 from galmorph.astro.classifier import MorphologyClassifier
-from galmorph.astro.classify_inputs import parse_input
+from galmorph.astro._classify_inputs import parse_input
 from galmorph.models import build_model, save_checkpoint
 
 RA = [10.0, 400.0, -5.0, 359.5, 360.0, 0.0]

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from galmorph import schema
+from galmorph.labels import check_labels, conditional_to_weighted, normalize_tree_numpy
 from galmorph.models.tree import TreeNormalize, tree_normalize
 
 KINDS = ("relu", "softmax")
@@ -15,7 +16,7 @@ def _raw(seed=0, n=512, scale=3.0):
 
 
 def _assert_tree(out, atol=TIGHT):
-    check = schema.check_labels(out.detach().double().numpy(), atol=atol)
+    check = check_labels(out.detach().double().numpy(), atol=atol)
     assert check.ok, check.summary()
 
 
@@ -63,7 +64,7 @@ def test_relu_variant_matches_numpy_twin():
     raw[1::5] = -2.0
     raw[2::5, schema.QUESTION_SLICES[8]] = -1.0  # one dead question, others alive
     ours = tree_normalize(raw, kind="relu").numpy()
-    twin = schema.normalize_tree_numpy(raw.numpy())
+    twin = normalize_tree_numpy(raw.numpy())
     np.testing.assert_allclose(ours, twin, rtol=0, atol=1e-12)
     _assert_tree(torch.from_numpy(ours), atol=1e-12)
 
@@ -72,7 +73,7 @@ def test_softmax_variant_is_a_per_question_softmax_times_parents():
     raw = _raw(3, n=8).double()
     cond = torch.cat([torch.softmax(raw[:, s], dim=1) for s in schema.QUESTION_SLICES.values()],
                      dim=1)
-    expected = schema.conditional_to_weighted(cond.numpy())
+    expected = conditional_to_weighted(cond.numpy())
     np.testing.assert_allclose(tree_normalize(raw, kind="softmax").numpy(), expected, atol=1e-12)
 
 

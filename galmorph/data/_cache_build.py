@@ -34,11 +34,11 @@ from galmorph._util._workers import default_workers
 
 from galmorph.data._image_checks import (KINDS, UNDECODABLE, UNEXPECTED, UNREADABLE,
                                          ImageProblem, header_problems, read_checked)
-from galmorph.data.validate import CatalogWarning, Issue, Policy, _user_stacklevel, count
+from galmorph.data._validate import CatalogWarning, Issue, Policy, _user_stacklevel, count
 from galmorph.errors import DataError
 
 __all__ = ["file_stats", "inputs_hash", "fingerprint", "write_json", "read_meta", "jsonable",
-           "locked", "start", "run_chunks", "finish", "invalidate_changed"]
+           "locked", "start", "run_chunks", "commit_build", "invalidate_changed"]
 
 
 def file_stats(catalog):
@@ -256,7 +256,7 @@ def run_chunks(folder, catalog, meta, workers, on_error, progress, failures,
     return failures
 
 
-def finish(folder, catalog, meta, failures):
+def commit_build(folder, catalog, meta, failures):
     """Drop failed rows (keeping ids/labels aligned), write ids/labels/meta, mark complete."""
     ids = np.asarray(catalog.ids)
     labels = None if catalog.labels is None else np.asarray(catalog.labels, dtype=np.float32)

@@ -25,7 +25,7 @@ from galmorph.training.config import TrainConfig, read_metrics
 from galmorph.training.distributed import DistContext, init_distributed, shard
 from galmorph.training.train import train
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_single_process_context_is_a_no_op(monkeypatch):

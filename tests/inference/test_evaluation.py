@@ -10,10 +10,10 @@ from PIL import Image
 
 from galmorph.data.cache import prepare
 from galmorph.errors import CheckpointError, DataError
+from galmorph.labels import conditional_to_weighted
 from galmorph.models import build_model
 from galmorph.models.checkpoint import save_checkpoint
-from galmorph.schema import (ID_COLUMN, KAGGLE_COLUMNS, N_ANSWERS, QUESTION_SLICES,
-                             conditional_to_weighted)
+from galmorph.schema import ID_COLUMN, KAGGLE_COLUMNS, N_ANSWERS, QUESTION_SLICES
 from galmorph.training.batches import save_split
 from galmorph.inference.evaluation import evaluate, format_report
 from galmorph.inference.engine import predict_arrays

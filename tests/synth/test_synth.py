@@ -9,11 +9,12 @@ import pytest
 from PIL import Image
 
 from galmorph import __version__
+from galmorph.labels import check_labels
 from galmorph.synth import (FIRST_ID, IMAGE_DIR, LABEL_FILE, format_fraction,
                                  make_synthetic, synth_galaxy, synth_labels)
 from galmorph.errors import DataError
 from galmorph.schema import (ANSWER_LABELS, ID_COLUMN, KAGGLE_COLUMNS, PARENT_INDEX,
-                             QUESTION_SLICES, check_labels, column_index)
+                             QUESTION_SLICES, column_index)
 
 
 def _run_cli(*args):

@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 
-from galmorph import schema
+from galmorph.labels import check_labels
 from galmorph.models import MODEL_NAMES, build_model, model_config
 from galmorph.models.cnn import CNNConfig, GalaxyCNN
 from galmorph.models.resnet import ResNet18, load_torchvision_weights
@@ -67,7 +67,7 @@ def test_tailored_outputs_obey_the_gz2_tree():
     model = build_model("resnet18-tailored").eval()
     with torch.no_grad():
         out = model(_images(4)).double().numpy()
-    check = schema.check_labels(out, atol=1e-5)
+    check = check_labels(out, atol=1e-5)
     assert check.ok, check.summary()
     assert model.config.output == "tree" and not model.config.maxpool
 
@@ -87,7 +87,7 @@ def test_cpu_model_is_a_half_width_resnet18_with_the_tree_head():
     assert set(cpu.state_dict()) >= {k for k in full.state_dict() if not k.startswith("fc")}
     with torch.no_grad():
         out = cpu(_images(3)).double().numpy()
-    assert schema.check_labels(out, atol=1e-5).ok                  # tree head
+    assert check_labels(out, atol=1e-5).ok                  # tree head
     flops = {}
     for name, m in (("cpu", cpu), ("full", full)):
         with FlopCounterMode(display=False) as counter, torch.no_grad():

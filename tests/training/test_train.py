@@ -25,7 +25,7 @@ from galmorph.training.batches import BatchLoader, BatchStream, make_split
 from galmorph.training.config import METRICS_COLUMNS, TrainConfig, read_metrics
 from galmorph.training.train import train
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 N = 48
 
 

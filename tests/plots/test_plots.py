@@ -8,6 +8,7 @@ from PIL import Image
 
 from galmorph import schema
 from galmorph.errors import DataError
+from galmorph.labels import normalize_tree_numpy
 from galmorph.plots import (PAPER_VAL_RMSE, first_conv, plot_conv_kernels, plot_label_covariance,
                             plot_label_histograms, plot_loss_curves, plot_predicted_prototypes,
                             plot_predicted_vs_true, plot_prototypes)
@@ -28,7 +29,7 @@ def _check_png(path):
 def labels():
     """30 tree-consistent weighted fractions (as the Kaggle labels are)."""
     rng = np.random.default_rng(1)
-    return schema.normalize_tree_numpy(rng.random((30, schema.N_ANSWERS)))   # (30, 37)
+    return normalize_tree_numpy(rng.random((30, schema.N_ANSWERS)))   # (30, 37)
 
 
 @pytest.fixture(scope="module")
@@ -403,7 +404,7 @@ def test_paper_figures_example_writes_every_figure(tmp_path, capsys):
     import runpy
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "examples" / "paper_figures.py"
+    script = Path(__file__).resolve().parents[2] / "examples" / "paper_figures.py"
     main = runpy.run_path(str(script))["main"]
     data_dir, run = _tiny_run(tmp_path)
     out = tmp_path / "figures"
