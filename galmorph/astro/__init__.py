@@ -11,6 +11,8 @@
 The modules whose names start with an underscore are their plumbing. The public names
 below are imported on first use, so ``import galmorph.astro`` stays cheap.
 """
+from galmorph._util._lazy import lazy_exports
+
 __all__ = ["MorphologyClassifier", "fetch_cutout", "fetch_cutouts", "gz2_selection",
            "query_gz2_sample", "merger_flags", "merger_fraction", "separation_bias",
            "measure_separations", "redshift_trends"]
@@ -20,15 +22,4 @@ _WHERE = {"MorphologyClassifier": "classifier", "fetch_cutout": "cutouts",
           "merger_flags": "mergers", "merger_fraction": "mergers",
           "separation_bias": "mergers", "measure_separations": "separation",
           "redshift_trends": "redshift"}
-
-
-def __getattr__(name):
-    if name in _WHERE:
-        from importlib import import_module
-
-        return getattr(import_module(f"galmorph.astro.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'galmorph.astro' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

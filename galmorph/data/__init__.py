@@ -12,21 +12,12 @@
 The modules whose names start with an underscore are their plumbing. The public names
 below are imported on first use, so ``import galmorph.data`` stays cheap.
 """
+from galmorph._util._lazy import lazy_exports
+
 __all__ = ["Catalog", "open_catalog", "find_images", "load_image", "crop_and_resize",
            "prepare", "open_prepared", "combine"]
 
 _WHERE = {"Catalog": "catalogs", "open_catalog": "catalogs", "find_images": "catalogs",
           "load_image": "images", "crop_and_resize": "images",
           "prepare": "cache", "open_prepared": "cache", "combine": "cache"}
-
-
-def __getattr__(name):
-    if name in _WHERE:
-        from importlib import import_module
-
-        return getattr(import_module(f"galmorph.data.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'galmorph.data' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -13,19 +13,10 @@ This layer uses :mod:`galmorph.models`, :mod:`galmorph.data`,
 :mod:`galmorph.training`. The public names below are imported on first use, so
 ``import galmorph.inference`` stays cheap.
 """
+from galmorph._util._lazy import lazy_exports
+
 __all__ = ["predict_arrays", "evaluate", "format_report", "predict_files"]
 
 _WHERE = {"predict_arrays": "engine", "evaluate": "evaluation", "format_report": "evaluation",
           "predict_files": "files"}
-
-
-def __getattr__(name):
-    if name in _WHERE:
-        from importlib import import_module
-
-        return getattr(import_module(f"galmorph.inference.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'galmorph.inference' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -12,15 +12,8 @@ cheap.
 """
 # ``train`` is also the name of the submodule, so the function is imported from it:
 # ``from galmorph.training.train import train``.
+from galmorph._util._lazy import lazy_exports
+
 __all__ = ["TrainConfig"]
 
-
-def __getattr__(name):
-    if name == "TrainConfig":
-        from galmorph.training.config import TrainConfig
-        return TrainConfig
-    raise AttributeError(f"module 'galmorph.training' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, {"TrainConfig": "config"})

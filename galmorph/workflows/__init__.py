@@ -10,19 +10,10 @@ astro, plots); nothing in the package imports a workflow except the CLI. The
 public names below are imported on first use, so ``import galmorph.workflows``
 stays cheap.
 """
+from galmorph._util._lazy import lazy_exports
+
 __all__ = ["run_demo", "make_report", "classify_survey", "write_survey"]
 
 _WHERE = {"run_demo": "demo", "make_report": "report", "classify_survey": "survey",
           "write_survey": "survey_write"}
-
-
-def __getattr__(name):
-    if name in _WHERE:
-        from importlib import import_module
-
-        return getattr(import_module(f"galmorph.workflows.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'galmorph.workflows' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
