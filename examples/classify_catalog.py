@@ -23,8 +23,8 @@ from astropy.table import Table
 
 from galmorph import MorphologyClassifier
 from galmorph.data.examples import EXAMPLES_DIR, example_galaxies
-from galmorph.astro.mergers import (merger_fraction, merger_threshold_scan,
-                                    propose_merger_threshold, separation_bias)
+from galmorph.astro.merger_threshold import propose_merger_threshold
+from galmorph.astro.mergers import merger_fraction, merger_threshold_scan, separation_bias
 from galmorph.astro.redshift import redshift_bias_flags, redshift_trends
 from galmorph.plots import plot_redshift_trends
 

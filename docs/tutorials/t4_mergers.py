@@ -99,12 +99,12 @@ ax.legend(fontsize=8)
 # %%
 # Choosing a threshold explicitly
 # -------------------------------
-# :func:`~galmorph.astro.mergers.propose_merger_threshold` makes the choice a
+# :func:`~galmorph.astro.merger_threshold.propose_merger_threshold` makes the choice a
 # rule. With separations it takes the lowest threshold from which close pairs
 # (a neighbour within 1.5 petroR90_r) no longer dominate the flagged sample;
 # where that is inconclusive, the knee of the fraction-against-threshold curve.
 # The ``rule`` says which was used, and why:
-from galmorph.astro.mergers import propose_merger_threshold
+from galmorph.astro.merger_threshold import propose_merger_threshold
 
 proposal = propose_merger_threshold(result)
 print(f"threshold {proposal.threshold:g}")

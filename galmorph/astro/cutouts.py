@@ -29,8 +29,6 @@ Willett, K. W., et al. 2013, MNRAS, 435, 2835 (Galaxy Zoo 2).
 Lupton, R., et al. 2004, PASP, 116, 133.
 """
 import logging
-import os
-import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +39,7 @@ import numpy as np
 
 from galmorph.astro._cutout_backends import (BACKENDS, Conf, PermanentError, TransientError,
                                             UnreachableError, _clip, conf)
+from galmorph.astro._cutout_cache import cutout_cache_path, read_cached, write_cached
 from galmorph.errors import CutoutError
 
 __all__ = ["Cutout", "NetworkGuard", "fetch_cutout", "fetch_cutouts", "pixel_scale_for",
@@ -150,35 +149,6 @@ def pixel_scale_for(petro_r90):
     if not np.isfinite(r90) or r90 <= 0:
         return DEFAULT_PIXEL_SCALE
     return round(GZ2_SCALE_FACTOR * r90, 6)
-
-
-def cutout_cache_path(cache_dir, backend, ra, dec, pixel_scale, size):
-    """Where a cutout is cached: backend and its source (HiPS or data release, from `conf`),
-    RA/Dec to 1e-5 deg (36 mas), pixel scale and size.
-
-    Parameters
-    ----------
-    cache_dir : path
-        The cache folder.
-    backend : {"hips2fits", "sdss"}
-        The service; for "hips2fits" the file name holds ``conf.hips_survey``,
-        otherwise the SDSS data release ``conf.sdss_data_release``.
-    ra, dec : float
-        The position, degrees (ICRS).
-    pixel_scale : float
-        Arcsec per pixel.
-    size : int
-        Pixels on a side.
-
-    Returns
-    -------
-    path : `~pathlib.Path`
-        The PNG file in ``cache_dir``; it need not exist.
-    """
-    source = conf.hips_survey if backend == "hips2fits" else f"dr{conf.sdss_data_release}"
-    source = re.sub(r"[^A-Za-z0-9.-]+", "-", str(source))
-    name = f"{backend}_{source}_{ra:09.5f}_{dec:+09.5f}_{pixel_scale:.5f}_{size}.png"
-    return Path(cache_dir) / name
 
 
 def fetch_cutout(coord, *, backend="hips2fits", petro_r90=None, size=GZ2_SIZE, cache_dir=None,
@@ -339,7 +309,7 @@ def _one(fetch, backend, ra, dec, scale, size, cache_dir, options, guard, row):
     path = None
     if cache_dir is not False:
         path = cutout_cache_path(cache_dir, backend, ra, dec, scale, size)
-        image = _read_cache(path, size)
+        image = read_cached(path, size)
         if image is not None:
             cutout.image, cutout.cached = image, True
             return cutout
@@ -363,7 +333,7 @@ def _one(fetch, backend, ra, dec, scale, size, cache_dir, options, guard, row):
                         f"{type(exc).__name__}: {exc}")
     cutout.error = None if cutout.error is None else _clip(cutout.error, MAX_ERROR_LENGTH)
     if cutout.image is not None and path is not None:
-        _write_cache(path, cutout.image)
+        write_cached(path, cutout.image)
     return cutout
 
 
@@ -376,26 +346,6 @@ def _with_retries(fetch, args, *, retries, backoff, timeout):
             if attempt == retries:
                 raise
             time.sleep(backoff * 2 ** attempt)
-
-
-def _read_cache(path, size):
-    if not path.is_file():
-        return None
-    from PIL import Image
-    try:
-        with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB"))
-    except OSError:
-        return None  # a damaged cache file is fetched again (and overwritten)
-    return array if array.shape == (size, size, 3) else None
-
-
-def _write_cache(path, image):
-    """PNG (lossless), written to a temporary name then renamed: never half a file."""
-    from PIL import Image
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    Image.fromarray(image).save(tmp, format="PNG")
-    os.replace(tmp, path)
 
 
 def _arcsec(value, name):

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from galmorph.errors import DataError, ModelShapeError
+from galmorph.errors import ModelShapeError
+from galmorph.inference._arrays import check_image_array
 from galmorph.schema import N_ANSWERS
 
-__all__ = ["predict_arrays", "check_image_array", "RowSelection"]
+__all__ = ["predict_arrays", "RowSelection"]
 
 
 class RowSelection:
@@ -43,35 +44,6 @@ class RowSelection:
 
     def __getitem__(self, item):
         return self.images[self.index[item]]
-
-
-def check_image_array(images, name="images"):
-    """Check that ``images`` is a ``uint8`` array of shape ``(N, 3, H, W)``.
-
-    Parameters
-    ----------
-    images : numpy.ndarray or numpy.memmap
-        The array to check; it is not copied.
-    name : str
-        How to call the array in the error message (e.g. a cache path).
-
-    Raises
-    ------
-    galmorph.errors.DataError
-        Naming the wrong dtype or shape and what is expected instead.
-    """
-    shape = getattr(images, "shape", None)
-    dtype = getattr(images, "dtype", None)
-    if shape is None or dtype is None:
-        raise DataError(f"{name} must be a numpy uint8 array of shape (N, 3, H, W), "
-                        f"got {type(images).__name__}")
-    if len(shape) != 4 or shape[1] != 3:
-        raise DataError(f"{name} has shape {tuple(shape)}; expected (N, 3, H, W) channels-first "
-                        f"RGB, e.g. from galmorph.data.images.crop_and_resize")
-    if np.dtype(dtype) != np.uint8:
-        raise DataError(f"{name} has dtype {dtype}; expected uint8 pixel values 0-255 as written "
-                        f"by crop_and_resize / galmorph prepare (multiply floats in [0, 1] by 255 "
-                        f"and round)")
 
 
 def _unwrap(model):

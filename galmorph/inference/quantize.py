@@ -173,7 +173,7 @@ def calibration_images(source=None, *, crop=224, size=80, limit=256, seed=0):
         A description of the source, for ``QuantizedModel.calibration_``.
     """
     from galmorph.data.images import crop_and_resize
-    from galmorph.inference.engine import check_image_array
+    from galmorph.inference._arrays import check_image_array
 
     if source is None:
         from galmorph.data.examples import example_galaxies

@@ -13,7 +13,7 @@ import numpy as np
 
 from galmorph import schema
 from galmorph.workflows._report_html import number, text
-from galmorph.workflows.report import ReportSection, ReportTable, ReportText, Row
+from galmorph.workflows.report_document import ReportSection, ReportTable, ReportText, Row
 
 __all__ = ["evaluation_section"]
 

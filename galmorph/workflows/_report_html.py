@@ -8,9 +8,12 @@ from __future__ import annotations
 import base64
 import io
 import time
+from pathlib import Path
 
-__all__ = ["render_html", "figure_png", "number", "text", "interval", "tree_section",
-           "grid_figure", "prototype_figure"]
+from galmorph.workflows.report_document import Cell, ReportFigure, ReportSection
+
+__all__ = ["write_report", "render_html", "figure_png", "number", "text", "interval",
+           "tree_section", "grid_figure", "prototype_figure"]
 
 #: The template, in ``galmorph/workflows/templates`` (package data).
 TEMPLATE = "report.html.j2"
@@ -18,8 +21,6 @@ TEMPLATE = "report.html.j2"
 
 def number(value, key=None, digits=4):
     """A numeric :class:`~galmorph.workflows.report.Cell`: ``-`` for None or NaN."""
-    from galmorph.workflows.report import Cell
-
     if value is None or value != value:
         return Cell("-", None)
     if isinstance(value, (int,)) and not isinstance(value, bool):
@@ -29,8 +30,6 @@ def number(value, key=None, digits=4):
 
 def interval(bounds, key=None, digits=4):
     """A cell for a ``(low, high)`` interval, ``-`` where there is none."""
-    from galmorph.workflows.report import Cell
-
     if not bounds or any(b is None or b != b for b in bounds):
         return Cell("-")
     return Cell(f"{bounds[0]:.{digits}f} - {bounds[1]:.{digits}f}", key)
@@ -38,8 +37,6 @@ def interval(bounds, key=None, digits=4):
 
 def text(value, mono=False):
     """A text cell."""
-    from galmorph.workflows.report import Cell
-
     return Cell("-" if value is None else str(value), None, mono)
 
 
@@ -108,7 +105,6 @@ def render_html(report):
 def tree_section(fractions, what):
     """The decision-tree section, shared with the catalogue report."""
     from galmorph.plots import plot_decision_tree
-    from galmorph.workflows.report import ReportFigure, ReportSection
 
     fig = plot_decision_tree(fractions)
     return ReportSection("tree", "The GZ2 decision tree", [ReportFigure(
@@ -119,3 +115,23 @@ def tree_section(fractions, what):
         f"fraction of {what}, the share of all galaxies whose votes went that way. Read: "
         f"which answers the data is rich in, and how few galaxies reach the deep questions "
         f"(bars, arms), whose RMSE rests on few votes.", dpi=80)])
+
+
+def write_report(report, out):
+    """Render ``report`` to HTML and write it to ``out`` atomically; returns the path.
+
+    Parameters
+    ----------
+    report : Report
+    out : path-like
+        The HTML file; a reader sees the old file or the whole new one.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    from galmorph._atomic import write_text_atomic
+
+    out = Path(out)
+    write_text_atomic(out, render_html(report))
+    return out

@@ -30,8 +30,13 @@ PosixPath('result.html')
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from galmorph._util._lazy import lazy_exports
+# The report as data and its writer, re-exported here where users build and inspect reports.
+from galmorph.workflows._report_html import write_report
+from galmorph.workflows.report_document import (Cell, Report, ReportFigure, ReportSection,
+                                                ReportTable, ReportText, Row)
 
 __all__ = ["Cell", "Row", "ReportTable", "ReportText", "ReportFigure", "ReportSection", "Report",
            "write_report", "make_report", "default_output", "report_run", "report_catalog",
@@ -39,146 +44,6 @@ __all__ = ["Cell", "Row", "ReportTable", "ReportText", "ReportFigure", "ReportSe
 
 _LAZY = {"report_run": "report_run", "build_run_report": "report_run",
          "report_catalog": "report_catalog", "build_catalog_report": "report_catalog"}
-
-
-@dataclass
-class Cell:
-    """One table cell: its text and, for numbers a program checks, a ``data-key``.
-
-    ``key`` is written as the cell's ``data-key`` attribute: a ``/``-separated
-    path into the result it comes from (``"per_answer/Class1.1"`` is
-    ``evaluate(...)["per_answer"]["Class1.1"]``).
-    """
-
-    text: str
-    key: str | None = None
-    mono: bool = False
-
-
-@dataclass
-class Row:
-    """A table row; ``muted`` rows (e.g. a question unknown in the data) are shown grey."""
-
-    cells: list
-    muted: bool = False
-
-
-@dataclass
-class ReportTable:
-    """A table: ``header`` names, :class:`Row` rows; columns in ``numeric`` align right."""
-
-    key: str
-    caption: str
-    header: list
-    rows: list
-    numeric: tuple = ()
-    kind = "table"
-
-    def column(self, name):
-        """The texts of the column headed ``name``."""
-        j = self.header.index(name)
-        return [row.cells[j].text for row in self.rows]
-
-
-@dataclass
-class ReportText:
-    """A paragraph; ``note=True`` sets it apart (a caveat, or why a part is missing)."""
-
-    text: str
-    note: bool = False
-
-    @property
-    def kind(self):
-        return "note" if self.note else "text"
-
-
-@dataclass
-class ReportFigure:
-    """A matplotlib figure with its alt text and a caption saying what to read from it."""
-
-    key: str
-    figure: object
-    alt: str
-    caption: str
-    dpi: int = 90
-    kind = "figure"
-
-
-@dataclass
-class ReportSection:
-    """A titled part of a report (one ``<h2>``); ``items`` are tables, texts and figures."""
-
-    key: str
-    title: str
-    items: list = field(default_factory=list)
-
-
-@dataclass
-class Report:
-    """A report before rendering.
-
-    Attributes
-    ----------
-    title : str
-        The page's ``<h1>``.
-    kind : {"run", "catalog"}
-    source : str
-        The run folder or catalogue file reported.
-    subtitle : list of str
-        Lines under the title.
-    sections : list of ReportSection
-    data : dict
-        The numbers behind the tables (for a run, ``data["evaluation"]`` is the
-        :func:`~galmorph.inference.evaluation.evaluate` result).
-    """
-
-    title: str
-    kind: str
-    source: str
-    subtitle: list = field(default_factory=list)
-    sections: list = field(default_factory=list)
-    data: dict = field(default_factory=dict)
-
-    def section(self, key):
-        """The section with ``key``."""
-        for s in self.sections:
-            if s.key == key:
-                return s
-        raise KeyError(f"no section {key!r}; the report has {[s.key for s in self.sections]}")
-
-    def _items(self, kind):
-        return {i.key: i for s in self.sections for i in s.items if i.kind == kind}
-
-    @property
-    def figures(self):
-        """Figure key -> :class:`ReportFigure`, in page order."""
-        return self._items("figure")
-
-    @property
-    def tables(self):
-        """Table key -> :class:`ReportTable`, in page order."""
-        return self._items("table")
-
-
-def write_report(report, out):
-    """Render ``report`` to HTML and write it to ``out`` atomically; returns the path.
-
-    Parameters
-    ----------
-    report : Report
-    out : path-like
-        The HTML file; a reader sees the old file or the whole new one.
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    from galmorph._atomic import write_text_atomic
-    from galmorph.workflows._report_html import render_html
-
-    out = Path(out)
-    write_text_atomic(out, render_html(report))
-    return out
 
 
 def default_output(path):
@@ -239,9 +104,4 @@ def make_report(path, out=None, *, data=None, images=None, **kwargs):
     return report_catalog(path, out=out, images=images, **kwargs)
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        from importlib import import_module
-
-        return getattr(import_module(f"galmorph.workflows.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'galmorph.workflows.report' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -17,9 +17,9 @@ import numpy as np
 from galmorph import schema
 from galmorph.errors import DataError, MissingColumnError
 from galmorph.workflows._report_html import (grid_figure, number, prototype_figure, text,
-                                             tree_section)
-from galmorph.workflows.report import (Report, ReportFigure, ReportSection, ReportTable,
-                                       ReportText, Row, write_report)
+                                             tree_section, write_report)
+from galmorph.workflows.report_document import (Report, ReportFigure, ReportSection, ReportTable,
+                                                ReportText, Row)
 
 __all__ = ["build_catalog_report", "report_catalog", "SEPARATION_COLUMNS", "IMAGE_COLUMNS"]
 
@@ -165,8 +165,8 @@ def _separation_figure(bias, column):
 
 
 def _merger_section(table, fractions, threshold, seed):
-    from galmorph.astro.mergers import (merger_fraction, merger_threshold_scan,
-                                        propose_merger_threshold, separation_bias)
+    from galmorph.astro.merger_threshold import propose_merger_threshold
+    from galmorph.astro.mergers import merger_fraction, merger_threshold_scan, separation_bias
 
     p = fractions[:, schema.column_index("merger")]
     found = merger_fraction(p, threshold, seed=seed)

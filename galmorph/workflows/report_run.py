@@ -19,9 +19,9 @@ from galmorph.errors import DataError
 from galmorph.labels import known_questions
 from galmorph.workflows._report_eval import evaluation_section
 from galmorph.workflows._report_html import (grid_figure, number, prototype_figure, text,
-                                             tree_section)
-from galmorph.workflows.report import (Report, ReportFigure, ReportSection, ReportTable,
-                                       ReportText, Row, write_report)
+                                             tree_section, write_report)
+from galmorph.workflows.report_document import (Report, ReportFigure, ReportSection, ReportTable,
+                                                ReportText, Row)
 
 __all__ = ["build_run_report", "report_run"]
 

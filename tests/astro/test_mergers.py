@@ -4,8 +4,9 @@ import pytest
 from astropy.table import Table
 
 from galmorph import schema
+from galmorph.astro.merger_threshold import propose_merger_threshold
 from galmorph.astro.mergers import (merger_flags, merger_fraction, merger_threshold_scan,
-                                    propose_merger_threshold, separation_bias)
+                                    separation_bias)
 from galmorph.errors import DataError
 
 
