@@ -12,7 +12,8 @@ def lazy_exports(package, where):
     package : str
         The package's ``__name__``, e.g. ``"galmorph.data"``.
     where : dict
-        Public name -> the sub-module (relative to ``package``) that defines it.
+        Public name -> the module that defines it: a sub-module of ``package`` by its
+        name (``"catalogs"``), or any module by its full name (``"galmorph.x.y"``).
 
     Returns
     -------
@@ -21,7 +22,9 @@ def lazy_exports(package, where):
     """
     def __getattr__(name):
         if name in where:
-            return getattr(import_module(f"{package}.{where[name]}"), name)
+            module = where[name]
+            full = module if module.startswith("galmorph.") else f"{package}.{module}"
+            return getattr(import_module(full), name)
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     def __dir__():

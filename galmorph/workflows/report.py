@@ -42,8 +42,10 @@ __all__ = ["Cell", "Row", "ReportTable", "ReportText", "ReportFigure", "ReportSe
            "write_report", "make_report", "default_output", "report_run", "report_catalog",
            "build_run_report", "build_catalog_report"]
 
-_LAZY = {"report_run": "report_run", "build_run_report": "report_run",
-         "report_catalog": "report_catalog", "build_catalog_report": "report_catalog"}
+_LAZY = {"report_run": "galmorph.workflows.report_run",
+         "build_run_report": "galmorph.workflows.report_run",
+         "report_catalog": "galmorph.workflows.report_catalog",
+         "build_catalog_report": "galmorph.workflows.report_catalog"}
 
 
 def default_output(path):
