@@ -7,7 +7,8 @@
 - :mod:`._io`: checking that an output can be written, the temp-folder fallback, the one
   skip-report writer and atomic table writes;
 - :mod:`._progress`: ``progress_bar`` -- the one progress bar (once per final state in logs);
-- :mod:`._lazy`: ``lazy_exports`` -- a subpackage namespace imported on first use.
+- :mod:`._lazy`: ``lazy_exports`` -- a subpackage namespace imported on first use;
+- :mod:`._choices`, :mod:`._precisions`: the CLI's choice lists, torch- and astropy-free.
 
 Everything may import these; they import only the base modules (``_atomic``, ``errors``).
 """

@@ -23,6 +23,7 @@ import numpy as np
 from astropy import config as _config
 from astropy import units as u
 
+from galmorph._util._choices import CUTOUT_BACKENDS
 from galmorph.errors import CutoutError
 
 __all__ = ["conf", "Conf", "BACKENDS", "TransientError", "PermanentError", "UnreachableError",
@@ -381,4 +382,4 @@ def _bilinear(image, x, y):
     return np.where(inside, value, np.nan)
 
 
-BACKENDS = {"hips2fits": hips2fits_cutout, "sdss": sdss_cutout}
+BACKENDS = dict(zip(CUTOUT_BACKENDS, (hips2fits_cutout, sdss_cutout)))

@@ -85,7 +85,9 @@ def add_parser(subparsers):
 
 def _add_cutout_flags(p):
     """The flags of the SDSS cutout service: which one, its cache, time-outs and retries."""
-    p.add_argument("--backend", choices=("hips2fits", "sdss"), default="hips2fits",
+    from galmorph._util._choices import CUTOUT_BACKENDS
+
+    p.add_argument("--backend", choices=CUTOUT_BACKENDS, default="hips2fits",
                    help="cutout service (default: hips2fits)")
     p.add_argument("--cache-dir", default=None,
                    help="cutout cache folder (default: the galmorph user cache)")

@@ -24,7 +24,9 @@ def add_parser(subparsers):
                         "run was trained on)")
     p.add_argument("--model", metavar="CHECKPOINT", default=None,
                    help="checkpoint file, instead of giving it first (default: as above)")
-    p.add_argument("--split", default="validation", choices=("validation", "all"),
+    from galmorph._util._choices import EVALUATION_SPLITS
+
+    p.add_argument("--split", default="validation", choices=EVALUATION_SPLITS,
                    help="galaxies to score: the run's saved validation split (falls back to "
                         "all, with a note, where there is none) or all (default: validation)")
     p.add_argument("--tta", type=tta_arg, default=None, metavar="none|d8|N",

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from galmorph._util._choices import EVALUATION_SPLITS
 from galmorph.errors import DataError
 from galmorph.schema import KAGGLE_COLUMNS, QUESTIONS
 
@@ -231,7 +232,7 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
     from galmorph.augment import check_tta
     from galmorph.inference.engine import RowSelection, predict_arrays
 
-    if isinstance(split, str) and split not in ("validation", "all"):
+    if isinstance(split, str) and split not in EVALUATION_SPLITS:
         raise ValueError(f"split must be 'validation', 'all' or a list of galaxy IDs, "
                          f"not {split!r}")
     tta = check_tta(tta)
