@@ -97,8 +97,11 @@ def _tables():
 
 @functools.lru_cache(maxsize=None)
 def _tables_on(device):
-    # One copy per device, so a GPU forward does not re-upload the tables.
-    return tuple(t.to(device) for t in _tables())
+    # One copy per device, so a GPU forward does not re-upload the tables. Made outside
+    # inference mode even when first asked for under it (a prediction before training in one
+    # process): cached inference tensors could never be saved for backward afterwards.
+    with torch.inference_mode(False):
+        return tuple(t.to(device) for t in _tables())
 
 
 def _work_dtype(dtype):

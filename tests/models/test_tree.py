@@ -128,3 +128,17 @@ def test_bad_arguments_are_refused():
         tree_normalize(torch.zeros(2, 36))
     with pytest.raises(ValueError, match="kind must be one of"):
         TreeNormalize("tanh")
+
+
+def test_training_after_a_prediction_in_the_same_process(monkeypatch):
+    """The cached index tables must not be inference tensors, even when first built under
+    torch.inference_mode() (predict_arrays): a later backward pass would fail."""
+    from galmorph.models import tree
+
+    tree._tables.cache_clear()
+    tree._tables_on.cache_clear()           # as in a fresh process
+    with torch.inference_mode():
+        tree_normalize(torch.randn(2, 37), kind="softmax")
+    raw = torch.randn(3, 37, dtype=torch.float64, requires_grad=True)
+    tree_normalize(raw, kind="softmax").sum().backward()
+    assert raw.grad is not None and torch.isfinite(raw.grad).all()
