@@ -33,17 +33,27 @@ log = logging.getLogger(__name__)
 _DETAIL = 80  # characters of a server's own message kept in an error
 
 
+# The section of galmorph.cfg these items live in, [astro.cutout_backends], is named after a
+# module: kept as it was when this module was public, so users' config files keep working.
+_SECTION = "galmorph.astro.cutout_backends"
+
+
 class Conf(_config.ConfigNamespace):
-    """Configuration of the cutout services (``conf.set_temp`` works on each item)."""
+    """Configuration of the cutout services (``conf.set_temp`` works on each item); in
+    ``galmorph.cfg`` they are the section ``[astro.cutout_backends]``."""
 
     hips2fits_server = _config.ConfigItem(
         "", "URL of the hips2fits service; empty: astroquery.hips2fits.conf.server "
-            "(astroquery only accepts its two CDS mirrors there, so other servers go here).")
+            "(astroquery only accepts its two CDS mirrors there, so other servers go here).",
+        module=_SECTION)
     hips_survey = _config.ConfigItem(
-        "CDS/P/SDSS9/color", "HiPS of the 'hips2fits' backend: the SDSS DR9 gri colour composite.")
-    sdss_data_release = _config.ConfigItem(17, "SDSS data release of the 'sdss' backend.")
+        "CDS/P/SDSS9/color", "HiPS of the 'hips2fits' backend: the SDSS DR9 gri colour composite.",
+        module=_SECTION)
+    sdss_data_release = _config.ConfigItem(17, "SDSS data release of the 'sdss' backend.",
+                                           module=_SECTION)
     sdss_search_radius = _config.ConfigItem(
-        30.0, "Radius (arcsec) of the CrossID search that finds the imaging field of a position.")
+        30.0, "Radius (arcsec) of the CrossID search that finds the imaging field of a position.",
+        module=_SECTION)
 
 
 conf = Conf()
