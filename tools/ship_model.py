@@ -64,12 +64,12 @@ def _shape(config):
     width = (config.get("model_options") or {}).get("width", 32)
     if width == 32:
         return " (ResNet-18 at half width, 32-256 channels, a quarter of its compute"
-    full = " (torchvision's full width)" if width == 64 else ""
+    full = ", torchvision's full width" if width == 64 else ""
     return (f" with --model-option width={width} (ResNet-18 at {width}-{8 * width} "
-            f"channels{full}, after a max-pooled stem as in torchvision")
+            f"channels{full}, with its max-pooled stem")
 
 
-def _machine():
+def _machine(precision):
     model, flags = platform.processor() or "unknown CPU", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -80,7 +80,7 @@ def _machine():
     except OSError:
         pass
     simd = "AVX-512 BF16" if "avx512_bf16" in flags else ("AVX2" if "avx2" in flags else "no AVX2")
-    return f"{torch.get_num_threads()} CPU threads of an {model} ({simd}, fp32)"
+    return f"{torch.get_num_threads()} CPU threads of an {model} ({simd}, {precision})"
 
 
 def _git_commit():
@@ -116,7 +116,7 @@ def main():
     card_path = WEIGHTS_DIR / f"{SHIPPED_MODEL}.json"
     meta = {"commands": args.command, "git_commit": args.commit or _git_commit(),
             "data": [f.name for f in folders], "val_ids": split["val_ids"],
-            "epoch": best.meta.get("epoch"), "trained_on": _machine()}
+            "epoch": best.meta.get("epoch"), "trained_on": _machine(config.get("resolved_precision", "fp32"))}
     save_checkpoint(target, best.model, preprocessing=best.preprocessing, meta=meta,
                     dtype=torch.float16)
     shipped = load_checkpoint(target)
@@ -162,7 +162,7 @@ def main():
                        f"{config['plateau_patience']} epochs without improvement of the "
                        f"validation RMSE, masked MSE over the known labels, best epoch "
                        f"({best.meta.get('epoch')}) kept"),
-            "seconds": elapsed, "epochs": len(metrics), "machine": _machine(),
+            "seconds": elapsed, "epochs": len(metrics), "machine": _machine(config.get("resolved_precision", "fp32")),
             "command": " && ".join(args.command), "git_commit": meta["git_commit"]},
         "split": {"seed": split["seed"], "val_fraction": split["val_fraction"],
                   "n_val": split["n_val"], "val_ids": split["val_ids"]},

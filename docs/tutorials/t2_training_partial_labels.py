@@ -131,10 +131,10 @@ for caption in re.findall(r"<figcaption[^>]*>(.*?)</figcaption>", page, flags=re
 # %%
 # The real run (saved output)
 # ---------------------------
-# The shipped model was trained with (not run here: 68 minutes)::
+# The shipped model was trained with (not run here: 84 minutes)::
 #
 #     galmorph train ../shared/data/gz-kaggle-5k ../shared/data/gz-kaggle-partial-3k \
-#         --model resnet18-cpu --plateau-patience 5 --time-limit 5600
+#         --model resnet18-cpu --model-option width=64 --plateau-patience 5 --time-limit 6000
 #
 # Its scores on the validation split, from ``BENCHMARKS.md`` (computed by
 # ``tools/ship_model.py`` on the shipped float16 file, 95 % bootstrap
@@ -143,8 +143,8 @@ for caption in re.findall(r"<figcaption[^>]*>(.*?)</figcaption>", page, flags=re
 # ========================  ===  =============  =============  ======  =============
 # galaxies                  N    RMSE (no TTA)  95 %           d8 TTA  mean baseline
 # ========================  ===  =============  =============  ======  =============
-# whole validation split    800  0.0855         0.0820-0.0889  0.0833  0.1826
-# unselected part           349  0.0942         0.0891-0.0994  0.0926  0.1734
+# whole validation split    800  0.0813         0.0783-0.0842  0.0803  0.1826
+# unselected part           349  0.0930         0.0880-0.0983  0.0917  0.1734
 # ========================  ===  =============  =============  ======  =============
 #
 # The model card (:doc:`/model_card`) has the per-question scores and the
