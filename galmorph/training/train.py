@@ -113,7 +113,8 @@ def train(config):
 
 
 class _Run:
-    """One invocation of :func:`train` (state shared by the small steps below)."""
+    """One invocation of :func:`train`. :meth:`run` sets up every attribute, in order, from
+    the values the small steps below return; the loop then reads them."""
 
     def __init__(self, config, ctx, device):
         self.config, self.ctx, self.device = config, ctx, device
@@ -130,9 +131,14 @@ class _Run:
         self._check_writable()
         self.precision = resolve_precision(self.device, self.config.precision)
         self.data = self._prepare()
-        self.resolved = self._resolve()
-        mode = self.ctx.on_main(self._check_dir)
-        self._split(mode)
+        self.partial = not bool(np.isfinite(self.data.labels).all())   # a masked loss
+        self.resolved = resolve_run(self.config, self.data, self.out, self.device,
+                                    self.precision, self.ctx.world_size)
+        mode = self.ctx.on_main(lambda: write_run_config(self.out, self.resolved,
+                                                         self.config.resume, self.ctx.world_size))
+        self.train_rows, self.val_rows = self._split(mode)
+        self.stream = BatchStream(len(self.train_rows), self.resolved["batch_size"],
+                                  self.config.seed)
         self.learner = build_learner(self.config, self.device, self.precision, self.ctx)
         state = self._load_state() if mode == "resume" else None
         self.state = state or {"epoch": 0, "batch": 0, "history": [], "best_val_rmse": None,
@@ -174,31 +180,21 @@ class _Run:
                                 share=False)
         if not self.ctx.is_main:
             data = prepare_data(self.config, False)
-        self.partial = not bool(np.isfinite(data.labels).all())
         return data
 
-    def _resolve(self):
-        return resolve_run(self.config, self.data, self.out, self.device, self.precision,
-                           self.ctx.world_size)
-
-    def _check_dir(self):
-        return write_run_config(self.out, self.resolved, self.config.resume,
-                                self.ctx.world_size)
-
     def _split(self, mode):
+        """(train rows, validation rows): stored in split.json, or made and stored there."""
         path = self.out / "split.json"
         cfg = self.config
         if mode == "resume" and path.is_file():
-            self.train_rows, self.val_rows = load_split(path, self.data.ids)
-        else:
-            groups = self.data.folder_index
-            self.train_rows, self.val_rows = make_split(len(self.data), cfg.val_fraction,
-                                                        cfg.seed, groups=groups)
-            folders = [p["source"] for p in self.data.parts] or None
-            self.ctx.on_main(lambda: save_split(path, self.data.ids, self.val_rows, cfg.seed,
-                                                cfg.val_fraction, groups=groups,
-                                                folders=folders))
-        self.stream = BatchStream(len(self.train_rows), self.resolved["batch_size"], cfg.seed)
+            return load_split(path, self.data.ids)
+        groups = self.data.folder_index
+        train_rows, val_rows = make_split(len(self.data), cfg.val_fraction, cfg.seed,
+                                          groups=groups)
+        folders = [p["source"] for p in self.data.parts] or None
+        self.ctx.on_main(lambda: save_split(path, self.data.ids, val_rows, cfg.seed,
+                                            cfg.val_fraction, groups=groups, folders=folders))
+        return train_rows, val_rows
 
     def _load_state(self):
         path = self.out / "last.pt"
