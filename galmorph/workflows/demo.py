@@ -165,11 +165,18 @@ def _train(config, data, cache, run_dir):
     from galmorph.training.train import TrainConfig, train
 
     options = {"input_size": config.size}
-    return train(TrainConfig(
+    run_dir = train(TrainConfig(
         data=str(data), out=str(run_dir), model=config.model, model_options=options,
         epochs=config.epochs, batch_size=32, lr=config.lr, val_fraction=0.2,
         seed=config.seed, time_limit=config.time_limit, crop=224, size=config.size,
         cache=str(cache), progress=config.progress))
+    if not (run_dir / "best.pt").is_file():
+        # The budget ended inside the first epoch (a slow or busy CPU): finish that epoch,
+        # so that there is a checkpoint to evaluate, rather than stop with no result.
+        _say("      the time budget ended inside epoch 1; finishing that epoch")
+        train(TrainConfig.from_run(run_dir, epochs=1, time_limit=None,
+                                   progress=config.progress))
+    return run_dir
 
 
 def run_demo(config=None, **overrides):

@@ -61,6 +61,20 @@ def test_reduced_demo_beats_the_mean_baseline_and_reruns(tmp_path):
     assert (run / "evaluation.json").is_file()     # the first run is kept
 
 
+@pytest.mark.slow
+def test_a_budget_that_ends_inside_the_first_epoch_still_finishes(tmp_path):
+    """On a slow CPU the time limit can fall before one epoch is done: the demo then
+    finishes that epoch (resumed, not restarted) instead of failing for want of best.pt."""
+    out = tmp_path / "demo"
+    proc = _demo(out, "--n", "300", "--epochs", "3", "--no-progress", "--time-limit", "0.01",
+                 cache=tmp_path / "user-cache")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "finishing that epoch" in proc.stdout and "resuming" in proc.stdout
+    run = out / "runs" / "run-001"
+    assert (run / "best.pt").is_file() and (run / "predictions.ecsv").is_file()
+    assert len((run / "metrics.csv").read_text().splitlines()) == 2   # header + epoch 1
+
+
 def test_demo_config_defaults_and_bad_values(tmp_path):
     assert str(DemoConfig().out) == "galmorph-demo"     # the README's Quick start folder
     assert DemoConfig().time_limit is not None and DemoConfig().examples
