@@ -94,10 +94,15 @@ def cpu_supports_bf16():
     """True when this CPU computes bfloat16 natively and torch's bf16 autocast works.
 
     Checks the CPU flags (``avx512_bf16`` or ``amx_bf16``, read from
-    ``/proc/cpuinfo``; other systems report False) and then runs a small
+    ``/proc/cpuinfo``; other systems report False), that torch dispatches to
+    its AVX-512 kernels (not so where ``ATEN_CPU_CAPABILITY=avx2`` caps them:
+    bf16 would then be emulated, slower than fp32) and then runs a small
     matmul under CPU bf16 autocast. The result is cached.
     """
     if not set(_CPU_BF16_FLAGS) & _cpu_flags():
+        return False
+    capability = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")()
+    if "AVX512" not in str(capability).upper():
         return False
     try:
         a = torch.ones(8, 8)

@@ -79,6 +79,19 @@ def test_cpu_without_bf16_flags_runs_fp32(monkeypatch):
         cpu_supports_bf16.cache_clear()
 
 
+def test_torch_capped_to_avx2_kernels_runs_fp32(monkeypatch):
+    """bf16 flags but ATEN_CPU_CAPABILITY=avx2: torch would emulate bf16, slower than fp32."""
+    monkeypatch.setattr(runtime, "_cpu_flags", lambda: {"avx2", "avx512_bf16"})
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    cpu_supports_bf16.cache_clear()
+    try:
+        assert not cpu_supports_bf16()
+        assert resolve_precision("cpu") == "fp32"
+    finally:
+        monkeypatch.undo()
+        cpu_supports_bf16.cache_clear()
+
+
 def test_fp32_autocast_is_a_no_op():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
