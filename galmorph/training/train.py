@@ -21,6 +21,7 @@ Examples
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -132,25 +133,29 @@ class _Run:
         self.precision = resolve_precision(self.device, self.config.precision)
         self.data = self._prepare()
         self.partial = not bool(np.isfinite(self.data.labels).all())   # a masked loss
+        # What config.json stores; from here on the loop reads the config with every default
+        # made explicit (batch size, batches per epoch, augmentation...), one view of it.
         self.resolved = resolve_run(self.config, self.data, self.out, self.device,
                                     self.precision, self.ctx.world_size)
+        self.config = TrainConfig(**{f.name: self.resolved[f.name]
+                                     for f in dataclasses.fields(TrainConfig)})
         mode = self.ctx.on_main(lambda: write_run_config(self.out, self.resolved,
                                                          self.config.resume, self.ctx.world_size))
         self.train_rows, self.val_rows = self._split(mode)
-        self.stream = BatchStream(len(self.train_rows), self.resolved["batch_size"],
+        self.stream = BatchStream(len(self.train_rows), self.config.batch_size,
                                   self.config.seed)
         self.learner = build_learner(self.config, self.device, self.precision, self.ctx)
         state = self._load_state() if mode == "resume" else None
         self.state = state or {"epoch": 0, "batch": 0, "history": [], "best_val_rmse": None,
                                "elapsed_s": 0.0, "partial": None}
         self.state["elapsed_s_at_start"] = self.state["elapsed_s"]
-        r, procs = self.resolved, (f" x {self.ctx.world_size} processes" if self.ctx.enabled
-                                   else "")
-        data = r["data"] if isinstance(r["data"], str) else " + ".join(r["data"])
-        self._say(f"training {r['model']} on {len(self.train_rows)} galaxies "
-                  f"({len(self.val_rows)} held out) of {data}: batch {r['batch_size']}, "
-                  f"{r['batches_per_epoch']} batches/epoch, {self.precision} on "
-                  f"{self.device}{procs}, augmentation {'on' if r['augment'] else 'off'} "
+        r, procs = self.config, (f" x {self.ctx.world_size} processes" if self.ctx.enabled
+                                 else "")
+        data = r.data if isinstance(r.data, str) else " + ".join(r.data)
+        self._say(f"training {r.model} on {len(self.train_rows)} galaxies "
+                  f"({len(self.val_rows)} held out) of {data}: batch {r.batch_size}, "
+                  f"{r.batches_per_epoch} batches/epoch, {self.precision} on "
+                  f"{self.device}{procs}, augmentation {'on' if r.augment else 'off'} "
                   f"-> {self.out}")
         self.loader = BatchLoader(self.data.images, self.data.labels,
                                   pin_memory=self.device.type == "cuda")
@@ -215,7 +220,7 @@ class _Run:
             if not finished:
                 self._checkpoint(best=False)
                 self._say(f"stopped in epoch {epoch + 1} after {st['batch']} of "
-                          f"{self.resolved['batches_per_epoch']} batches ({self.stop_reason}); "
+                          f"{self.config.batches_per_epoch} batches ({self.stop_reason}); "
                           f"continue with: galmorph train --resume {self.out}")
                 return
             self._end_epoch(epoch)
@@ -240,8 +245,8 @@ class _Run:
 
     def _train_epoch(self, epoch):
         """Run the remaining batches of ``epoch``; False when stopped early."""
-        st, bpe = self.state, self.resolved["batches_per_epoch"]
-        batch = self.resolved["batch_size"]
+        st, bpe = self.state, self.config.batches_per_epoch
+        batch = self.config.batch_size
         part = st["partial"] or {"sum_sq": 0.0, "n": 0, "seconds": 0.0}
         part.setdefault("n_cells", part["n"] * schema.N_ANSWERS)
         sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # squared error, cells
@@ -279,10 +284,10 @@ class _Run:
         """One optimisation step on this process's share of global batch ``step``."""
         from galmorph.runtime import autocast
 
-        global_b = self.resolved["batch_size"]
+        global_b = self.config.batch_size
         x = xb.to(self.device, non_blocking=True).float().div_(255.0)     # (b, 3, H, W)
         y = yb.to(self.device, non_blocking=True)                          # (b, 37)
-        if self.resolved["augment"]:
+        if self.config.augment:
             # Draw the whole global batch's parameters, keep this rank's share: the same
             # augmentation whatever the number of processes.
             g = torch.Generator().manual_seed(step_seed(self.config.seed, step))
@@ -315,7 +320,7 @@ class _Run:
 
         model = self.learner.model.eval()
         rows = shard(self.val_rows, self.ctx)
-        per_rank = max(1, self.resolved["val_batch_size"] // self.ctx.world_size)
+        per_rank = max(1, self.config.val_batch_size // self.ctx.world_size)
         sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # squared error, cells
         for i in range(0, len(rows), per_rank):
             xb, yb = self.loader.read(rows[i:i + per_rank])
