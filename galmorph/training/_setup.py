@@ -5,7 +5,8 @@ before the first batch, each a plain function of the :class:`TrainConfig`:
 
 1. :func:`prepare_data` -- one preprocessing cache per data folder, combined;
 2. :func:`resolve_run` -- every default made explicit (batch size, batches per
-   epoch, augmentation, size, caches, the device and precision that ran);
+   epoch, augmentation, size, caches); :func:`run_record` adds the device and
+   precision that ran;
 3. :func:`write_run_config` -- check the run directory and write ``config.json``.
 """
 from __future__ import annotations
@@ -23,7 +24,8 @@ from galmorph.errors import DataError
 from galmorph.training.batches import split_sizes
 from galmorph.training.config import check_run_dir
 
-__all__ = ["report_path", "model_config_of", "prepare_data", "resolve_run", "write_run_config"]
+__all__ = ["report_path", "model_config_of", "prepare_data", "resolve_run", "run_record",
+           "write_run_config"]
 
 
 def report_path(report, k, n):
@@ -80,11 +82,12 @@ def prepare_data(config, progress):
     return combine(datas)
 
 
-def resolve_run(config, data, out, device, precision, world_size=1):
-    """``config`` with every default made explicit, as the dict ``config.json`` stores.
+def resolve_run(config, data, out, world_size=1):
+    """``config`` with every default made explicit: the batch sizes, batches per epoch,
+    augmentation, size, the data folders and caches as absolute paths.
 
-    The requested device and precision stay as asked (``"auto"`` resolves afresh
-    on resume); what ran is added as ``resolved_device`` / ``resolved_precision``.
+    The requested device and precision stay as asked (``"auto"`` resolves afresh on
+    resume); :func:`run_record` adds what ran.
     """
     from galmorph.models import AUGMENTED_BY_DEFAULT
 
@@ -98,14 +101,19 @@ def resolve_run(config, data, out, device, precision, world_size=1):
     caches = [p["cache"] for p in data.parts] or [str(data.path)]
     augment = config.augment if config.augment is not None else \
         config.model in AUGMENTED_BY_DEFAULT
-    resolved = dataclasses.replace(
+    return dataclasses.replace(
         config, data=folders[0] if len(folders) == 1 else folders, out=str(out),
         batch_size=batch, val_batch_size=int(config.val_batch_size or mcfg.val_batch_size),
         batches_per_epoch=int(config.batches_per_epoch or max(1, n_train // batch)),
         augment=bool(augment), size=int(data.meta["size"]),
-        cache=caches[0] if len(caches) == 1 else caches).to_dict()
-    resolved.update(resolved_device=str(device), resolved_precision=precision)
-    return resolved
+        cache=caches[0] if len(caches) == 1 else caches)
+
+
+def run_record(resolved, device, precision):
+    """The dict ``config.json`` and the checkpoints' meta store: the resolved config as plain
+    data, and the device and precision that ran (``resolved_device``, ``resolved_precision``)."""
+    return {**resolved.to_dict(), "resolved_device": str(device),
+            "resolved_precision": precision}
 
 
 def write_run_config(out, resolved, resume, world_size=1):

@@ -27,9 +27,9 @@ from pathlib import Path
 from galmorph._atomic import write_text_atomic
 from galmorph.errors import ParameterError, RunDirError
 
-__all__ = ["TrainConfig", "Recipe", "RunOptions", "RESUMABLE_FIELDS", "INVOCATION_FIELDS", "METRICS_COLUMNS",
-           "config_for_invocation", "parse_model_options", "read_run_config", "check_run_dir",
-           "write_metrics", "read_metrics"]
+__all__ = ["TrainConfig", "Recipe", "RunOptions", "RESUMABLE_FIELDS", "INVOCATION_FIELDS",
+           "METRICS_COLUMNS", "config_for_invocation", "parse_model_options", "read_run_config",
+           "check_run_dir", "write_metrics", "read_metrics"]
 
 @dataclass
 class Recipe:

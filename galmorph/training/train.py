@@ -21,7 +21,6 @@ Examples
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 import time
@@ -37,7 +36,7 @@ from galmorph.training.batches import (BatchLoader, BatchStream, load_split, mak
 from galmorph.training.config import TrainConfig, write_metrics
 from galmorph.training.distributed import StopFlag, init_distributed, shard
 from galmorph.training._learner import build_learner, restore_learner, save_learner
-from galmorph.training._setup import prepare_data, resolve_run, write_run_config
+from galmorph.training._setup import prepare_data, resolve_run, run_record, write_run_config
 
 __all__ = ["TrainConfig", "train", "masked_sq_error"]
 
@@ -133,12 +132,10 @@ class _Run:
         self.precision = resolve_precision(self.device, self.config.precision)
         self.data = self._prepare()
         self.partial = not bool(np.isfinite(self.data.labels).all())   # a masked loss
-        # What config.json stores; from here on the loop reads the config with every default
-        # made explicit (batch size, batches per epoch, augmentation...), one view of it.
-        self.resolved = resolve_run(self.config, self.data, self.out, self.device,
-                                    self.precision, self.ctx.world_size)
-        self.config = TrainConfig(**{f.name: self.resolved[f.name]
-                                     for f in dataclasses.fields(TrainConfig)})
+        # From here on the loop reads the config with every default made explicit (batch
+        # size, batches per epoch, augmentation...); self.resolved is what config.json stores.
+        self.config = resolve_run(self.config, self.data, self.out, self.ctx.world_size)
+        self.resolved = run_record(self.config, self.device, self.precision)
         mode = self.ctx.on_main(lambda: write_run_config(self.out, self.resolved,
                                                          self.config.resume, self.ctx.world_size))
         self.train_rows, self.val_rows = self._split(mode)
