@@ -89,6 +89,14 @@ def run_candidate(name, budget, out, folders, unselected, seed, batches_per_epoc
     }
 
 
+def save(path, result):
+    """Add one candidate's result to the budget's JSON file, so separate runs accumulate."""
+    rows = json.loads(path.read_text()) if path.is_file() else []
+    rows = [r for r in rows if r["candidate"] != result["candidate"]] + [result]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows, indent=1))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=1800.0,
@@ -117,6 +125,7 @@ def main():
         r = run_candidate(name, args.budget, args.out, folders, unselected, args.seed,
                           args.batches_per_epoch)
         results.append(r)
+        save(args.out / f"frontier-{int(args.budget)}s.json", r)
         if r["rmse"] is None:
             print(f"{name:20s} {r['note']}", flush=True)
             continue
@@ -125,8 +134,6 @@ def main():
               f"{r['rmse_ci95'][1]:.4f})  unselected {r['unselected_rmse']:.4f} "
               f"({r['unselected_ci95'][0]:.4f}-{r['unselected_ci95'][1]:.4f})  "
               f"mean {r['mean_baseline']:.4f}  [{r['precision']}]", flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"frontier-{int(args.budget)}s.json").write_text(json.dumps(results, indent=1))
     best = min((r for r in results if r["rmse"] is not None), key=lambda r: r["rmse"])
     print(f"best at {args.budget:g} s: {best['candidate']} (RMSE {best['rmse']:.4f})")
 
