@@ -14,7 +14,8 @@ import numpy as np
 from astropy.table import Table
 
 # The scan's thresholds, the merger column and the separation reader are the mergers module's.
-from galmorph.astro.mergers import _MERGER, _SCAN, _separations, merger_probability
+from galmorph.astro.mergers import (MERGER_COLUMN, SCAN_THRESHOLDS, merger_probability,
+                                    separation_values)
 from galmorph.errors import DataError
 
 __all__ = ["ThresholdProposal", "propose_merger_threshold"]
@@ -43,7 +44,8 @@ def _knee(thresholds, fractions):
 
 
 def propose_merger_threshold(table, thresholds=None, method="auto", separation_column="sep_r90",
-                             close=1.5, max_close_fraction=0.5, min_flagged=5, column=_MERGER):
+                             close=1.5, max_close_fraction=0.5, min_flagged=5,
+                             column=MERGER_COLUMN):
     """Propose a merger threshold from the data rather than by eye.
 
     Two rules are available:
@@ -102,7 +104,7 @@ def propose_merger_threshold(table, thresholds=None, method="auto", separation_c
         for the close-pair rule, ``close_pair_fraction``.
     """
     p = merger_probability(table, column)
-    thresholds = _SCAN if thresholds is None else np.sort(np.asarray(thresholds, float))
+    thresholds = SCAN_THRESHOLDS if thresholds is None else np.sort(np.asarray(thresholds, float))
     if method == "auto":
         has_sep = hasattr(table, "colnames") and separation_column in table.colnames
         method = "close_pairs" if has_sep else "knee"
@@ -111,7 +113,7 @@ def propose_merger_threshold(table, thresholds=None, method="auto", separation_c
     ok = np.isfinite(p)
     sep = None
     if method == "close_pairs":
-        sep = _separations(table, separation_column)
+        sep = separation_values(table, separation_column)
         ok &= ~np.isnan(sep)  # not measured: neither a close pair nor an isolated galaxy
         sep = sep[ok]
     p = p[ok]

@@ -31,16 +31,19 @@ from galmorph import schema
 from galmorph._stats import bootstrap_mean_err, in_bin
 from galmorph.errors import DataError
 
-__all__ = ["DEFAULT_THRESHOLD", "MergerFraction", "merger_probability", "merger_flags",
-           "merger_fraction", "merger_threshold_scan", "separation_bias"]
+__all__ = ["DEFAULT_THRESHOLD", "MERGER_COLUMN", "SCAN_THRESHOLDS", "MergerFraction",
+           "merger_probability", "merger_flags", "merger_fraction", "merger_threshold_scan",
+           "separation_values", "separation_bias"]
 
 #: The merger threshold on ``Class8.6`` picked by eye in the paper.
 DEFAULT_THRESHOLD = 0.54
-_MERGER = "Class8.6"
-_SCAN = np.round(np.arange(0.05, 0.96, 0.05), 2)
+#: The GZ2 answer whose vote fraction is the merger probability ("Is the odd feature a merger?").
+MERGER_COLUMN = "Class8.6"
+#: The thresholds a scan tries when none are given: 0.05 to 0.95 in steps of 0.05.
+SCAN_THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
 
 
-def merger_probability(data, column=_MERGER):
+def merger_probability(data, column=MERGER_COLUMN):
     """The merger vote fraction of each row as a float array.
 
     Parameters
@@ -58,7 +61,7 @@ def merger_probability(data, column=_MERGER):
     """
     if hasattr(data, "colnames"):
         name = column if column in data.colnames else None
-        if name is None and column == _MERGER and "p_merger" in data.colnames:
+        if name is None and column == MERGER_COLUMN and "p_merger" in data.colnames:
             name = "p_merger"
         if name is None:
             raise DataError(f"table has no column {column!r} (columns: "
@@ -74,7 +77,7 @@ def merger_probability(data, column=_MERGER):
                     f"or a 1-D array of merger probabilities, got shape {arr.shape}")
 
 
-def merger_flags(data, threshold=DEFAULT_THRESHOLD, column=_MERGER):
+def merger_flags(data, threshold=DEFAULT_THRESHOLD, column=MERGER_COLUMN):
     """Boolean merger flags: ``p_merger >= threshold``.
 
     Rows whose probability is NaN (failed predictions) are never flagged.
@@ -134,7 +137,7 @@ def _bootstrap_fraction(k, n, n_boot, confidence, rng):
     return frac, float(low), float(high)
 
 
-def merger_fraction(data, threshold=DEFAULT_THRESHOLD, column=_MERGER, n_boot=1000,
+def merger_fraction(data, threshold=DEFAULT_THRESHOLD, column=MERGER_COLUMN, n_boot=1000,
                     confidence=0.68, seed=None):
     """Fraction of galaxies flagged as mergers, with a bootstrap interval.
 
@@ -173,7 +176,7 @@ def merger_fraction(data, threshold=DEFAULT_THRESHOLD, column=_MERGER, n_boot=10
     return MergerFraction(float(frac), low, high, n, k, float(threshold), float(confidence))
 
 
-def merger_threshold_scan(data, thresholds=None, column=_MERGER, n_boot=1000, confidence=0.68,
+def merger_threshold_scan(data, thresholds=None, column=MERGER_COLUMN, n_boot=1000, confidence=0.68,
                           seed=None):
     """Merger fraction as a function of the threshold.
 
@@ -192,7 +195,7 @@ def merger_threshold_scan(data, thresholds=None, column=_MERGER, n_boot=1000, co
     """
     p = merger_probability(data, column)
     p = p[np.isfinite(p)]
-    thresholds = _SCAN if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+    thresholds = SCAN_THRESHOLDS if thresholds is None else np.asarray(thresholds, dtype=np.float64)
     rng = np.random.default_rng(seed)
     rows = []
     for t in thresholds:
@@ -210,7 +213,27 @@ def merger_threshold_scan(data, thresholds=None, column=_MERGER, n_boot=1000, co
 # Angular-separation bias
 # ---------------------------------------------------------------------------
 
-def _separations(table, column):
+def separation_values(table, column):
+    """The separation column of ``table`` as float64, NaN where it was not measured.
+
+    Parameters
+    ----------
+    table : `~astropy.table.Table`
+        A table with a separation column, as written by
+        :func:`galmorph.astro.separation.measure_separations`.
+    column : str
+        The column's name, for example ``"sep_r90"``.
+
+    Returns
+    -------
+    `numpy.ndarray`
+        NaN where the row failed, inf where the cutout showed no neighbour.
+
+    Raises
+    ------
+    galmorph.errors.DataError
+        If ``table`` has no such column; the message says how to measure it.
+    """
     if column not in table.colnames:
         raise DataError(f"table has no separation column {column!r}; measure separations "
                         f"first with MorphologyClassifier.predict(..., separations=True) or "
@@ -229,7 +252,7 @@ def _default_edges(sep, column):
     return np.unique(np.quantile(finite, np.linspace(0, 1, 7)))
 
 
-def separation_bias(table, bins=None, separation_column="sep_r90", column=_MERGER,
+def separation_bias(table, bins=None, separation_column="sep_r90", column=MERGER_COLUMN,
                     threshold=DEFAULT_THRESHOLD, n_boot=500, confidence=0.68, seed=None):
     """How the merger probability depends on the separation to the nearest neighbour.
 
@@ -259,7 +282,7 @@ def separation_bias(table, bins=None, separation_column="sep_r90", column=_MERGE
         ``merger_fraction_low`` / ``merger_fraction_high`` interval.
     """
     p = merger_probability(table, column)
-    sep = _separations(table, separation_column)
+    sep = separation_values(table, separation_column)
     ok = np.isfinite(p) & ~np.isnan(sep)
     p, sep = p[ok], sep[ok]
     if isinstance(bins, (int, np.integer)):

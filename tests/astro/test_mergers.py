@@ -4,25 +4,17 @@ import pytest
 from astropy.table import Table
 
 from galmorph import schema
-from galmorph.astro.merger_threshold import propose_merger_threshold
 from galmorph.astro.mergers import (merger_flags, merger_fraction, merger_threshold_scan,
-                                    separation_bias)
+                                    separation_bias, separation_values)
 from galmorph.errors import DataError
 
 
-def _table(p, sep=None):
-    t = Table({"objid": np.arange(len(p)), "Class8.6": np.asarray(p, float)})
-    if sep is not None:
-        t["sep_r90"] = sep
-    return t
-
-
-def test_flags_from_table_array_and_vector_agree():
+def test_flags_from_table_array_and_vector_agree(merger_table):
     p = np.array([0.1, 0.54, 0.539, 0.9, np.nan])
     full = np.zeros((5, schema.N_ANSWERS))
     full[:, schema.column_index("Class8.6")] = p
     expected = [False, True, False, True, False]  # inclusive threshold; NaN never flagged
-    assert merger_flags(_table(p)).tolist() == expected
+    assert merger_flags(merger_table(p)).tolist() == expected
     assert merger_flags(full).tolist() == expected
     assert merger_flags(p).tolist() == expected
     assert merger_flags(p, threshold=0.05).tolist() == [True, True, True, True, False]
@@ -71,9 +63,9 @@ def test_seed_makes_bootstrap_reproducible():
     assert tuple(merger_fraction(p, seed=3)) == tuple(merger_fraction(p, seed=3))
 
 
-def test_threshold_scan_is_monotone_with_intervals():
+def test_threshold_scan_is_monotone_with_intervals(merger_table):
     p = np.random.default_rng(1).beta(0.5, 3, size=2000)
-    scan = merger_threshold_scan(_table(p), thresholds=[0.1, 0.3, 0.54, 0.8], seed=0)
+    scan = merger_threshold_scan(merger_table(p), thresholds=[0.1, 0.3, 0.54, 0.8], seed=0)
     assert scan.colnames == ["threshold", "n_merger", "n", "fraction", "fraction_low",
                              "fraction_high"]
     assert np.all(np.diff(scan["fraction"]) <= 0)
@@ -82,25 +74,8 @@ def test_threshold_scan_is_monotone_with_intervals():
     assert scan["n_merger"][2] == int((p >= 0.54).sum())
 
 
-def _biased_population(seed=0, n=3000):
-    """Isolated galaxies, chance projections and blended true mergers.
-
-    Chance projections have a separate neighbour within 1.5 petroR90 and a
-    moderately raised merger vote; true mergers are mostly blended into one
-    source (no separate neighbour) with a high vote.
-    """
-    rng = np.random.default_rng(seed)
-    kind = rng.choice(3, size=n, p=[0.75, 0.17, 0.08])
-    p = np.select([kind == 0, kind == 1], [rng.uniform(0.0, 0.25, n), rng.uniform(0.25, 0.6, n)],
-                  rng.uniform(0.62, 0.95, n))
-    sep = np.select([kind == 0, kind == 1], [rng.uniform(1.5, 4.2, n), rng.uniform(0.3, 1.4, n)],
-                    np.inf)
-    sep[(kind == 0) & (rng.random(n) < 0.3)] = np.inf  # many isolated ones: no neighbour at all
-    return _table(p, sep), kind
-
-
-def test_separation_bias_finds_raised_votes_at_small_separation():
-    table, kind = _biased_population()
+def test_separation_bias_finds_raised_votes_at_small_separation(biased_population):
+    table, kind = biased_population()
     bias = separation_bias(table, seed=0, n_boot=100)
     assert bias["n"].sum() == len(table) and bias.meta["n_outside"] == 0
     narrow = separation_bias(table, bins=[0.0, 1.0, 2.0], n_boot=0)
@@ -119,43 +94,16 @@ def test_separation_bias_finds_raised_votes_at_small_separation():
     assert abs(row["mean_p_merger"] - np.mean(table["Class8.6"][sel])) < 1e-12
 
 
-def test_separation_bias_needs_separations():
+def test_separation_bias_needs_separations(merger_table):
     with pytest.raises(DataError, match="separation column 'sep_r90'.*separations=True"):
-        separation_bias(_table([0.1, 0.2]))
+        separation_bias(merger_table([0.1, 0.2]))
 
 
-def test_close_pair_rule_lands_between_projections_and_mergers():
-    table, _ = _biased_population(seed=2)
-    prop = propose_merger_threshold(table)
-    assert prop.method == "close_pairs"
-    # Projections (17%, p uniform in 0.25-0.6) outnumber mergers (8%, p >= 0.62) among the
-    # flagged until 0.6 - 0.35 * 0.08 / 0.17 = 0.435: the next grid point is 0.45.
-    assert prop.threshold == pytest.approx(0.45), prop.rule
-    assert "close-pair share" in prop.rule
-    # Allowing only 10% contamination pushes it to where projections end (0.6 - 0.018).
-    strict = propose_merger_threshold(table, max_close_fraction=0.1)
-    assert strict.threshold == pytest.approx(0.6), strict.rule
-    scan = prop.scan
-    below = scan["close_pair_fraction"][scan["threshold"] < 0.5]
-    assert np.nanmax(below) > 0.5
 
 
-def test_knee_rule_and_fallback():
-    # Fraction vs threshold drops steeply until 0.3 then flattens: knee near 0.3.
-    rng = np.random.default_rng(5)
-    p = np.concatenate([rng.uniform(0.0, 0.3, 8000), rng.uniform(0.3, 1.0, 600)])
-    prop = propose_merger_threshold(_table(p))
-    assert prop.method == "knee" and 0.25 <= prop.threshold <= 0.4
-    # Separations present but no close pairs at all: inconclusive -> knee, said in words.
-    prop2 = propose_merger_threshold(_table(p, np.full(p.size, np.inf)))
-    assert prop2.method == "knee" and "inconclusive" in prop2.rule
-    with pytest.raises(ValueError, match="method"):
-        propose_merger_threshold(_table(p), method="eyeball")
-
-
-def test_close_pairs_dominating_to_the_end_fall_back_to_the_knee():
-    rng = np.random.default_rng(7)
-    p = rng.uniform(0, 1, 500)
-    sep = np.where(p > 0.3, 0.5, 3.0)  # every high-p galaxy has a close neighbour
-    prop = propose_merger_threshold(_table(p, sep))
-    assert prop.method == "knee" and "dominate the flagged galaxies up to" in prop.rule
+def test_separation_values_fill_masked_rows_with_nan_and_keep_inf():
+    t = Table({"sep_r90": np.ma.masked_array([0.5, 9.0, np.inf], mask=[False, True, False])})
+    sep = separation_values(t, "sep_r90")
+    assert sep.dtype == np.float64 and sep[0] == 0.5 and np.isnan(sep[1]) and np.isinf(sep[2])
+    with pytest.raises(DataError, match="no separation column 'sep_arcsec'"):
+        separation_values(t, "sep_arcsec")
