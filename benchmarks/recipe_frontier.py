@@ -44,6 +44,42 @@ def gmac_per_image(model, size):
     return counter.get_total_flops() / 2e9
 
 
+def plain_loop_images_per_s(name, seconds=12.0, batch=64):
+    """Training images/s of a plain loop: Adam steps on one fixed in-memory batch.
+
+    The same network, precision and memory layout as ``galmorph train``, but no
+    data reading and no augmentation: the network's compute limit on this machine.
+    """
+    from galmorph.models import build_model
+    from galmorph.runtime import (autocast, maybe_channels_last, resolve_device,
+                                  resolve_precision)
+
+    model_name, options, size = CANDIDATES[name]
+    device = resolve_device("auto")
+    precision = resolve_precision(device, "auto")
+    torch.manual_seed(0)
+    model = build_model(model_name, **options).to(device).train()
+    x = torch.rand(batch, 3, size, size, device=device)       # (B, 3, H, W)
+    model, x = maybe_channels_last(model, x, device, precision)
+    y = torch.rand(batch, 37, device=device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def step():
+        with autocast(device, precision):
+            loss = (model(x).float() - y).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(2):                                         # warm-up: oneDNN primitives
+        step()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step()
+        n += 1
+    return n * batch / (time.perf_counter() - start)
+
+
 def cpu_flags():
     try:
         text = Path("/proc/cpuinfo").read_text()
@@ -80,6 +116,7 @@ def run_candidate(name, budget, out, folders, unselected, seed, batches_per_epoc
         "candidate": name, "model": model, "options": options, "size": size,
         "gmac_per_image": gmac_per_image(build_model(model, **options), size),
         "train_images_per_s": statistics.median(r["images_per_s"] for r in rows) if rows else None,
+        "plain_loop_images_per_s": plain_loop_images_per_s(name),
         "epochs": len(rows), "wall_s": wall,
         "precision": resolve_precision(resolve_device("auto"), "auto"),
         "rmse": result["rmse"], "rmse_ci95": result["rmse_ci95"],
@@ -97,6 +134,18 @@ def save(path, result):
     path.write_text(json.dumps(rows, indent=1))
 
 
+def add_plain_loops(path, names):
+    """Time the plain loop of ``names`` in this one run and store it beside their results."""
+    rows = {r["candidate"]: r for r in json.loads(path.read_text())} if path.is_file() else {}
+    for name in names:
+        speed = plain_loop_images_per_s(name)
+        train_speed = rows.get(name, {}).get("train_images_per_s")
+        ratio = f"  galmorph train / plain loop {train_speed / speed:.2f}" if train_speed else ""
+        print(f"{name:20s} plain loop {speed:6.0f} img/s{ratio}", flush=True)
+        if name in rows:
+            save(path, {**rows[name], "plain_loop_images_per_s": speed})
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=1800.0,
@@ -107,6 +156,9 @@ def main():
                         help="run folders (default: runs/frontier; reruns resume them)")
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--plain-loop-only", action="store_true",
+                        help="only time each candidate's plain loop (fixed batch, no data) "
+                             "and add it to the budget's saved results")
     parser.add_argument("--batches-per-epoch", type=int, default=25,
                         help="validate (and step the schedule) every N batches, so short "
                              "budgets still see several validations (default: 25)")
@@ -120,6 +172,9 @@ def main():
     unselected += [int(i) for i in read_kaggle(folders[1], check_images=False).ids]
     print(f"recipe frontier: {args.budget:g} s per candidate, CPU flags: {cpu_flags()}, "
           f"{torch.get_num_threads()} threads", flush=True)
+    if args.plain_loop_only:
+        return add_plain_loops(args.out / f"frontier-{int(args.budget)}s.json",
+                               args.only or list(CANDIDATES))
     results = []
     for name in args.only or list(CANDIDATES):
         r = run_candidate(name, args.budget, args.out, folders, unselected, args.seed,
@@ -130,6 +185,7 @@ def main():
             print(f"{name:20s} {r['note']}", flush=True)
             continue
         print(f"{name:20s} {r['gmac_per_image']:6.3f} GMAC  {r['train_images_per_s']:6.0f} img/s  "
+              f"(plain loop {r['plain_loop_images_per_s']:.0f})  "
               f"{r['epochs']:4d} ep  RMSE {r['rmse']:.4f} ({r['rmse_ci95'][0]:.4f}-"
               f"{r['rmse_ci95'][1]:.4f})  unselected {r['unselected_rmse']:.4f} "
               f"({r['unselected_ci95'][0]:.4f}-{r['unselected_ci95'][1]:.4f})  "
