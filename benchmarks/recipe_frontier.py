@@ -164,17 +164,17 @@ def main():
                              "budgets still see several validations (default: 25)")
     args = parser.parse_args()
 
+    print(f"recipe frontier: {args.budget:g} s per candidate, CPU flags: {cpu_flags()}, "
+          f"{torch.get_num_threads()} threads", flush=True)
+    if args.plain_loop_only:                  # no data needed: skip reading the catalogues
+        return add_plain_loops(args.out / f"frontier-{int(args.budget)}s.json",
+                               args.only or list(CANDIDATES))
     from galmorph.data.catalogs import read_kaggle
 
     folders = [args.data / "gz-kaggle-5k", args.data / "gz-kaggle-partial-3k"]
     ids5k = read_kaggle(folders[0], check_images=False).ids
     unselected = [int(i) for i in ids5k if i <= 115091]
     unselected += [int(i) for i in read_kaggle(folders[1], check_images=False).ids]
-    print(f"recipe frontier: {args.budget:g} s per candidate, CPU flags: {cpu_flags()}, "
-          f"{torch.get_num_threads()} threads", flush=True)
-    if args.plain_loop_only:
-        return add_plain_loops(args.out / f"frontier-{int(args.budget)}s.json",
-                               args.only or list(CANDIDATES))
     results = []
     for name in args.only or list(CANDIDATES):
         r = run_candidate(name, args.budget, args.out, folders, unselected, args.seed,
