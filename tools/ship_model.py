@@ -3,9 +3,12 @@
     python tools/ship_model.py /work/runs/shipped --data-root ../shared/data \\
         --command "galmorph train ... " [--command "galmorph train --resume ..."]
 
-1. Writes ``galmorph/weights/gz2_resnet18_cpu.pt``: the run's ``best.pt`` as
-   float16 weights with its preprocessing, the exact commands, git commit,
-   data and split in its meta (no optimizer state).
+Several run folders (trained on the same data and split) ship as one ensemble,
+the mean of their ``best.pt`` (:mod:`galmorph.models.ensemble`).
+
+1. Writes ``galmorph/weights/gz2_resnet18_cpu.pt``: the run's ``best.pt`` (or
+   the ensemble of the runs') as float16 weights with its preprocessing, the
+   exact commands, git commit, data and split in its meta (no optimizer state).
 2. Scores *that file* (float16 weights, as users get them) on the run's
    validation split, over the known cells: overall, on the unselected part
    (gz-kaggle-5k IDs <= 115091 plus every gz-kaggle-partial-3k galaxy), per
@@ -30,6 +33,7 @@ from galmorph.inference.evaluation import evaluate
 from galmorph.inference.engine import predict_arrays
 from galmorph.models.card import format_card
 from galmorph.models.checkpoint import load_checkpoint, save_checkpoint, sha256_of
+from galmorph.models.ensemble import ensemble_checkpoints
 from galmorph.paths import SHIPPED_MODEL, WEIGHTS_DIR
 from galmorph.schema import column_index
 
@@ -97,7 +101,8 @@ def _part(result):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="the training run folder")
+    parser.add_argument("run", type=Path, nargs="+",
+                        help="the training run folder; several ship as their ensemble")
     parser.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--command", action="append", required=True,
                         help="a command that trained the run, in order (repeat for resumes)")
@@ -105,10 +110,20 @@ def main():
                         "with (default: HEAD)")
     args = parser.parse_args()
 
-    config = json.loads((args.run / "config.json").read_text())
-    split = json.loads((args.run / "split.json").read_text())
-    metrics = [line.split(",") for line in (args.run / "metrics.csv").read_text().split()[1:]]
-    best = load_checkpoint(args.run / "best.pt")
+    configs = [json.loads((run / "config.json").read_text()) for run in args.run]
+    splits = [json.loads((run / "split.json").read_text()) for run in args.run]
+    for run, config, split in zip(args.run[1:], configs[1:], splits[1:]):
+        if split["val_ids"] != splits[0]["val_ids"] or config["data"] != configs[0]["data"]:
+            parser.error(f"{run} was trained on other data or another split than "
+                         f"{args.run[0]}; an ensemble's members must share both")
+    config, split = configs[0], splits[0]
+    metrics = [[line.split(",") for line in (run / "metrics.csv").read_text().split()[1:]]
+               for run in args.run]
+    bests = [load_checkpoint(run / "best.pt") for run in args.run]
+    best = bests[0]
+    model = best.model if len(bests) == 1 else ensemble_checkpoints(
+        [run / "best.pt" for run in args.run])[0]
+    epochs = [b.meta.get("epoch") for b in bests]
     folders = [Path(d) for d in config["data"]]
     WEIGHTS_DIR.mkdir(exist_ok=True)
     final = WEIGHTS_DIR / f"{SHIPPED_MODEL}.pt"
@@ -116,8 +131,8 @@ def main():
     card_path = WEIGHTS_DIR / f"{SHIPPED_MODEL}.json"
     meta = {"commands": args.command, "git_commit": args.commit or _git_commit(),
             "data": [f.name for f in folders], "val_ids": split["val_ids"],
-            "epoch": best.meta.get("epoch"), "trained_on": _machine(config.get("resolved_precision", "fp32"))}
-    save_checkpoint(target, best.model, preprocessing=best.preprocessing, meta=meta,
+            "epoch": epochs if len(epochs) > 1 else epochs[0], "trained_on": _machine(config.get("resolved_precision", "fp32"))}
+    save_checkpoint(target, model, preprocessing=best.preprocessing, meta=meta,
                     dtype=torch.float16)
     shipped = load_checkpoint(target)
 
@@ -140,7 +155,9 @@ def main():
     flagged = pred[:, merger] >= MERGER_THRESHOLD
     hits = int((truth & flagged).sum())
 
-    elapsed = float(metrics[-1][5]) if metrics else 0.0
+    elapsed = sum(float(m[-1][5]) for m in metrics if m)
+    members = "" if len(bests) == 1 else f"the mean of {len(bests)} independently trained "
+    best_epochs = ", ".join(str(e) for e in epochs)
     card = {
         "name": SHIPPED_MODEL, "model": shipped.name,
         "n_parameters": int(sum(p.numel() for p in shipped.model.parameters())),
@@ -154,15 +171,15 @@ def main():
                      {"name": folders[1].name, "n": len(datas[1]),
                       "labels": "unselected galaxies labelled for Q1, Q2, Q6, Q7 and Q8 only "
                                 "(the other questions are unknown and left out of the loss)"}],
-            "recipe": (f"{config['model']}{_shape(config)}; "
+            "recipe": (f"{members}{config['model']}{_shape(config)}; "
                        f"tailored head: Linear(256, 256), ReLU, dropout 0.3, Linear(256, 37), "
                        f"per-question softmax down the GZ2 tree), central 224 px resized to "
                        f"80 px, random rotations and flips, Adam lr {config['lr']:g}, batch "
                        f"{config['batch_size']}, learning rate halved after "
                        f"{config['plateau_patience']} epochs without improvement of the "
                        f"validation RMSE, masked MSE over the known labels, best epoch "
-                       f"({best.meta.get('epoch')}) kept"),
-            "seconds": elapsed, "epochs": len(metrics), "machine": _machine(config.get("resolved_precision", "fp32")),
+                       f"({best_epochs}) kept"),
+            "seconds": elapsed, "epochs": sum(len(m) for m in metrics), "machine": _machine(config.get("resolved_precision", "fp32")),
             "command": " && ".join(args.command), "git_commit": meta["git_commit"]},
         "split": {"seed": split["seed"], "val_fraction": split["val_fraction"],
                   "n_val": split["n_val"], "val_ids": split["val_ids"]},

@@ -36,6 +36,9 @@ _HELP = {
     "min_lr": "lowest learning rate of the schedule",
     "val_fraction": "fraction of galaxies held out for validation",
     "seed": "seed of the split, initialisation, batch order and augmentation",
+    "split_seed": "seed of the validation split alone, so that runs with different --seed "
+                  "hold out the same galaxies, as an ensemble's members must (default: "
+                  "--seed)",
     "time_limit": "stop cleanly at the first batch boundary after this many seconds and "
                   "checkpoint; continue with --resume (default: no limit)",
     "workers": "processes building the preprocessing cache when it is missing (default: every "
@@ -50,7 +53,7 @@ _HELP = {
     "report": "write the skip report of the data here (CSV for *.csv, else text; default: "
               "none)",
 }
-_METAVAR = {"out": "RUN_DIR", "batches_per_epoch": "N", "batch_size": "N", "val_batch_size": "N",
+_METAVAR = {"out": "RUN_DIR", "split_seed": "SEED", "batches_per_epoch": "N", "batch_size": "N", "val_batch_size": "N",
             "plateau_patience": "EPOCHS", "time_limit": "SECONDS", "cache": "DIR",
             "report": "FILE"}
 _TYPES = {"int": int, "float": float}

@@ -16,7 +16,8 @@ the model with no other flags::
 Models: ``"cnn"`` (the paper's proof of concept), ``"resnet18"`` and
 ``"resnet18-tailored"`` (the paper's final model), and ``"resnet18-cpu"`` (a
 half-width ResNet-18 with the tailored head, designed for CPU cost); see
-:mod:`.cnn` and :mod:`.resnet`.
+:mod:`.cnn` and :mod:`.resnet`. ``"ensemble"`` is the mean of trained networks
+(:mod:`.ensemble`); it is saved and loaded like them but never trained.
 """
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ import dataclasses
 from galmorph.models._registry import (DEFAULT_PREPROCESSING, model_entry, model_names,
                                       register_model)
 
-__all__ = ["MODEL_NAMES", "AUGMENTED_BY_DEFAULT", "DEFAULT_PREPROCESSING", "register_model",
-           "model_entry", "model_config", "build_model", "save_checkpoint", "load_checkpoint",
-           "Checkpoint", "resolve_model", "tree_normalize", "TreeNormalize"]
+__all__ = ["MODEL_NAMES", "ALL_MODEL_NAMES", "AUGMENTED_BY_DEFAULT", "DEFAULT_PREPROCESSING",
+           "register_model", "model_entry", "model_config", "build_model", "save_checkpoint",
+           "load_checkpoint", "Checkpoint", "resolve_model", "tree_normalize", "TreeNormalize"]
 
 # The one place where models are registered (galmorph.models._registry says why by path).
 _CNN = ("galmorph.models.cnn:GalaxyCNN", "galmorph.models.cnn:CNNConfig")
@@ -47,9 +48,14 @@ register_model("resnet18-cpu", *_RESNET, augmented=True,
                preset={"width": 32, "head_hidden": 256, "dropout": 0.3,
                        "output": "tree", "tree_kind": "softmax"},
                summary="half-width ResNet-18 with the tailored tree head, for CPUs")
+register_model("ensemble", "galmorph.models.ensemble:Ensemble",
+               "galmorph.models.ensemble:EnsembleConfig", trainable=False,
+               summary="the mean of several trained networks, built by ensemble_of")
 
-#: Names of the registered models.
-MODEL_NAMES = model_names()
+#: Names of the registered networks that ``galmorph train`` trains.
+MODEL_NAMES = model_names(trainable=True)
+#: Names of every registered model a checkpoint may hold: the networks and "ensemble".
+ALL_MODEL_NAMES = model_names()
 #: Models trained with random rotations and flips unless told otherwise.
 AUGMENTED_BY_DEFAULT = tuple(n for n in MODEL_NAMES if model_entry(n).augmented)
 

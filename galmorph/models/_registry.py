@@ -40,6 +40,9 @@ class ModelEntry:
         ``{"crop": ..., "size": ...}`` of a freshly built model.
     summary : str
         One line for listings.
+    trainable : bool
+        ``galmorph train`` can train it; an ensemble is built from trained
+        members instead.
     """
 
     name: str
@@ -49,6 +52,7 @@ class ModelEntry:
     augmented: bool = False
     preprocessing: dict = field(default_factory=lambda: dict(DEFAULT_PREPROCESSING))
     summary: str = ""
+    trainable: bool = True
 
     def classes(self):
         """``(config_class, model_class)``, imported now (this imports torch)."""
@@ -64,7 +68,7 @@ def _load(target):
 
 
 def register_model(name, model_class, config_class, *, preset=None, augmented=False,
-                   preprocessing=None, summary=""):
+                   preprocessing=None, summary="", trainable=True):
     """Register model ``name``; returns its :class:`ModelEntry`.
 
     Parameters
@@ -81,18 +85,26 @@ def register_model(name, model_class, config_class, *, preset=None, augmented=Fa
         Crop and size (default :data:`DEFAULT_PREPROCESSING`).
     summary : str
         One line describing the model.
+    trainable : bool
+        Whether ``galmorph train`` offers it (default True).
     """
     if name in _REGISTRY:
         raise ValueError(f"model {name!r} is registered already")
     entry = ModelEntry(name, model_class, config_class, dict(preset or {}), bool(augmented),
-                       dict(preprocessing or DEFAULT_PREPROCESSING), summary)
+                       dict(preprocessing or DEFAULT_PREPROCESSING), summary, bool(trainable))
     _REGISTRY[name] = entry
     return entry
 
 
-def model_names():
-    """The registered model names, in registration order."""
-    return tuple(_REGISTRY)
+def model_names(trainable=None):
+    """The registered model names, in registration order.
+
+    Parameters
+    ----------
+    trainable : bool, optional
+        Only those ``galmorph train`` can (True) or cannot (False) train; default all.
+    """
+    return tuple(n for n, e in _REGISTRY.items() if trainable is None or e.trainable == trainable)
 
 
 def model_entry(name):

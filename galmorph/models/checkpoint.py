@@ -27,7 +27,7 @@ import torch
 from galmorph import __version__, schema
 from galmorph._atomic import atomic_open
 from galmorph.errors import CheckpointError
-from galmorph.models import MODEL_NAMES, build_model
+from galmorph.models import ALL_MODEL_NAMES, build_model
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "Checkpoint", "save_checkpoint", "load_checkpoint",
            "sha256_of"]
@@ -236,9 +236,9 @@ def _check_payload(path, data, expected_model):
         raise CheckpointError(f"{path} is a damaged galmorph checkpoint: {', '.join(wrong)} "
                               f"should be a dict")
     name = data["model"]
-    if name not in MODEL_NAMES:
+    if name not in ALL_MODEL_NAMES:
         raise CheckpointError(f"{path} holds an unknown model {name!r}; this galmorph knows "
-                              f"{', '.join(MODEL_NAMES)}")
+                              f"{', '.join(ALL_MODEL_NAMES)}")
     if expected_model is not None and name != expected_model:
         raise CheckpointError(f"{path} holds a {name!r} model, but {expected_model!r} was "
                               f"expected")

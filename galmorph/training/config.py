@@ -67,8 +67,12 @@ class Recipe:
         Fraction of galaxies held out for validation (seeded, stored in
         ``split.json``).
     seed : int
-        Seeds the split, the model initialisation, the batch order,
-        augmentation and dropout.
+        Seeds the split (unless ``split_seed`` is given), the model
+        initialisation, the batch order, augmentation and dropout.
+    split_seed : int or None
+        Seeds the validation split alone; ``None`` uses ``seed``. Runs that
+        differ in ``seed`` but share ``split_seed`` hold out the same galaxies,
+        as the members of an ensemble must (:mod:`galmorph.models.ensemble`).
     augment : bool or None
         Random rotations and flips of every training batch. ``None`` is the
         model's default: on for ``resnet18-tailored`` (as in the paper) and
@@ -96,6 +100,7 @@ class Recipe:
     min_lr: float = 1e-6
     val_fraction: float = 0.1
     seed: int = 0
+    split_seed: int | None = None
     augment: bool | None = None
     crop: int = 224
     size: int | None = None

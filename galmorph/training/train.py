@@ -191,10 +191,10 @@ class _Run:
         if mode == "resume" and path.is_file():
             return load_split(path, self.data.ids)
         groups = self.data.folder_index
-        train_rows, val_rows = make_split(len(self.data), cfg.val_fraction, cfg.seed,
-                                          groups=groups)
+        seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
+        train_rows, val_rows = make_split(len(self.data), cfg.val_fraction, seed, groups=groups)
         folders = [p["source"] for p in self.data.parts] or None
-        self.ctx.on_main(lambda: save_split(path, self.data.ids, val_rows, cfg.seed,
+        self.ctx.on_main(lambda: save_split(path, self.data.ids, val_rows, seed,
                                             cfg.val_fraction, groups=groups, folders=folders))
         return train_rows, val_rows
 

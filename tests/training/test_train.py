@@ -211,6 +211,20 @@ def test_batch_stream_covers_every_sample_once_per_pass():
     assert not np.array_equal(BatchStream(24, 8, seed=1).positions(0), stream.positions(0))
 
 
+def test_split_seed_shares_the_split_between_differently_seeded_runs(synth, tmp_path):
+    # An ensemble's members: other initialisations, the same held-out galaxies.
+    a = train(_config(synth, tmp_path / "a", epochs=1, seed=0))
+    b = train(_config(synth, tmp_path / "b", epochs=1, seed=1, split_seed=0))
+    c = train(_config(synth, tmp_path / "c", epochs=1, seed=1))
+    split = {r.name: json.loads((r / "split.json").read_text()) for r in (a, b, c)}
+    assert split["a"]["val_ids"] == split["b"]["val_ids"] != split["c"]["val_ids"]
+    assert split["b"]["seed"] == 0 and split["c"]["seed"] == 1
+    assert _max_diff(_weights(a / "best.pt"), _weights(b / "best.pt")) > 1e-3
+    assert json.loads((b / "config.json").read_text())["split_seed"] == 0
+    train(TrainConfig.from_run(b, epochs=2))                        # resumes with its split
+    assert json.loads((b / "split.json").read_text())["val_ids"] == split["a"]["val_ids"]
+
+
 def test_split_and_loader():
     train_rows, val_rows = make_split(50, 0.1, seed=2)
     assert len(val_rows) == 5 and len(train_rows) == 45
