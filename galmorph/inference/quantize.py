@@ -231,8 +231,26 @@ def _check_cpu(device):
                              "fp32")
 
 
+class _MeanOf(nn.Module):
+    """The mean of quantized members' outputs: an ensemble in int8, each member on its own
+    (one graph over all of them would concatenate features of different scales)."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x):  # (B, 3, H, W) -> (B, 37)
+        return torch.stack([member(x) for member in self.members]).mean(0)
+
+
 def _build(model, images, what):
-    """FX graph-mode post-training quantization of ``model.forward_features``."""
+    """FX graph-mode post-training quantization of ``model.forward_features``, or of each
+    member of an ensemble."""
+    if isinstance(getattr(model, "members", None), nn.ModuleList):
+        members = [_build(member, images, what) for member in model.members]
+        info = {**members[0].calibration_, "members": len(members)}
+        return QuantizedModel(_MeanOf(members), nn.Identity(), getattr(model, "config", None),
+                              info)
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
@@ -267,8 +285,8 @@ def quantize_model(model, calibration=None, *, preprocessing=None, device="cpu",
     Parameters
     ----------
     model : torch.nn.Module, Checkpoint or QuantizedModel
-        A float galmorph model (any of :data:`galmorph.models.MODEL_NAMES`)
-        or a loaded checkpoint. A :class:`QuantizedModel` is returned as is.
+        A float galmorph model (any of :data:`galmorph.models.MODEL_NAMES`, or an
+        ensemble of them, quantized member by member) or a loaded checkpoint. A :class:`QuantizedModel` is returned as is.
     calibration : None, array, PreparedData, path or list of paths
         Images the activation ranges are measured on (see
         :func:`calibration_images`). ``None`` (default) uses the shipped example

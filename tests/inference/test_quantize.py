@@ -115,6 +115,25 @@ def test_every_architecture_quantizes(name):
         assert check_labels(out.astype(np.float64), atol=1e-4).ok
 
 
+@needs_int8
+def test_an_ensemble_quantizes_member_by_member():
+    from galmorph.models.ensemble import ensemble_of
+
+    torch.manual_seed(0)
+    members = [build_model("resnet18-cpu", width=8, head_hidden=16).eval() for _ in range(2)]
+    ensemble = ensemble_of(members)
+    images = np.random.default_rng(1).integers(0, 256, size=(8, 3, 80, 80), dtype=np.uint8)
+    q = quantize_model(ensemble, calibration=images)
+    assert q.calibration_["members"] == 2
+    out = predict_arrays(q, images, device="cpu")
+    ref = predict_arrays(ensemble, images, device="cpu", precision="fp32")
+    singles = [predict_arrays(quantize_model(m, calibration=images), images, device="cpu")
+               for m in members]
+    np.testing.assert_allclose(out, np.mean(singles, axis=0), atol=1e-6)
+    assert np.abs(out - ref).max() < 0.05
+    assert check_labels(out.astype(np.float64), atol=1e-4).ok     # each head ran in float32
+
+
 class _Branchy(torch.nn.Module):
     """A model whose forward_features branches on the data: torch.fx cannot trace it."""
 
