@@ -106,9 +106,13 @@ def run_candidate(name, budget, out, folders, unselected, seed, batches_per_epoc
     start = time.perf_counter()
     train(config)
     wall = time.perf_counter() - start
+    # galmorph train stops at its time limit or on SIGINT/SIGTERM: only a signal ends it
+    # short of the budget.
+    stopped_early = wall < budget
     if not (run / "best.pt").is_file():
         return {"candidate": name, "model": model, "size": size, "epochs": 0, "rmse": None,
-                "note": f"no epoch of {batches_per_epoch} batches finished in {budget:g} s"}
+                "stopped_early": stopped_early,
+                "note": f"no epoch of {batches_per_epoch} batches finished in {wall:.0f} s"}
     result = evaluate(run / "best.pt", subsets={"unselected": unselected})
     rows = read_metrics(run)
     part = result["subsets"]["unselected"]
@@ -122,7 +126,7 @@ def run_candidate(name, budget, out, folders, unselected, seed, batches_per_epoc
         "rmse": result["rmse"], "rmse_ci95": result["rmse_ci95"],
         "unselected_rmse": part["rmse"], "unselected_ci95": part["rmse_ci95"],
         "n_val": result["n_galaxies"], "n_unselected": part["n_galaxies"],
-        "mean_baseline": result["baselines"]["mean"],
+        "mean_baseline": result["baselines"]["mean"], "stopped_early": stopped_early,
     }
 
 
@@ -179,19 +183,25 @@ def main():
     for name in args.only or list(CANDIDATES):
         r = run_candidate(name, args.budget, args.out, folders, unselected, args.seed,
                           args.batches_per_epoch)
-        results.append(r)
         save(args.out / f"frontier-{int(args.budget)}s.json", r)
         if r["rmse"] is None:
             print(f"{name:20s} {r['note']}", flush=True)
-            continue
-        print(f"{name:20s} {r['gmac_per_image']:6.3f} GMAC  {r['train_images_per_s']:6.0f} img/s  "
-              f"(plain loop {r['plain_loop_images_per_s']:.0f})  "
-              f"{r['epochs']:4d} ep  RMSE {r['rmse']:.4f} ({r['rmse_ci95'][0]:.4f}-"
-              f"{r['rmse_ci95'][1]:.4f})  unselected {r['unselected_rmse']:.4f} "
-              f"({r['unselected_ci95'][0]:.4f}-{r['unselected_ci95'][1]:.4f})  "
-              f"mean {r['mean_baseline']:.4f}  [{r['precision']}]", flush=True)
-    best = min((r for r in results if r["rmse"] is not None), key=lambda r: r["rmse"])
-    print(f"best at {args.budget:g} s: {best['candidate']} (RMSE {best['rmse']:.4f})")
+        else:
+            results.append(r)
+            print(f"{name:20s} {r['gmac_per_image']:6.3f} GMAC  "
+                  f"{r['train_images_per_s']:6.0f} img/s  "
+                  f"(plain loop {r['plain_loop_images_per_s']:.0f})  "
+                  f"{r['epochs']:4d} ep  RMSE {r['rmse']:.4f} ({r['rmse_ci95'][0]:.4f}-"
+                  f"{r['rmse_ci95'][1]:.4f})  unselected {r['unselected_rmse']:.4f} "
+                  f"({r['unselected_ci95'][0]:.4f}-{r['unselected_ci95'][1]:.4f})  "
+                  f"mean {r['mean_baseline']:.4f}  [{r['precision']}]", flush=True)
+        if r["stopped_early"]:
+            print(f"{name} was stopped before its {args.budget:g} s (a signal): not starting "
+                  f"the next candidates; rerun to resume it", flush=True)
+            break
+    if results:
+        best = min(results, key=lambda r: r["rmse"])
+        print(f"best at {args.budget:g} s: {best['candidate']} (RMSE {best['rmse']:.4f})")
 
 
 if __name__ == "__main__":
