@@ -35,3 +35,14 @@ def gz2_1k():
 def partial_3k():
     """The 3,000 unselected Kaggle galaxies labelled for Q1, Q2, Q6, Q7, Q8 only, or skip."""
     return _require(PARTIAL_3K)
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one intra-op thread for the test, restored after (see tests/models/test_models.py)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -15,12 +15,7 @@ from galmorph.runtime import (autocast, channels_last_helps, cpu_supports_bf16,
 BF16_ATOL = 0.02
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # see tests/models/test_models.py
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _has_flags():

@@ -121,8 +121,7 @@ def main():
                for run in args.run]
     bests = [load_checkpoint(run / "best.pt") for run in args.run]
     best = bests[0]
-    model = best.model if len(bests) == 1 else ensemble_checkpoints(
-        [run / "best.pt" for run in args.run])[0]
+    model = best.model if len(bests) == 1 else ensemble_checkpoints(bests)[0]
     epochs = [b.meta.get("epoch") for b in bests]
     folders = [Path(d) for d in config["data"]]
     WEIGHTS_DIR.mkdir(exist_ok=True)
@@ -131,7 +130,8 @@ def main():
     card_path = WEIGHTS_DIR / f"{SHIPPED_MODEL}.json"
     meta = {"commands": args.command, "git_commit": args.commit or _git_commit(),
             "data": [f.name for f in folders], "val_ids": split["val_ids"],
-            "epoch": epochs if len(epochs) > 1 else epochs[0], "trained_on": _machine(config.get("resolved_precision", "fp32"))}
+            "epoch": epochs if len(epochs) > 1 else epochs[0],
+            "trained_on": _machine(config.get("resolved_precision", "fp32"))}
     save_checkpoint(target, model, preprocessing=best.preprocessing, meta=meta,
                     dtype=torch.float16)
     shipped = load_checkpoint(target)

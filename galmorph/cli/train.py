@@ -53,8 +53,8 @@ _HELP = {
     "report": "write the skip report of the data here (CSV for *.csv, else text; default: "
               "none)",
 }
-_METAVAR = {"out": "RUN_DIR", "split_seed": "SEED", "batches_per_epoch": "N", "batch_size": "N", "val_batch_size": "N",
-            "plateau_patience": "EPOCHS", "time_limit": "SECONDS", "cache": "DIR",
+_METAVAR = {"out": "RUN_DIR", "split_seed": "SEED", "batches_per_epoch": "N", "batch_size": "N",
+            "val_batch_size": "N", "plateau_patience": "EPOCHS", "time_limit": "SECONDS", "cache": "DIR",
             "report": "FILE"}
 _TYPES = {"int": int, "float": float}
 

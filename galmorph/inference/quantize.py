@@ -286,7 +286,8 @@ def quantize_model(model, calibration=None, *, preprocessing=None, device="cpu",
     ----------
     model : torch.nn.Module, Checkpoint or QuantizedModel
         A float galmorph model (any of :data:`galmorph.models.MODEL_NAMES`, or an
-        ensemble of them, quantized member by member) or a loaded checkpoint. A :class:`QuantizedModel` is returned as is.
+        ensemble of them, quantized member by member) or a loaded checkpoint. A
+        :class:`QuantizedModel` is returned as is.
     calibration : None, array, PreparedData, path or list of paths
         Images the activation ranges are measured on (see
         :func:`calibration_images`). ``None`` (default) uses the shipped example

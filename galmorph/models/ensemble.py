@@ -91,7 +91,8 @@ class Ensemble(nn.Module):
         self.members = nn.ModuleList(build_model(m) for m in config.members)
 
     def forward(self, x):  # (B, 3, H, W) -> (B, 37)
-        return torch.stack([member(x).float() for member in self.members]).mean(0)
+        # Every galmorph network returns float32 fractions, also under bf16 autocast.
+        return torch.stack([member(x) for member in self.members]).mean(0)
 
 
 def ensemble_of(models):
@@ -114,8 +115,8 @@ def ensemble_of(models):
         No models, one that is not a galmorph network, or members of different
         input sizes.
     """
-    nets = [getattr(getattr(m, "module", m), "_orig_mod", getattr(m, "module", m))
-            for m in models]
+    nets = [getattr(m, "module", m) for m in models]          # DistributedDataParallel
+    nets = [getattr(m, "_orig_mod", m) for m in nets]          # torch.compile
     if not nets:
         raise ValueError("an ensemble needs at least one model")
     configs = []
@@ -139,12 +140,13 @@ def ensemble_of(models):
 
 
 def ensemble_checkpoints(paths):
-    """Load the checkpoints at ``paths`` and combine them into one :class:`Ensemble`.
+    """Combine the checkpoints at ``paths`` into one :class:`Ensemble`.
 
     Parameters
     ----------
-    paths : sequence of path-like
-        Checkpoints written by ``galmorph train`` (e.g. each run's ``best.pt``).
+    paths : sequence of path-like or Checkpoint
+        Checkpoints written by ``galmorph train`` (e.g. each run's ``best.pt``),
+        or already loaded ones.
 
     Returns
     -------
@@ -157,12 +159,12 @@ def ensemble_checkpoints(paths):
         A file that does not load, that is itself an ensemble, or whose
         preprocessing differs from the first's (the file is named).
     """
-    from galmorph.models.checkpoint import load_checkpoint
+    from galmorph.models.checkpoint import Checkpoint, load_checkpoint
 
     paths = list(paths)
     if not paths:
         raise CheckpointError("an ensemble needs at least one checkpoint")
-    loaded = [load_checkpoint(p) for p in paths]
+    loaded = [p if isinstance(p, Checkpoint) else load_checkpoint(p) for p in paths]
     first = loaded[0]
     for ckpt in loaded:
         if ckpt.name == ENSEMBLE:

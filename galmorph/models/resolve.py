@@ -56,7 +56,8 @@ def _bare_preprocessing(model):
         return dict(own)
     config = getattr(model, "config", None)
     name = getattr(config, "name", None)
-    prep = dict(model_entry(name).preprocessing if name in ALL_MODEL_NAMES else DEFAULT_PREPROCESSING)
+    prep = dict(model_entry(name).preprocessing if name in ALL_MODEL_NAMES
+                else DEFAULT_PREPROCESSING)
     size = getattr(config, "input_size", None)
     if size:
         prep["size"] = int(size)

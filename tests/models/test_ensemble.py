@@ -16,12 +16,7 @@ from galmorph.models.ensemble import (Ensemble, EnsembleConfig, ensemble_checkpo
 PREP = {"crop": 224, "size": 80}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # see tests/models/test_models.py
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _members():
@@ -89,6 +84,9 @@ def test_ensemble_checkpoints_combines_training_runs(tmp_path):
     single = load_checkpoint(paths[1]).model
     for got, want in zip(ensemble.members[1].state_dict().values(),
                          single.state_dict().values()):
+        assert torch.equal(got, want)
+    loaded, _ = ensemble_checkpoints([load_checkpoint(p) for p in paths])   # loaded already
+    for got, want in zip(loaded.state_dict().values(), ensemble.state_dict().values()):
         assert torch.equal(got, want)
 
 
