@@ -98,17 +98,23 @@ def run_candidate(name, budget, out, folders, unselected, seed, batches_per_epoc
 
     model, options, size = CANDIDATES[name]
     run = out / name
+    resume = (run / "config.json").is_file()
+    # A rerun resumes where the last one stopped, with what is left of the budget
+    # (elapsed_s counts training time over every resume).
+    done = max((r["elapsed_s"] for r in read_metrics(run)), default=0.0) if resume else 0.0
+    left = max(budget - done, 0.0)
     config = TrainConfig(data=[str(f) for f in folders], out=str(run), model=model,
                          model_options=options, size=size, epochs=100_000, seed=seed,
                          batches_per_epoch=batches_per_epoch,
-                         time_limit=budget, progress=False, plateau_patience=5,
-                         resume=(run / "config.json").is_file())
+                         time_limit=left, progress=False, plateau_patience=5,
+                         resume=resume)
     start = time.perf_counter()
-    train(config)
+    if left > 0:
+        train(config)
     wall = time.perf_counter() - start
     # galmorph train stops at its time limit or on SIGINT/SIGTERM: only a signal ends it
     # short of the budget.
-    stopped_early = wall < budget
+    stopped_early = wall < left
     if not (run / "best.pt").is_file():
         return {"candidate": name, "model": model, "size": size, "epochs": 0, "rmse": None,
                 "stopped_early": stopped_early,
@@ -121,7 +127,7 @@ def run_candidate(name, budget, out, folders, unselected, seed, batches_per_epoc
         "gmac_per_image": gmac_per_image(build_model(model, **options), size),
         "train_images_per_s": statistics.median(r["images_per_s"] for r in rows) if rows else None,
         "plain_loop_images_per_s": plain_loop_images_per_s(name),
-        "epochs": len(rows), "wall_s": wall,
+        "epochs": len(rows), "wall_s": done + wall,
         "precision": resolve_precision(resolve_device("auto"), "auto"),
         "rmse": result["rmse"], "rmse_ci95": result["rmse_ci95"],
         "unselected_rmse": part["rmse"], "unselected_ci95": part["rmse_ci95"],

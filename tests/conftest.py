@@ -39,7 +39,11 @@ def partial_3k():
 
 @pytest.fixture
 def one_thread():
-    """torch on one intra-op thread for the test, restored after (see tests/models/test_models.py)."""
+    """torch on one intra-op thread for the test, restored after.
+
+    On a loaded 2-core machine two OpenMP threads spin against each other and a
+    resnet18 step runs about 10x slower.
+    """
     import torch
 
     threads = torch.get_num_threads()

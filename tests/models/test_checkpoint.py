@@ -15,12 +15,8 @@ PREP = {"crop": 224, "size": 80}
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # see tests/models/test_models.py
+def _seeded_one_thread(one_thread):
     torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -12,14 +12,8 @@ from galmorph.models.resnet import ResNet18, load_torchvision_weights
 
 
 @pytest.fixture(autouse=True)
-def _seed_and_one_thread():
-    # One thread: on a loaded 2-core machine, 2 OpenMP threads spin against
-    # each other and a resnet18 step runs ~10x slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _seed_and_one_thread(one_thread):
     torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _images(n=2, size=80, seed=1):
