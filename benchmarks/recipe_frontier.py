@@ -11,7 +11,8 @@ measured with ``torch.utils.flop_counter``) and its training speed (images/s).
     python benchmarks/recipe_frontier.py --budget 1800          # the issue's 30 minutes
     python benchmarks/recipe_frontier.py --budget 300 --only resnet18-cpu cnn
 
-Run it on idle cores: a second busy process halves every figure.
+Run it on idle cores: a second busy process halves every figure. A rerun resumes
+each unfinished candidate with what is left of its budget.
 """
 import argparse
 import json
