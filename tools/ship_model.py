@@ -156,7 +156,8 @@ def main():
     hits = int((truth & flagged).sum())
 
     elapsed = sum(float(m[-1][5]) for m in metrics if m)
-    members = "" if len(bests) == 1 else f"the mean of {len(bests)} independently trained "
+    members = ("" if len(bests) == 1 else
+               f"the mean of {len(bests)} runs with different --seed and the same split, each ")
     best_epochs = ", ".join(str(e) for e in epochs)
     card = {
         "name": SHIPPED_MODEL, "model": shipped.name,
@@ -177,10 +178,14 @@ def main():
                        f"80 px, random rotations and flips, Adam lr {config['lr']:g}, batch "
                        f"{config['batch_size']}, learning rate halved after "
                        f"{config['plateau_patience']} epochs without improvement of the "
-                       f"validation RMSE, masked MSE over the known labels, best epoch "
-                       f"({best_epochs}) kept"),
-            "seconds": elapsed, "epochs": sum(len(m) for m in metrics), "machine": _machine(config.get("resolved_precision", "fp32")),
+                       f"validation RMSE, masked MSE over the known labels, best "
+                       f"epoch{'s' if len(bests) > 1 else ''} ({best_epochs}) kept"),
+            "seconds": elapsed, "epochs": sum(len(m) for m in metrics),
+            "machine": _machine(config.get("resolved_precision", "fp32")),
             "command": " && ".join(args.command), "git_commit": meta["git_commit"]},
+        "members": None if len(bests) == 1 else [
+            {"seed": c["seed"], "seconds": float(m[-1][5]), "epochs": len(m), "best_epoch": e}
+            for c, m, e in zip(configs, metrics, epochs)],
         "split": {"seed": split["seed"], "val_fraction": split["val_fraction"],
                   "n_val": split["n_val"], "val_ids": split["val_ids"]},
         "evaluation": {

@@ -90,15 +90,22 @@ def format_card(card=None):
     card = read_card() if card is None else card
     tr, ev, mg = card["training"], card["evaluation"], card["merger"]
     title = f"Model card: {card['name']}"
+    members = card.get("members") or []
+    what = (f"the mean of {len(members)} networks" if members else f"``{card['model']}``")
+    trained = (f"- Trained for {tr['seconds']:,.0f} s ({tr['epochs']} epochs) on {tr['machine']}."
+               if not members else
+               f"- Trained for {tr['seconds']:,.0f} s in all on {tr['machine']}: "
+               + "; ".join(f"seed {m['seed']} for {m['seconds']:,.0f} s ({m['epochs']} epochs, "
+                           f"best epoch {m['best_epoch']} kept)" for m in members) + ".")
     lines = [title, "=" * len(title), "",
-             f"The model galmorph uses when no other is given (``{card['model']}``, "
+             f"The model galmorph uses when no other is given ({what}, "
              f"{card['n_parameters']:,} parameters, {card['dtype']} weights, "
              f"{card['size_bytes'] / 1e6:.1f} MB, sha256 ``{card['sha256'][:16]}...``).", "",
              "Training data and recipe", "------------------------", ""]
     for d in tr["data"]:
         lines.append(f"- ``{d['name']}``: {d['n']:,} galaxies, {d['labels']}.")
     lines += ["", f"- Recipe: {tr['recipe']}.",
-              f"- Trained for {tr['seconds']:.0f} s ({tr['epochs']} epochs) on {tr['machine']}.",
+              trained,
               f"- Validation split: {card['split']['n_val']} galaxies, "
               f"{card['split']['val_fraction']:.0%} of each folder (seed "
               f"{card['split']['seed']}), stratified by folder; its IDs are in the card file.",
@@ -119,7 +126,7 @@ def format_card(card=None):
     lines += ["", "Mergers", "-------", "",
               f"``is_merger`` is ``Class8.6 >= {mg['threshold']}``, as in the paper. On the "
               f"validation split {mg['n_true']} galaxies are mergers by their labels and "
-              f"{mg['n_flagged']} are flagged: precision {mg['precision']:.2f}, recall "
+              f"{mg['n_flagged']} {'is' if mg['n_flagged'] == 1 else 'are'} flagged: precision {mg['precision']:.2f}, recall "
               f"{mg['recall']:.2f}. Mergers are rare (Class8.6 is a weighted fraction, "
               f"bounded by Class6.1), so treat single flags with care and prefer "
               f"``merger_fraction`` with its interval for samples.", "",
