@@ -57,6 +57,8 @@ LIMITS = [
     "the tree), not debiased fractions (Hart et al. 2016) nor calibrated probabilities; the "
     "classification bias with redshift that GZ2 shows is learnt with them.",
     "Weights are stored as float16; predictions agree with the float32 weights to about 1e-3.",
+    "At 80 px, smooth cigar-shaped galaxies can be taken for edge-on disks; `galmorph demo` "
+    "shows this on its two cigar-shaped (Ec) examples, which GZ2 volunteers call smooth.",
 ]
 CITE = ("Cite galmorph (CITATION.cff), Willett et al. (2013, MNRAS 435, 2835) for Galaxy Zoo 2 "
         "and its classifications, Dieleman, Willett & Dambre (2015, MNRAS 450, 1441) for the "
