@@ -161,6 +161,9 @@ def main():
     members = ("" if len(bests) == 1 else
                f"the mean of {len(bests)} runs with different --seed and the same split, each ")
     best_epochs = ", ".join(str(e) for e in epochs)
+    patience = [c["plateau_patience"] for c in configs]
+    patience = (str(patience[0]) if len(set(patience)) == 1 else
+                ", ".join(map(str, patience[:-1])) + f" and {patience[-1]} (by member)")
     card = {
         "name": SHIPPED_MODEL, "model": shipped.name,
         "n_parameters": int(sum(p.numel() for p in shipped.model.parameters())),
@@ -179,14 +182,15 @@ def main():
                        f"per-question softmax down the GZ2 tree), central 224 px resized to "
                        f"80 px, random rotations and flips, Adam lr {config['lr']:g}, batch "
                        f"{config['batch_size']}, learning rate halved after "
-                       f"{config['plateau_patience']} epochs without improvement of the "
+                       f"{patience} epochs without improvement of the "
                        f"validation RMSE, masked MSE over the known labels, best "
                        f"epoch{'s' if len(bests) > 1 else ''} ({best_epochs}) kept"),
             "seconds": elapsed, "epochs": sum(len(m) for m in metrics),
             "machine": _machine(config.get("resolved_precision", "fp32")),
             "command": " && ".join(args.command), "git_commit": meta["git_commit"]},
         "members": None if len(bests) == 1 else [
-            {"seed": c["seed"], "seconds": float(m[-1][5]), "epochs": len(m), "best_epoch": e}
+            {"seed": c["seed"], "plateau_patience": c["plateau_patience"],
+             "seconds": float(m[-1][5]), "epochs": len(m), "best_epoch": e}
             for c, m, e in zip(configs, metrics, epochs)],
         "split": {"seed": split["seed"], "val_fraction": split["val_fraction"],
                   "n_val": split["n_val"], "val_ids": split["val_ids"]},

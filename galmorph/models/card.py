@@ -96,7 +96,9 @@ def format_card(card=None):
                if not members else
                f"- Trained for {tr['seconds']:,.0f} s in all on {tr['machine']}: "
                + "; ".join(f"seed {m['seed']} for {m['seconds']:,.0f} s ({m['epochs']} epochs, "
-                           f"best epoch {m['best_epoch']} kept)" for m in members) + ".")
+                           + (f"patience {m['plateau_patience']}, " if "plateau_patience" in m
+                              else "")
+                           + f"best epoch {m['best_epoch']} kept)" for m in members) + ".")
     lines = [title, "=" * len(title), "",
              f"The model galmorph uses when no other is given ({what}, "
              f"{card['n_parameters']:,} parameters, {card['dtype']} weights, "
