@@ -128,7 +128,8 @@ def format_card(card=None):
     lines += ["", "Mergers", "-------", "",
               f"``is_merger`` is ``Class8.6 >= {mg['threshold']}``, as in the paper. On the "
               f"validation split {mg['n_true']} galaxies are mergers by their labels and "
-              f"{mg['n_flagged']} {'is' if mg['n_flagged'] == 1 else 'are'} flagged: precision {mg['precision']:.2f}, recall "
+              f"{mg['n_flagged']} {'is' if mg['n_flagged'] == 1 else 'are'} flagged: "
+              f"precision {mg['precision']:.2f}, recall "
               f"{mg['recall']:.2f}. Mergers are rare (Class8.6 is a weighted fraction, "
               f"bounded by Class6.1), so treat single flags with care and prefer "
               f"``merger_fraction`` with its interval for samples.", "",
