@@ -75,6 +75,16 @@ def _question_table(evaluation):
     return lines
 
 
+def _trained(tr, members):
+    """The card's "Trained for" line: one run, or each member of an ensemble."""
+    if not members:
+        return f"- Trained for {tr['seconds']:,.0f} s ({tr['epochs']} epochs) on {tr['machine']}."
+    runs = "; ".join(f"seed {m['seed']} for {m['seconds']:,.0f} s ({m['epochs']} epochs, "
+                     f"patience {m['plateau_patience']}, best epoch {m['best_epoch']} kept)"
+                     for m in members)
+    return f"- Trained for {tr['seconds']:,.0f} s in all on {tr['machine']}: {runs}."
+
+
 def format_card(card=None):
     """The card as reStructuredText (what ``galmorph models --card`` prints).
 
@@ -92,13 +102,6 @@ def format_card(card=None):
     title = f"Model card: {card['name']}"
     members = card.get("members") or []
     what = (f"the mean of {len(members)} networks" if members else f"``{card['model']}``")
-    trained = (f"- Trained for {tr['seconds']:,.0f} s ({tr['epochs']} epochs) on {tr['machine']}."
-               if not members else
-               f"- Trained for {tr['seconds']:,.0f} s in all on {tr['machine']}: "
-               + "; ".join(f"seed {m['seed']} for {m['seconds']:,.0f} s ({m['epochs']} epochs, "
-                           + (f"patience {m['plateau_patience']}, " if "plateau_patience" in m
-                              else "")
-                           + f"best epoch {m['best_epoch']} kept)" for m in members) + ".")
     lines = [title, "=" * len(title), "",
              f"The model galmorph uses when no other is given ({what}, "
              f"{card['n_parameters']:,} parameters, {card['dtype']} weights, "
@@ -107,7 +110,7 @@ def format_card(card=None):
     for d in tr["data"]:
         lines.append(f"- ``{d['name']}``: {d['n']:,} galaxies, {d['labels']}.")
     lines += ["", f"- Recipe: {tr['recipe']}.",
-              trained,
+              _trained(tr, members),
               f"- Validation split: {card['split']['n_val']} galaxies, "
               f"{card['split']['val_fraction']:.0%} of each folder (seed "
               f"{card['split']['seed']}), stratified by folder; its IDs are in the card file.",

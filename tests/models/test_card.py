@@ -3,6 +3,7 @@
 The realdata test scores the shipped weights on the validation split stored in
 its card, with the shared data, and checks the card's figures to 0.002.
 """
+import copy
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,26 @@ def test_card_text_has_every_section_and_the_docs_page_is_it():
     assert f"precision {card['merger']['precision']:.2f}" in text
     assert "0.02 x petroR90_r" in text and "Willett et al. (2013" in text
     assert (REPO / "docs" / "model_card.rst").read_text() == text
+
+
+def test_card_text_names_each_member_of_an_ensemble_or_the_one_run():
+    card = copy.deepcopy(read_card())
+    card["members"] = [{"seed": 0, "plateau_patience": 5, "seconds": 2100.4, "epochs": 109,
+                        "best_epoch": 100},
+                       {"seed": 4, "plateau_patience": 8, "seconds": 2088.0, "epochs": 112,
+                        "best_epoch": 94}]
+    card["merger"]["n_flagged"] = 1
+    text = format_card(card)
+    assert "(the mean of 2 networks," in text
+    assert ("seed 0 for 2,100 s (109 epochs, patience 5, best epoch 100 kept); "
+            "seed 4 for 2,088 s (112 epochs, patience 8, best epoch 94 kept).") in text
+    assert " and 1 is flagged: " in text
+    card["members"], card["model"], card["merger"]["n_flagged"] = None, "resnet18-cpu", 2
+    card["training"].update(seconds=4979.2, epochs=105)
+    text = format_card(card)
+    assert "(``resnet18-cpu``," in text and "the mean of" not in text.split("Recipe")[0]
+    assert f"- Trained for 4,979 s (105 epochs) on {card['training']['machine']}." in text
+    assert " and 2 are flagged: " in text
 
 
 def test_models_command_lists_the_shipped_model_and_prints_the_card(tmp_path):
