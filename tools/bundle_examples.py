@@ -3,14 +3,18 @@
 Chooses galaxies of ``../shared/data/gz2-1k`` that span the GZ2 tree -- smooth
 (round, in-between, cigar), edge-on, barred, spiral, merger, ring, irregular
 and star/artifact -- taking in each class the ones the volunteers agreed on
-most, copies their JPEGs byte for byte and writes ``examples.csv`` with their
-GZ2 identifiers, class and the 37 labels (Kaggle weighted fractions from the
+most (among equals, those classified by the most volunteers), copies their
+JPEGs byte for byte and writes ``examples.csv`` with their GZ2 identifiers, class and the 37 labels (Kaggle weighted fractions from the
 release's ``weighted_fraction`` columns). Rows that break the GZ2 tree are
-never chosen.
+never chosen, nor galaxies whose JPEG is byte-identical to one under an
+``--exclude`` folder: the same SDSS cutout in the Kaggle data the shipped model
+was trained and validated on (35 of gz2-1k's galaxies are).
 
-    python tools/bundle_examples.py ../shared/data/gz2-1k galmorph/data/examples
+    python tools/bundle_examples.py ../shared/data/gz2-1k galmorph/data/examples \\
+        --exclude ../shared/data/gz-kaggle-5k --exclude ../shared/data/gz-kaggle-partial-3k
 """
 import argparse
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -37,19 +41,34 @@ PICKS = [
 ]
 
 
+def _digest(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="the gz2-1k folder")
     parser.add_argument("out", type=Path, help="galmorph/data/examples")
+    parser.add_argument("--exclude", type=Path, action="append", default=[], metavar="DIR",
+                        help="leave out galaxies whose JPEG is byte-identical to an image "
+                             "under DIR (the training data); repeat for several folders")
     args = parser.parse_args()
     table = pd.read_csv(args.source / "gz2_labels_1k.csv", dtype={"dr7objid": str})
     labels = gz2_to_kaggle(table, "weighted_fraction")           # (N, 37)
     ok = np.ones(len(table), dtype=bool)
     ok[check_labels(labels).bad_rows] = False
+    seen = {_digest(p) for folder in args.exclude for p in folder.rglob("*.jpg")}
+    shared = table["asset_id"].map(
+        lambda a: _digest(args.source / "images" / f"{int(a)}.jpg") in seen).to_numpy()
+    ok &= ~shared
+    if args.exclude:
+        print(f"left out {int(shared.sum())} galaxies also under "
+              f"{', '.join(map(str, args.exclude))}")
     chosen, rows = set(), []
     for shows, rule, column, n in PICKS:
         pool = table[ok & table["gz2_class"].map(rule) & ~table.index.isin(chosen)]
-        pool = pool.sort_values(f"{column}_weighted_fraction", ascending=False).head(n)
+        pool = pool.sort_values([f"{column}_weighted_fraction", "total_classifications"],
+                                ascending=False, kind="stable").head(n)
         for i in pool.index:
             chosen.add(i)
             rows.append({"asset_id": int(table.at[i, "asset_id"]),
@@ -61,6 +80,9 @@ def main():
     args.out.mkdir(parents=True, exist_ok=True)
     for row in rows:
         shutil.copyfile(args.source / "images" / row["file"], args.out / row["file"])
+    for stale in sorted(set(args.out.glob("*.jpg")) - {args.out / r["file"] for r in rows}):
+        stale.unlink()
+        print(f"removed {stale}, no longer chosen")
     pd.DataFrame(rows).to_csv(args.out / "examples.csv", index=False)
     size = sum((args.out / r["file"]).stat().st_size for r in rows)
     print(f"{len(rows)} galaxies, {size / 1e3:.0f} kB of JPEGs -> {args.out}")

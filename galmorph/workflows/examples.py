@@ -20,6 +20,10 @@ __all__ = ["classify_examples", "decision_path", "format_examples"]
 # questions make the line too long); then oddness for every galaxy.
 _SHOWN = (1, 2, 3, 4, 7)
 _ALWAYS = (6,)
+# Measured by benchmarks/gz2_release.py on the 33 gz2-1k galaxies also in the Kaggle data.
+_NOTE = ("In brackets: the GZ2 release's weighted vote fractions. They are not the Kaggle labels "
+         "the model learnt: for the same galaxies the release gives smooth about 0.2 more "
+         "(see 'galmorph models --card').")
 
 
 def decision_path(fractions, threshold=0.5):
@@ -107,7 +111,9 @@ def format_examples(table, width=120):
     then, along the galaxy's path down the tree (:func:`decision_path` on
     the model's fractions), the top answer of Q1, Q7, Q2, Q3 and Q4 where
     reached, as ``answer model (GZ2 volunteers)``; then Q6 (odd), ``p_merger``
-    and ``is_merger``.
+    and ``is_merger``. A last line says what the bracketed figures are: the
+    GZ2 release's weighted fractions, which lean to smooth against the Kaggle
+    labels the model learnt.
 
     Parameters
     ----------
@@ -122,7 +128,7 @@ def format_examples(table, width=120):
     Returns
     -------
     str
-        The header, the rule and one line per galaxy.
+        The header, the rule, one line per galaxy and the note.
     """
     pred = np.array([table[c] for c in schema.KAGGLE_COLUMNS]).T            # (N, 37)
     gz2 = np.array([table[f"gz2_{c}"] for c in schema.KAGGLE_COLUMNS]).T    # (N, 37)
@@ -138,4 +144,5 @@ def format_examples(table, width=120):
         lines.append(f"{row['asset_id']:>8d}  {row['gz2_class']:9s} {row['shows'][:24]:24s} "
                      f"{answers} | p_merger {row['p_merger']:.2f} "
                      f"({g[schema.column_index('merger')]:.2f}) {merger}")
+    lines.append(_NOTE)
     return "\n".join(lines)

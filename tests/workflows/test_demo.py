@@ -51,6 +51,7 @@ def test_reduced_demo_beats_the_mean_baseline_and_reruns(tmp_path):
     smooth = examples["gz2_class"] == "Er"
     assert (examples["Class1.1"][smooth] > examples["Class1.2"][smooth]).all()
     assert "model (GZ2 volunteers)" in proc.stdout
+    assert "not the Kaggle labels the model learnt" in proc.stdout
 
     # Again in the same folder (one short epoch): the data is reused, the run is fresh.
     proc = _demo(out, "--n", "600", "--epochs", "1", "--seed", "1", "--no-progress",
