@@ -4,8 +4,9 @@ Chooses galaxies of ``../shared/data/gz2-1k`` that span the GZ2 tree -- smooth
 (round, in-between, cigar), edge-on, barred, spiral, merger, ring, irregular
 and star/artifact -- taking in each class the ones the volunteers agreed on
 most (among equals, those classified by the most volunteers), copies their
-JPEGs byte for byte and writes ``examples.csv`` with their GZ2 identifiers, class and the 37 labels (Kaggle weighted fractions from the
-release's ``weighted_fraction`` columns). Rows that break the GZ2 tree are
+JPEGs byte for byte and writes ``examples.csv`` with their GZ2 identifiers,
+class and the 37 labels (the release's ``weighted_fraction`` columns in the
+Kaggle encoding). Rows that break the GZ2 tree are
 never chosen, nor galaxies whose JPEG is byte-identical to one under an
 ``--exclude`` folder: the same SDSS cutout in the Kaggle data the shipped model
 was trained and validated on (35 of gz2-1k's galaxies are).
