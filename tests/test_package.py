@@ -45,12 +45,13 @@ def test_version_matches_pyproject_and_citation():
 # Tests of several parts at once, beside the package-wide checks at the top of tests/.
 CROSS_CUTTING = {"workflows/test_browser.py",   # the HTML reports in a real headless browser
                  "test_package.py", "test_core_deps.py", "test_docs.py", "test_benchmarks.py",
-                 "test_cuda.py"}
+                 "test_cuda.py", "test_tools.py"}   # the last: the maintainers' tools/
 
 
 def test_tests_mirror_the_modules():
     """tests/<subpackage>/test_<module>.py tests galmorph/<subpackage>/<module>.py (or its
-    private _<module>.py); test_<subpackage>.py there tests the subpackage's own namespace."""
+    private _<module>.py, or a small subpackage <module>/ with no test folder of its own);
+    test_<subpackage>.py there tests the subpackage's own namespace."""
     tests = Path(__file__).resolve().parent
     package = Path(galmorph.__file__).resolve().parent
     found = sorted(tests.rglob("test_*.py"))
@@ -63,5 +64,7 @@ def test_tests_mirror_the_modules():
         stem = path.stem[len("test_"):]
         assert (folder / "__init__.py").is_file(), f"{rel}: galmorph has no {folder.name}/"
         assert (stem == folder.name or (folder / f"{stem}.py").is_file()
-                or (folder / f"_{stem}.py").is_file() or (folder / f"_{stem}").is_dir()), \
+                or (folder / f"_{stem}.py").is_file() or (folder / f"_{stem}").is_dir()
+                or ((folder / stem / "__init__.py").is_file()
+                    and not (tests / path.relative_to(tests).parent / stem).is_dir())), \
             f"{rel} names no module of galmorph/{folder.relative_to(package.parent)}"
