@@ -44,7 +44,8 @@ def add_parser(subparsers):
     from galmorph.data._validate import ON_ERROR
 
     p.add_argument("--on-error", dest="on_error", default="raise", choices=ON_ERROR,
-                   help="unreadable image while preparing DATA: stop or leave it out "
+                   help="unreadable image while preparing DATA, or a galaxy also in an earlier DATA "
+                        "folder: stop or leave it out "
                         "(default: raise)")
     add_progress(p)
     p.set_defaults(func=run)

@@ -47,8 +47,9 @@ _HELP = {
     "size": "side of the images the network sees, pixels (default: the model's input size, 80)",
     "cache": "preprocessing cache folder, built when missing and reused otherwise; one data "
              "folder only (default: under the galmorph cache directory)",
-    "on_error": "a bad label row or image: stop with an error naming it, or skip it and list "
-                "it in the skip report",
+    "on_error": "a bad label row or image, or a galaxy also in an earlier data folder: stop "
+                "with an error naming it, or skip it (bad rows and images are listed in the "
+                "skip report)",
     "flavour": "GZ2-release vote fractions used as labels",
     "report": "write the skip report of the data here (CSV for *.csv, else text; default: "
               "none)",

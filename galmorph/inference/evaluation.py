@@ -64,7 +64,7 @@ def _open_data(data, preprocessing, progress, on_error="raise", cache_dir=None):
     if isinstance(data, (list, tuple)):
         caches = cache_dir if isinstance(cache_dir, (list, tuple)) else [None] * len(data)
         return cache.combine([_open_data(d, preprocessing, progress, on_error, c)
-                              for d, c in zip(data, caches)])
+                              for d, c in zip(data, caches)], on_error=on_error)
     if isinstance(data, cache.PreparedData):
         prepared = data
     else:

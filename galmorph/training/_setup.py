@@ -79,7 +79,7 @@ def prepare_data(config, progress):
         if d.labels is None:
             raise DataError(f"{folder} has no labels (no training_solutions_rev1.csv or GZ2 "
                             f"vote table): training needs labelled galaxies")
-    return combine(datas)
+    return combine(datas, on_error=config.on_error)
 
 
 def resolve_run(config, data, out, world_size=1):

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from galmorph import schema
-from galmorph.data.cache import default_cache_path, open_prepared, prepare
-from galmorph.data.catalogs import find_images
+from galmorph.data.cache import combine, default_cache_path, open_prepared, prepare
+from galmorph.data.catalogs import CatalogWarning, find_images
 from galmorph.data.images import crop_and_resize
 from galmorph.errors import DataError
 from galmorph.labels import conditional_to_weighted
@@ -383,6 +383,47 @@ def test_interrupt_then_resume(tmp_path, sig):
     assert data.meta["resumed_from"] >= 30 and len(data) == n
     ref = crop_and_resize(one)
     assert all(np.array_equal(img, ref) for img in data.images)  # no row left blank
+
+
+def _two_folders_sharing_a_galaxy(tmp_path):
+    """Two Kaggle folders; galaxy 200001 of the second is galaxy 100002 of the first (same JPEG)."""
+    first = make_kaggle(tmp_path / "a", n=4)
+    second = make_kaggle(tmp_path / "b", ids=[200000, 200001, 200002])
+    for gid in (200000, 200002):   # other galaxies than the first folder's
+        Image.fromarray(_galaxy(gid)).save(second / "images_training_rev1" / f"{gid}.jpg",
+                                           quality=90)
+    shared = second / "images_training_rev1" / "200001.jpg"
+    shared.write_bytes((first / "images_training_rev1" / "100002.jpg").read_bytes())
+    return [prepare(f, cache_dir=tmp_path / f"cache-{f.name}", progress=False)
+            for f in (first, second)]
+
+
+def test_combine_refuses_or_skips_a_galaxy_in_two_folders(tmp_path):
+    datas = _two_folders_sharing_a_galaxy(tmp_path)
+    with pytest.raises(DataError, match=r"1 galaxy is in two data folders") as err:
+        combine(datas)
+    message = str(err.value)
+    assert "galaxy 200001 of" in message and "is galaxy 100002 of" in message
+    assert "--on-error skip" in message
+    with pytest.warns(CatalogWarning, match="left out 1 galaxy whose"):
+        both = combine(datas, on_error="skip")
+    assert both.ids.tolist() == [100000, 100001, 100002, 100003, 200000, 200002]
+    assert [p["n"] for p in both.parts] == [4, 2] and both.folder_index.tolist() == [0] * 4 + [1] * 2
+    assert np.array_equal(both.images[5], datas[1].images[2])
+    assert np.array_equal(both.labels[5], datas[1].labels[2])
+    assert both.meta["skipped"][-1][0] == "200001"
+
+
+def test_train_on_two_folders_sharing_a_galaxy_names_the_flag(tmp_path):
+    datas = _two_folders_sharing_a_galaxy(tmp_path)
+    folders = [d.meta["source"] for d in datas]
+    env = {**os.environ, "GALMORPH_CACHE_DIR": str(tmp_path / "user-cache")}
+    proc = subprocess.run([sys.executable, "-m", "galmorph", "train", *folders, "--model", "cnn",
+                           "--epochs", "1", "--out", str(tmp_path / "run"), "--no-progress"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode != 0
+    assert "galaxy 200001 of" in proc.stderr and "--on-error skip" in proc.stderr
+    assert not (tmp_path / "run" / "last.pt").exists()
 
 
 def _cli(*args, env=None):
