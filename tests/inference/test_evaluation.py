@@ -233,3 +233,13 @@ def test_cli_table_in_process(env, capsys):
         assert f"baseline: {name}" in text
     assert "id<=115083 (4)" in text and "12 galaxies" in text
     assert "Q11" in text and "merger" in text
+    assert result["labels_note"] is None and "labels     " not in text   # Kaggle labels
+
+
+@pytest.mark.realdata
+def test_cli_says_what_gz2_release_labels_are(gz2_1k, tmp_path):
+    proc = _cli(gz2_1k, "--split", "all", "--on-error", "skip", "--no-progress",
+                env_vars={"GALMORPH_CACHE_DIR": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr
+    assert "labels     GZ2 release vote fractions, not the Kaggle challenge's labels" in proc.stdout
+    assert "987 galaxies" in proc.stdout
