@@ -18,7 +18,6 @@ This script measures how far apart the two are:
     python benchmarks/gz2_release.py [--data ../shared/data] [--model PATH]
 """
 import argparse
-import hashlib
 import warnings
 from pathlib import Path
 
@@ -27,10 +26,6 @@ import numpy as np
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 KAGGLE = ("gz-kaggle-5k", "gz-kaggle-partial-3k")
 FLAVOURS = ("weighted_fraction", "debiased")
-
-
-def _digest(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _rmse(a, b):
@@ -47,6 +42,7 @@ def main():
 
     from galmorph import MorphologyClassifier, schema
     from galmorph.data.catalogs import read_gz2, read_kaggle
+    from galmorph.models.checkpoint import sha256_of
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the rows that break the tree are counted below
@@ -56,15 +52,15 @@ def main():
     by_digest = {}
     for name, cat in zip(KAGGLE, kaggle):
         for gid, path, row in zip(cat.ids, cat.paths, np.asarray(cat.labels, float)):
-            by_digest[_digest(path)] = (name, int(gid), row)
+            by_digest[sha256_of(path)] = (name, int(gid), row)
 
     print(f"gz2-1k against the Kaggle labels; data {args.data}")
     print("\n1. the same galaxies in both (byte-identical JPEGs)")
     shared = {}
     for flavour, cat in release.items():
-        pairs = [(int(i), by_digest[_digest(p)], row) for i, p, row
-                 in zip(cat.ids, cat.paths, np.asarray(cat.labels, float))
-                 if _digest(p) in by_digest]
+        digests = [sha256_of(p) for p in cat.paths]
+        pairs = [(int(i), by_digest[d], row) for i, d, row
+                 in zip(cat.ids, digests, np.asarray(cat.labels, float)) if d in by_digest]
         shared[flavour] = {i for i, _, _ in pairs}
         k = np.stack([m[2] for _, m, _ in pairs])
         g = np.stack([row for _, _, row in pairs])

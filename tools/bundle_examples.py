@@ -15,7 +15,6 @@ was trained and validated on (35 of gz2-1k's galaxies are).
         --exclude ../shared/data/gz-kaggle-5k --exclude ../shared/data/gz-kaggle-partial-3k
 """
 import argparse
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import pandas as pd
 
 from galmorph import schema
 from galmorph.labels import check_labels, gz2_to_kaggle
+from galmorph.models.checkpoint import sha256_of
 
 #: (what it shows, rule on gz2_class, column to rank by, how many)
 PICKS = [
@@ -42,10 +42,6 @@ PICKS = [
 ]
 
 
-def _digest(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="the gz2-1k folder")
@@ -58,9 +54,9 @@ def main():
     labels = gz2_to_kaggle(table, "weighted_fraction")           # (N, 37)
     ok = np.ones(len(table), dtype=bool)
     ok[check_labels(labels).bad_rows] = False
-    seen = {_digest(p) for folder in args.exclude for p in folder.rglob("*.jpg")}
+    seen = {sha256_of(p) for folder in args.exclude for p in folder.rglob("*.jpg")}
     shared = table["asset_id"].map(
-        lambda a: _digest(args.source / "images" / f"{int(a)}.jpg") in seen).to_numpy()
+        lambda a: sha256_of(args.source / "images" / f"{int(a)}.jpg") in seen).to_numpy()
     ok &= ~shared
     if args.exclude:
         print(f"left out {int(shared.sum())} galaxies also under "

@@ -1,15 +1,10 @@
 """The example galaxies that ship in galmorph/data/examples (galmorph.data.examples)."""
-import hashlib
-
 import numpy as np
 
 from galmorph.data.examples import EXAMPLES_DIR, example_galaxies
 from galmorph.labels import check_labels
+from galmorph.models.checkpoint import sha256_of
 from galmorph.schema import KAGGLE_COLUMNS
-
-
-def _digest(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_examples_table_lists_every_shipped_jpeg_with_whole_labels():
@@ -23,7 +18,7 @@ def test_examples_table_lists_every_shipped_jpeg_with_whole_labels():
 def test_no_example_is_a_galaxy_the_shipped_model_saw(kaggle_5k, partial_3k):
     # The demo classifies these to show the model on galaxies it has not met: none may be
     # byte for byte an image of the Kaggle folders it was trained and validated on.
-    seen = {_digest(p) for folder in (kaggle_5k, partial_3k) for p in folder.rglob("*.jpg")}
+    seen = {sha256_of(p) for folder in (kaggle_5k, partial_3k) for p in folder.rglob("*.jpg")}
     assert len(seen) > 7_000
-    shared = sorted(p.name for p in EXAMPLES_DIR.glob("*.jpg") if _digest(p) in seen)
+    shared = sorted(p.name for p in EXAMPLES_DIR.glob("*.jpg") if sha256_of(p) in seen)
     assert not shared, f"example galaxies also in the training data: {shared}"
