@@ -1,7 +1,8 @@
 """What averaging buys: score trained models and their ensemble on one validation split.
 
 Each checkpoint, then the mean of all of them (:mod:`galmorph.models.ensemble`,
-saved and reloaded in float16 as a shipped file would be), is scored on the
+saved and reloaded in float16 as a shipped file would be, or in ``--dtype int8``
+or ``float32``), is scored on the
 shipped model's validation split of gz-kaggle-5k plus gz-kaggle-partial-3k, over
 the known labels: overall and on the unselected part (5k IDs <= 115091 plus every
 partial-3k galaxy), with 95 % bootstrap intervals. Give ``shipped`` for the
@@ -10,6 +11,7 @@ card's IDs; ``galmorph train --split-seed 0`` on the same two folders holds them
 
     python benchmarks/ensemble_gain.py shipped runs/frontier/resnet18-tailored/best.pt
     python benchmarks/ensemble_gain.py runs/m0/best.pt runs/m1/best.pt runs/m2/best.pt
+    python benchmarks/ensemble_gain.py --dtype int8 runs/m{0,1,2,4,5,6}/best.pt
 """
 import argparse
 import json
@@ -38,6 +40,8 @@ def main():
     parser.add_argument("checkpoints", nargs="+",
                         help="checkpoint files, or 'shipped' for the shipped model")
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
+    parser.add_argument("--dtype", choices=("float16", "int8", "float32"), default="float16",
+                        help="how the ensemble's file stores its weights (default: float16)")
     args = parser.parse_args()
 
     from galmorph.data.cache import combine, prepare
@@ -67,9 +71,9 @@ def main():
         rows.append((str(path), *_score(path, data, val_ids, unselected)))
     with tempfile.TemporaryDirectory() as tmp:
         file = save_checkpoint(Path(tmp) / "ensemble.pt", ensemble, preprocessing=prep,
-                               dtype=torch.float16)
+                               dtype=getattr(torch, args.dtype))
         size = file.stat().st_size
-        rows.append((f"mean of the {len(paths)} (float16 file, {size / 1e6:.1f} MB)",
+        rows.append((f"mean of the {len(paths)} ({args.dtype} file, {size / 1e6:.1f} MB)",
                      *_score(file, data, val_ids, unselected)))
     for name, result, part in rows:
         lo, hi = result["rmse_ci95"]

@@ -7,6 +7,14 @@ schema version, the galmorph version, the preprocessing the model expects
 (``{"crop": 224, "size": 80}``), free-form ``meta`` and, optionally, optimizer,
 scheduler and training-loop state for resuming.
 
+Weights may be stored smaller than they train (``save_checkpoint(dtype=...)``):
+``torch.float16`` halves the file, and ``torch.int8`` quarters it, keeping each
+weight matrix and convolution kernel as int8 with one float32 scale per output
+channel (symmetric, ``w = q * scale``) and everything else (biases, norms) as
+float16. Loading turns them back into the model's float32. An int8 file is
+format version 2, which a galmorph that reads only version 1 refuses with
+"upgrade galmorph" rather than misreading it.
+
 It is read with ``torch.load(weights_only=True)``: a checkpoint is data and
 loading one never runs code, so a checkpoint from a stranger is safe to open.
 Writing goes to a temporary file in the same folder, which is fsynced and then
@@ -34,7 +42,10 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "Checkpoint", "save_checkpoint", "load_ch
 
 #: Marker stored in every checkpoint, to tell it from other torch files.
 FORMAT = "galmorph-checkpoint"
-FORMAT_VERSION = 1
+#: The newest checkpoint format this galmorph writes and reads (2 adds int8 weights).
+FORMAT_VERSION = 2
+# Files without int8 weights keep format 1, so a galmorph that reads only 1 still opens them.
+_PLAIN_FORMAT_VERSION = 1
 
 
 @dataclass
@@ -103,6 +114,51 @@ def _stored(tensor, dtype):
     return tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor
 
 
+def _quantized(state_dict):
+    """int8 weights with per-output-channel scales, other floats in float16.
+
+    Returns ``(state_dict, scales)``: every floating tensor of two or more
+    dimensions (linear weights, convolution kernels) becomes int8 ``q`` with
+    ``scales[key]`` of shape ``(out_channels,)`` such that ``q * scale``
+    (broadcast over the other dimensions) is within half a step of it.
+    """
+    stored, scales = {}, {}
+    for key, tensor in state_dict.items():
+        tensor = tensor.detach().cpu()
+        if not tensor.is_floating_point() or tensor.dim() < 2:
+            stored[key] = _stored(tensor, torch.float16)
+            continue
+        flat = tensor.float().reshape(tensor.shape[0], -1)
+        scale = flat.abs().amax(dim=1) / 127
+        scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # an all-zero channel
+        stored[key] = torch.round(flat / scale[:, None]).clamp(-127, 127).to(torch.int8) \
+            .reshape(tensor.shape)
+        scales[key] = scale
+    return stored, scales
+
+
+def _dequantized(path, state_dict, scales):
+    """The float32 weights of an int8 file; a damaged scale table is a CheckpointError."""
+    if not isinstance(scales, dict):
+        raise CheckpointError(f"{path} is a damaged galmorph checkpoint: int8_scales should be "
+                              f"a dict")
+    weights = dict(state_dict)
+    for key, scale in scales.items():
+        q = weights.get(key)
+        if not isinstance(q, torch.Tensor) or q.dtype != torch.int8 \
+                or not isinstance(scale, torch.Tensor) or not scale.is_floating_point() \
+                or scale.shape != q.shape[:1]:
+            raise CheckpointError(
+                f"{path} is a damaged galmorph checkpoint: the int8 weight {key!r} and its "
+                f"scales do not match; re-copy the file or save it again")
+        weights[key] = q.float() * scale.float().reshape(-1, *([1] * (q.dim() - 1)))
+    stray = [k for k, v in weights.items() if isinstance(v, torch.Tensor) and v.dtype == torch.int8]
+    if stray:
+        raise CheckpointError(f"{path} is a damaged galmorph checkpoint: int8 weights without "
+                              f"scales ({', '.join(stray[:3])})")
+    return weights
+
+
 def save_checkpoint(path, model, *, preprocessing, optimizer_state=None, scheduler_state=None,
                     train_state=None, meta=None, dtype=None):
     """Write ``model`` and its context to ``path`` atomically.
@@ -122,9 +178,10 @@ def save_checkpoint(path, model, *, preprocessing, optimizer_state=None, schedul
     meta : dict, optional
         Free-form plain data (metrics, data source, ...).
     dtype : torch.dtype, optional
-        Store the floating-point weights in this type, e.g. ``torch.float16``
-        for a file half the size (loading casts them back to the model's
-        float32). Default: as they are.
+        Store the floating-point weights in this type: ``torch.float16`` for a
+        file half the size, ``torch.int8`` for a quarter (per-channel scaled
+        int8 weights, float16 for the rest; see the module docstring). Loading
+        turns them back into the model's float32. Default: as they are.
 
     Returns
     -------
@@ -144,12 +201,20 @@ def save_checkpoint(path, model, *, preprocessing, optimizer_state=None, schedul
     if config is None or not hasattr(config, "name"):
         raise TypeError(f"cannot save {type(model).__name__}: not a galmorph model "
                         f"(no .config with a name); build it with galmorph.models.build_model")
+    if dtype not in (None, torch.float32, torch.float16, torch.bfloat16, torch.int8):
+        raise TypeError(f"cannot store weights as {dtype}: use torch.float16, torch.bfloat16, "
+                        f"torch.int8 or None")
+    if dtype == torch.int8:
+        state_dict, scales = _quantized(model.state_dict())
+    else:
+        state_dict = {k: _stored(v, dtype) for k, v in model.state_dict().items()}
+        scales = None
     payload = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": FORMAT_VERSION if scales is not None else _PLAIN_FORMAT_VERSION,
         "model": config.name,
         "config": _plain(asdict(config), "config"),
-        "state_dict": {k: _stored(v, dtype) for k, v in model.state_dict().items()},
+        "state_dict": state_dict,
         "schema_version": schema.SCHEMA_VERSION,
         "galmorph_version": __version__,
         "preprocessing": _plain(dict(preprocessing), "preprocessing"),
@@ -158,6 +223,8 @@ def save_checkpoint(path, model, *, preprocessing, optimizer_state=None, schedul
         "scheduler_state": _plain(scheduler_state, "scheduler_state"),
         "train_state": _plain(train_state, "train_state"),
     }
+    if scales is not None:
+        payload["int8_scales"] = scales
     with atomic_open(path, "wb") as fh:
         torch.save(payload, fh)
     return path
@@ -322,8 +389,10 @@ def load_checkpoint(path, map_location="cpu", expected_model=None):
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: cannot rebuild the {data['model']!r} model from its "
                               f"stored config ({exc})") from None
+    scales = data.get("int8_scales")
+    weights = _dequantized(path, data["state_dict"], {} if scales is None else scales)
     try:
-        model.load_state_dict(data["state_dict"], strict=True)
+        model.load_state_dict(weights, strict=True)
     except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
         detail = " ".join(str(exc).split())
         raise CheckpointError(f"{path}: the weights do not fit the stored {data['model']!r} "

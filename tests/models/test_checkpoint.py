@@ -216,3 +216,47 @@ def test_unknown_model_damaged_entries_and_newer_format(cnn_ckpt):
     _rewrite(path, model="cnn", format_version=99)
     with pytest.raises(CheckpointError, match=r"cnn\.pt uses checkpoint format 99.*upgrade"):
         load_checkpoint(path)
+
+
+def test_int8_storage_quarters_the_file_and_stays_within_half_a_step(tmp_path):
+    model = build_model("resnet18-cpu").eval()
+    with torch.no_grad():
+        model.fc[-1].weight[3].zero_()  # an all-zero output channel must survive
+    full = save_checkpoint(tmp_path / "fp32.pt", model, preprocessing=PREP)
+    half = save_checkpoint(tmp_path / "fp16.pt", model, preprocessing=PREP, dtype=torch.float16)
+    small = save_checkpoint(tmp_path / "int8.pt", model, preprocessing=PREP, dtype=torch.int8)
+    assert small.stat().st_size < 0.3 * full.stat().st_size
+    raw = torch.load(small, weights_only=True)
+    assert raw["format_version"] == 2
+    assert torch.load(half, weights_only=True)["format_version"] == 1  # older readers keep them
+    conv = "conv1.weight"
+    assert raw["state_dict"][conv].dtype == torch.int8
+    assert raw["int8_scales"][conv].shape == (model.conv1.weight.shape[0],)
+    assert raw["state_dict"]["bn1.weight"].dtype == torch.float16
+    ckpt = load_checkpoint(small)
+    got, want = ckpt.model.state_dict(), model.state_dict()
+    for key, scale in raw["int8_scales"].items():
+        step = scale.reshape(-1, *([1] * (want[key].dim() - 1)))
+        assert ((got[key] - want[key]).abs() <= step / 2 + 1e-7).all(), key
+    assert torch.equal(got["fc.3.weight"][3], torch.zeros_like(want["fc.3.weight"][3]))
+    with torch.no_grad():
+        torch.testing.assert_close(ckpt.model(_images()), model(_images()), atol=2e-2, rtol=0)
+
+
+def test_damaged_int8_file_and_unknown_storage_type(tmp_path):
+    model = build_model("cnn", channels=(8, 16, 32), hidden=32).eval()
+    path = save_checkpoint(tmp_path / "q.pt", model, preprocessing=PREP, dtype=torch.int8)
+    scales = torch.load(path, weights_only=True)["int8_scales"]
+    key = next(iter(scales))
+    _rewrite(path, int8_scales={**scales, key: scales[key][:-1]})
+    with pytest.raises(CheckpointError, match=rf"q\.pt is a damaged .*{key!r}.*do not match"):
+        load_checkpoint(path)
+    _rewrite(path, int8_scales={k: v for k, v in scales.items() if k != key})
+    with pytest.raises(CheckpointError, match=rf"q\.pt is a damaged .*without scales \({key}"):
+        load_checkpoint(path)
+    _rewrite(path, int8_scales=[1.0])
+    with pytest.raises(CheckpointError, match=r"q\.pt is a damaged .*int8_scales should be"):
+        load_checkpoint(path)
+    with pytest.raises(TypeError, match=r"torch\.int16.*torch\.int8"):
+        save_checkpoint(tmp_path / "x.pt", model, preprocessing=PREP, dtype=torch.int16)
+    assert not (tmp_path / "x.pt").exists()
