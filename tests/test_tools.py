@@ -37,9 +37,16 @@ def test_ship_model_refuses_members_that_do_not_share_a_split(tmp_path):
     for k, val_ids in enumerate(([1, 2, 3], [1, 2, 4])):
         run = tmp_path / f"m{k}"
         run.mkdir()
-        (run / "config.json").write_text(json.dumps({"data": ["a", "b"], "seed": k}))
+        (run / "config.json").write_text(json.dumps({
+            "data": ["a", "b"], "cache": [None, None], "seed": k, "model": "resnet18-cpu",
+            "plateau_patience": 5, "lr": 1e-3, "batch_size": 64}))
         (run / "split.json").write_text(json.dumps({"val_ids": val_ids}))
         runs.append(run)
     proc = _tool("ship_model.py", *runs, "--command", "galmorph train ...")
     assert proc.returncode == 2
     assert f"{runs[1]} was trained on other data or another split than {runs[0]}" in proc.stderr
+    # A member from an earlier commit that shipped no model is refused, naming the flag.
+    proc = _tool("ship_model.py", runs[0], "--command", "galmorph train ...",
+                 "--shipped-member", "4b825dc642cb6eb9a060e54bf8d69288fbee4904")
+    assert proc.returncode == 2
+    assert "--shipped-member 4b825dc642cb6eb9a060e54bf8d69288fbee4904: fatal" in proc.stderr

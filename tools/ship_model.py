@@ -5,11 +5,14 @@
 
 Several run folders (trained on the same data and split) ship as one ensemble,
 the mean of their ``best.pt`` (:mod:`galmorph.models.ensemble`).
+``--shipped-member COMMIT`` adds the model shipped at an earlier commit (read
+from git, with its card) as a member; ``--dtype int8`` stores the weights as
+int8 with one scale per output channel, half the size of float16.
 
 1. Writes ``galmorph/weights/gz2_resnet18_cpu.pt``: the run's ``best.pt`` (or
-   the ensemble of the runs') as float16 weights with its preprocessing, the
+   the ensemble of the runs') as float16 (or int8) weights with its preprocessing, the
    exact commands, git commit, data and split in its meta (no optimizer state).
-2. Scores *that file* (float16 weights, as users get them) on the run's
+2. Scores *that file* (its stored weights, as users get them) on the run's
    validation split, over the known cells: overall, on the unselected part
    (gz-kaggle-5k IDs <= 115091 plus every gz-kaggle-partial-3k galaxy), per
    question, with intervals and baselines, without and with d8 TTA; and the
@@ -18,10 +21,13 @@ the mean of their ``best.pt`` (:mod:`galmorph.models.ensemble`).
    of the weights) and ``docs/model_card.rst`` (:func:`galmorph.models.card.format_card`).
 """
 import argparse
+import dataclasses
 import json
 import os
 import platform
+import shlex
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -64,24 +70,114 @@ LIMITS = [
     "The outputs are not calibrated probabilities; the classification bias with redshift that "
     "GZ2 shows is learnt with them.",
     "Weights are stored as float16; predictions agree with the float32 weights to about 1e-3.",
-    "At 80 px, smooth cigar-shaped galaxies can be taken for edge-on disks: `galmorph demo`'s "
-    "two cigar-shaped (Ec) examples get 0.60 and 0.74 for features or disk, where the GZ2 "
-    "release gives 0.39 and 0.43 (part of that gap is the difference between the two label "
-    "sets, above).",
 ]
+CIGAR = ("At 80 px, smooth cigar-shaped galaxies can be taken for edge-on disks: `galmorph "
+         "demo`'s two cigar-shaped (Ec) examples get {model} for features or disk, where the GZ2 "
+         "release gives {release} (part of that gap is the difference between the two label "
+         "sets, above).")
 CITE = ("Cite galmorph (CITATION.cff), Willett et al. (2013, MNRAS 435, 2835) for Galaxy Zoo 2 "
         "and its classifications, Dieleman, Willett & Dambre (2015, MNRAS 450, 1441) for the "
         "tree normalisation and rotation augmentation, and He et al. (2016) for ResNet.")
 
 
-def _shape(config):
-    """The network's widths in words: resnet18-cpu is half width unless --model-option says."""
-    width = (config.get("model_options") or {}).get("width", 32)
+def _network(model, config):
+    """One network in words, its parenthesis left open for the head."""
+    width = config.get("width", 64)
     if width == 32:
-        return " (ResNet-18 at half width, 32-256 channels, a quarter of its compute"
+        return f"{model} (ResNet-18 at half width, 32-256 channels, a quarter of its compute"
     full = ", torchvision's full width" if width == 64 else ""
-    return (f" with --model-option width={width} (ResNet-18 at {width}-{8 * width} "
+    return (f"{model} with --model-option width={width} (ResNet-18 at {width}-{8 * width} "
             f"channels{full}, with its max-pooled stem")
+
+
+def _head(config):
+    return (f"tailored head: Linear({8 * config.get('width', 64)}, {config['head_hidden']}), "
+            f"ReLU, dropout {config['dropout']:g}, Linear({config['head_hidden']}, 37), "
+            f"per-question softmax down the GZ2 tree)")
+
+
+def _recipe_lead(members):
+    """The networks of the recipe: one, several seeds of one, or groups of different widths."""
+    groups = {}
+    for m in members:
+        groups.setdefault(m["width"], []).append(m)
+    if len(members) == 1:
+        m = members[0]
+        return f"{_network(m['model'], m['net'])}; {_head(m['net'])}"
+    if len(groups) == 1:
+        m = members[0]
+        return (f"the mean of {len(members)} runs with different --seed and the same split, "
+                f"each {_network(m['model'], m['net'])}; {_head(m['net'])}")
+    parts = [f"{len(g)} {'runs with different --seed' if len(g) > 1 else 'run'} of "
+             f"{_network(g[0]['model'], g[0]['net'])}; {_head(g[0]['net'])}"
+             for g in groups.values()]
+    return f"the mean of {len(members)} runs with the same split: " + " and ".join(parts)
+
+
+def _flag(command, flag, default):
+    """The value of ``flag`` in a shell command, or ``default``."""
+    words = shlex.split(command.split(" (")[0])
+    return type(default)(words[words.index(flag) + 1]) if flag in words else default
+
+
+def _run_member(run, commit):
+    """A member from a training run folder: its config and split (the rest by :func:`_load_run`)."""
+    config = json.loads((run / "config.json").read_text())
+    split = json.loads((run / "split.json").read_text())
+    return {"run": run, "model": config["model"], "data": [Path(d).name for d in config["data"]],
+            "folders": [Path(d) for d in config["data"]], "cache": config["cache"],
+            "config": config, "split": split, "val_ids": split["val_ids"],
+            "seed": config["seed"], "plateau_patience": config["plateau_patience"],
+            "git_commit": commit, "machine": _machine(config.get("resolved_precision", "fp32")),
+            "command": None, "source": str(run)}
+
+
+def _load_run(member):
+    """Add a run member's best checkpoint, its time and its epochs (metrics.csv)."""
+    run = member["run"]
+    rows = [line.split(",") for line in (run / "metrics.csv").read_text().split()[1:]]
+    ckpt = load_checkpoint(run / "best.pt")
+    member.update(ckpt=ckpt, net=ckpt.config, width=ckpt.config.get("width"),
+                  seconds=float(rows[-1][5]) if rows else 0.0, epochs=len(rows),
+                  best_epoch=ckpt.meta.get("epoch"))
+    return member
+
+
+def _shipped_member(commit, parser):
+    """A member from the model shipped at an earlier galmorph commit (weights and card, from git)."""
+    from galmorph.training.config import TrainConfig
+
+    with tempfile.TemporaryDirectory(prefix="galmorph-member-") as tmp:
+        files = {}
+        for ext in ("pt", "json"):
+            proc = subprocess.run(
+                ["git", "show", f"{commit}:galmorph/weights/{SHIPPED_MODEL}.{ext}"],
+                cwd=ROOT, capture_output=True)
+            if proc.returncode != 0:
+                parser.error(f"--shipped-member {commit}: {proc.stderr.decode().strip()}")
+            files[ext] = Path(tmp) / f"member.{ext}"
+            files[ext].write_bytes(proc.stdout)
+        card = json.loads(files["json"].read_text())
+        if sha256_of(files["pt"]) != card["sha256"]:
+            parser.error(f"--shipped-member {commit}: its weights do not match its card's sha256")
+        ckpt = load_checkpoint(files["pt"])
+    if ckpt.name == "ensemble":
+        parser.error(f"--shipped-member {commit}: that model is an ensemble; give its members")
+    tr, command = card["training"], card["training"]["command"]
+    commit = subprocess.run(["git", "rev-parse", commit], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    defaults = TrainConfig()
+    return {"ckpt": ckpt, "model": ckpt.name, "net": ckpt.config,
+            "width": ckpt.config.get("width"), "data": [d["name"] for d in tr["data"]],
+            "config": None, "recipe": tr["recipe"], "split": card["split"],
+            "val_ids": card["split"]["val_ids"],
+            "seed": _flag(command, "--seed", defaults.seed),
+            "plateau_patience": _flag(command, "--plateau-patience", defaults.plateau_patience),
+            "seconds": float(tr["seconds"]), "epochs": int(tr["epochs"]),
+            "best_epoch": ckpt.meta.get("epoch"), "git_commit": tr["git_commit"],
+            "machine": tr["machine"],
+            "command": f"{command} (the model shipped at galmorph commit {commit})",
+            "source": f"--shipped-member {commit}"}
 
 
 def _machine(precision):
@@ -106,6 +202,21 @@ def _git_commit():
         return "unknown"
 
 
+def _cigar_limit(path):
+    """The cigar-shaped limit, with what the model at ``path`` says of the demo's Ec examples."""
+    from galmorph.astro.classifier import MorphologyClassifier
+    from galmorph.data.examples import example_galaxies
+
+    galaxies = example_galaxies()
+    cigars = galaxies[galaxies["gz2_class"] == "Ec"]
+    pred = MorphologyClassifier(path, progress=False).predict(cigars)
+
+    def both(values):
+        return " and ".join(f"{v:.2f}" for v in values)
+
+    return CIGAR.format(model=both(pred["Class1.2"]), release=both(cigars["gz2_Class1.2"]))
+
+
 def _part(result):
     return {k: result[k] for k in ("n_galaxies", "rmse", "rmse_ci95", "baselines")}
 
@@ -119,37 +230,49 @@ def main():
                         help="a command that trained the run, in order (repeat for resumes)")
     parser.add_argument("--commit", default=None, help="galmorph commit the run was trained "
                         "with (default: HEAD)")
+    parser.add_argument("--shipped-member", action="append", default=[], metavar="COMMIT",
+                        help="add the model shipped at this earlier galmorph commit as a member "
+                             "(its weights and card are read from git; it must share the split)")
+    parser.add_argument("--dtype", choices=("float16", "int8"), default="float16",
+                        help="how the shipped file stores the weights (default: float16; int8 "
+                             "keeps one scale per output channel and is half the size)")
     args = parser.parse_args()
 
-    configs = [json.loads((run / "config.json").read_text()) for run in args.run]
-    splits = [json.loads((run / "split.json").read_text()) for run in args.run]
-    for run, config, split in zip(args.run[1:], configs[1:], splits[1:]):
-        if split["val_ids"] != splits[0]["val_ids"] or config["data"] != configs[0]["data"]:
-            parser.error(f"{run} was trained on other data or another split than "
-                         f"{args.run[0]}; an ensemble's members must share both")
-    config, split = configs[0], splits[0]
-    metrics = [[line.split(",") for line in (run / "metrics.csv").read_text().split()[1:]]
-               for run in args.run]
-    bests = [load_checkpoint(run / "best.pt") for run in args.run]
+    commit = args.commit or _git_commit()
+    members = [_run_member(run, commit) for run in args.run]
+    members += [_shipped_member(c, parser) for c in args.shipped_member]
+    first = members[0]
+    config, split = first["config"], first["split"]
+    for m in members[1:]:
+        if m["val_ids"] != first["val_ids"] or m["data"] != first["data"]:
+            parser.error(f"{m['source']} was trained on other data or another split than "
+                         f"{first['source']}; an ensemble's members must share both")
+        if m["config"] is None and f"Adam lr {config['lr']:g}, batch {config['batch_size']}," \
+                not in m["recipe"]:
+            parser.error(f"{m['source']} was trained with another learning rate or batch than "
+                         f"{first['source']}; this card's recipe could not describe it")
+    members = [_load_run(m) if "run" in m else m for m in members]
+    bests = [m["ckpt"] for m in members]
     best = bests[0]
     model = best.model if len(bests) == 1 else ensemble_checkpoints(bests)[0]
-    epochs = [b.meta.get("epoch") for b in bests]
-    folders = [Path(d) for d in config["data"]]
+    epochs = [m["best_epoch"] for m in members]
+    folders = first["folders"]
+    commands = args.command + [m["command"] for m in members if m["command"]]
+    machines = list(dict.fromkeys(m["machine"] for m in members))
+    dtype = getattr(torch, args.dtype)
     WEIGHTS_DIR.mkdir(exist_ok=True)
     final = WEIGHTS_DIR / f"{SHIPPED_MODEL}.pt"
     target = WEIGHTS_DIR / f"{SHIPPED_MODEL}.candidate.pt"  # renamed once its card is written
     card_path = WEIGHTS_DIR / f"{SHIPPED_MODEL}.json"
-    meta = {"commands": args.command, "git_commit": args.commit or _git_commit(),
+    meta = {"commands": commands, "git_commit": commit,
             "data": [f.name for f in folders], "val_ids": split["val_ids"],
-            "epoch": epochs if len(epochs) > 1 else epochs[0],
-            "trained_on": _machine(config.get("resolved_precision", "fp32"))}
-    save_checkpoint(target, model, preprocessing=best.preprocessing, meta=meta,
-                    dtype=torch.float16)
+            "epoch": epochs if len(epochs) > 1 else epochs[0], "trained_on": "; ".join(machines)}
+    save_checkpoint(target, model, preprocessing=best.preprocessing, meta=meta, dtype=dtype)
     shipped = load_checkpoint(target)
 
     datas = [prepare(f, crop=best.preprocessing["crop"], size=best.preprocessing["size"],
                      cache_dir=c, progress=False)
-             for f, c in zip(folders, config["cache"])]
+             for f, c in zip(folders, first["cache"])]
     data = combine(datas)
     ids = np.asarray(data.ids)
     partial = [k for k, f in enumerate(folders) if f.name == "gz-kaggle-partial-3k"]
@@ -161,22 +284,32 @@ def main():
     plain = scores[None]
     val = np.flatnonzero(np.isin(ids, split["val_ids"]))
     pred = predict_arrays(shipped.model, data.images[val], batch_size=256)
+    exact = evaluate(dataclasses.replace(shipped, model=model), data,  # before storage
+                     split=split["val_ids"])["rmse"]
+    drift = float(np.abs(pred - predict_arrays(model, data.images[val], batch_size=256)).max())
     merger = column_index("Class8.6")
     truth = data.labels[val, merger] >= MERGER_THRESHOLD
     flagged = pred[:, merger] >= MERGER_THRESHOLD
     hits = int((truth & flagged).sum())
 
-    elapsed = sum(float(m[-1][5]) for m in metrics if m)
-    ensemble_words = ("" if len(bests) == 1 else f"the mean of {len(bests)} runs with "
-                      f"different --seed and the same split, each ")
+    elapsed = sum(m["seconds"] for m in members)
     best_epochs = ", ".join(str(e) for e in epochs)
-    patience = [c["plateau_patience"] for c in configs]
+    patience = [m["plateau_patience"] for m in members]
     patience = (str(patience[0]) if len(set(patience)) == 1 else
                 ", ".join(map(str, patience[:-1])) + f" and {patience[-1]} (by member)")
+    storage = (f"Weights are stored as float16; predictions agree with the unrounded weights' "
+               f"to {drift:.0e} at most." if args.dtype == "float16" else
+               f"Weights are stored as int8 with one float32 scale per output channel (biases "
+               f"and norms as float16), so that {len(members)} networks fit in 25 MB; "
+               f"its vote fractions differ from the unrounded weights' by {drift:.3f} at most, "
+               f"and the unrounded weights score {exact:.5f} overall, the stored ones "
+               f"{plain['rmse']:.5f}.")
+    limits = [storage if limit.startswith("Weights are stored") else limit for limit in LIMITS]
+    limits.append(_cigar_limit(target))
     card = {
         "name": SHIPPED_MODEL, "model": shipped.name,
         "n_parameters": int(sum(p.numel() for p in shipped.model.parameters())),
-        "dtype": "float16", "size_bytes": target.stat().st_size, "sha256": sha256_of(target),
+        "dtype": args.dtype, "size_bytes": target.stat().st_size, "sha256": sha256_of(target),
         "preprocessing": shipped.preprocessing,
         "created": time.strftime("%Y-%m-%d"),
         "training": {
@@ -186,21 +319,18 @@ def main():
                      {"name": folders[1].name, "n": len(datas[1]),
                       "labels": "unselected galaxies labelled for Q1, Q2, Q6, Q7 and Q8 only "
                                 "(the other questions are unknown and left out of the loss)"}],
-            "recipe": (f"{ensemble_words}{config['model']}{_shape(config)}; "
-                       f"tailored head: Linear(256, 256), ReLU, dropout 0.3, Linear(256, 37), "
-                       f"per-question softmax down the GZ2 tree), central 224 px resized to "
+            "recipe": (f"{_recipe_lead(members)}, central 224 px resized to "
                        f"80 px, random rotations and flips, Adam lr {config['lr']:g}, batch "
                        f"{config['batch_size']}, learning rate halved after "
                        f"{patience} epochs without improvement of the "
                        f"validation RMSE, masked MSE over the known labels, best "
                        f"epoch{'s' if len(bests) > 1 else ''} ({best_epochs}) kept"),
-            "seconds": elapsed, "epochs": sum(len(m) for m in metrics),
-            "machine": _machine(config.get("resolved_precision", "fp32")),
-            "command": " && ".join(args.command), "git_commit": meta["git_commit"]},
-        "members": None if len(bests) == 1 else [
-            {"seed": c["seed"], "plateau_patience": c["plateau_patience"],
-             "seconds": float(m[-1][5]), "epochs": len(m), "best_epoch": e}
-            for c, m, e in zip(configs, metrics, epochs)],
+            "seconds": elapsed, "epochs": sum(m["epochs"] for m in members),
+            "machine": "; ".join(machines),
+            "command": " && ".join(commands), "git_commit": commit},
+        "members": None if len(members) == 1 else [
+            {k: m[k] for k in ("seed", "plateau_patience", "seconds", "epochs", "best_epoch",
+                               "width", "git_commit")} for m in members],
         "split": {"seed": split["seed"], "val_fraction": split["val_fraction"],
                   "n_val": split["n_val"], "val_ids": split["val_ids"]},
         "evaluation": {
@@ -216,7 +346,7 @@ def main():
                    "n_flagged": int(flagged.sum()),
                    "precision": hits / max(int(flagged.sum()), 1),
                    "recall": hits / max(int(truth.sum()), 1)},
-        "intended_inputs": INTENDED, "limits": LIMITS, "cite": CITE,
+        "intended_inputs": INTENDED, "limits": limits, "cite": CITE,
     }
     card_path.write_text(json.dumps(card, indent=1) + "\n")
     os.replace(target, final)

@@ -75,14 +75,39 @@ def _question_table(evaluation):
     return lines
 
 
+def _label(member, members):
+    """A member's name in the card: its seed, and its width where the members' differ."""
+    widths = {m.get("width") for m in members}
+    return f"seed {member['seed']}" + (f" at width {member['width']}" if len(widths) > 1 else "")
+
+
 def _trained(tr, members):
     """The card's "Trained for" line: one run, or each member of an ensemble."""
     if not members:
         return f"- Trained for {tr['seconds']:,.0f} s ({tr['epochs']} epochs) on {tr['machine']}."
-    runs = "; ".join(f"seed {m['seed']} for {m['seconds']:,.0f} s ({m['epochs']} epochs, "
+    runs = "; ".join(f"{_label(m, members)} for {m['seconds']:,.0f} s ({m['epochs']} epochs, "
                      f"patience {m['plateau_patience']}, best epoch {m['best_epoch']} kept)"
                      for m in members)
     return f"- Trained for {tr['seconds']:,.0f} s in all on {tr['machine']}: {runs}."
+
+
+def _commits(tr, members):
+    """The card's commit line: one commit, or which members were trained at which."""
+    by_commit = {}
+    for m in members:
+        by_commit.setdefault(m.get("git_commit") or tr["git_commit"], []).append(m)
+    if len(by_commit) <= 1:
+        return f"- galmorph commit ``{tr['git_commit']}``."
+    widths = len({m.get("width") for m in members}) > 1
+    groups = []
+    for commit, group in by_commit.items():
+        seeds = ", ".join(str(m["seed"]) for m in group)
+        what = f"seed{'s' if len(group) > 1 else ''} {seeds}"
+        group_widths = {m.get("width") for m in group}
+        if widths and len(group_widths) == 1:
+            what += f" at width {group_widths.pop()}"
+        groups.append(f"``{commit}`` ({what})")
+    return "- galmorph commits " + " and ".join(groups) + "."
 
 
 def format_card(card=None):
@@ -115,7 +140,7 @@ def format_card(card=None):
               f"{card['split']['val_fraction']:.0%} of each folder (seed "
               f"{card['split']['seed']}), stratified by folder; its IDs are in the card file.",
               f"- Command: ``{tr['command']}``",
-              f"- galmorph commit ``{tr['git_commit']}``.", "",
+              _commits(tr, members), "",
               "Validation scores", "-----------------", "",
               f"Kaggle RMSE over the known labels of the validation split, with 95 % bootstrap "
               f"intervals over galaxies, without test-time augmentation (the default of "

@@ -86,6 +86,14 @@ def test_card_text_names_each_member_of_an_ensemble_or_the_one_run():
     assert ("seed 0 for 2,100 s (109 epochs, patience 5, best epoch 100 kept); "
             "seed 4 for 2,088 s (112 epochs, patience 8, best epoch 94 kept).") in text
     assert " and 1 is flagged: " in text
+    assert f"- galmorph commit ``{card['training']['git_commit']}``." in text
+    # Members of two widths, trained at two commits: each is named by seed and width.
+    for member, width, commit in zip(card["members"], (32, 64), ("a" * 40, "b" * 40)):
+        member.update(width=width, git_commit=commit)
+    text = format_card(card)
+    assert "seed 0 at width 32 for 2,100 s" in text and "; seed 4 at width 64 for 2,088 s" in text
+    assert (f"- galmorph commits ``{'a' * 40}`` (seed 0 at width 32) and "
+            f"``{'b' * 40}`` (seed 4 at width 64).") in text
     card["members"], card["model"], card["merger"]["n_flagged"] = None, "resnet18-cpu", 2
     card["training"].update(seconds=4979.2, epochs=105)
     text = format_card(card)
