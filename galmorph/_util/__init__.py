@@ -1,6 +1,7 @@
 """Private helpers shared across the package, one small module each (as photutils' ``utils/_*``).
 
-- :mod:`._jsonable`: ``jsonable`` -- any nested result -> plain JSON data;
+- :mod:`._jsonable`: ``jsonable`` -- any nested result -> plain JSON data; ``plain`` -- one
+  NumPy scalar (a galaxy ID) -> its Python value;
 - :mod:`._workers`: ``usable_cores`` and ``default_workers`` -- the one worker-count rule;
 - :mod:`._tables`: ``find_column`` -- a table column by candidate names, case-insensitive;
 - :mod:`._text`: ``count`` -- "1 row", "2 rows";

@@ -4,7 +4,17 @@ import os
 
 import numpy as np
 
-__all__ = ["jsonable"]
+__all__ = ["jsonable", "plain"]
+
+
+def plain(value):
+    """A NumPy scalar as the Python number it holds (a galaxy ID as ``int``); anything else as is.
+
+    >>> import numpy as np
+    >>> plain(np.int64(587722)), plain("NGC 4414")
+    (587722, 'NGC 4414')
+    """
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def jsonable(obj):

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from galmorph._util._jsonable import plain
 from galmorph.data import _cache_build as build
 from galmorph.data._validate import ON_ERROR, CatalogWarning, _user_stacklevel
 from galmorph.errors import DataError, ParameterError
@@ -96,10 +97,6 @@ class PreparedData:
                 f"labels={self.labels is not None}, path='{self.path}')")
 
 
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _shared_galaxies(datas, on_error):
     """Rows to keep of each part, and skip entries, where a later part repeats an image.
 
@@ -118,8 +115,8 @@ def _shared_galaxies(datas, on_error):
     if not same:
         return keep, []
     where = [str(d.meta.get("source") or d.path) for d in datas]
-    pairs = [(f"galaxy {_plain(datas[k].ids[row])!r} of {where[k]}",
-              f"galaxy {_plain(datas[j].ids[first])!r} of {where[j]}")
+    pairs = [(f"galaxy {plain(datas[k].ids[row])!r} of {where[k]}",
+              f"galaxy {plain(datas[j].ids[first])!r} of {where[j]}")
              for k, row, j, first in same]
     more = f"; and {len(pairs) - 3} more" if len(pairs) > 3 else ""
     if on_error == "raise":
@@ -135,7 +132,7 @@ def _shared_galaxies(datas, on_error):
                   stacklevel=_user_stacklevel())
     for k, row, _, _ in same:
         keep[k][row] = False
-    return keep, [[str(_plain(datas[k].ids[row])), f"same image as {b}"]
+    return keep, [[str(plain(datas[k].ids[row])), f"same image as {b}"]
                   for (k, row, _, _), (_, b) in zip(same, pairs)]
 
 

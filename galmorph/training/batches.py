@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
+from galmorph._util._jsonable import plain
 from galmorph.errors import RunDirError
 
 __all__ = ["make_split", "split_sizes", "save_split", "load_split", "BatchStream", "BatchLoader", "step_seed"]
@@ -87,10 +88,6 @@ def split_sizes(n, val_fraction):
     return n - n_val, n_val
 
 
-def _plain_id(value):
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def save_split(path, ids, val, seed, val_fraction, groups=None, folders=None):
     """Write ``split.json`` (the validation IDs) atomically.
 
@@ -117,12 +114,12 @@ def save_split(path, ids, val, seed, val_fraction, groups=None, folders=None):
     from galmorph._atomic import write_text_atomic
 
     doc = {"seed": int(seed), "val_fraction": float(val_fraction), "n_total": int(len(ids)),
-           "n_val": int(len(val)), "val_ids": [_plain_id(ids[i]) for i in val]}
+           "n_val": int(len(val)), "val_ids": [plain(ids[i]) for i in val]}
     if folders:
         groups = np.asarray(groups)
         doc["stratified_by"] = "folder"
         doc["folders"] = [{"data": str(f), "n_total": int((groups == k).sum()),
-                           "val_ids": [_plain_id(ids[i]) for i in val if groups[i] == k]}
+                           "val_ids": [plain(ids[i]) for i in val if groups[i] == k]}
                           for k, f in enumerate(folders)]
     write_text_atomic(path, json.dumps(doc, indent=1) + "\n")
 
@@ -149,7 +146,7 @@ def load_split(path, ids):
         When a validation ID is no longer in the data (the data folder changed).
     """
     doc = json.loads(path.read_text())
-    row = {_plain_id(v): i for i, v in enumerate(ids)}
+    row = {plain(v): i for i, v in enumerate(ids)}
     missing = [v for v in doc["val_ids"] if v not in row]
     if missing:
         raise RunDirError(f"{path}: {len(missing)} validation galaxies (e.g. {missing[0]!r}) "
