@@ -50,3 +50,28 @@ def test_ship_model_refuses_members_that_do_not_share_a_split(tmp_path):
                  "--shipped-member", "4b825dc642cb6eb9a060e54bf8d69288fbee4904")
     assert proc.returncode == 2
     assert "--shipped-member 4b825dc642cb6eb9a060e54bf8d69288fbee4904: fatal" in proc.stderr
+
+
+def test_ship_model_measures_the_excess_for_smooth_galaxies_of_one_shape():
+    import importlib.util
+
+    import numpy as np
+
+    from galmorph.schema import N_ANSWERS, column_index
+
+    spec = importlib.util.spec_from_file_location("ship_model", TOOLS / "ship_model.py")
+    ship = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship)
+    labels = np.full((6, N_ANSWERS), np.nan)
+    labels[:, column_index("Class1.1")] = [0.9, 0.8, 0.7, 0.6, 0.2, 0.9]   # the 5th is a disk
+    labels[:, column_index("Class1.2")] = [0.1, 0.2, 0.3, 0.4, 0.8, 0.1]
+    q7 = [column_index(c) for c in ("Class7.1", "Class7.2", "Class7.3")]
+    labels[:, q7] = [[0.1, 0.1, 0.7]] * 3 + [[0.5, 0.1, 0.0], [0.0, 0.0, 0.2], [0.0, 0.8, 0.1]]
+    pred = labels.copy()
+    pred[:, column_index("Class1.2")] += [0.3, 0.2, 0.1, 0.0, 0.5, -0.1]
+    cigar = ship._smooth_shape_excess(labels, pred, 2)
+    assert cigar["n"] == 3 and np.isclose(cigar["excess"], 0.2)
+    assert np.isclose(cigar["val_label"], 0.2) and np.isclose(cigar["val_model"], 0.4)
+    assert cigar["lo"] < cigar["excess"] < cigar["hi"]
+    assert ship._smooth_shape_excess(labels, pred, 0)["n"] == 1   # the disk is not counted
+    assert np.isclose(ship._smooth_shape_excess(labels, pred, 1)["excess"], -0.1)
