@@ -53,6 +53,9 @@ INTENDED = ("SDSS gri colour composites (JPEG, PNG or FITS) centred on one galax
             "central 224 pixels and resizes them to 80. Other surveys, bands, scales or "
             "off-centre galaxies are outside what it was trained on.")
 LIMITS = [
+    "The validation scores are slightly optimistic: the best epoch of each run and the members "
+    "of the ensemble were chosen on the same validation split, each by a rule written down "
+    "before it was scored (BENCHMARKS.md, \"The shipped model\").",
     "Trained on 7,200 galaxies: about 2 % of GZ2. Zoobot and the 2014 Kaggle winner (0.0749) "
     "trained on tens of thousands to millions; expect their figures to be better.",
     "About 4,500 of the gz-kaggle-5k galaxies are confidently classified ones, so the "
