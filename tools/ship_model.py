@@ -21,7 +21,6 @@ int8 with one scale per output channel, half the size of float16.
    of the weights) and ``docs/model_card.rst`` (:func:`galmorph.models.card.format_card`).
 """
 import argparse
-import dataclasses
 import json
 import os
 import platform
@@ -34,9 +33,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from galmorph._util._text import count
 from galmorph.data.cache import combine, prepare
 from galmorph.inference.evaluation import evaluate
 from galmorph.inference.engine import predict_arrays
+from galmorph.metrics import rmse
 from galmorph.models.card import format_card
 from galmorph.models.checkpoint import load_checkpoint, save_checkpoint, sha256_of
 from galmorph.models.ensemble import ensemble_checkpoints
@@ -309,12 +310,12 @@ def main():
                                subsets={"unselected": unselected.tolist()})
     plain = scores[None]
     val = np.flatnonzero(np.isin(ids, split["val_ids"]))
+    labels = np.asarray(data.labels[val], float)
     pred = predict_arrays(shipped.model, data.images[val], batch_size=256)
-    exact = evaluate(dataclasses.replace(shipped, model=model), data,  # before storage
-                     split=split["val_ids"])["rmse"]
-    drift = float(np.abs(pred - predict_arrays(model, data.images[val], batch_size=256)).max())
+    unrounded = predict_arrays(model, data.images[val], batch_size=256)  # before storage
+    exact, drift = rmse(unrounded, labels), float(np.abs(pred - unrounded).max())
     merger = column_index("Class8.6")
-    truth = data.labels[val, merger] >= MERGER_THRESHOLD
+    truth = labels[:, merger] >= MERGER_THRESHOLD
     flagged = pred[:, merger] >= MERGER_THRESHOLD
     hits = int((truth & flagged).sum())
 
@@ -326,12 +327,13 @@ def main():
     storage = (f"Weights are stored as float16; predictions agree with the unrounded weights' "
                f"to {drift:.0e} at most." if args.dtype == "float16" else
                f"Weights are stored as int8 with one float32 scale per output channel (biases "
-               f"and norms as float16), so that {len(members)} networks fit in 25 MB; "
+               f"and norms as float16), so that {count(len(members), 'network')} "
+               f"fit{'s' if len(members) == 1 else ''} in 25 MB; "
                f"its vote fractions differ from the unrounded weights' by {drift:.3f} at most, "
                f"and the unrounded weights score {exact:.5f} overall, the stored ones "
                f"{plain['rmse']:.5f}.")
     limits = [storage if limit.startswith("Weights are stored") else limit for limit in LIMITS]
-    limits.append(_cigar_limit(target, np.asarray(data.labels[val], float), pred))
+    limits.append(_cigar_limit(target, labels, pred))
     card = {
         "name": SHIPPED_MODEL, "model": shipped.name,
         "n_parameters": int(sum(p.numel() for p in shipped.model.parameters())),
