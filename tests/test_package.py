@@ -68,3 +68,16 @@ def test_tests_mirror_the_modules():
                 or ((folder / stem / "__init__.py").is_file()
                     and not (tests / path.relative_to(tests).parent / stem).is_dir())), \
             f"{rel} names no module of galmorph/{folder.relative_to(package.parent)}"
+
+
+#: The style guide's ceiling for one module (../shared/STYLE.md: "a module reads in one sitting").
+MAX_MODULE_LINES = 450
+
+
+def test_no_module_is_over_the_style_guides_size():
+    package = Path(galmorph.__file__).resolve().parent
+    sizes = {p.relative_to(package.parent).as_posix(): len(p.read_text().splitlines())
+             for p in package.rglob("*.py")}
+    assert len(sizes) >= 50                   # a broken scan would pass vacuously
+    over = {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert not over, f"modules over {MAX_MODULE_LINES} lines (split them): {over}"
