@@ -32,9 +32,11 @@ def add_parser(subparsers):
     p.add_argument("--flavour", default=DEFAULT_FLAVOUR, choices=GZ2_FLAVOURS,
                    help=f"GZ2-release vote fractions used as labels (GZ2 layout only; "
                         f"default: {DEFAULT_FLAVOUR})")
-    p.add_argument("--on-error", dest="on_error", default="raise", choices=ON_ERROR,
-                   help="unreadable image: stop with an error (raise) or leave it out and "
-                        "list it in the report (skip) (default: raise)")
+    p.add_argument("--on-error", dest="on_error", default="auto", choices=ON_ERROR,
+                   help="bad label row or unreadable image: stop with an error (raise) or "
+                        "leave it out and list it in the report (skip); auto stops too, but "
+                        "skips the rows of a GZ2 release that break the decision tree by more "
+                        "than its rounding (0.025), with one warning (default: auto)")
     p.add_argument("--report", metavar="FILE", default=None,
                    help="write a CSV (item,reason) of every row and image left out "
                         "(default: none)")

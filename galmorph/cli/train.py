@@ -48,8 +48,9 @@ _HELP = {
     "cache": "preprocessing cache folder, built when missing and reused otherwise; one data "
              "folder only (default: under the galmorph cache directory)",
     "on_error": "a bad label row or image, or a galaxy also in an earlier data folder: stop "
-                "with an error naming it, or skip it (bad rows and images are listed in the "
-                "skip report)",
+                "with an error naming it (raise), or skip it (bad rows and images are listed "
+                "in the skip report); auto stops too, but skips the rows of a GZ2 release that "
+                "break the decision tree by more than its rounding (0.025), with one warning",
     "flavour": "GZ2-release vote fractions used as labels",
     "report": "write the skip report of the data here (CSV for *.csv, else text; default: "
               "none)",

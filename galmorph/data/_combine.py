@@ -41,7 +41,7 @@ def _shared_galaxies(datas, on_error):
               f"galaxy {plain(datas[j].ids[first])!r} of {where[j]}")
              for k, row, j, first in same]
     more = f"; and {len(pairs) - 3} more" if len(pairs) > 3 else ""
-    if on_error == "raise":
+    if on_error != "skip":
         count = "1 galaxy is" if len(pairs) == 1 else f"{len(pairs)} galaxies are"
         raise DataError(f"{count} in two data folders under different IDs (the same pixels): "
                         f"{'; '.join(f'{a} is {b}' for a, b in pairs[:3])}{more}. One galaxy "
@@ -58,7 +58,7 @@ def _shared_galaxies(datas, on_error):
                   for (k, row, _, _), (_, b) in zip(same, pairs)]
 
 
-def combine(datas, on_error="raise"):
+def combine(datas, on_error="auto"):
     """One :class:`PreparedData` of several, rows in order (images copied into memory).
 
     Used to train on several data folders at once (``galmorph train DIR1 DIR2``).
@@ -71,10 +71,11 @@ def combine(datas, on_error="raise"):
     Parameters
     ----------
     datas : list of PreparedData
-    on_error : {"raise", "skip"}
+    on_error : {"auto", "raise", "skip"}
         A galaxy whose image is also in an earlier part: stop with an error
-        naming both, or leave out the later copy (with a
-        :class:`~galmorph.data.catalogs.CatalogWarning`; listed in ``meta["skipped"]``).
+        naming both (``"auto"``, the default, or ``"raise"``), or leave out
+        the later copy (with a :class:`~galmorph.data.catalogs.CatalogWarning`;
+        listed in ``meta["skipped"]``).
 
     Returns
     -------

@@ -154,7 +154,7 @@ def _open_catalog(source, flavour, on_error):
 
 def _check_args(crop, size, workers, on_error, flavour):
     if on_error not in _ON_ERROR:
-        raise ParameterError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+        raise ParameterError(f"on_error must be 'auto', 'raise' or 'skip', not {on_error!r}")
     if flavour not in _FLAVOURS:
         raise ParameterError(f"flavour must be one of {', '.join(_FLAVOURS)}, not {flavour!r}")
     if crop is not None and (int(crop) != crop or crop < 1):
@@ -183,7 +183,7 @@ def _write_report(catalog, data, report):
     return report
 
 
-def prepare(source, *, cache_dir=None, crop=224, size=80, workers=None, on_error="raise",
+def prepare(source, *, cache_dir=None, crop=224, size=80, workers=None, on_error="auto",
             flavour="weighted_fraction", progress=True, report=None):
     """Crop and resize every image of a data folder once, into a memory-mapped cache.
 
@@ -201,12 +201,13 @@ def prepare(source, *, cache_dir=None, crop=224, size=80, workers=None, on_error
         Side of the cached images, in pixels.
     workers : int, optional
         Worker processes; ``None`` uses every core (``os.cpu_count()``).
-    on_error : {"raise", "skip"}
-        A bad image (unreadable, undecodable, or not the layout's 424 x 424
-        RGB) stops the run with a :class:`~galmorph.errors.DataError` naming
+    on_error : {"auto", "raise", "skip"}
+        A bad row or image (unreadable, undecodable, or not the layout's 424 x
+        424 RGB) stops the run with a :class:`~galmorph.errors.DataError` naming
         it (the chunks done stay for resuming), or is left out of the cache
         and listed in ``meta["skipped"]`` and the report. Each image is opened
-        once, by the worker that decodes it.
+        once, by the worker that decodes it. ``"auto"`` (default) stops, except
+        at a GZ2 release's tree breaks (see :func:`galmorph.data.catalogs.read_gz2`).
     flavour : {"weighted_fraction", "fraction", "debiased"}
         Which GZ2-release vote fractions become the labels (GZ2 layout only).
     progress : bool
@@ -301,8 +302,9 @@ def _build(folder, catalog, source, settings, inputs, stats, old, workers, on_er
     else:
         meta = old
         failures = build.invalidate_changed(folder, meta, stats)
-    failures = build.run_chunks(folder, catalog, meta, workers, on_error, progress, failures,
-                                checks)
+    images_on_error = "skip" if on_error == "skip" else "raise"  # "auto" stops at a bad image
+    failures = build.run_chunks(folder, catalog, meta, workers, images_on_error, progress,
+                                failures, checks)
     build.commit_build(folder, catalog, meta, failures)
     return open_prepared(folder)
 

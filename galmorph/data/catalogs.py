@@ -171,7 +171,7 @@ def _catalog(parts, layout, root, policy, options, report):
 # Readers
 # ---------------------------------------------------------------------------
 
-def read_kaggle(root, *, split="training", on_error="raise", check_images=True,
+def read_kaggle(root, *, split="training", on_error="auto", check_images=True,
                 image_size=DEFAULT_IMAGE_SIZE, image_mode="RGB", report=None):
     """Read a folder in the Kaggle "Galaxy Challenge" layout.
 
@@ -182,9 +182,10 @@ def read_kaggle(root, *, split="training", on_error="raise", check_images=True,
         ``images_training_rev1/`` (and/or ``images_test_rev1/``).
     split : {"training", "test"}
         ``"test"`` reads ``images_test_rev1/`` without labels.
-    on_error : {"raise", "skip"}
+    on_error : {"auto", "raise", "skip"}
         Stop at the first kind of problem, or drop the bad rows and record
         them in ``Catalog.skipped`` (with a :class:`CatalogWarning`).
+        ``"auto"`` (default) is ``"raise"`` here; see :func:`read_gz2`.
     check_images : bool
         Open every image header (no decode) to catch unreadable files and
         unexpected size or mode.
@@ -222,7 +223,7 @@ def read_kaggle(root, *, split="training", on_error="raise", check_images=True,
     return _catalog(parts, "kaggle", root, policy, options, report)
 
 
-def read_gz2(root, *, flavour="weighted_fraction", labels=None, mapping=None, on_error="raise",
+def read_gz2(root, *, flavour="weighted_fraction", labels=None, mapping=None, on_error="auto",
              check_images=True, image_size=DEFAULT_IMAGE_SIZE, image_mode="RGB", report=None):
     """Read a folder in the Galaxy Zoo 2 release layout.
 
@@ -241,7 +242,13 @@ def read_gz2(root, *, flavour="weighted_fraction", labels=None, mapping=None, on
     mapping : path or list of paths, optional
         Filename mapping (``objid``, ``sample``, ``asset_id``) for tables
         without ``asset_id``. Default: the mapping tables found in ``root``.
-    on_error, check_images, image_size, image_mode, report
+    on_error : {"auto", "raise", "skip"}
+        As in :func:`read_kaggle`, except that ``"auto"`` (default) skips the
+        rows that break the tree by more than the release's rounding explains
+        (:data:`galmorph.data._validate.GZ2_TREE_ATOL`, 0.025; smaller breaks
+        are accepted), with one :class:`CatalogWarning` that counts them and
+        names the first; ``"raise"`` stops at them.
+    check_images, image_size, image_mode, report
         As in :func:`read_kaggle`.
 
     Returns
@@ -278,7 +285,7 @@ def _image_catalog(files, policy, *, layout, root, int_ids, check, size, mode, o
                    table=pd.DataFrame({"id": ids, "path": [str(p) for p in paths]}))
 
 
-def read_images(inputs, *, on_error="raise", check_images=True, image_size=None,
+def read_images(inputs, *, on_error="auto", check_images=True, image_size=None,
                 image_mode=None, recursive=False, report=None):
     """Catalog of image files for prediction (no labels).
 
@@ -287,8 +294,9 @@ def read_images(inputs, *, on_error="raise", check_images=True, image_size=None,
     inputs : str, Path or iterable of them
         Folders, glob patterns or files (JPEG, PNG, FITS; see
         :func:`find_images`).
-    on_error : {"raise", "skip"}
-        Stop at the first kind of problem or skip the bad files.
+    on_error : {"auto", "raise", "skip"}
+        Stop at the first kind of problem or skip the bad files (``"auto"``,
+        the default, stops).
     check_images : bool
         Open every header (no decode) to catch unreadable files.
     image_size : (int, int) or None
@@ -326,7 +334,7 @@ def read_images(inputs, *, on_error="raise", check_images=True, image_size=None,
 
 
 def open_catalog(source, *, layout="auto", split="training", flavour="weighted_fraction",
-                 on_error="raise", check_images=True, image_size=_AUTO, image_mode=_AUTO,
+                 on_error="auto", check_images=True, image_size=_AUTO, image_mode=_AUTO,
                  labels=None, mapping=None, recursive=False, report=None):
     """Open galaxy images (and labels) in any supported layout.
 
@@ -341,11 +349,13 @@ def open_catalog(source, *, layout="auto", split="training", flavour="weighted_f
         Kaggle only: the labelled training set or the unlabelled test images.
     flavour : {"fraction", "weighted_fraction", "debiased"}
         GZ2 only: which release vote fractions become labels.
-    on_error : {"raise", "skip"}
+    on_error : {"auto", "raise", "skip"}
         ``"raise"`` stops at the first kind of problem with a
         :class:`~galmorph.errors.DataError` listing every row of that kind;
         ``"skip"`` drops bad rows, lists them in ``Catalog.skipped``, writes
-        ``report`` if given and warns (:class:`CatalogWarning`).
+        ``report`` if given and warns (:class:`CatalogWarning`). ``"auto"``
+        (default) raises, except for a GZ2 release's tree breaks beyond its
+        rounding, which it skips (see :func:`read_gz2`).
     check_images : bool
         Open every image header (no decode): unreadable files, wrong size or mode.
     image_size : (int, int), None or "auto"

@@ -80,9 +80,11 @@ class Recipe:
     crop, size : int, int or None
         Preprocessing: central crop side in input pixels, then resize to
         ``size`` pixels (``None``: the model's ``input_size``, else 80).
-    on_error : {"raise", "skip"}
+    on_error : {"auto", "raise", "skip"}
         What preparing the data does with a bad row or image: stop with an
         error naming it, or leave it out and list it in the skip report.
+        ``"auto"`` stops too, except at a GZ2 release's tree breaks, which it
+        skips (see :func:`galmorph.data.catalogs.read_gz2`).
     flavour : {"weighted_fraction", "fraction", "debiased"}
         Which GZ2-release vote fractions become the labels (GZ2 layout only).
     """
@@ -104,7 +106,7 @@ class Recipe:
     augment: bool | None = None
     crop: int = 224
     size: int | None = None
-    on_error: str = "raise"
+    on_error: str = "auto"
     flavour: str = "weighted_fraction"
 
 
@@ -189,7 +191,8 @@ class TrainConfig(RunOptions, Recipe):
         from galmorph.data._validate import ON_ERROR
 
         if self.on_error not in ON_ERROR:
-            raise ValueError(f"on_error must be 'raise' or 'skip', not {self.on_error!r}")
+            raise ValueError(f"on_error must be one of {', '.join(map(repr, ON_ERROR))}, "
+                             f"not {self.on_error!r}")
         if isinstance(self.data, (list, tuple)) and not self.data:
             raise ValueError("data needs at least one data folder")
         if self.time_limit is not None and float(self.time_limit) < 0:

@@ -288,7 +288,7 @@ def test_all_images_bad_is_an_error(kaggle, tmp_path):
 def test_open_prepared_errors(kaggle, tmp_path):
     with pytest.raises(DataError, match=r"nothing is not a galmorph prepared cache"):
         open_prepared(tmp_path / "nothing")
-    with pytest.raises(ValueError, match="on_error must be 'raise' or 'skip'"):
+    with pytest.raises(ValueError, match="on_error must be 'auto', 'raise' or 'skip'"):
         prepare(tmp_path, on_error="ignore")
     with pytest.raises(ValueError, match="flavour must be one of .*debiased, not 'votes'"):
         prepare(tmp_path, flavour="votes")

@@ -238,8 +238,10 @@ def test_cli_table_in_process(env, capsys):
 
 @pytest.mark.realdata
 def test_cli_says_what_gz2_release_labels_are(gz2_1k, tmp_path):
-    proc = _cli(gz2_1k, "--split", "all", "--on-error", "skip", "--no-progress",
+    # Without --on-error: 16 of the 1,003 rows break the tree by up to 0.022, less than the
+    # release's rounding tolerance (GZ2_TREE_ATOL), and no longer stop the run (issue 25).
+    proc = _cli(gz2_1k, "--split", "all", "--no-progress",
                 env_vars={"GALMORPH_CACHE_DIR": str(tmp_path / "cache")})
     assert proc.returncode == 0, proc.stderr
     assert "labels     GZ2 release vote fractions, not the Kaggle challenge's labels" in proc.stdout
-    assert "987 galaxies" in proc.stdout
+    assert "1003 galaxies" in proc.stdout and "CatalogWarning" not in proc.stderr
