@@ -12,19 +12,26 @@ def add_parser(subparsers):
                     "given. --card prints the shipped model's card.")
     p.add_argument("--card", action="store_true",
                    help="print the shipped model's card: data, recipe, scores with "
-                        "intervals, merger precision and recall, limits (default: off)")
+                        "intervals, merger precision and recall, limits; as text wrapped to "
+                        "the terminal's width ($COLUMNS, else 80) (default: off)")
+    p.add_argument("--rst", action="store_true",
+                   help="print the card as reStructuredText instead, the source of the "
+                        "documentation's model card page (implies --card) (default: off)")
     p.set_defaults(func=run)
     return p
 
 
 def run(args):
     from galmorph.errors import NoModelError
-    from galmorph.models.card import format_card, read_card
+    from galmorph.models.card import format_card, format_card_text, read_card
     from galmorph.paths import (default_model_path, model_source, shipped_card_path,
                                 shipped_model_path)
 
-    if args.card:
+    if args.rst:
         print(format_card(read_card()))
+        return 0
+    if args.card:
+        print(format_card_text(read_card()), end="")
         return 0
     import os
 

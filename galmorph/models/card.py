@@ -6,18 +6,23 @@ was trained, its validation scores with intervals, the merger flag's precision
 and recall, what inputs it is meant for and its known limits. It also holds
 the sha256 that :func:`galmorph.models.checkpoint.load_checkpoint` checks.
 
-:func:`format_card` renders it as reStructuredText; ``galmorph models --card``
-prints that, and ``docs/model_card.rst`` is the same text (a test keeps them
-equal).
+:func:`format_card` renders it as reStructuredText: ``docs/model_card.rst`` is
+that text (a test keeps them equal), and ``galmorph models --card --rst`` prints
+it. :func:`format_card_text` renders the same text for a terminal, which is
+what ``galmorph models --card`` prints: wrapped to the terminal's width, tables
+aligned, the training command as an indented shell block.
 """
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import textwrap
 
 from galmorph.errors import CheckpointError
 from galmorph.schema import QUESTIONS
 
-__all__ = ["read_card", "format_card"]
+__all__ = ["read_card", "format_card", "format_card_text"]
 
 
 def read_card(path=None):
@@ -166,3 +171,132 @@ def format_card(card=None):
     lines += [f"- {limit}" for limit in card["limits"]]
     lines += ["", "How to cite", "-----------", "", card["cite"], ""]
     return "\n".join(lines)
+
+
+def format_card_text(card=None, width=None):
+    """The card as plain text for a terminal (what ``galmorph models --card`` prints).
+
+    The reStructuredText of :func:`format_card`, rendered: headings as plain
+    lines, paragraphs and list items wrapped to ``width``, tables with their
+    columns aligned (the widest column wrapped where they would not fit), and
+    a long inline command as an indented block, one command per line group,
+    broken before its options with `` \\`` continuations so that it can be
+    pasted into a shell. Only a token longer than a line (a long path) exceeds
+    ``width``.
+
+    Parameters
+    ----------
+    card : dict, optional
+        Default: :func:`read_card`.
+    width : int, optional
+        Line width in characters; default the terminal's
+        (:func:`shutil.get_terminal_size`, 80 where there is none).
+
+    Returns
+    -------
+    str
+    """
+    width = shutil.get_terminal_size((80, 24)).columns if width is None else int(width)
+    width = max(width, 40)
+    out = []
+    for block in re.split(r"\n\s*\n", format_card(card).strip("\n")):
+        lines = block.split("\n")
+        if len(lines) == 2 and lines[1] and set(lines[1]) <= set("=-"):
+            out.append(lines[0])                                   # a heading, plain
+        elif set(lines[0].strip()) == {"=", " "}:
+            out.append("\n".join(_table_text(lines, width)))
+        else:
+            out.append("\n".join(line for item in _items(lines)
+                                 for line in _item_text(item, width)))
+    return "\n\n".join(out) + "\n"
+
+
+_LITERAL = re.compile(r"``(.+?)``")
+
+
+def _items(lines):
+    """A block's paragraph, or its list items (``"- "``), each as one line of text."""
+    items = []
+    for line in lines:
+        if line.startswith("- ") or not items:
+            items.append(line.strip())
+        else:
+            items[-1] += " " + line.strip()
+    return items
+
+
+def _plain(text):
+    """``text`` without inline markup (````literal````, ```interpreted```, ``*emphasis*``)."""
+    text = re.sub(r"`([^`]+)`", r"\1", _LITERAL.sub(r"\1", text))
+    return re.sub(r"\*(\S[^*]*?)\*", r"\1", text)
+
+
+def _item_text(item, width):
+    """A paragraph or list item, wrapped; a literal too long for a line becomes a block."""
+    lead = "  " if item.startswith("- ") else ""
+    lines, rest = [], item
+    while True:
+        long = next((m for m in _LITERAL.finditer(rest)
+                     if len(m.group(1)) > width - len(lead) - 8), None)
+        text = rest if long is None else rest[:long.start()]
+        if text.strip():
+            lines += textwrap.wrap(_plain(text), width, subsequent_indent=lead,
+                                   initial_indent="" if not lines else lead,
+                                   break_long_words=False, break_on_hyphens=False)
+        if long is None:
+            return lines
+        command, _, note = long.group(1).partition(" (")  # an unquoted "(" ends a command
+        lines += _command_block(command, width, lead + "    ")
+        rest = ("(" + note + " " if note else "") + rest[long.end():].lstrip()
+
+
+def _command_block(text, width, indent):
+    """Shell commands (joined by ``&&``) as lines of at most ``width``, broken before options."""
+    commands = text.split(" && ")
+    lines = []
+    for k, command in enumerate(commands):
+        groups = []                           # the program and each option with its values
+        for token in command.split():
+            if token.startswith("-") or not groups or len(groups) < 2:
+                groups.append(token)
+            else:
+                groups[-1] += " " + token
+        if k < len(commands) - 1:
+            groups[-1] += " &&"
+        line, room = indent, width - 2        # room for the " \\" continuation
+        for group in groups:
+            for part in ([group] if len(indent) + 4 + len(group) <= room else group.split()):
+                if line.strip() and len(line) + 1 + len(part) > room:
+                    lines.append(line + " \\")
+                    line = indent + "    "
+                line += ("" if not line.strip() else " ") + part
+        lines.append(line)
+    return lines
+
+
+def _table_text(lines, width):
+    """A reST simple table with its columns aligned; the widest one wrapped to fit ``width``."""
+    border = lines[0]
+    starts = [m.start() for m in re.finditer(r"=+", border)]
+    rows = [[line[a:b].strip() for a, b in zip(starts, starts[1:] + [None])]
+            for line in lines if set(line.strip()) != {"=", " "}]
+    columns = range(len(starts))
+    widths = [max(len(row[c]) for row in rows) for c in columns]
+    floors = [max(len(word) for row in rows for word in row[c].split() or [""]) for c in columns]
+    indent, gap = "  ", "  "
+    room = width - len(indent) - len(gap) * (len(widths) - 1)
+    while sum(widths) > room:        # narrow the widest column that still has words to wrap
+        narrowable = [c for c in columns if widths[c] > floors[c]]
+        if not narrowable:
+            break
+        widths[max(narrowable, key=lambda c: widths[c])] -= 1
+    out = []
+    for r, row in enumerate(rows):
+        cells = [textwrap.wrap(cell, widths[c], break_long_words=False) or [""]
+                 for c, cell in enumerate(row)]
+        for i in range(max(len(c) for c in cells)):
+            out.append((indent + gap.join(f"{c[i] if i < len(c) else '':{w}s}"
+                                          for c, w in zip(cells, widths))).rstrip())
+        if r == 0:
+            out.append(indent + gap.join("-" * w for w in widths))
+    return out

@@ -110,9 +110,48 @@ def test_models_command_lists_the_shipped_model_and_prints_the_card(tmp_path):
     assert f"shipped model      {SHIPPED_MODEL}" in proc.stdout
     assert "registered default none" in proc.stdout
     assert f"{shipped_model_path()} (the shipped model)" in proc.stdout
-    card = subprocess.run([sys.executable, "-m", "galmorph", "models", "--card"],
+    card = subprocess.run([sys.executable, "-m", "galmorph", "models", "--card", "--rst"],
                           capture_output=True, text=True, timeout=120, env=env)
     assert card.returncode == 0 and card.stdout.strip() == format_card().strip()
+
+
+@pytest.mark.parametrize("columns", [60, 100])
+def test_models_card_is_rendered_for_the_terminal(tmp_path, columns):
+    # Issue 25: --card printed raw reST, with the 1,500-character command on one line.
+    env = {"PATH": "/usr/bin:/bin", "GALMORPH_CACHE_DIR": str(tmp_path), "HOME": str(tmp_path),
+           "COLUMNS": str(columns)}
+    proc = subprocess.run([sys.executable, "-m", "galmorph", "models", "--card"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    lines = text.splitlines()
+    for line in lines:       # only a token longer than a line (a path) may stick out
+        assert len(line) <= columns or len(line.removesuffix(" \\").split()) == 1, line
+    assert "``" not in text and "====" not in text and "\n-----" not in text   # no reST markup
+    assert "\nValidation scores\n\n" in text and "\nKnown limits\n\n" in text
+    # The scores table, aligned: every row's RMSE starts in the column of its header.
+    header = next(line for line in lines if line.split()[:2] == ["galaxies", "N"])
+    ev = read_card()["evaluation"]
+    for part in ("overall", "unselected"):
+        ci = "{:.4f}-{:.4f}".format(*ev[part]["rmse_ci95"])
+        (row,) = [line for line in lines if ci in line]
+        assert row.index(f"{ev[part]['rmse']:.4f}") == header.index("RMSE")
+        assert row.index(ci) == header.index("95 % interval")
+    # The command is an indented block, broken before options with shell continuations.
+    start = lines.index("- Command:")
+    block = []
+    for line in lines[start + 1:]:
+        if not line.startswith("      "):
+            break
+        block.append(line)
+    assert block[0].startswith("      galmorph train ") and len(block) > 10
+    assert all(line.endswith((" \\", " &&")) for line in block[:-1])
+    assert all(line.lstrip().startswith("--") for line in block
+               if line.startswith("          ") and "shared/data" not in line)
+    shell = " ".join(line.strip().removesuffix(" \\") for line in block)
+    command = read_card()["training"]["command"]
+    assert shell == command.split(" (")[0]
+    assert lines[start + 1 + len(block)].startswith("  (")   # the note after it, wrapped
 
 
 def _source_copy(dest):
