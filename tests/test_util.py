@@ -30,3 +30,21 @@ def test_count_and_workers():
     assert default_workers(1) == 1
     assert default_workers(10_000) == usable_cores()
     assert default_workers(10_000, cap=1) == 1
+
+
+def test_caller_stacklevel_names_the_first_frame_outside_galmorph():
+    import sys
+    import warnings
+
+    from PIL import Image
+
+    from galmorph.astro._classify_inputs import parse_input
+
+    grey = Image.new("L", (8, 8))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # parse_input -> its row generator -> _item_row -> as_rgb -> the warning, 5 frames deep
+        rows = list(parse_input([grey]).rows)
+        line = sys._getframe().f_lineno - 1
+    assert rows[0].kind == "image"
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]

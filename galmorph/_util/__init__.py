@@ -5,6 +5,7 @@
 - :mod:`._workers`: ``usable_cores`` and ``default_workers`` -- the one worker-count rule;
 - :mod:`._tables`: ``find_column`` -- a table column by candidate names, case-insensitive;
 - :mod:`._text`: ``count`` -- "1 row", "2 rows";
+- :mod:`._warnings`: ``caller_stacklevel`` -- a warning names the user's line, not galmorph's;
 - :mod:`._io`: checking that an output can be written, the temp-folder fallback, the one
   skip-report writer and atomic table writes;
 - :mod:`._progress`: ``progress_bar`` -- the one progress bar (once per final state in logs);

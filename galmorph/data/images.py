@@ -51,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
+from galmorph._util._warnings import caller_stacklevel
 from galmorph.errors import DataError
 
 __all__ = ["load_image", "as_rgb", "crop_and_resize", "image_suffix", "IMAGE_SUFFIXES",
@@ -124,7 +125,7 @@ def _result(arr, note, return_note):
         # No file name: Python's default filter then shows each kind of conversion once.
         warnings.warn(f"image converted: {note} (pass return_note=True to get the note of each "
                       f"image, or convert='refuse' to refuse such images)",
-                      ImageConversionWarning, stacklevel=3)
+                      ImageConversionWarning, stacklevel=caller_stacklevel())
     return arr
 
 
