@@ -258,7 +258,7 @@ def _decode_image(payload, size, what):
 # -- SDSS frames --------------------------------------------------------------------------
 def sdss_cutout(ra, dec, pixel_scale, size, timeout):
     """gri SDSS frames -> Cutout2D -> north-up resampling -> Lupton RGB: uint8 (size, size, 3)."""
-    from astropy.visualization import make_lupton_rgb
+    from galmorph.data._fits import asinh_rgb
     field = _sdss_field(ra, dec, timeout)
     frames = _sdss_frames(field, timeout)  # [i, r, g] HDULists
     target = target_wcs(ra, dec, pixel_scale, size)
@@ -266,7 +266,7 @@ def sdss_cutout(ra, dec, pixel_scale, size, timeout):
                 for hdul, band in zip(frames, "irg")]
     # Lupton et al. (2004), the recipe of the SDSS colour images: i, r, g -> R, G, B;
     # Q and stretch as in astropy's SDSS example (frames are in nanomaggies)
-    rgb = make_lupton_rgb(*channels, Q=10, stretch=0.5)
+    rgb = asinh_rgb(*channels, Q=10, stretch=0.5)  # no 0/0 warnings where a field is black
     return np.ascontiguousarray(rgb[::-1], dtype=np.uint8)  # FITS row 0 is south
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import DataError
 
-__all__ = ["gri_planes", "lupton_rgb", "FITS_Q", "FITS_WHITE_PERCENTILE"]
+__all__ = ["gri_planes", "lupton_rgb", "asinh_rgb", "FITS_Q", "FITS_WHITE_PERCENTILE"]
 
 #: Lupton et al. (2004) softening of the FITS colour composite.
 FITS_Q = 8.0
@@ -67,8 +67,6 @@ def _fits_planes(path):
 def lupton_rgb(red, green, blue, path):
     """uint8 (H, W, 3) asinh composite (Lupton et al. 2004) of three planes, each minus its
     median sky."""
-    from astropy.visualization import make_lupton_rgb
-
     bands = []
     for band in (red, green, blue):
         finite = np.isfinite(band)
@@ -83,4 +81,22 @@ def lupton_rgb(red, green, blue, path):
     # make_lupton_rgb maps I to asinh(Q I / stretch) / Q; 1 is white, reached at
     # I = stretch * sinh(Q) / Q, so this stretch puts the chosen percentile at white.
     stretch = white * FITS_Q / math.sinh(FITS_Q)
-    return make_lupton_rgb(*bands, minimum=0.0, stretch=stretch, Q=FITS_Q)  # (H, W, 3) uint8
+    return asinh_rgb(*bands, stretch=stretch, Q=FITS_Q)  # (H, W, 3) uint8
+
+
+def asinh_rgb(red, green, blue, *, stretch, Q):
+    """:func:`astropy.visualization.make_lupton_rgb` (``minimum=0``) without its 0/0 warnings.
+
+    astropy scales each pixel by ``asinh(Q I / stretch) / (Q I)`` and then keeps 0 where
+    the intensity ``I <= 0``, so a pixel with ``I = 0`` computes 0/0 and warns
+    ("invalid value encountered in divide") although the NaN never reaches the result.
+    An image with no signal at all (all black, or constant bands minus their sky) is
+    black without computing anything; elsewhere the discarded division is silenced.
+    """
+    from astropy.visualization import make_lupton_rgb
+
+    intensity = (np.asarray(red) + np.asarray(green) + np.asarray(blue)) / 3.0
+    if not np.any(intensity > 0):  # zero variance: the result is all 0 (I <= 0 everywhere)
+        return np.zeros(intensity.shape + (3,), np.uint8)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return make_lupton_rgb(red, green, blue, minimum=0.0, stretch=stretch, Q=Q)

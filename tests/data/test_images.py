@@ -268,3 +268,25 @@ def test_as_rgb_applies_the_rules_to_pil_images():
     with pytest.raises(DataError, match="image in memory has an alpha channel"):
         as_rgb(rgba, convert="refuse")
     assert as_rgb(Image.fromarray(_galaxy(64)), return_note=True)[1] == ""
+
+
+def test_asinh_composite_of_black_or_zero_pixels_warns_nothing():
+    # astropy's make_lupton_rgb computes 0/0 at every pixel of intensity 0 before discarding
+    # it: an all-black FITS file or SDSS field leaked "invalid value encountered in divide".
+    import warnings
+
+    from astropy.visualization import make_lupton_rgb
+
+    from galmorph.data._fits import asinh_rgb
+
+    black = np.zeros((20, 20))
+    some = np.random.default_rng(0).uniform(-1, 1, (20, 20))
+    some[3, 4] = 0.0                                      # one pixel of intensity 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert not asinh_rgb(black, black, black, stretch=0.5, Q=10).any()
+        got = asinh_rgb(some, some, some, stretch=0.5, Q=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = make_lupton_rgb(some, some, some, minimum=0.0, stretch=0.5, Q=10)
+    np.testing.assert_array_equal(got, expected)
