@@ -12,6 +12,9 @@ biases are inherited by any network trained on the votes.
 also in absolute magnitude), :func:`redshift_bias_flags` flags the two
 effects, :func:`summarize_redshift_trends` packs them into a JSON-able dict
 for ``Table.meta`` and :func:`plot_redshift_trends` draws the trends.
+:func:`catalog_redshift_trends` is the one computation of both that the
+classifier's ``meta["redshift_trends"]`` and the catalogue report show, so
+that the two agree on the same rows.
 
 :func:`record_redshift_trends` is the form the classifier runs after the last
 row is classified: it never raises. An end-of-run diagnostic that fails (a
@@ -36,14 +39,18 @@ from galmorph import schema
 from galmorph._stats import bootstrap_mean_err, in_bin
 from galmorph._util._jsonable import jsonable
 from galmorph._util._tables import find_column
+from galmorph._util._warnings import caller_stacklevel
 from galmorph.errors import DataError
 
 __all__ = ["Z_SPLIT", "MAG_NAMES", "absolute_magnitude", "redshift_trends",
-           "redshift_bias_flags", "summarize_redshift_trends",
-           "DiagnosticsWarning", "record_diagnostics_error", "record_redshift_trends"]
+           "redshift_bias_flags", "summarize_redshift_trends", "catalog_redshift_trends",
+           "CATALOG_N_BOOT", "DiagnosticsWarning", "record_diagnostics_error",
+           "record_redshift_trends"]
 
 #: Redshift above which the GZ2 sample is dominated by bright ellipticals.
 Z_SPLIT = 0.085
+#: Bootstrap resamples of :func:`catalog_redshift_trends` (classify's meta and the report).
+CATALOG_N_BOOT = 200
 _Z_NAMES = ("z", "redshift", "zspec", "z_spec", "specz")
 MAG_NAMES = ("petroMag_r", "petromag_r", "mag_r", "r_mag", "rmag", "modelMag_r",
               "cmodelMag_r", "PETROMAG_R")
@@ -307,10 +314,17 @@ def summarize_redshift_trends(table, **kwargs):
     -------
     dict
         ``z_edges``, ``n`` per bin, ``z_mean``, ``means`` (answer -> list),
-        ``errors`` and ``flags``; NaN becomes None so ``json.dumps`` works.
+        ``errors``, ``flags``, and the bootstrap's ``n_boot`` and ``seed``; NaN
+        becomes None so ``json.dumps`` works.
     """
     kwargs.setdefault("answers", ("Class1.1", "Class1.2", "Class8.6"))
     trends = redshift_trends(table, **kwargs)
+    flags = (redshift_bias_flags(trends)
+             if {"Class1.1", "Class1.2"} <= set(trends.meta["answers"]) else None)
+    return _summary(trends, flags, kwargs.get("seed"))
+
+
+def _summary(trends, flags, seed):
     answers = trends.meta["answers"]
     summary = {
         "z_column": trends.meta["z_column"],
@@ -319,16 +333,70 @@ def summarize_redshift_trends(table, **kwargs):
         "z_mean": list(trends["z_mean"]),
         "means": {a: list(trends[a]) for a in answers},
         "errors": {a: list(trends[f"{a}_err"]) for a in answers},
-        "flags": (redshift_bias_flags(trends)
-                  if {"Class1.1", "Class1.2"} <= set(answers) else None),
+        "flags": flags,
+        "n_boot": trends.meta["n_boot"], "seed": seed,
     }
     summary = jsonable(summary)
     json.dumps(summary)  # fail here, not when the table is written
     return summary
 
 
+def catalog_redshift_trends(table, z=None, *, seed=0, n_boot=CATALOG_N_BOOT, cosmology=None):
+    """The redshift trends and bias flags of a classified catalogue, computed one way.
+
+    The one computation behind the classifier's ``meta["redshift_trends"]``
+    (``galmorph classify``) and the redshift section of the catalogue report
+    (``galmorph report``): the same rows and seed give the same numbers in both.
+    Rows with NaN fractions (failed predictions) or NaN z are left out, so
+    passing the failed rows too changes nothing.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        Predictions: the 37 Kaggle columns; a :data:`MAG_NAMES` column is used
+        for absolute magnitudes.
+    z : array-like, optional
+        Redshift per row; default the table's ``z`` (or ``redshift``, ``zspec``,
+        ...) column.
+    seed : int or None
+        Seed of the bootstrap errors, which weight the features/disk slope.
+    n_boot : int
+        Bootstrap resamples (default :data:`CATALOG_N_BOOT`).
+    cosmology : astropy.cosmology.Cosmology, optional
+        For the absolute magnitudes (default Planck18).
+
+    Returns
+    -------
+    trends : astropy.table.Table
+        :func:`redshift_trends` of smooth, features or disk and merger, with
+        ``meta["seed"]``.
+    flags : dict
+        :func:`redshift_bias_flags` of ``trends``.
+
+    Raises
+    ------
+    DataError
+        No redshift column, redshifts that are not numbers, or no row with both
+        a finite redshift and finite fractions.
+    """
+    z_column = "z"
+    if z is None:
+        z_column = find_column(table, _Z_NAMES)
+        if z_column is None:
+            raise DataError(f"the table has no redshift column (none of {', '.join(_Z_NAMES)})")
+        z = table[z_column]
+    data = Table({z_column: z, **{c: table[c] for c in schema.KAGGLE_COLUMNS}})
+    mag = find_column(table, MAG_NAMES)
+    if mag is not None:
+        data[mag] = table[mag]
+    trends = redshift_trends(data, z_column=z_column, n_boot=n_boot, seed=seed,
+                             cosmology=cosmology)
+    trends.meta["seed"] = seed
+    return trends, redshift_bias_flags(trends)
+
+
 class DiagnosticsWarning(UserWarning):
-    """An optional end-of-run diagnostic failed; the predictions are complete."""
+    """An optional end-of-run diagnostic failed; the predictions made are kept."""
 
 
 def record_diagnostics_error(table, step, error):
@@ -352,12 +420,27 @@ def record_diagnostics_error(table, step, error):
     previous = table.meta.get("diagnostics_error")
     table.meta["diagnostics_error"] = f"{previous}; {message}" if previous else message
     if not previous:
-        warnings.warn(f"{message}. The predictions are complete; this diagnostic is left out "
-                      f"(see meta['diagnostics_error'])", DiagnosticsWarning, stacklevel=3)
+        warnings.warn(f"{message}. {_predictions_kept(table)}; this diagnostic is left out "
+                      f"(see meta['diagnostics_error'])", DiagnosticsWarning,
+                      stacklevel=caller_stacklevel())
 
 
-def record_redshift_trends(table, z, *, cosmology=None, n_boot=100, seed=0):
-    """Put :func:`summarize_redshift_trends` of predictions into ``table.meta``; never raises.
+def _predictions_kept(table):
+    """What became of the predictions, in words, for the warning of a failed diagnostic."""
+    if "predict_ok" not in table.colnames:
+        return "The predictions are complete"
+    n = len(table)
+    n_ok = int(np.count_nonzero(np.asarray(table["predict_ok"], dtype=bool)))
+    if n_ok == 0:
+        return (f"No predictions were made: none of the {n} rows could be classified (see "
+                f"predict_error)")
+    if n_ok < n:
+        return f"The predictions of the {n_ok} of {n} rows that could be classified are kept"
+    return "The predictions are complete"
+
+
+def record_redshift_trends(table, z, *, cosmology=None, n_boot=CATALOG_N_BOOT, seed=0):
+    """Put the summary of :func:`catalog_redshift_trends` into ``table.meta``; never raises.
 
     Parameters
     ----------
@@ -366,20 +449,20 @@ def record_redshift_trends(table, z, *, cosmology=None, n_boot=100, seed=0):
     z : array-like
         Redshift per row.
     cosmology, n_boot, seed
-        Passed to :func:`redshift_trends`.
+        Passed to :func:`catalog_redshift_trends`: the catalogue report computes
+        the same numbers from the same rows with the same seed.
 
     Returns
     -------
     dict or None
-        The summary, also in ``table.meta["redshift_trends"]``; None where any
+        The summary (as :func:`summarize_redshift_trends` makes it), also in
+        ``table.meta["redshift_trends"]``; None where any
         ``Exception`` was raised, recorded by :func:`record_diagnostics_error`.
     """
     try:
-        data = Table({"z": z, **{c: table[c] for c in schema.KAGGLE_COLUMNS}})
-        mag = find_column(table, MAG_NAMES)
-        if mag is not None:
-            data[mag] = table[mag]
-        summary = summarize_redshift_trends(data, n_boot=n_boot, seed=seed, cosmology=cosmology)
+        trends, flags = catalog_redshift_trends(table, z, seed=seed, n_boot=n_boot,
+                                                cosmology=cosmology)
+        summary = _summary(trends, flags, seed)
     except Exception as err:  # noqa: BLE001 -- see Returns
         record_diagnostics_error(table, "redshift_trends", err)
         return None

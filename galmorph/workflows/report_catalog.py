@@ -217,16 +217,16 @@ def _merger_section(table, fractions, threshold, seed):
 
 
 def _redshift_section(table, seed):
-    from galmorph.astro.redshift import redshift_bias_flags, redshift_trends
+    from galmorph.astro.redshift import catalog_redshift_trends
     from galmorph.plots import plot_redshift_trends
 
     try:
-        trends = redshift_trends(table, seed=seed)
+        # The computation of classify's meta["redshift_trends"]: the same numbers.
+        trends, flags = catalog_redshift_trends(table, seed=seed)
     except DataError as err:
         return ReportSection("redshift", "Redshift trends", [ReportText(
             f"No redshift trends: {err}. Add a redshift column (z) to the catalogue to see "
             f"how the classifications drift with distance.", note=True)])
-    flags = redshift_bias_flags(trends)
     ax = plot_redshift_trends(trends)
     ax.set_title(f"mean fractions in {len(trends)} redshift bins")
     rows = [Row([text(k), text(v if not isinstance(v, float) else f"{v:.4g}")])
@@ -242,7 +242,32 @@ def _redshift_section(table, seed):
                      f"disks look smooth -- not evolution.", dpi=80),
         ReportText("Bias flags: " + "; ".join(messages) + ".", note=bool(flags["messages"])),
         ReportTable("redshift_flags", "Redshift-bias flags (redshift_bias_flags)",
-                    ["flag", "value"], rows)])
+                    ["flag", "value"], rows)] + _against_classify(table.meta, trends, flags))
+
+
+def _against_classify(meta, trends, flags):
+    """``[ReportText]`` saying why classify's ``meta["redshift_trends"]`` has another
+    features/disk slope than the report (the same computation: only other rows or another
+    bootstrap can make them differ); ``[]`` where they agree or there is none."""
+    recorded = meta.get("redshift_trends") or {}
+    old = recorded.get("flags") or {}
+    a, b = old.get("features_slope"), flags["features_slope"]
+    if a is None or b is None or np.isclose(a, b, rtol=1e-9, atol=0):
+        return []
+    why = []
+    n_old, n_new = int(sum(n or 0 for n in recorded.get("n") or [])), int(np.sum(trends["n"]))
+    if n_old != n_new:
+        why.append(f"{n_old} rows with a redshift there, {n_new} here")
+    for key in ("n_boot", "seed"):
+        if recorded.get(key) != trends.meta[key]:
+            why.append(f"bootstrap {key} {recorded.get(key, 'not recorded')} there, "
+                       f"{trends.meta[key]} here")
+    reason = "; ".join(why) or "the fractions or redshifts were changed after classify"
+    return [ReportText(f"classify recorded a features/disk slope of {a:.3f} +- "
+                       f"{old.get('features_slope_err') or float('nan'):.3f} per unit z "
+                       f"(meta['redshift_trends']); this report finds {b:.3f} +- "
+                       f"{flags['features_slope_err']:.3f}. They differ because of: {reason}.",
+                       note=True)]
 
 
 def _image_paths(table, images, folder):

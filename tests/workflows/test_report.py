@@ -343,6 +343,27 @@ def test_catalog_figures_show_the_catalogue(catalog_report, catalog):
     assert edges["Class8.6"]["value"] == pytest.approx(values[:, 23].mean())
 
 
+def test_catalog_report_and_classify_meta_give_one_redshift_slope(catalog, catalog_report):
+    # Issue 25: classify's meta said 0.418 +- 0.69, the report 0.395 +- 0.68 for the same
+    # rows (100 against 200 bootstrap resamples weighting the fit). Now one computation.
+    from galmorph.astro.redshift import record_redshift_trends
+
+    table = Table.read(catalog)
+    record_redshift_trends(table, table["z"])      # what classify records for these rows
+    recorded = table.meta["redshift_trends"]["flags"]
+    shown = catalog_report.tables["redshift_flags"]
+    shown = dict(zip(shown.column("flag"), shown.column("value")))
+    for key in ("features_slope", "features_slope_err", "smooth_low_z", "smooth_high_z"):
+        assert shown[key] == f"{recorded[key]:.4g}", key
+    assert "differ because" not in " ".join(t.text for t in catalog_report.section("redshift")
+                                            .items if isinstance(t, ReportText))
+    # Where they cannot agree (another bootstrap seed here), the report says why.
+    record_redshift_trends(table, table["z"], seed=1)
+    other = build_catalog_report(table, seed=0).section("redshift")
+    notes = [t.text for t in other.items if isinstance(t, ReportText) and t.note]
+    assert any("differ because of: bootstrap seed 1 there, 0 here" in n for n in notes), notes
+
+
 def test_catalog_without_redshift_separations_or_images(catalog, tmp_path):
     table = Table.read(catalog)
     table.remove_columns(["z", "sep_r90", "file"])
