@@ -10,6 +10,8 @@ unit-less coordinates that look like radians) raise
 :class:`~galmorph.errors.DataError`. Problems of single rows (NaN
 coordinates, Dec outside [-90, 90], RA outside [0, 360] unless ``wrap_ra=True``,
 a missing path) become per-row errors that the classifier keeps in its output.
+A table with both an image-path column and coordinates fetches a cutout by
+ra/dec for a row whose path is empty, and says so in that row's note.
 A redshift column only feeds the optional diagnostics: where it does not hold
 numbers it is passed on as it is, and the diagnostics report the problem.
 """
@@ -27,7 +29,7 @@ from galmorph.data.images import as_rgb
 from galmorph.errors import DataError
 
 __all__ = ["Row", "ParsedInput", "parse_input", "PATH_NAMES", "RA_NAMES", "DEC_NAMES", "PETRO_NAMES",
-           "Z_NAMES"]
+           "Z_NAMES", "CUTOUT_FALLBACK_NOTE"]
 
 PATH_NAMES = ("path", "file", "filename", "image", "file_name", "filepath", "image_path")
 RA_NAMES = ("ra", "raj2000", "ra_deg", "ra_icrs")
@@ -36,16 +38,21 @@ PETRO_NAMES = ("petroR90_r", "petroRad90_r", "petro_r90")
 Z_NAMES = ("z", "redshift")
 
 
+#: ``input_note`` of a row whose image path is empty and whose ra/dec are used instead.
+CUTOUT_FALLBACK_NOTE = "no image path given: cutout fetched by ra/dec instead"
+
+
 @dataclass
 class Row:
     """One input row: ``kind`` is ``coord`` (value = (ra, dec) deg), ``path``,
     ``image`` (uint8 (H, W, 3)), ``ready`` (uint8 (3, s, s), already cropped) or
-    ``error`` (value = the message)."""
+    ``error`` (value = the message); ``note`` goes into the row's ``input_note``."""
 
     index: int
     kind: str
     value: object
     petro: float = np.nan
+    note: str = ""
 
 
 @dataclass
@@ -68,8 +75,11 @@ def parse_input(x, *, image_column=None, image_dir=None, size=80, wrap_ra=False)
         See :meth:`galmorph.astro.classifier.MorphologyClassifier.predict`.
     image_column : str, optional
         Name of the image-path column of a table.
-    image_dir : path, optional
-        Folder that relative image paths are resolved against.
+    image_dir : path or sequence of paths, optional
+        Folder that relative image paths are resolved against; several folders
+        are tried in turn (the first that holds the file wins), e.g. a
+        catalogue's own folder, then the working directory. A row whose file is
+        in none of them fails, naming every place tried.
     size : int
         The model's input side in pixels (recognises already-cropped arrays).
     wrap_ra : bool
@@ -151,12 +161,35 @@ def _item_row(i, v, image_dir, size):
     return Row(i, "image", arr)
 
 
+def _folders(image_dir):
+    """``image_dir`` as a list of folders, each once, in order ([] for None)."""
+    if image_dir is None:
+        return []
+    dirs = [image_dir] if isinstance(image_dir, (str, os.PathLike)) else list(image_dir)
+    out = []
+    for d in dirs:
+        d = Path(d).expanduser()
+        if d not in out:
+            out.append(d)
+    return out
+
+
 def _path_row(i, value, image_dir, where=None, petro=np.nan):
+    where = where or f"item {i}"
     if value is None or (isinstance(value, str) and not value.strip()):
-        return Row(i, "error", f"{where or f'item {i}'}: no image path given")
+        return Row(i, "error", f"{where}: no image path given")
     path = Path(value).expanduser()
-    if image_dir is not None and not path.is_absolute():
-        path = Path(image_dir) / path
+    dirs = [] if path.is_absolute() else _folders(image_dir)
+    if len(dirs) == 1:
+        path = dirs[0] / path
+    elif dirs:  # the first folder that holds the file
+        found = next((d / path for d in dirs if (d / path).exists()), None)
+        if found is None:
+            tried = " and ".join(str(d / path) for d in dirs)
+            return Row(i, "error", f"{where}: image {value} does not exist; tried {tried}. "
+                                   f"Name the images' folder with --image-dir DIR (image_dir= "
+                                   f"in Python)")
+        path = found
     return Row(i, "path", path, float(petro))
 
 
@@ -182,11 +215,48 @@ def _from_table(table, image_column, image_dir, wrap_ra):
                             f"file names; name the right column with --image-column NAME "
                             f"(image_column= in Python)")
         values = np.ma.filled(col, "") if np.ma.is_masked(col) else col
-        petro = _petro(table)
-        rows = (_path_row(i, None if v is None else str(v), image_dir,
-                          f"row {i} ({image_column!r})", petro[i]) for i, v in enumerate(values))
+        rows = _path_rows(table, image_column, values, image_dir, wrap_ra)
         return ParsedInput("table-images", table, len(table), rows, z)
     return _coords_from_table(table, wrap_ra)
+
+
+def _path_rows(table, image_column, values, image_dir, wrap_ra):
+    """The rows of a table of image paths. Where a path is empty and the table has
+    coordinates, the row is fetched by ra/dec instead (a cutout), and its note says so."""
+    petro = _petro(table)
+    coords = None  # (ra, dec), or why the table's coordinates cannot be used
+    for i, v in enumerate(values):
+        where = f"row {i} ({image_column!r})"
+        text = None if v is None else str(v)
+        if text is not None and text.strip():
+            yield _path_row(i, text, image_dir, where, petro[i])
+            continue
+        if coords is None:
+            coords = _fallback_coords(table)
+        if isinstance(coords, str):
+            yield Row(i, "error", f"{where}: no image path given{coords}")
+            continue
+        problem = _coord_problem(coords[0][i], coords[1][i], wrap_ra)
+        if problem:
+            yield Row(i, "error", f"{where}: no image path given, and {problem}")
+        else:
+            yield Row(i, "coord", (float(coords[0][i]) % 360.0, float(coords[1][i])),
+                      float(petro[i]), note=CUTOUT_FALLBACK_NOTE)
+
+
+def _fallback_coords(table):
+    """(ra, dec) in degrees of a table of paths, for rows without a path; or, as text
+    to append to "no image path given", why there are none."""
+    from astropy.coordinates import SkyCoord
+
+    has_coords = any(isinstance(table[n], SkyCoord) for n in table.colnames) or (
+        find_column(table, RA_NAMES) is not None and find_column(table, DEC_NAMES) is not None)
+    if not has_coords:
+        return " (and no ra/dec columns to fetch a cutout by)"
+    try:
+        return _table_coords(table)
+    except DataError as err:
+        return f", and the ra/dec columns cannot be used for a cutout: {err}"
 
 
 def _coords_from_table(table, wrap_ra, note=""):
@@ -273,14 +343,22 @@ def _coord_rows(kind, base, ra, dec, petro, z=None, wrap_ra=False):
 
     def rows():
         for i in range(n):
-            r, d = float(ra[i]), float(dec[i])
-            if not (np.isfinite(r) and np.isfinite(d)):
-                yield Row(i, "error", f"row {i}: ra/dec is not finite (ra={r}, dec={d})")
-            elif abs(d) > 90:
-                yield Row(i, "error", f"row {i}: dec={d:g} deg is outside [-90, 90]")
-            elif not (wrap_ra or 0 <= r <= 360):
-                yield Row(i, "error", f"row {i}: ra={r:g} deg is outside [0, 360]; correct it, "
-                                      f"or pass wrap_ra=True to wrap it ({r:g} -> {r % 360.0:g})")
+            problem = _coord_problem(ra[i], dec[i], wrap_ra)
+            if problem:
+                yield Row(i, "error", f"row {i}: {problem}")
             else:
-                yield Row(i, "coord", (r % 360.0, d), float(petro[i]))
+                yield Row(i, "coord", (float(ra[i]) % 360.0, float(dec[i])), float(petro[i]))
     return ParsedInput(kind, base, n, rows(), z)
+
+
+def _coord_problem(ra, dec, wrap_ra):
+    """What is wrong with one position (degrees), or ``""``."""
+    r, d = float(ra), float(dec)
+    if not (np.isfinite(r) and np.isfinite(d)):
+        return f"ra/dec is not finite (ra={r}, dec={d})"
+    if abs(d) > 90:
+        return f"dec={d:g} deg is outside [-90, 90]"
+    if not (wrap_ra or 0 <= r <= 360):
+        return (f"ra={r:g} deg is outside [0, 360]; correct it, or pass wrap_ra=True to wrap "
+                f"it ({r:g} -> {r % 360.0:g})")
+    return ""

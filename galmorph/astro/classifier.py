@@ -27,6 +27,7 @@ from astropy import units as u
 from astropy.table import Table
 
 from galmorph import __version__, schema
+from galmorph._util._warnings import caller_stacklevel
 from galmorph.astro._classify_inputs import parse_input
 from galmorph.astro.mergers import DEFAULT_THRESHOLD, merger_flags
 from galmorph.astro.redshift import record_diagnostics_error, record_redshift_trends
@@ -40,6 +41,16 @@ __all__ = ["MorphologyClassifier", "DEFAULT_PREPROCESSING", "OUTPUT_COLUMNS"]
 #: Columns ``predict`` adds after the 37 fractions.
 OUTPUT_COLUMNS = ("p_merger", "is_merger", "predict_ok", "predict_error", "input_note")
 _SEP_COLUMNS = ("sep_px", "sep_r90", "sep_arcsec", "sep_kpc", "n_sources")
+_NEIGHBOUR = "separation to the nearest neighbour detected in the full-resolution image"
+#: (unit, description) of each ``separations=True`` column.
+_SEP_META = {
+    "sep_px": (u.pix, f"projected {_NEIGHBOUR}, pixels (inf: none detected; NaN: not measured)"),
+    "sep_r90": (u.dimensionless_unscaled, f"projected {_NEIGHBOUR}, in petroR90_r units"),
+    "sep_arcsec": (u.arcsec, f"angular {_NEIGHBOUR} (NaN where the pixel scale is unknown)"),
+    "sep_kpc": (u.kpc, f"proper {_NEIGHBOUR} at the row's redshift (NaN without one)"),
+    "n_sources": (u.dimensionless_unscaled, "sources detected in the full-resolution image, "
+                  "the galaxy included (-1: not measured)"),
+}
 _MERGER = "Class8.6"
 _BLOCK = 64  # full-resolution images held at a time (64 x 424 x 424 x 3 = 35 MB)
 
@@ -142,7 +153,8 @@ class MorphologyClassifier:
               a ``petroR90_r`` column in arcsec is present);
             - a Table with an image-path column (``path``, ``file``,
               ``filename`` or ``image``, or ``image_column=``); it is used in
-              preference to coordinates;
+              preference to coordinates, and a row whose path is empty falls
+              back to its ``ra``/``dec`` (a cutout, said in its ``input_note``);
             - a SkyCoord (scalar or array); a path or list of paths;
             - a uint8 ``(H, W, 3)`` image, ``(N, H, W, 3)`` stack, or
               already-cropped ``(N, 3, s, s)`` / ``(s, s, 3)`` arrays (``s`` the
@@ -150,9 +162,12 @@ class MorphologyClassifier:
               (consumed chunk by chunk).
         image_column : str, optional
             Name of the image-path column.
-        image_dir : path, optional
+        image_dir : path or sequence of paths, optional
             Folder that relative image paths are resolved against (default the
-            working directory).
+            working directory); several folders are tried in turn, and a row
+            whose file is in none of them fails naming each place tried.
+            ``galmorph classify CATALOG`` tries the catalogue's own folder,
+            then the working directory.
         separations : bool
             Also measure the nearest projected neighbour in each full-resolution
             image (:mod:`galmorph.astro.separation`): columns ``sep_px``,
@@ -187,7 +202,7 @@ class MorphologyClassifier:
                              wrap_ra=wrap_ra)
         from galmorph._util._progress import progress_bar
 
-        parts, paths = [], []
+        parts, paths, notes = [], [], []
         bar = progress_bar(total=parsed.n, enabled=self.progress, desc="classify", unit="galaxy")
         with bar:
             while True:
@@ -196,10 +211,11 @@ class MorphologyClassifier:
                     break
                 parts.append(self._chunk(chunk, parsed, separations, cosmology))
                 paths += [str(r.value) if r.kind == "path" else "" for r in chunk]
+                notes += [r.note for r in chunk]  # e.g. a cutout instead of an empty path
                 bar.update(len(chunk))
         if not parts:
             raise DataError("no input: the iterable of images or paths was empty")
-        return self._assemble(parsed, parts, paths, separations)
+        return self._assemble(parsed, parts, paths, separations, notes)
 
     def _chunk(self, chunk, parsed, separations, cosmology):
         """Predict one chunk: (fractions (n, 37), errors, separation columns or None).
@@ -303,13 +319,21 @@ class MorphologyClassifier:
     def _project(self, chunk, parsed, sep_px, scales, cosmology):
         petro = np.array([r.petro for r in chunk])
         z = None if parsed.z is None else parsed.z[[r.index for r in chunk]]
-        # Cutouts know their pixel scale; image files are taken to be GZ2-scaled.
-        is_coord = parsed.kind in ("table-coords", "skycoord")
-        return safe_projected_separation(sep_px, pixel_scale=scales if is_coord else None,
-                                         petro_r90=petro, z=z, cosmology=cosmology,
-                                         gz2_scale=not is_coord)
+        # Cutouts know their pixel scale; image files are taken to be GZ2-scaled. A table of
+        # paths may hold both (a cutout where a row's path is empty).
+        cut = np.array([r.kind == "coord" for r in chunk])
+        kw = dict(petro_r90=petro, z=z, cosmology=cosmology)
+        files = safe_projected_separation(sep_px, **kw) if not cut.all() else None
+        if not cut.any():
+            return files
+        cutouts = safe_projected_separation(sep_px, pixel_scale=scales, gz2_scale=False, **kw)
+        if files is None:
+            return cutouts
+        out = {k: np.where(cut, cutouts[k], files[k]) for k in files if k != "diagnostics_error"}
+        out["diagnostics_error"] = files["diagnostics_error"] or cutouts["diagnostics_error"]
+        return out
 
-    def _assemble(self, parsed, parts, paths, separations):
+    def _assemble(self, parsed, parts, paths, separations, notes):
         fractions = np.concatenate([p[0] for p in parts])  # (N, 37)
         errors = [e for p in parts for e in p[1]]
         n = len(fractions)
@@ -324,7 +348,8 @@ class MorphologyClassifier:
         for name in new:
             if name in out.colnames:
                 warnings.warn(f"input column {name!r} renamed to {name + '_input'!r}: galmorph "
-                              f"writes its prediction under that name", stacklevel=3)
+                              f"writes its prediction under that name",
+                              stacklevel=caller_stacklevel())
                 out.rename_column(name, name + "_input")
         for j, name in enumerate(schema.KAGGLE_COLUMNS):
             out[name] = fractions[:, j]
@@ -339,14 +364,16 @@ class MorphologyClassifier:
         out["predict_ok"] = np.array([not e for e in errors])
         out["predict_error"] = np.array(errors, dtype=str) if any(errors) else [""] * n
         out["predict_error"].description = "why the prediction failed (empty when it worked)"
-        out["input_note"] = np.array([n for p in parts for n in p[3]], dtype=str) \
-            if any(n for p in parts for n in p[3]) else [""] * n
-        out["input_note"].description = INPUT_NOTE_DESCRIPTION
+        converted = [n for p in parts for n in p[3]]  # colour conversions, per row
+        joined = ["; ".join(t for t in pair if t) for pair in zip(notes, converted)]
+        out["input_note"] = np.array(joined, dtype=str) if any(joined) else [""] * n
+        out["input_note"].description = (f"{INPUT_NOTE_DESCRIPTION}; or that the row's image path "
+                                         f"was empty and a cutout was fetched by ra/dec")
         if separations:
             for name in _SEP_COLUMNS:
                 out[name] = np.concatenate([p[2][name] for p in parts])
-            out["sep_arcsec"].unit, out["sep_kpc"].unit = "arcsec", "kpc"
-            out["sep_r90"].description = "nearest-neighbour separation in petroR90_r units"
+            for name, (unit, description) in _SEP_META.items():
+                out[name].unit, out[name].description = unit, description
         # End-of-run diagnostics record their failures in meta; they never lose the predictions.
         for stale in ("diagnostics_error", "redshift_trends"):  # carried by an input table
             out.meta.pop(stale, None)
@@ -354,7 +381,10 @@ class MorphologyClassifier:
         if any(failed):
             record_diagnostics_error(out, "separations", next(e for e in failed if e))
         self._meta(out, parsed, errors)
-        out.meta["n_converted"] = int(sum(1 for v in out["input_note"] if v))
+        out.meta["n_converted"] = int(sum(1 for v in converted if v))
+        if any(notes):  # rows with an empty path and ra/dec: cutouts fetched instead
+            out.meta["n_cutout_fallback"] = int(sum(1 for v in notes if v))
+            out.meta.setdefault("cutout_backend", self.backend)
         return out
 
     def _meta(self, out, parsed, errors):
@@ -377,6 +407,7 @@ class MorphologyClassifier:
         if n_failed:
             first = next(e for e in errors if e)
             warnings.warn(f"{n_failed} of {len(errors)} rows could not be classified (see the "
-                          f"predict_ok / predict_error columns); first: {first}", stacklevel=3)
+                          f"predict_ok / predict_error columns); first: {first}",
+                          stacklevel=caller_stacklevel())
         if parsed.z is not None:
             record_redshift_trends(out, parsed.z)

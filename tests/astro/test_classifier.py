@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -454,3 +455,87 @@ def test_a_model_of_the_wrong_shape_is_one_clear_error(images):
     with pytest.raises(CheckpointError, match=r"model TenAnswers \(in memory\) does not fit GZ2 "
                                               r"schema .*shape \(\d+, 10\).*37 answers"):
         clf.predict(str(images["png"][0]))
+
+
+# -- issue 25: what a new user hit -----------------------------------------------------
+
+def test_a_row_with_an_empty_path_gets_a_cutout_by_its_coordinates(ckpt, images, fake_sdss,
+                                                                   tmp_path):
+    t = Table({"objid": [1, 2, 3], "path": [str(images["png"][0]), "", "missing.png"],
+               "ra": [150.0, 150.2, 150.4], "dec": [2.0, 2.2, 2.4]})
+    with pytest.warns(UserWarning, match="1 of 3 rows"):
+        out = _clf(ckpt, cache_dir=tmp_path).predict(t, separations=True)
+    assert out["predict_ok"].tolist() == [True, True, False]
+    assert "no image path given: cutout fetched by ra/dec" in out["input_note"][1]
+    assert out["input_note"][0] == out["input_note"][2] == ""
+    assert "missing.png" in out["predict_error"][2]       # a path given is never replaced
+    asked = [(round(r.ra, 4), round(r.dec, 4)) for r in fake_sdss.requests("hips2fits")]
+    assert asked == [(150.2, 2.2)]
+    assert out.meta["cutout_backend"] == "hips2fits" and out.meta["n_cutout_fallback"] == 1
+    assert out.meta["n_converted"] == 0
+    # The cutout keeps its own pixel scale (native SDSS, no petroR90_r); the file the GZ2 one.
+    assert out["sep_arcsec"][1] == pytest.approx(out["sep_px"][1] * 0.396, rel=1e-3)
+    assert np.isnan(out["sep_arcsec"][0])
+
+
+def test_warnings_of_predict_point_at_the_callers_line(ckpt, images):
+    from galmorph.astro.redshift import DiagnosticsWarning
+
+    table = Table({"path": [str(images["png"][0]), "missing.png"], "p_merger": [0.1, 0.2],
+                   "z": ["0.05", "n/a"]})  # text redshifts: the diagnostic fails and warns
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _clf(ckpt).predict(table)
+        line = sys._getframe().f_lineno - 1
+    messages = {str(w.message).split(":")[0]: w for w in caught}
+    assert any("renamed" in m for m in messages) and any("1 of 2 rows" in m for m in messages)
+    assert any(issubclass(w.category, DiagnosticsWarning) for w in caught)
+    for w in caught:
+        assert (w.filename, w.lineno) == (__file__, line), str(w.message)
+
+
+def test_no_row_classified_says_no_predictions_were_made(ckpt):
+    from galmorph.astro.redshift import DiagnosticsWarning
+
+    table = Table({"path": [f"missing{i}.png" for i in range(5)], "z": np.linspace(.02, .1, 5)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = _clf(ckpt).predict(table)
+    assert not out["predict_ok"].any()
+    diagnostic = [str(w.message) for w in caught if issubclass(w.category, DiagnosticsWarning)]
+    assert len(diagnostic) == 1
+    assert "complete" not in diagnostic[0]
+    assert "No predictions were made: none of the 5 rows could be classified" in diagnostic[0]
+
+
+def test_separation_columns_have_units_and_descriptions(ckpt, images, tmp_path):
+    out = _clf(ckpt).predict([str(p) for p in images["png"]], separations=True)
+    units = {name: out[name].unit for name in ("sep_px", "sep_r90", "sep_arcsec", "sep_kpc",
+                                                 "n_sources")}
+    assert units == {"sep_px": u.pix, "sep_r90": u.dimensionless_unscaled,
+                     "sep_arcsec": u.arcsec, "sep_kpc": u.kpc,
+                     "n_sources": u.dimensionless_unscaled}
+    for name in units:
+        assert out[name].description, name
+    assert "pixels" in out["sep_px"].description
+    assert "sources detected" in out["n_sources"].description
+    out.write(tmp_path / "sep.ecsv")
+    back = Table.read(tmp_path / "sep.ecsv")
+    assert back["sep_px"].unit == u.pix and back["n_sources"].description
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "fits-gri", "fits-one-band"])
+def test_an_all_black_image_gives_no_runtime_warning(ckpt, tmp_path, kind):
+    from astropy.io import fits
+
+    path = tmp_path / ("black.jpg" if kind == "jpeg" else "black.fits")
+    if kind == "jpeg":
+        Image.fromarray(np.zeros((424, 424, 3), np.uint8)).save(path)
+    else:
+        shape = (3, 424, 424) if kind == "fits-gri" else (424, 424)
+        fits.PrimaryHDU(np.zeros(shape, np.float32)).writeto(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        out = _clf(ckpt).predict(Table({"path": [str(path)]}), separations=True)
+    assert out["predict_ok"][0] and np.isfinite(out["Class1.1"][0])
+    assert out["n_sources"][0] == 0 and np.isinf(out["sep_px"][0])

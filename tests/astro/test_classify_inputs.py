@@ -77,3 +77,43 @@ def test_greyscale_pil_image_is_converted_by_the_stated_rule_not_silently():
         row = next(parse_input(grey).rows)
     assert row.kind == "image" and row.value.shape == (100, 100, 3)
     assert (row.value[..., 0] == np.asarray(grey)).all()
+
+
+def test_relative_paths_are_looked_up_in_each_image_dir_in_turn(tmp_path):
+    beside, cwd = tmp_path / "survey", tmp_path / "work"
+    (beside / "g50").mkdir(parents=True)
+    (cwd / "g50").mkdir(parents=True)
+    (beside / "g50" / "1.jpg").write_bytes(b"x")
+    (cwd / "g50" / "2.jpg").write_bytes(b"x")
+    table = Table({"path": ["g50/1.jpg", "g50/2.jpg", "g50/3.jpg", str(cwd / "g50" / "2.jpg")]})
+    rows = _rows(table, image_dir=[beside, cwd])
+    assert [r.kind for r in rows] == ["path", "path", "error", "path"]
+    assert rows[0].value == beside / "g50" / "1.jpg"      # the first folder wins
+    assert rows[1].value == cwd / "g50" / "2.jpg"         # else the next
+    assert rows[3].value == cwd / "g50" / "2.jpg"         # absolute paths stay as they are
+    message = rows[2].value
+    assert message.startswith("row 2 ('path'): image g50/3.jpg does not exist")
+    assert str(beside / "g50" / "3.jpg") in message and str(cwd / "g50" / "3.jpg") in message
+    assert "--image-dir DIR" in message
+    # One folder: joined as before, without looking (the reader reports a missing file).
+    assert _rows(table, image_dir=beside)[2].value == beside / "g50" / "3.jpg"
+
+
+def test_an_empty_path_falls_back_to_the_rows_coordinates():
+    from galmorph.astro._classify_inputs import CUTOUT_FALLBACK_NOTE
+
+    table = Table({"path": ["a.jpg", "", "  ", "", "b.jpg"],
+                   "ra": [10.0, 150.1, 400.0, 151.0, 12.0], "dec": [1.0, 2.2, 2.0, 95.0, 1.0]})
+    table["path"] = table["path"].astype(object)
+    table["path"][3] = None
+    rows = _rows(table)
+    assert [r.kind for r in rows] == ["path", "coord", "error", "error", "path"]
+    assert rows[1].value == (150.1, 2.2) and rows[1].note == CUTOUT_FALLBACK_NOTE
+    assert rows[0].note == rows[4].note == ""
+    assert rows[2].value.startswith("row 2 ('path'): no image path given, and ra=400")
+    assert "dec=95" in rows[3].value
+    # Without coordinates the row still fails, and says there were none to use.
+    rows = _rows(Table({"path": ["a.jpg", ""]}))
+    assert rows[1].kind == "error"
+    assert rows[1].value == ("row 1 ('path'): no image path given (and no ra/dec columns to "
+                             "fetch a cutout by)")
