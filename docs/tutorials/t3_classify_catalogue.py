@@ -56,8 +56,8 @@ print(Table.read(work / "result.ecsv").meta["model_name"])
 
 # %%
 # The same from the shell (``galmorph classify CATALOG --out RESULT``; relative
-# image paths are taken from the working directory), run here as a real
-# subprocess:
+# image paths are looked up beside the catalogue, then in the working directory,
+# or in ``--image-dir DIR``), run here as a real subprocess:
 import subprocess
 import sys
 

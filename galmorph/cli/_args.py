@@ -2,7 +2,8 @@
 import argparse
 
 __all__ = ["positive_int", "tta_arg", "CHECKPOINT_SUFFIXES", "split_checkpoint", "add_progress",
-           "add_precision", "add_device", "add_convert", "progress_of"]
+           "add_precision", "add_device", "add_convert", "progress_of", "add_image_dir",
+           "under_image_dir"]
 
 #: A first positional argument ending so is the checkpoint (``galmorph predict best.pt DIR``).
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
@@ -84,6 +85,23 @@ def add_device(parser, default="auto"):
     parser.add_argument("--device", default=default,
                         help="auto, cpu, cuda or cuda:N; auto is CUDA where present, else the "
                              "CPU (default: auto)")
+
+
+def add_image_dir(parser, paths, default):
+    """``--image-dir DIR``: the folder that relative ``paths`` are resolved against."""
+    parser.add_argument("--image-dir", dest="image_dir", metavar="DIR", default=None,
+                        help=f"folder that relative {paths} are resolved against "
+                             f"(default: {default})")
+
+
+def under_image_dir(paths, image_dir):
+    """``paths`` with the relative ones (globs too) taken inside ``image_dir`` (if given)."""
+    import os
+
+    if image_dir is None:
+        return list(paths)
+    return [p if os.path.isabs(os.path.expanduser(p)) else os.path.join(image_dir, p)
+            for p in paths]
 
 
 def add_convert(parser):

@@ -9,7 +9,9 @@ Examples::
 A catalogue is any table astropy reads (ECSV, FITS, VOTable, CSV, ...) with
 ``ra``/``dec`` columns in degrees (or an image-path column); the result keeps
 its columns and adds the 37 fractions, ``p_merger``, ``is_merger``,
-``predict_ok`` and ``predict_error``. ``--out`` and ``--report`` are checked
+``predict_ok`` and ``predict_error``. Relative image paths are looked up beside
+the catalogue, then in the working directory (``--image-dir DIR`` names the
+folder instead); a row with an empty path and ``ra``/``dec`` gets a cutout. ``--out`` and ``--report`` are checked
 for writing before any cutout is fetched; if ``--out`` still fails at the end,
 the rows are saved to a file in the system temporary folder, named on stderr.
 """
@@ -20,8 +22,9 @@ import sys
 from pathlib import Path
 
 from galmorph._util._io import OutputError, check_writable
-from galmorph.cli._args import (add_convert, add_device, add_precision, add_progress, positive_int, progress_of,
-                               tta_arg)
+from galmorph._util._text import count
+from galmorph.cli._args import (add_convert, add_device, add_image_dir, add_precision, add_progress,
+                               positive_int, progress_of, tta_arg)
 from galmorph.errors import DataError
 
 __all__ = ["add_parser", "run", "position_summary", "report_rows"]
@@ -65,6 +68,8 @@ def add_parser(subparsers):
     p.add_argument("--image-column", default=None,
                    help="image-path column of the catalogue (default: auto-detect "
                         "path/file/filename/image)")
+    add_image_dir(p, "image paths of the catalogue",
+                  "the catalogue's own folder, then the working directory")
     p.add_argument("--separations", action="store_true",
                    help="also measure the nearest projected neighbour (sep_* columns)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
@@ -197,7 +202,8 @@ def run(args):
             x["petroR90_r"] = [args.petro_r90]
     else:
         x = _read_catalog(args.catalog)
-    result = clf.predict(x, image_column=args.image_column, separations=args.separations)
+    result = clf.predict(x, image_column=args.image_column, image_dir=_image_dirs(args),
+                         separations=args.separations)
     if len(result) == 1:
         print("\n".join(position_summary(result[0], result.meta)))
     else:
@@ -206,7 +212,7 @@ def run(args):
         _report(result, args.report, args.image_column)
     if args.out:
         _write(result, args.out)
-        print(f"wrote {len(result)} rows to {args.out}")
+        print(f"wrote {count(len(result), 'row')} to {args.out}")
     elif len(result) > 1:
         print("(use --out FILE to save the table)")
     return 0 if result["predict_ok"].any() else 1
@@ -226,12 +232,24 @@ def _run_on_cluster(args):
             raise DataError(f"{flag} is not available with --scheduler; failed rows keep "
                             f"their reason in the predict_error column of --out's files")
     report = run_survey(args.catalog, args.scheduler, args.out, partitions=args.partitions,
-                        model=args.model, image_column=args.image_column, device=args.device,
+                        model=args.model, image_column=args.image_column,
+                        image_dir=_image_dirs(args), device=args.device,
                         precision=args.precision, tta=args.tta,
                         merger_threshold=args.threshold, batch_size=args.batch_size,
                         backend=args.backend, cache_dir=args.cache_dir, timeout=args.timeout,
                         retries=args.retries, workers=args.workers, convert=args.convert)
     return 0 if report.ok else 1
+
+
+def _image_dirs(args):
+    """Where relative image paths of the catalogue are looked up: ``--image-dir``, else the
+    catalogue's own folder (a catalogue beside its images), then the working directory.
+    Absolute, so that Dask workers elsewhere look in the same places."""
+    if args.image_dir is not None:
+        return str(Path(args.image_dir).expanduser().resolve())
+    if args.catalog is None:
+        return None
+    return [str(Path(args.catalog).expanduser().resolve().parent), str(Path.cwd())]
 
 
 def _check_outputs(args):
@@ -304,7 +322,7 @@ def _report(result, report, image_column):
         print(f"galmorph classify: warning: --report {report}: cannot write it ({reason}); "
               f"{where}", file=sys.stderr)
     elif rows:
-        print(f"{len(rows)} failed rows and why: {report}")
+        print(f"{count(len(rows), 'failed row')} and why: {report}")
 
 
 def _print_catalog_summary(result):

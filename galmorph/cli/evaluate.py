@@ -1,7 +1,7 @@
 """``galmorph evaluate``: score a checkpoint on labelled data, next to baselines."""
 
-from galmorph.cli._args import (add_device, add_precision, add_progress, progress_of,
-                               split_checkpoint, tta_arg)
+from galmorph.cli._args import (add_device, add_image_dir, add_precision, add_progress,
+                               progress_of, split_checkpoint, tta_arg, under_image_dir)
 
 __all__ = ["add_parser", "run"]
 
@@ -47,6 +47,7 @@ def add_parser(subparsers):
                    help="unreadable image while preparing DATA, or a galaxy also in an earlier DATA "
                         "folder: stop or leave it out "
                         "(default: raise)")
+    add_image_dir(p, "DATA folders", "the working directory")
     add_progress(p)
     p.set_defaults(func=run)
     return p
@@ -58,6 +59,12 @@ def run(args):
     from galmorph.inference.evaluation import evaluate, format_report
 
     checkpoint, data = split_checkpoint(args.paths, args.model)
+    if args.image_dir is not None and not data:
+        from galmorph.errors import ParameterError
+
+        raise ParameterError("--image-dir DIR resolves the DATA folders given; give DATA too "
+                             "(without DATA the checkpoint's run names its data)")
+    data = under_image_dir(data, args.image_dir)
     data = None if not data else (data[0] if len(data) == 1 else data)
     result = evaluate(checkpoint, data, split=args.split, tta=args.tta,
                       id_max=args.id_max, batch_size=args.batch_size, device=args.device,

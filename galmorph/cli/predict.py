@@ -1,8 +1,10 @@
 """``galmorph predict``: the 37 GZ2 vote fractions for image files, to CSV / ECSV / FITS."""
 import sys
 
-from galmorph.cli._args import (add_convert, add_device, add_precision, add_progress, progress_of,
-                               split_checkpoint, tta_arg)
+from galmorph._util._text import count
+from galmorph.cli._args import (add_convert, add_device, add_image_dir, add_precision,
+                               add_progress, progress_of, split_checkpoint, tta_arg,
+                               under_image_dir)
 
 __all__ = ["add_parser", "run"]
 
@@ -44,6 +46,7 @@ def add_parser(subparsers):
                    help="files decoded and predicted per step (default: 1024)")
     p.add_argument("--recursive", action="store_true",
                    help="search input folders recursively (default: off)")
+    add_image_dir(p, "INPUTS (folders, globs, files)", "the working directory")
     add_device(p)
     add_precision(p)
     add_convert(p)
@@ -62,6 +65,7 @@ def run(args):
     if not inputs:
         raise SystemExit("galmorph predict: error: no INPUTS (image folders, globs or files) "
                          "after the checkpoint")
+    inputs = under_image_dir(inputs, args.image_dir)
     check_writable(args.out, "--out")          # before any work, naming the flag
     if args.report:
         check_writable(args.report, "--report")
@@ -89,7 +93,7 @@ def _summary(table, args):
     """What was written and skipped, on stderr."""
     skipped, meta = table.meta["skipped"], table.meta
     if not meta.get("out_error"):
-        print(f"wrote {len(table)} predictions to {args.out}", file=sys.stderr)
+        print(f"wrote {count(len(table), 'prediction')} to {args.out}", file=sys.stderr)
     if meta.get("report_error"):
         where = f"saved to {meta['report']} instead" if meta["report"] else "not saved"
         print(f"galmorph predict: warning: --report {args.report}: cannot write it "

@@ -133,3 +133,59 @@ def test_cli_run_with_timeout_retries_workers(ckpt, fake_sdss, tmp_path, capsys)
         with pytest.raises(SystemExit) as exit_:
             classify(_positions(1), *bad)
         assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+# -- relative image paths (issue 25) ----------------------------------------------------
+
+def _survey(root, names=("1", "2")):
+    """``root/survey/cat.ecsv`` listing ``g50/<name>.jpg`` beside it (real JPEGs)."""
+    from PIL import Image
+
+    folder = root / "survey" / "g50"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in names:
+        Image.fromarray(rng.integers(0, 255, (424, 424, 3), dtype=np.uint8)).save(
+            folder / f"{name}.jpg")
+    return folder.parent
+
+
+@pytest.mark.slow  # a subprocess: one torch import
+def test_cli_relative_paths_are_resolved_beside_the_catalogue(ckpt, tmp_path):
+    survey = _survey(tmp_path)
+    (tmp_path / "g50").mkdir()            # the working directory is the fallback
+    (tmp_path / "g50" / "3.jpg").write_bytes((survey / "g50" / "1.jpg").read_bytes())
+    Table({"objid": [1, 2, 3, 4],
+           "path": ["g50/1.jpg", "g50/2.jpg", "g50/3.jpg", "g50/4.jpg"]}).write(
+        survey / "cat.ecsv")
+    proc = subprocess.run([sys.executable, "-m", "galmorph", "classify", "survey/cat.ecsv",
+                           "--model", str(ckpt), "--device", "cpu", "--no-progress",
+                           "--out", "result.ecsv"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "classified 3 of 4 rows" in proc.stdout
+    result = Table.read(tmp_path / "result.ecsv")
+    assert result["predict_ok"].tolist() == [True, True, True, False]
+    error = result["predict_error"][3]
+    assert str(survey / "g50" / "4.jpg") in error and str(tmp_path / "g50" / "4.jpg") in error
+
+
+def test_cli_image_dir_names_the_folder(ckpt, tmp_path, monkeypatch, capsys):
+    survey = _survey(tmp_path, names=("1",))
+    elsewhere = tmp_path / "tables"
+    elsewhere.mkdir()
+    monkeypatch.chdir(tmp_path)
+    for suffix in (".csv", ".fits"):
+        cat = elsewhere / f"cat{suffix}"
+        Table({"objid": [1], "path": ["g50/1.jpg"]}).write(cat)
+        # Neither the catalogue's folder nor the working directory holds g50/: one row fails.
+        with pytest.warns(UserWarning, match="1 of 1 rows"):
+            assert main(["classify", str(cat), "--model", str(ckpt), "--device", "cpu",
+                         "--no-progress"]) == 1
+        out = capsys.readouterr().out
+        assert str(elsewhere / "g50" / "1.jpg") in out and str(tmp_path / "g50" / "1.jpg") in out
+        assert main(["classify", str(cat), "--image-dir", str(survey), "--model", str(ckpt),
+                     "--device", "cpu", "--no-progress", "--out", "one.ecsv"]) == 0
+        assert "wrote 1 row to one.ecsv" in capsys.readouterr().out
+        assert Table.read("one.ecsv", format="ascii.ecsv")["predict_ok"].tolist() == [True]
+        (tmp_path / "one.ecsv").unlink()

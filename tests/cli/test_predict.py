@@ -1,0 +1,39 @@
+"""Tests of ``galmorph predict``'s own flags (galmorph.cli.predict); the prediction itself is
+tested with galmorph.inference.files in tests/inference/test_files.py."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from astropy.table import Table
+from PIL import Image
+
+from galmorph.models import build_model, save_checkpoint
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    """A tiny untrained CNN: these tests check the plumbing, not the predictions."""
+    torch.manual_seed(0)
+    model = build_model("cnn", channels=(4, 4, 4), hidden=16, input_size=32)
+    return save_checkpoint(tmp_path_factory.mktemp("model") / "tiny.pt", model,
+                           preprocessing={"crop": 224, "size": 32})
+
+
+@pytest.mark.slow  # a subprocess: one torch import
+def test_image_dir_resolves_relative_inputs_and_one_prediction_is_singular(ckpt, tmp_path):
+    images = tmp_path / "images"
+    (images / "g50").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (424, 424, 3), dtype=np.uint8)).save(
+        images / "g50" / "587.jpg")
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "galmorph", "predict", str(ckpt), "g50/587.jpg",
+                           "--image-dir", str(images), "--out", "p.ecsv", "--no-progress",
+                           "--device", "cpu"],
+                          cwd=work, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote 1 prediction to p.ecsv" in proc.stderr
+    assert Table.read(work / "p.ecsv")["GalaxyID"].tolist() == [587]
