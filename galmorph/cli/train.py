@@ -13,7 +13,9 @@ __all__ = ["add_parser", "run"]
 _EPILOG = """examples:
   galmorph train gz-kaggle-5k --model cnn --out runs/cnn --epochs 20 --batches-per-epoch 100
   galmorph train gz-kaggle-5k --model resnet18-tailored --out runs/rt --time-limit 3600
-  galmorph train --resume runs/rt                   # continue where it stopped
+                                                    # trains for the whole hour
+  galmorph train --resume runs/rt --time-limit 1800 # train it on for half an hour
+  galmorph train --resume runs/cnn                  # finish its 20 epochs, where it stopped
   torchrun --nproc_per_node 4 -m galmorph train gz-kaggle-5k --model resnet18 --out runs/ddp
 """
 
@@ -24,7 +26,9 @@ _EPILOG = """examples:
 _HELP = {
     "out": "run directory to create (required unless --resume)",
     "model": "network to train",
-    "epochs": "total epochs",
+    "epochs": "total epochs (default: 10; with --time-limit, as many as fit in it: the run "
+              "trains until the limit, the learning rate lowered on plateaus of the "
+              "validation RMSE, see --plateau-patience)",
     "batches_per_epoch": "batches per epoch; the paper used 100 (default: one pass over the "
                          "training split)",
     "batch_size": "global batch size, shared among torchrun processes (default: the model's, "
@@ -40,7 +44,9 @@ _HELP = {
                   "hold out the same galaxies, as an ensemble's members must (default: "
                   "--seed)",
     "time_limit": "stop cleanly at the first batch boundary after this many seconds and "
-                  "checkpoint; continue with --resume (default: no limit)",
+                  "checkpoint; without --epochs, train until then (the whole budget is used, "
+                  "the learning rate lowered on plateaus); continue with --resume (default: "
+                  "no limit)",
     "workers": "processes building the preprocessing cache when it is missing (default: every "
                "core)",
     "crop": "central crop side in input pixels",

@@ -83,13 +83,24 @@ def prepare_data(config, progress):
 
 
 def resolve_run(config, data, out, world_size=1):
-    """``config`` with every default made explicit: the batch sizes, batches per epoch,
-    augmentation, size, the data folders and caches as absolute paths.
+    """``config`` with every default made explicit: the epochs, batch sizes, batches per
+    epoch, augmentation, size, the data folders and caches as absolute paths.
 
     The requested device and precision stay as asked (``"auto"`` resolves afresh on
-    resume); :func:`run_record` adds what ran.
+    resume); :func:`run_record` adds what ran. ``epochs`` stays ``None`` where a time
+    limit is given without it: the run trains until the limit.
     """
+    from galmorph.errors import ParameterError
     from galmorph.models import AUGMENTED_BY_DEFAULT
+    from galmorph.training.config import DEFAULT_EPOCHS
+
+    epochs = config.epochs
+    if epochs is None and config.time_limit is None:
+        if config.resume:
+            raise ParameterError(f"the run in {out} trains until a time limit (it was started "
+                                 f"with --time-limit and no --epochs): pass --time-limit SECONDS "
+                                 f"to train it on, or --epochs N for a total")
+        epochs = DEFAULT_EPOCHS
 
     mcfg = model_config_of(config)
     n_train = len(data) - split_sizes(len(data), config.val_fraction)[1]
@@ -102,7 +113,7 @@ def resolve_run(config, data, out, world_size=1):
     augment = config.augment if config.augment is not None else \
         config.model in AUGMENTED_BY_DEFAULT
     return dataclasses.replace(
-        config, data=folders[0] if len(folders) == 1 else folders, out=str(out),
+        config, epochs=epochs, data=folders[0] if len(folders) == 1 else folders, out=str(out),
         batch_size=batch, val_batch_size=int(config.val_batch_size or mcfg.val_batch_size),
         batches_per_epoch=int(config.batches_per_epoch or max(1, n_train // batch)),
         augment=bool(augment), size=int(data.meta["size"]),

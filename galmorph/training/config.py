@@ -27,9 +27,9 @@ from pathlib import Path
 from galmorph._atomic import write_text_atomic
 from galmorph.errors import ParameterError, RunDirError
 
-__all__ = ["TrainConfig", "Recipe", "RunOptions", "RESUMABLE_FIELDS", "INVOCATION_FIELDS",
-           "METRICS_COLUMNS", "config_for_invocation", "parse_model_options", "read_run_config",
-           "check_run_dir", "write_metrics", "read_metrics"]
+__all__ = ["TrainConfig", "Recipe", "RunOptions", "DEFAULT_EPOCHS", "RESUMABLE_FIELDS",
+           "INVOCATION_FIELDS", "METRICS_COLUMNS", "config_for_invocation", "parse_model_options",
+           "read_run_config", "check_run_dir", "write_metrics", "read_metrics"]
 
 @dataclass
 class Recipe:
@@ -49,8 +49,12 @@ class Recipe:
         ``"resnet18-tailored"`` (the paper's three).
     model_options : dict
         Model config overrides, e.g. ``{"dropout": 0.3}``.
-    epochs : int
+    epochs : int or None
         Number of epochs to train in total (a resumed run continues to it).
+        ``None`` (default): :data:`DEFAULT_EPOCHS`, or, when ``time_limit``
+        is given, as many as fit in it: the run trains until the time limit,
+        the learning rate lowered by the plateau schedule below as the
+        validation RMSE stalls (the shipped model's recipe; see BENCHMARKS.md).
     batches_per_epoch : int or None
         Batches per epoch; ``None`` is one pass over the training split
         (``n_train // batch_size`` batches). The paper's epochs are 100 batches.
@@ -92,7 +96,7 @@ class Recipe:
     data: str | os.PathLike | None = None
     model: str = "resnet18-cpu"
     model_options: dict = field(default_factory=dict)
-    epochs: int = 10
+    epochs: int | None = None
     batches_per_epoch: int | None = None
     batch_size: int | None = None
     val_batch_size: int | None = None
@@ -120,7 +124,8 @@ class RunOptions:
         Run directory (created).
     time_limit : float or None
         Seconds; stop cleanly at the first batch boundary past it and
-        checkpoint (resume later with ``resume=True``).
+        checkpoint (resume later with ``resume=True``). Without ``epochs``,
+        the run trains until then.
     precision : str
         ``"auto"`` (bf16 where the hardware computes it natively, else fp32),
         ``"bf16"``, ``"fp16"`` (CUDA) or ``"fp32"``.
@@ -154,6 +159,9 @@ class RunOptions:
     resume: bool = False
     progress: bool | None = None
 
+
+#: Epochs of a run given neither ``epochs`` nor ``time_limit``.
+DEFAULT_EPOCHS = 10
 
 #: Fields that may change when a run is resumed (they do not change what is learnt,
 #: or -- ``epochs`` -- only extend it). Every other field must match ``config.json``.
@@ -370,10 +378,11 @@ def check_run_dir(out, resolved, resume):
             + f". Pass --resume {out} to continue the stored run as it was, or {hint_new} "
               f"for this one")
     if not resume:
-        done = len(read_metrics(out))
+        done, total = len(read_metrics(out)), stored.get("epochs", "?")
         raise RunDirError(
-            f"run directory {out} already holds this run ({done} of "
-            f"{stored.get('epochs', '?')} epochs done); pass --resume {out} to continue it, "
+            f"run directory {out} already holds this run ({done} "
+            f"{'epochs' if total is None else f'of {total} epochs'} done); pass --resume "
+            f"{out} to continue it, "
             f"or {hint_new} to train again from scratch (nothing was overwritten)")
     return "resume"
 

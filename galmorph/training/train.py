@@ -211,24 +211,35 @@ class _Run:
 
     # ------------------------------------------------------------------ loop
     def _loop(self):
+        # epochs=None: train until the time limit (resolve_run allows it only with one).
         cfg, st = self.config, self.state
-        for epoch in range(st["epoch"], cfg.epochs):
+        epoch = st["epoch"]
+        while cfg.epochs is None or epoch < cfg.epochs:
             finished = self._train_epoch(epoch)
             if not finished:
                 self._checkpoint(best=False)
                 self._say(f"stopped in epoch {epoch + 1} after {st['batch']} of "
                           f"{self.config.batches_per_epoch} batches ({self.stop_reason}); "
-                          f"continue with: galmorph train --resume {self.out}")
+                          + self._how_to_continue())
                 return
             self._end_epoch(epoch)
-            if epoch + 1 < cfg.epochs and self._should_stop():
-                self._say(f"stopped after epoch {epoch + 1} ({self.stop_reason}); continue "
-                          f"with: galmorph train --resume {self.out}")
+            epoch += 1
+            if (cfg.epochs is None or epoch < cfg.epochs) and self._should_stop():
+                self._say(f"stopped after epoch {epoch} ({self.stop_reason}); "
+                          + self._how_to_continue())
                 return
         if st["epoch"] >= cfg.epochs and st["history"]:
             last = st["history"][-1]
             self._say(f"done: {cfg.epochs} epoch(s), best validation RMSE "
                       f"{st['best_val_rmse']:.5f}, last {last['val_rmse']:.5f} ({self.out})")
+
+    def _how_to_continue(self):
+        if self.config.epochs is None and self.stop_reason.startswith("time limit"):
+            best = self.state["best_val_rmse"]
+            return ((f"best validation RMSE {best:.5f} ({self.out}); " if best is not None
+                     else "") + f"train on with: galmorph train --resume {self.out} "
+                    f"--time-limit SECONDS")
+        return f"continue with: galmorph train --resume {self.out}"
 
     def _should_stop(self):
         local = self.stop.reason
@@ -250,7 +261,7 @@ class _Run:
         first = st["batch"]
         t0 = time.monotonic()
         self.learner.net.train()
-        bar = self._bar(bpe * batch, first * batch, f"epoch {epoch + 1}/{self.config.epochs}")
+        bar = self._bar(bpe * batch, first * batch, f"epoch {self._of(epoch + 1)}")
 
         def rows_of(step):
             positions = shard(self.stream.positions(step), self.ctx)
@@ -352,7 +363,7 @@ class _Run:
         self._checkpoint(best=best)
         if self.ctx.is_main:
             write_metrics(self.out, st["history"])
-        self._say(f"epoch {epoch + 1}/{self.config.epochs}: train RMSE {row['train_rmse']:.5f}  "
+        self._say(f"epoch {self._of(epoch + 1)}: train RMSE {row['train_rmse']:.5f}  "
                   f"val RMSE {val_rmse:.5f}{' (best)' if best else ''}  lr {row['lr']:.3g}  "
                   f"{row['images_per_s']:.0f} images/s  {row['elapsed_s']:.0f} s")
 
@@ -360,6 +371,10 @@ class _Run:
     def _checkpoint(self, best):
         save_learner(self.learner, self.out, self.state, self.ctx, self.device,
                      preprocessing=self.data.preprocessing, resolved=self.resolved, best=best)
+
+    def _of(self, epoch):
+        """``"3/10"``, or ``"3"`` in a run that trains until its time limit."""
+        return str(epoch) if self.config.epochs is None else f"{epoch}/{self.config.epochs}"
 
     def _show_progress(self):
         return bool(self.ctx.is_main and self.config.progress is not False

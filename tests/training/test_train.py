@@ -22,7 +22,7 @@ from galmorph.errors import DataError, RunDirError
 from galmorph.models.checkpoint import load_checkpoint
 from galmorph.paths import default_model_path
 from galmorph.training.batches import BatchLoader, BatchStream, make_split
-from galmorph.training.config import METRICS_COLUMNS, TrainConfig, read_metrics
+from galmorph.training.config import DEFAULT_EPOCHS, METRICS_COLUMNS, TrainConfig, read_metrics
 from galmorph.training.train import train
 
 REPO = Path(__file__).resolve().parents[2]
@@ -262,6 +262,47 @@ def test_cli_help_lists_every_flag_with_default():
                  "--no-augment", "--resume", "--set-default", "--cache"):
         assert flag in text, flag
     assert text.count("default") >= 15
+
+
+def test_time_limit_without_epochs_trains_until_the_limit(synth, tmp_path):
+    # Issue 25: 'galmorph train DIR --time-limit 1800' stopped after the default 10 epochs.
+    ref = tmp_path / "ref"
+    proc = _cli(*_cli_args(synth, ref, "--batches-per-epoch", "1", "--epochs", "3",
+                           "--time-limit", "600", "--no-progress"))
+    assert proc.returncode == 0, proc.stderr
+    rows = read_metrics(ref)
+    assert [r["epoch"] for r in rows] == [1, 2, 3] and "done: 3 epoch(s)" in proc.stdout
+    # A limit that fits ~20 epochs at this machine's present speed (set-up included), so that
+    # a slow or busy machine only makes the test longer.
+    per_epoch = (rows[2]["elapsed_s"] - rows[0]["elapsed_s"]) / 2
+    limit = math.ceil(max(3.0, rows[0]["elapsed_s"] + 20 * per_epoch))
+    out = tmp_path / "budget"
+    start = time.monotonic()
+    proc = _cli(*_cli_args(synth, out, "--batches-per-epoch", "1", "--plateau-patience", "1",
+                           "--time-limit", str(limit), "--no-progress"), timeout=120 + 2 * limit)
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - start >= limit
+    rows = read_metrics(out)
+    assert len(rows) > DEFAULT_EPOCHS, (limit, per_epoch, proc.stdout)
+    assert f"time limit of {limit} s reached" in proc.stdout
+    assert f"train on with: galmorph train --resume {out} --time-limit SECONDS" in proc.stdout
+    assert f"epoch {len(rows)}: train RMSE" in proc.stdout and "/10:" not in proc.stdout
+    assert min(r["lr"] for r in rows) < rows[0]["lr"]          # the plateau schedule at work
+    assert json.loads((out / "config.json").read_text())["epochs"] is None
+    # Resuming such a run needs a budget (or a total), else it would never end.
+    proc = _cli("--resume", out)
+    assert proc.returncode == 1 and "trains until a time limit" in proc.stderr
+    assert "pass --time-limit SECONDS" in proc.stderr and "Traceback" not in proc.stderr
+    # Without --time-limit, --epochs still defaults to 10.
+    run = train(_config(synth, tmp_path / "plain", epochs=None, batches_per_epoch=1))
+    assert len(read_metrics(run)) == DEFAULT_EPOCHS == 10
+    assert json.loads((run / "config.json").read_text())["epochs"] == 10
+
+
+def test_cli_help_says_what_time_limit_does_without_epochs():
+    text = " ".join(_cli("--help").stdout.split())
+    assert "--epochs EPOCHS total epochs (default: 10; with --time-limit, as many as fit" in text
+    assert "without --epochs, train until then" in text
 
 
 def test_cli_needs_data_and_out(synth):
