@@ -180,8 +180,8 @@ def format_card_text(card=None, width=None):
     lines, paragraphs and list items wrapped to ``width``, tables with their
     columns aligned (the widest column wrapped where they would not fit), and
     a long inline command as an indented block, one command per line group,
-    broken before its options with `` \\`` continuations so that it can be
-    pasted into a shell. Only a token longer than a line (a long path) exceeds
+    broken before its options with backslash (``\\``) continuations, to
+    paste into a shell. Only a token longer than a line (a long path) exceeds
     ``width``.
 
     Parameters
