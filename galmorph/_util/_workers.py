@@ -1,7 +1,21 @@
-"""The one rule for how many worker processes to start."""
-import os
+"""Worker processes: how many to start, and how to start them so that Ctrl-C stays the parent's.
 
-__all__ = ["usable_cores", "default_workers"]
+A Ctrl-C in a terminal sends SIGINT to every process of the foreground group, workers
+included. Left alone, each worker raises ``KeyboardInterrupt`` and prints a traceback
+(``Process SpawnPoolWorker-1:``) before the parent can say "interrupted". So workers ignore
+SIGINT, and the parent, which alone handles it, terminates them. :func:`worker_pool` makes
+them ignore it from their first instruction: while a pool starts, the parent holds SIGINT
+(blocked and ignored), which a forked child inherits and a spawned one keeps across
+``exec``, so that Python there never installs its ``KeyboardInterrupt`` handler. A Ctrl-C
+that lands meanwhile is not lost: blocked, it waits and reaches the parent the moment the
+pool has started.
+"""
+import contextlib
+import os
+import signal
+import threading
+
+__all__ = ["usable_cores", "default_workers", "sigint_held", "worker_pool"]
 
 
 def usable_cores():
@@ -23,3 +37,50 @@ def default_workers(n_tasks, *, min_tasks=1, cap=None):
         return 0
     workers = min(usable_cores(), max(1, int(n_tasks)))
     return workers if cap is None else min(workers, int(cap))
+
+
+@contextlib.contextmanager
+def sigint_held(start_method=None):
+    """Start child processes inside this block: they ignore SIGINT from the start.
+
+    In the parent, SIGINT is blocked and ignored for the block's duration, then
+    restored; one that arrived meanwhile stays pending (Linux never discards a
+    blocked signal) and is delivered, as ``KeyboardInterrupt``, on leaving the
+    block. Off the main thread, or where signals cannot be blocked (Windows),
+    nothing is held: workers then rely on :func:`ignore_sigint` alone.
+    """
+    if (not hasattr(signal, "pthread_sigmask")
+            or threading.current_thread() is not threading.main_thread()):
+        yield
+        return
+    if start_method in ("spawn", "forkserver"):
+        # The resource tracker's first start unblocks SIGINT when done: start it first.
+        from multiprocessing import resource_tracker
+        resource_tracker.ensure_running()
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    old_handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old_handler)   # not SIG_IGN: a pending SIGINT survives
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+
+
+def ignore_sigint(initializer=None, *initargs):
+    """Pool initializer: ignore Ctrl-C (the parent handles it), then run ``initializer``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def worker_pool(processes, *, start_method=None, initializer=None, initargs=()):
+    """A :class:`multiprocessing.pool.Pool` whose workers never see Ctrl-C.
+
+    The caller handles ``KeyboardInterrupt`` and calls ``pool.terminate()``
+    (a ``with`` block does).
+    """
+    import multiprocessing
+
+    ctx = multiprocessing.get_context(start_method)
+    with sigint_held(ctx.get_start_method()):
+        return ctx.Pool(processes, ignore_sigint, (initializer, *initargs))

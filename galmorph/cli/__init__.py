@@ -54,8 +54,7 @@ def _one_line_warnings(argv):
     """Show Python warnings as one ``galmorph CMD: warning: ...`` line, without source lines."""
     import warnings
 
-    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
-    prefix = f"galmorph {words[0]}" if words else "galmorph"
+    prefix = f"galmorph {_command(argv)}".rstrip()
 
     def show(message, category, filename, lineno, file=None, line=None):
         text = " ".join(str(message).split())          # one line, whatever the message holds
@@ -72,4 +71,38 @@ def console_main(argv=None):
     called from Python (or a test) leaves the caller's warning handling alone.
     """
     _one_line_warnings(argv)
-    return main(argv)
+    try:
+        code = main(argv)
+        late = _hold_sigint()
+    except KeyboardInterrupt:  # outside main's own handler: starting up, or as main returned
+        print(f"galmorph {_command(argv)}: interrupted", file=sys.stderr)
+        return 130
+    if late:
+        # A Ctrl-C as the command finished: what it wrote is complete, but the user asked
+        # to stop, and a script must see that, not a success.
+        print(f"galmorph {_command(argv)}: interrupted as it finished (its output is "
+              f"complete)", file=sys.stderr)
+        return 130
+    return code
+
+
+def _hold_sigint():
+    """Block SIGINT until the process exits; True if one came in and waits, pending.
+
+    Between the last line of Python and the interpreter's exit, a SIGINT would set
+    the interpreter's flag and never be acted on: the process would exit 0, having
+    been interrupted. Blocked, it waits instead, and is seen here.
+    """
+    import signal
+    import threading
+
+    if (not hasattr(signal, "pthread_sigmask")
+            or threading.current_thread() is not threading.main_thread()):
+        return False
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    return signal.SIGINT in signal.sigpending()
+
+
+def _command(argv):
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    return words[0] if words else ""

@@ -30,7 +30,7 @@ import numpy as np
 
 from galmorph._atomic import write_text_atomic
 from galmorph._util._jsonable import jsonable
-from galmorph._util._workers import default_workers
+from galmorph._util._workers import default_workers, worker_pool
 
 from galmorph.data._image_checks import (KINDS, UNDECODABLE, UNEXPECTED, UNREADABLE,
                                          ImageProblem, header_problems, read_checked)
@@ -100,11 +100,7 @@ def locked(folder):
 _WORK = {}
 
 
-def _init_worker(images_path, paths, crop, size, checks, ignore_sigint):
-    if ignore_sigint:
-        import signal
-        # Ctrl-C is handled once, in the parent, which terminates the pool.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _init_worker(images_path, paths, crop, size, checks):
     _WORK["images"] = np.load(images_path, mmap_mode="r+")
     _WORK.update(paths=paths, crop=crop, size=size, checks=checks)
 
@@ -220,11 +216,11 @@ def run_chunks(folder, catalog, meta, workers, on_error, progress, failures,
     pool = None
     try:
         if workers == 1 or not tasks:
-            _init_worker(*init, ignore_sigint=False)
+            _init_worker(*init)
             results = map(_run_chunk, tasks)
         else:
-            import multiprocessing
-            pool = multiprocessing.get_context().Pool(workers, _init_worker, init + (True,))
+            # Ctrl-C is handled once, here, which terminates the pool: workers ignore it.
+            pool = worker_pool(workers, initializer=_init_worker, initargs=init)
             results = pool.imap_unordered(_run_chunk, tasks)
         sizes = {k: stop - start for k, start, stop in tasks}
         with open(folder / "failures.jsonl", "a") as log:

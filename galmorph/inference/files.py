@@ -78,10 +78,11 @@ class _Decoder:
         self.crop, self.size, self.convert = crop, size, convert
         self.pool = None
         if workers and workers > 0:
-            import multiprocessing as mp
+            from galmorph._util._workers import worker_pool
 
             # spawn: the children never inherit torch's thread pools (fork + OpenMP can hang).
-            self.pool = mp.get_context("spawn").Pool(workers)
+            # They ignore Ctrl-C: this process handles it and terminates them (close(abort)).
+            self.pool = worker_pool(workers, start_method="spawn")
 
     def submit(self, paths):
         tasks = [(str(p), self.crop, self.size, self.convert) for p in paths]

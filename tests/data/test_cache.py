@@ -1,4 +1,5 @@
 """Tests of galmorph.data.cache (prepare / open_prepared) and ``galmorph prepare``."""
+import contextlib
 import csv
 import os
 import re
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from blocking_input import blocking_file, hold_reader, worker_noise
 from galmorph import schema
 from galmorph.data.cache import combine, default_cache_path, open_prepared, prepare
 from galmorph.data.catalogs import CatalogWarning, find_images
@@ -346,41 +348,47 @@ def test_plain_image_folder(tmp_path):
     assert open_prepared(data.path).ids.dtype.kind == "U"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
 def test_interrupt_then_resume(tmp_path, sig):
     one = tmp_path / "one.jpg"
     Image.fromarray(_galaxy(3)).save(one, quality=90)
-    # 4,000 hard links: a few seconds of work even on an idle machine, so the signal
-    # always lands mid-run (with 1,000 an idle machine could finish before the first poll).
-    n = 4000
+    n, chunk = 400, 10
     kaggle = make_kaggle(tmp_path / "data", n=n, link=one)
+    # Row 205's image is a FIFO: the worker that reads it waits there until the test lets
+    # it go, so the signal lands mid-run however busy the machine (never "already done").
+    held = blocking_file(kaggle / "images_training_rev1" / "100205.jpg")
     cache = tmp_path / "c"
-    env = dict(os.environ, GALMORPH_PREPARE_CHUNK="10")
+    env = dict(os.environ, GALMORPH_PREPARE_CHUNK=str(chunk))
     proc = subprocess.Popen([sys.executable, "-m", "galmorph", "prepare", str(kaggle),
                              "--cache", str(cache), "--workers", "2", "--no-progress"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    done = 0
-    deadline = time.monotonic() + 60
-    while done < 3 and proc.poll() is None and time.monotonic() < deadline:
-        try:
-            done = int(np.load(cache / "done.npy").sum())
-        except (OSError, ValueError, EOFError):
-            pass
-        time.sleep(0.005)
-    assert proc.poll() is None, "prepare finished before it could be interrupted"
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    with hold_reader(held, proc):
+        # The other worker finishes every other chunk; row 205's stays in flight.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, ValueError, EOFError):
+                if int(np.load(cache / "done.npy").sum()) == n // chunk - 1:
+                    break
+            time.sleep(0.02)
+        # To the whole process group, workers included, as a terminal's Ctrl-C or a batch
+        # system's kill does.
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=120)  # before the FIFO's release: the run must end on the signal
+    _, err = proc.communicate(timeout=120)
     if sig == signal.SIGKILL:
-        assert proc.returncode == -signal.SIGKILL, "prepare finished before it could be killed"
+        assert proc.returncode == -signal.SIGKILL
     else:
         assert proc.returncode == 130, err
-        assert "images done are kept in" in err and "run prepare again to resume" in err
-        assert "Traceback" not in err
-    kept = int(np.load(cache / "done.npy").sum())
-    assert 3 <= kept < 100
+        assert f"{n - chunk} of {n} images done are kept in" in err, err
+        assert "run prepare again to resume" in err, err
+        assert not worker_noise(err), err
+    done = np.load(cache / "done.npy")
+    assert done.sum() == n // chunk - 1 and not done[205 // chunk]
+    held.unlink()
+    os.link(one, held)
     data = prepare(kaggle, cache_dir=cache, workers=1, progress=False)
-    assert data.meta["resumed_from"] >= 30 and len(data) == n
+    assert data.meta["resumed_from"] == n - chunk and len(data) == n
     ref = crop_and_resize(one)
     assert all(np.array_equal(img, ref) for img in data.images)  # no row left blank
 
