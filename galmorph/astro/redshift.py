@@ -36,10 +36,12 @@ import numpy as np
 from astropy.table import Table
 
 from galmorph import schema
-from galmorph._stats import bootstrap_mean_err, in_bin
+from galmorph._stats import in_bin
 from galmorph._util._jsonable import jsonable
 from galmorph._util._tables import find_column
 from galmorph._util._warnings import caller_stacklevel
+from galmorph.astro._redshift_stats import (bin_edges, fit_slope, numeric_column, trend_row,
+                                            trend_row_names, weighted_mean)
 from galmorph.errors import DataError
 
 __all__ = ["Z_SPLIT", "MAG_NAMES", "absolute_magnitude", "redshift_trends",
@@ -84,29 +86,6 @@ def absolute_magnitude(mag, z, cosmology=None):
     return out
 
 
-def _column(table, name, what):
-    if name not in table.colnames:
-        more = " ..." if len(table.colnames) > 12 else ""
-        raise DataError(f"table has no {what} column {name!r} (columns: "
-                        f"{', '.join(table.colnames[:12])}{more})")
-    try:
-        return np.asarray(np.ma.filled(table[name], np.nan), dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise DataError(f"{what} column {name!r} holds values that are not numbers ({err}); "
-                        f"give numbers, NaN or masked where unknown") from None
-
-
-def _edges(values, bins, n_default=8):
-    finite = values[np.isfinite(values)]
-    if bins is None or isinstance(bins, (int, np.integer)):
-        n = n_default if bins is None else int(bins)
-        n = max(1, min(n, finite.size // 5 or 1))
-        edges = np.unique(np.quantile(finite, np.linspace(0, 1, n + 1))) if finite.size else \
-            np.array([0.0, 1.0])
-        return edges if edges.size > 1 else np.array([edges[0], edges[0] + 1e-9])
-    return np.asarray(bins, dtype=np.float64)
-
-
 def redshift_trends(table, answers=("Class1.1", "Class1.2", "Class8.6"), bins=None, z_column="z",
                     abs_mag_bins=None, mag_column=None, n_boot=200, seed=None, cosmology=None):
     """Binned mean vote fractions against redshift, with bootstrap errors.
@@ -146,14 +125,14 @@ def redshift_trends(table, answers=("Class1.1", "Class1.2", "Class8.6"), bins=No
     """
     if z_column == "z" and z_column not in table.colnames:
         z_column = find_column(table, _Z_NAMES) or z_column  # Z, redshift, ...
-    z = _column(table, z_column, "redshift")
+    z = numeric_column(table, z_column, "redshift")
     names = [schema.KAGGLE_COLUMNS[schema.column_index(a)] for a in answers]
-    values = np.column_stack([_column(table, n, "answer") for n in names])  # (N, A)
+    values = np.column_stack([numeric_column(table, n, "answer") for n in names])  # (N, A)
     if mag_column is None:
         mag_column = find_column(table, MAG_NAMES)
     absmag = None
     if mag_column is not None:
-        absmag = absolute_magnitude(_column(table, mag_column, "magnitude"), z, cosmology)
+        absmag = absolute_magnitude(numeric_column(table, mag_column, "magnitude"), z, cosmology)
     elif abs_mag_bins is not None:
         raise DataError("abs_mag_bins needs apparent magnitudes: pass mag_column= naming one "
                         f"(none of {', '.join(MAG_NAMES[:4])} ... found)")
@@ -162,10 +141,10 @@ def redshift_trends(table, answers=("Class1.1", "Class1.2", "Class8.6"), bins=No
         raise DataError(f"no row has both a finite redshift ({z_column!r}) and finite fractions")
     z, values = z[ok], values[ok]
     absmag = None if absmag is None else absmag[ok]
-    z_edges = _edges(z, bins)
+    z_edges = bin_edges(z, bins)
     mag_groups = [(np.nan, np.nan, np.ones(z.size, bool))]
     if abs_mag_bins is not None:
-        m_edges = _edges(absmag, abs_mag_bins, 3)
+        m_edges = bin_edges(absmag, abs_mag_bins, 3)
         mag_groups = [(lo, hi, in_bin(absmag, lo, hi, hi == m_edges[-1]))
                       for lo, hi in zip(m_edges[:-1], m_edges[1:])]
     rng = np.random.default_rng(seed)
@@ -173,65 +152,15 @@ def redshift_trends(table, answers=("Class1.1", "Class1.2", "Class8.6"), bins=No
     for m_lo, m_hi, m_sel in mag_groups:
         for lo, hi in zip(z_edges[:-1], z_edges[1:]):
             sel = m_sel & in_bin(z, lo, hi, hi == z_edges[-1])
-            rows.append(_bin_row(z[sel], values[sel], None if absmag is None else absmag[sel],
-                                 lo, hi, m_lo, m_hi, n_boot, rng))
-    out = Table(rows=rows, names=_row_names(names, absmag is not None, abs_mag_bins is not None)
-                if rows else None)
+            rows.append(trend_row(z[sel], values[sel], None if absmag is None else absmag[sel],
+                                  lo, hi, m_lo, m_hi, n_boot, rng))
+    columns = trend_row_names(names, absmag is not None, abs_mag_bins is not None)
+    out = Table(rows=rows, names=columns if rows else None)
     out.meta.update(z_column=z_column, answers=names, mag_column=mag_column,
                     n_boot=n_boot, k_correction="none")
     for n in names:
         out[n].description = "mean " + schema.describe_column(n)
     return out
-
-
-def _row_names(names, has_mag, split):
-    cols = ["z_low", "z_high", "z_mean", "n"]
-    for n in names:
-        cols += [n, f"{n}_err"]
-    if has_mag:
-        cols.append("abs_mag_mean")
-    if split:
-        cols += ["mag_low", "mag_high"]
-    return cols
-
-
-def _bin_row(z, values, absmag, lo, hi, m_lo, m_hi, n_boot, rng):
-    n = len(z)
-    row = [float(lo), float(hi), float(z.mean()) if n else np.nan, n]
-    if n:
-        means = values.mean(axis=0)
-        errs = bootstrap_mean_err(values, n_boot, rng)
-    else:
-        means = errs = np.full(values.shape[1], np.nan)
-    for m, e in zip(means, errs):
-        row += [float(m), float(e)]
-    if absmag is not None:
-        row.append(float(np.nanmean(absmag)) if n and np.isfinite(absmag).any() else np.nan)
-    if np.isfinite(m_lo):
-        row += [float(m_lo), float(m_hi)]
-    return tuple(row)
-
-
-def _weighted_means(trends, col, sel):
-    n = np.asarray(trends["n"], float)[sel]
-    v = np.asarray(trends[col], float)[sel]
-    ok = np.isfinite(v) & (n > 0)
-    return float(np.sum(v[ok] * n[ok]) / np.sum(n[ok])) if ok.any() else float("nan")
-
-
-def _slope(trends, col):
-    # Weighted least squares of the bin means on z_mean; error from the bootstrap errors.
-    x = np.asarray(trends["z_mean"], float)
-    y = np.asarray(trends[col], float)
-    e = np.asarray(trends[f"{col}_err"], float)
-    ok = np.isfinite(x) & np.isfinite(y) & (np.asarray(trends["n"]) > 1)
-    if ok.sum() < 2 or np.ptp(x[ok]) == 0:
-        return float("nan"), float("nan")
-    w = 1.0 / np.maximum(e[ok], 1e-4) ** 2
-    xm = np.sum(w * x[ok]) / w.sum()
-    sxx = np.sum(w * (x[ok] - xm) ** 2)
-    slope = np.sum(w * (x[ok] - xm) * y[ok]) / sxx
-    return float(slope), float(np.sqrt(1.0 / sxx))
 
 
 def redshift_bias_flags(trends, z_split=Z_SPLIT, min_significance=2.0, min_mag_offset=0.5):
@@ -264,10 +193,10 @@ def redshift_bias_flags(trends, z_split=Z_SPLIT, min_significance=2.0, min_mag_o
         if col not in trends.colnames:
             raise DataError(f"trends table lacks {col!r}; call redshift_trends with "
                             f"answers including 'Class1.1' and 'Class1.2'")
-    slope, err = _slope(trends, "Class1.2")
+    slope, err = fit_slope(trends, "Class1.2")
     high = np.asarray(trends["z_mean"], float) > z_split
-    smooth_lo = _weighted_means(trends, "Class1.1", ~high)
-    smooth_hi = _weighted_means(trends, "Class1.1", high)
+    smooth_lo = weighted_mean(trends, "Class1.1", ~high)
+    smooth_hi = weighted_mean(trends, "Class1.1", high)
     flags = {
         "z_split": z_split,
         "features_slope": slope, "features_slope_err": err,
@@ -283,8 +212,8 @@ def redshift_bias_flags(trends, z_split=Z_SPLIT, min_significance=2.0, min_mag_o
         msgs.append(f"features/disk fraction falls with redshift (slope {slope:.2f} +- {err:.2f} "
                     f"per unit z)")
     if "abs_mag_mean" in trends.colnames:
-        m_lo = _weighted_means(trends, "abs_mag_mean", ~high)
-        m_hi = _weighted_means(trends, "abs_mag_mean", high)
+        m_lo = weighted_mean(trends, "abs_mag_mean", ~high)
+        m_hi = weighted_mean(trends, "abs_mag_mean", high)
         brighter = bool(np.isfinite(m_lo) and np.isfinite(m_hi) and m_lo - m_hi >= min_mag_offset)
         flags.update(abs_mag_low_z=m_lo, abs_mag_high_z=m_hi, high_z_brighter=brighter,
                      high_z_bright_ellipticals=bool(brighter and flags["smooth_rises"]
@@ -297,7 +226,6 @@ def redshift_bias_flags(trends, z_split=Z_SPLIT, min_significance=2.0, min_mag_o
                     f"{smooth_lo:.2f}); give magnitudes to test the luminosity bias")
     flags["messages"] = msgs
     return jsonable(flags)
-
 
 
 def summarize_redshift_trends(table, **kwargs):
