@@ -77,11 +77,16 @@ def connect(scheduler, *, n_workers=None, threads_per_worker=1):
     if scheduler == "local":
         from galmorph.workflows._survey_cluster import available_cpus
 
+        from galmorph._util._workers import sigint_held
+
         n = n_workers or max(1, available_cpus() // threads_per_worker)
-        with LocalCluster(n_workers=n, threads_per_worker=threads_per_worker, processes=True,
-                          host="127.0.0.1", dashboard_address=None,
-                          silence_logs=logging.ERROR) as cluster, \
-                Client(cluster) as client:
+        # Started with Ctrl-C held, the worker processes ignore it (as galmorph's pools do):
+        # this process handles it, and closing the cluster stops them, without tracebacks.
+        with sigint_held("spawn"):
+            cluster = LocalCluster(n_workers=n, threads_per_worker=threads_per_worker,
+                                   processes=True, host="127.0.0.1", dashboard_address=None,
+                                   silence_logs=logging.ERROR)
+        with cluster, Client(cluster) as client:
             yield client
         return
     try:

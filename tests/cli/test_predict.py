@@ -1,5 +1,7 @@
 """Tests of ``galmorph predict``'s own flags (galmorph.cli.predict); the prediction itself is
 tested with galmorph.inference.files in tests/inference/test_files.py."""
+import os
+import signal
 import subprocess
 import sys
 
@@ -8,6 +10,8 @@ import pytest
 import torch
 from astropy.table import Table
 from PIL import Image
+
+from blocking_input import blocking_file, hold_reader, worker_noise
 
 from galmorph.models import build_model, save_checkpoint
 
@@ -37,3 +41,29 @@ def test_image_dir_resolves_relative_inputs_and_one_prediction_is_singular(ckpt,
     assert proc.returncode == 0, proc.stderr
     assert "wrote 1 prediction to p.ecsv" in proc.stderr
     assert Table.read(work / "p.ecsv")["GalaxyID"].tolist() == [587]
+
+
+@pytest.mark.slow  # a subprocess: one torch import
+def test_ctrl_c_stops_with_130_and_no_worker_traceback(ckpt, tmp_path):
+    """A terminal's Ctrl-C (SIGINT to the process group, decode workers included) while a
+    worker decodes: one line, exit 130, no ``Process SpawnPoolWorker-1:`` traceback."""
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(3):
+        Image.fromarray(rng.integers(0, 255, (424, 424, 3), dtype=np.uint8)).save(
+            images / f"{k}.jpg")
+    held = blocking_file(images / "3.jpg")   # the worker waits on it: the signal lands mid-run
+    proc = subprocess.Popen([sys.executable, "-m", "galmorph", "predict", str(ckpt), str(images),
+                             "--workers", "1", "--out", str(tmp_path / "p.ecsv"),
+                             "--no-progress", "--device", "cpu"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    with hold_reader(held, proc):
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=120)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "galmorph predict: interrupted" in err
+    assert not worker_noise(err), err
+    assert not (tmp_path / "p.ecsv").exists()

@@ -8,6 +8,7 @@ mid-run must lose no row, and a rerun must skip the partitions already written.
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from astropy.table import Table
+
+from blocking_input import blocking_file, hold_reader, worker_noise
 
 from galmorph import schema
 from galmorph.astro.classifier import MorphologyClassifier
@@ -294,3 +297,25 @@ def test_cli_scheduler_local_writes_and_resumes(catalog, tmp_path):
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "0 partitions written" in second.stdout and "2 already done" in second.stdout
+
+
+@pytest.mark.slow
+def test_cli_scheduler_local_ctrl_c_stops_with_130_and_quiet_workers(catalog, tmp_path):
+    """A terminal's Ctrl-C (SIGINT to the group, the Dask workers included) while a worker
+    reads an image: exit 130 with one line, no worker traceback."""
+    held = blocking_file(tmp_path / "held.jpg")   # a worker waits on it: the signal lands mid-run
+    cat = tmp_path / "cat.parquet"
+    rows = catalog.iloc[:4].copy()
+    rows.loc[rows.index[1], "file"] = str(held)
+    rows.to_parquet(cat)
+    cmd = [sys.executable, "-m", "galmorph", "classify", str(cat), "--scheduler", "local",
+           "--partitions", "2", "--out", str(tmp_path / "out"), "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    with hold_reader(held, proc, timeout=180):
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=120)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "galmorph classify: interrupted" in err
+    assert not worker_noise(err), err
