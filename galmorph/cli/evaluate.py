@@ -43,10 +43,12 @@ def add_parser(subparsers):
     add_precision(p)
     from galmorph.data._validate import ON_ERROR
 
-    p.add_argument("--on-error", dest="on_error", default="raise", choices=ON_ERROR,
-                   help="unreadable image while preparing DATA, or a galaxy also in an earlier DATA "
-                        "folder: stop or leave it out "
-                        "(default: raise)")
+    p.add_argument("--on-error", dest="on_error", default="auto", choices=ON_ERROR,
+                   help="bad label row or unreadable image while preparing DATA, or a galaxy "
+                        "also in an earlier DATA folder: stop with an error (raise) or leave it "
+                        "out (skip); auto stops too, but skips the rows of a GZ2 release that "
+                        "break the decision tree by more than its rounding (0.025), with one "
+                        "warning (default: auto)")
     add_image_dir(p, "DATA folders", "the working directory")
     add_progress(p)
     p.set_defaults(func=run)

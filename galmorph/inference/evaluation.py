@@ -56,7 +56,7 @@ def _load(checkpoint):
     return resolved, resolved.path
 
 
-def _open_data(data, preprocessing, progress, on_error="raise", cache_dir=None):
+def _open_data(data, preprocessing, progress, on_error="auto", cache_dir=None):
     """A data folder, a prepared cache or a PreparedData (or a list of them, combined)
     -> PreparedData with labels."""
     from galmorph.data import cache
@@ -180,7 +180,7 @@ def _subset_scores(part, index, pred, labels, train, colours):
 
 
 def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None, subsets=None,
-             batch_size=256, device="auto", precision="auto", progress=False, on_error="raise"):
+             batch_size=256, device="auto", precision="auto", progress=False, on_error="auto"):
     """Score a checkpoint on labelled data: Kaggle RMSE, per answer and question, baselines.
 
     Parameters
@@ -209,8 +209,14 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
         reported too, as ``"folder:<name>"``.
     batch_size, device, precision, progress
         Passed to :func:`~galmorph.inference.engine.predict_arrays`.
-    on_error : {"raise", "skip"}
-        What preparing a data folder does with unreadable images.
+    on_error : {"auto", "raise", "skip"}
+        What preparing a data folder does with a bad label row or an
+        unreadable image, and combining several with a galaxy also in an
+        earlier one: stop with a :class:`~galmorph.errors.DataError`
+        (``"raise"``) or leave it out (``"skip"``). ``"auto"`` (default) stops
+        too, except at a GZ2 release's rows that break the tree by more than
+        its rounding, which it skips with one warning (see
+        :func:`galmorph.data.catalogs.read_gz2`).
 
     Returns
     -------

@@ -9,11 +9,13 @@ import torch
 from PIL import Image
 
 from galmorph.data.cache import prepare
+from galmorph.data.catalogs import CatalogWarning
 from galmorph.errors import CheckpointError, DataError
-from galmorph.labels import conditional_to_weighted
+from galmorph.labels import conditional_to_weighted, weighted_to_conditional
 from galmorph.models import build_model
 from galmorph.models.checkpoint import save_checkpoint
-from galmorph.schema import ID_COLUMN, KAGGLE_COLUMNS, N_ANSWERS, QUESTION_SLICES
+from galmorph.schema import (GZ2_COLUMNS, ID_COLUMN, KAGGLE_COLUMNS, N_ANSWERS,
+                             QUESTION_SLICES)
 from galmorph.training.batches import save_split
 from galmorph.inference.evaluation import evaluate, format_report
 from galmorph.inference.engine import predict_arrays
@@ -179,6 +181,56 @@ def test_evaluate_bad_inputs(env):
     other = prepare(env["data"], crop=200, size=32, progress=False)
     with pytest.raises(DataError, match="crop=200.*crop=224"):
         evaluate(env["ckpt"], other.path, device="cpu")
+
+
+def make_gz2_release(root, n=5, seed=0, break_row=None):
+    """A GZ2-release folder (``images/<asset_id>.jpg`` + ``gz2_hart16.csv``, conditional
+    weighted fractions); ``break_row`` answers edge-on (Class2.1 = 0.2) but nothing to Q9,
+    which follows it: a tree break beyond the release's rounding (GZ2_TREE_ATOL)."""
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True)
+    cond = weighted_to_conditional(_labels(n, rng))                   # (n, 37), as released
+    if break_row is not None:
+        cond[break_row, QUESTION_SLICES[1]] = (0.5, 0.5, 0.0)
+        cond[break_row, QUESTION_SLICES[2]] = (0.4, 0.6)                # Class2.1 = 0.5 * 0.4
+        cond[break_row, QUESTION_SLICES[9]] = 0.0
+    dr7 = 587722981741363294 + np.arange(n) * 1000003
+    lines = [",".join(["dr7objid", "asset_id"]
+                      + [f"{stem}_weighted_fraction" for stem in GZ2_COLUMNS])]
+    for i, (gid, row) in enumerate(zip(dr7, cond)):
+        pix = rng.integers(0, 255, size=(424, 424, 3), dtype=np.uint8)
+        Image.fromarray(pix).save(root / "images" / f"{5000 + i}.jpg", quality=95)
+        lines.append(f"{gid},{5000 + i}," + ",".join(f"{v:.6f}" for v in row))
+    (root / "gz2_hart16.csv").write_text("\n".join(lines) + "\n")
+    return dr7
+
+
+def test_evaluate_skips_a_gz2_release_tree_break_by_default(env, tmp_path):
+    # on_error="auto" (the default, as in prepare): a GZ2 release's row that breaks the tree
+    # beyond its rounding is left out with one warning; on_error="raise" stops at it.
+    data = tmp_path / "gz2"
+    dr7 = make_gz2_release(data, break_row=2)
+    with pytest.warns(CatalogWarning, match=rf"kept 4, skipped 1 \(tree break: 1; first: "
+                                            rf"gz2_hart16\.csv line 4 \(dr7objid {dr7[2]}\)\)"):
+        result = evaluate(env["ckpt"], data, split="all", device="cpu", precision="fp32")
+    assert result["n_galaxies"] == 4
+    with pytest.raises(DataError, match=rf"1 of 5 rows of gz2_hart16\.csv breaking the GZ2 "
+                                        rf"tree(.|\n)*dr7objid {dr7[2]}\): Q9"):
+        evaluate(env["ckpt"], data, split="all", device="cpu", on_error="raise")
+
+
+def test_cli_on_error_defaults_to_auto(env, tmp_path, capsys):
+    from galmorph.cli import main
+
+    data = tmp_path / "gz2"
+    make_gz2_release(data, break_row=0)
+    args = ["evaluate", str(env["ckpt"]), str(data), "--split", "all", "--json",
+            "--no-progress", "--device", "cpu", "--precision", "fp32"]
+    with pytest.warns(CatalogWarning, match="kept 4, skipped 1"):
+        assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["n_galaxies"] == 4
+    assert main(args + ["--on-error", "raise"]) == 1
+    assert "breaking the GZ2 tree" in capsys.readouterr().err
 
 
 def test_evaluate_needs_labels(env):
