@@ -126,13 +126,19 @@ class MorphologyClassifier:
                 f"tta={self.tta!r}, merger_threshold={self.merger_threshold!r})")
 
     # -- model --------------------------------------------------------------------------
-    def load(self):
-        """Load the model now (``predict`` does it on first use); returns ``self``."""
+    def load(self, n_images=None):
+        """Load the model now (``predict`` does it on first use); returns ``self``.
+
+        ``n_images``, the size of the job where known, lets ``precision="auto"``
+        quantize to int8 where that pays (:mod:`galmorph.inference.loading`); the
+        precision and device chosen are ``precision_`` and ``device_``.
+        """
         if getattr(self, "model_", None) is not None:
             return self
-        from galmorph.models.resolve import resolve_model
+        from galmorph.inference.loading import load_for_inference
 
-        resolved = resolve_model(self.model)
+        resolved, self.precision_, self.device_ = load_for_inference(
+            self.model, device=self.device, precision=self.precision, n_images=n_images)
         self.preprocessing_ = resolved.preprocessing
         self.model_info_ = {"path": None if resolved.path is None else str(resolved.path),
                             "name": resolved.name}
@@ -193,7 +199,7 @@ class MorphologyClassifier:
             diagnostic that fails is recorded in ``diagnostics_error`` (with a
             :class:`~galmorph.astro.redshift.DiagnosticsWarning`), never raised.
         """
-        self.load()
+        self.load(n_images=_count(x))
         from galmorph.astro.cutouts import NetworkGuard
 
         self._network = NetworkGuard()  # one per run: once a host is unreachable, stop asking
@@ -304,7 +310,8 @@ class MorphologyClassifier:
 
         try:
             out = predict_arrays(self.model_, images, batch_size=self.batch_size, tta=self.tta,
-                                 device=self.device, precision=self.precision, progress=False)
+                                 device=self.device_, precision=self.precision_,
+                                 progress=False)
         except ModelShapeError as err:
             shape = str(err)
         else:
@@ -393,6 +400,8 @@ class MorphologyClassifier:
             "galmorph_version": __version__,
             "model_path": self.model_info_["path"],
             "model_name": self.model_info_["name"],
+            "precision": self.precision_,
+            "device": str(self.device_),
             "schema_version": schema.SCHEMA_VERSION,
             "merger_threshold": float(self.merger_threshold),
             "merger_column": _MERGER,
@@ -411,3 +420,20 @@ class MorphologyClassifier:
                           stacklevel=caller_stacklevel())
         if parsed.z is not None:
             record_redshift_trends(out, parsed.z)
+
+
+def _count(x):
+    """Rows in ``x`` where that is cheap to know (for ``precision="auto"``), else None."""
+    if isinstance(x, (str, bytes)) or hasattr(x, "__fspath__"):
+        return 1
+    if isinstance(x, np.ndarray):
+        return len(x) if x.ndim == 4 else 1
+    size = getattr(x, "size", None)                 # SkyCoord (and arrays) know it
+    if getattr(x, "isscalar", False):
+        return 1
+    if hasattr(x, "__len__"):
+        try:
+            return len(x)
+        except TypeError:
+            pass
+    return int(size) if isinstance(size, (int, np.integer)) else None

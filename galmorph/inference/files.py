@@ -113,14 +113,17 @@ def _default_workers(n_files):
     return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
-def _model_and_info(checkpoint_or_model, preprocessing):
-    """(nn.Module, description dict) from a checkpoint path, a Checkpoint or a model."""
-    from galmorph.models.resolve import resolve_model
+def _model_and_info(checkpoint_or_model, preprocessing, device, precision, n_images):
+    """(nn.Module, description dict) from a checkpoint path, a Checkpoint or a model,
+    ready for ``device`` in the precision that pays (inference/loading.py)."""
+    from galmorph.inference.loading import load_for_inference
 
-    r = resolve_model(checkpoint_or_model, preprocessing)
+    r, prec, dev = load_for_inference(checkpoint_or_model, preprocessing, device=device,
+                                      precision=precision, n_images=n_images)
     # The keys of MorphologyClassifier's meta, so both outputs read the same way.
     return r.model, {"model_path": None if r.path is None else str(r.path),
-                     "model_name": r.name, "preprocessing": r.preprocessing}
+                     "model_name": r.name, "preprocessing": r.preprocessing,
+                     "precision": prec, "device": str(dev)}
 
 
 def _check_arguments(out, report, tta, convert):
@@ -209,13 +212,14 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
     []
     """
     fmt, tta = _check_arguments(out, report, tta, convert)   # fail before any work
-    model, info = _model_and_info(checkpoint_or_model, preprocessing)
     catalog = _catalog(inputs, recursive)
     paths, ids = catalog.paths, catalog.ids
     skipped = [(str(item), reason) for item, reason in catalog.skipped]
     n_inputs = len(paths) + len(skipped)
     if not paths:
         raise DataError("no readable images: " + "; ".join(f"{f}: {r}" for f, r in skipped[:3]))
+    model, info = _model_and_info(checkpoint_or_model, preprocessing, device, precision,
+                                  len(paths))
     crop, size = info["preprocessing"]["crop"], info["preprocessing"]["size"]
     chunk_size = max(1, int(chunk_size))
     chunks = [paths[i:i + chunk_size] for i in range(0, len(paths), chunk_size)]
@@ -231,7 +235,8 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
     try:
         kept, preds, notes, failed = _predict_chunks(
             chunks, decoder, writer, bar, ids, model,
-            dict(batch_size=batch_size, tta=tta, device=device, precision=precision))
+            dict(batch_size=batch_size, tta=tta, device=info["device"],
+                 precision=info["precision"]))
     except BaseException:
         decoder.close(abort=True)
         if writer is not None:

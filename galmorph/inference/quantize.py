@@ -22,9 +22,14 @@ Calibration
     about 1e-4 (calibrating on 256 training galaxies: about 3e-4; see
     BENCHMARKS.md). Any images can be passed instead (``calibration=``).
 Caching
-    ``predict_arrays(..., precision="int8")`` quantizes a model once per
-    process (a few seconds) and reuses it for every later call with the same
-    model object and unchanged weights.
+    Quantizing and calibrating costs seconds (the shipped five-member ensemble:
+    about 7 s on 2 AVX2 cores), more than fp32 spends on a few hundred
+    galaxies. So a model quantized with the default calibration is kept on disk,
+    as a TorchScript archive under :func:`galmorph.paths.cache_dir` ``("int8")``,
+    named by the sha256 of its float weights, the preprocessing, this module's
+    recipe and torch's version; a later process loads it ready to run (about
+    half a second). Within a process, the same model object with unchanged
+    weights is quantized or loaded only once. :func:`clear_cache` forgets both.
 
 The precision is ``"int8"`` in :func:`galmorph.runtime.resolve_precision`;
 where the CPU cannot run the x86 kernels (:func:`galmorph.runtime.cpu_supports_int8`)
@@ -48,12 +53,13 @@ import torch
 from torch import nn
 
 from galmorph.errors import ParameterError
+from galmorph.inference import _int8_disk as disk
 
-__all__ = ["QuantizedModel", "quantize_model", "calibration_images", "clear_cache",
-           "DEFAULT_CALIBRATION"]
+__all__ = ["QuantizedModel", "quantize_model", "calibration_images", "cached_int8",
+           "clear_cache", "DEFAULT_CALIBRATION"]
 
 #: What ``calibration=None`` uses.
-DEFAULT_CALIBRATION = "the example galaxies (galmorph.data.examples)"
+DEFAULT_CALIBRATION = disk.CALIBRATION
 _BACKEND = "x86"
 _CAL_BATCH = 64
 _CACHE = weakref.WeakKeyDictionary()   # float model -> (fingerprint, QuantizedModel)
@@ -141,7 +147,10 @@ class QuantizedModel(nn.Module):
         self.calibration_ = calibration
 
     def forward(self, x):  # (B, 3, H, W) -> (B, 37)
-        return self.head(self.features(x))
+        # A TorchScript archive loaded from the disk cache runs as traced: its profiling
+        # executor would spend a second optimising the first calls, for nothing in int8.
+        with torch.jit.optimized_execution(False):
+            return self.head(self.features(x))
 
     def extra_repr(self):
         c = self.calibration_
@@ -326,6 +335,12 @@ def quantize_model(model, calibration=None, *, preprocessing=None, device="cpu",
     if getattr(model, "is_quantized", False):
         _check_cpu(device)
         return model
+    # A checkpoint file cut as it says names its int8 form on disk (see cached_int8).
+    source = None
+    if not isinstance(model, nn.Module) and getattr(model, "path", None) is not None \
+            and not preprocessing:
+        source = (model.path, {"name": getattr(model, "name", None),
+                               "preprocessing": dict(model.preprocessing)})
     model, ckpt_prep = _unwrap(model)
     _check_cpu(device)
     prep = dict(preprocessing or ckpt_prep or {})
@@ -339,11 +354,56 @@ def quantize_model(model, calibration=None, *, preprocessing=None, device="cpu",
     with _LOCK:
         cached = _CACHE.get(model)
         if cached is None or cached[0] != key:
-            images, what = calibration_images(None, crop=crop, size=size)
-            cached = _CACHE[model] = (key, _build(model, images, what))
+            cached = _CACHE[model] = (key, _default_calibration(model, crop, size, source))
     return cached[1]
 
 
-def clear_cache():
-    """Forget the int8 models quantized so far in this process."""
+def _default_calibration(model, crop, size, source=None):
+    """Quantized on the example galaxies: from the disk cache, or built and saved there.
+
+    ``source`` is ``(checkpoint file, what to record of it)`` where the model is that
+    file's, unchanged.
+    """
+    if source is not None:
+        path, info = disk.disk_path(f"file {disk.file_sha(source[0])}"), source[1]
+    else:
+        path, info = disk.disk_path(f"crop {crop} size {size} {disk.weights_sha(model)}"), {}
+    loaded = disk.load(path)
+    if loaded is not None:
+        return QuantizedModel(loaded[0], nn.Identity(), getattr(model, "config", None), loaded[1])
+    images, what = calibration_images(None, crop=crop, size=size)
+    quantized = _build(model, images, what)
+    if path is not None:
+        disk.save(path, quantized, images[:2], info)
+    return quantized
+
+
+def cached_int8(checkpoint_path):
+    """The int8 form of a checkpoint file, cut as the file says, from the disk cache.
+
+    Parameters
+    ----------
+    checkpoint_path : path-like
+
+    Returns
+    -------
+    QuantizedModel or None
+        ``None`` where the cache does not hold it (``quantize_model`` of the loaded
+        checkpoint puts it there). It loads without building the float model, the
+        quickest way to a model in a fresh process; its ``config`` is ``None``, and
+        its ``calibration_`` also records the checkpoint's ``name`` and
+        ``preprocessing``.
+    """
+    loaded = disk.load(disk.disk_path(f"file {disk.file_sha(checkpoint_path)}"))
+    return None if loaded is None else QuantizedModel(loaded[0], nn.Identity(), None, loaded[1])
+
+
+def clear_cache(disk=False):
+    """Forget the int8 models quantized so far in this process; with ``disk=True`` also
+    delete the ones kept on disk."""
     _CACHE.clear()
+    if disk:
+        from galmorph.paths import cache_dir
+
+        for path in cache_dir("int8").glob("*.pt"):
+            path.unlink(missing_ok=True)

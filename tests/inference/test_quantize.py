@@ -185,6 +185,7 @@ def test_classifier_with_int8(fp32):
     got = np.stack([np.asarray(table[c]) for c in schema.KAGGLE_COLUMNS], axis=1)  # (24, 37)
     assert got.shape == fp32.shape and np.abs(got - fp32).max() < 0.06
     assert not np.array_equal(got, fp32)
+    assert table.meta["precision"] == "int8" and table.meta["device"] == "cpu"
 
 
 @needs_int8
@@ -247,3 +248,73 @@ def test_int8_changes_the_validation_rmse_by_at_most_0_002(kaggle_5k, partial_3k
     assert q.calibration_["n_images"] == 256
     other = evaluate(dataclasses.replace(ckpt, model=q), data, split=ids)
     assert abs(other["rmse"] - ref["rmse"]) <= 0.002, (other["rmse"], ref["rmse"])
+
+
+def _predict_cli(tmp_path, out, *flags):
+    proc = subprocess.run([sys.executable, "-m", "galmorph", "predict", str(EXAMPLES_DIR),
+                           "--device", "cpu", "--out", str(out), "--no-progress",
+                           "--workers", "0", *flags],
+                          capture_output=True, text=True, timeout=300, env=_int8_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    table = Table.read(out)
+    return table, np.stack([np.asarray(table[c]) for c in schema.KAGGLE_COLUMNS], axis=1)
+
+
+@needs_int8
+@pytest.mark.slow  # three subprocesses
+def test_a_fresh_process_loads_the_int8_model_from_the_disk_cache(tmp_path):
+    """The first int8 run quantizes and keeps the result on disk; a later process loads it,
+    and then ``--precision auto`` runs int8 where the CPU has no native bf16."""
+    from galmorph.runtime import cpu_supports_bf16
+
+    kept = tmp_path / "cache" / "int8"
+    small, _ = _predict_cli(tmp_path, tmp_path / "auto0.ecsv")       # 24 images, nothing kept
+    assert small.meta["precision"] == ("bf16" if cpu_supports_bf16() else "fp32")
+    assert small.meta["device"] == "cpu" and not list(kept.glob("*.pt"))
+    first, a = _predict_cli(tmp_path, tmp_path / "int8.ecsv", "--precision", "int8")
+    assert first.meta["precision"] == "int8" and len(list(kept.glob("*.pt"))) == 1
+    again, b = _predict_cli(tmp_path, tmp_path / "auto1.ecsv")
+    if cpu_supports_bf16():
+        assert again.meta["precision"] == "bf16"
+    else:
+        assert again.meta["precision"] == "int8"
+        np.testing.assert_array_equal(a, b)    # the same int8 model, loaded from disk
+
+
+@needs_int8
+def test_a_damaged_disk_cache_is_rebuilt(monkeypatch, tmp_path, galaxies):
+    from galmorph.inference import _int8_disk
+
+    monkeypatch.setenv("GALMORPH_CACHE_DIR", str(tmp_path))
+    torch.manual_seed(0)
+    model = build_model("cnn", channels=(4, 4, 4), hidden=16, input_size=80).eval()
+    clear_cache()
+    first = predict_arrays(quantize_model(model), galaxies[:4], device="cpu")
+    (kept,) = (tmp_path / "int8").glob("*.pt")
+    kept.write_bytes(b"not a TorchScript archive")
+    clear_cache()
+    again = predict_arrays(quantize_model(model), galaxies[:4], device="cpu")
+    np.testing.assert_array_equal(first, again)
+    assert _int8_disk.load(kept) is not None                        # written anew
+    # Another torch, or another recipe, names another file.
+    key = "crop 224 size 80 w"
+    here = _int8_disk.disk_path(key)
+    monkeypatch.setattr(torch, "__version__", "0.0.0")
+    assert _int8_disk.disk_path(key) != here
+
+
+def test_auto_picks_int8_where_it_pays(monkeypatch):
+    from galmorph.inference.loading import INT8_AUTO_MIN_IMAGES, choose_precision
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(galmorph.runtime, "cpu_supports_int8", lambda: True)
+    monkeypatch.setattr(galmorph.runtime, "cpu_supports_bf16", lambda: False)
+    assert choose_precision(cpu, "auto", n_images=50) == "fp32"
+    assert choose_precision(cpu, "auto", n_images=50, int8_ready=True) == "int8"
+    assert choose_precision(cpu, "auto", n_images=INT8_AUTO_MIN_IMAGES) == "int8"
+    assert choose_precision(cpu, "fp32", int8_ready=True) == "fp32"   # asked for: kept
+    monkeypatch.setattr(galmorph.runtime, "cpu_supports_bf16", lambda: True)
+    assert choose_precision(cpu, "auto", int8_ready=True) == "bf16"
+    monkeypatch.setattr(galmorph.runtime, "cpu_supports_bf16", lambda: False)
+    monkeypatch.setattr(galmorph.runtime, "cpu_supports_int8", lambda: False)
+    assert choose_precision(cpu, "auto", n_images=10 ** 6) == "fp32"

@@ -1,0 +1,92 @@
+"""The disk cache of int8 models (see :mod:`galmorph.inference.quantize`, "Caching").
+
+A model quantized with the default calibration is saved as a TorchScript archive under
+:func:`galmorph.paths.cache_dir` ``("int8")``, named by a hash of what it was made from
+(a checkpoint file's sha256, or the weights and the preprocessing), the recipe and
+torch's version, so that a later process loads it ready to run instead of quantizing
+again. A TorchScript archive, not a pickle: loading runs no Python code from the file.
+torch 2.13 marks ``torch.jit`` deprecated in favour of ``torch.export``; where a later
+torch cannot save or load these archives, the cache is simply not used.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+
+import torch
+
+__all__ = ["disk_path", "file_sha", "weights_sha", "load", "save", "CALIBRATION"]
+
+#: Bump when the quantization recipe changes: older files on disk are then not used.
+RECIPE = "fx-x86-v1"
+#: The default calibration, which is the only one kept on disk.
+CALIBRATION = "the example galaxies (galmorph.data.examples)"
+_BACKEND = "x86"
+
+
+def file_sha(path):
+    from galmorph.models.checkpoint import sha256_of
+
+    return sha256_of(path)
+
+
+def weights_sha(model):
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():   # the weights, as fp32 runs them
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name} {t.dtype} {tuple(t.shape)}".encode())
+        digest.update(t.numpy().tobytes() if t.dtype != torch.bfloat16
+                      else t.view(torch.int16).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def disk_path(what):
+    """Where the disk cache keeps the int8 form of ``what`` (a checkpoint file's sha256, or
+    the weights' and the preprocessing): named by its hash with this module's recipe and
+    torch's version. None where there is no cache folder."""
+    from galmorph.paths import cache_dir
+
+    name = hashlib.sha256(f"{RECIPE} torch {torch.__version__} {CALIBRATION} "
+                          f"{what}".encode()).hexdigest()
+    try:
+        return cache_dir("int8") / f"{name[:40]}.pt"
+    except OSError:
+        return None
+
+
+def load(path):
+    """``(TorchScript module, info dict)`` saved at ``path``, or None (absent or unreadable:
+    the caller quantizes again)."""
+    if path is None or not path.is_file():
+        return None
+    extra = {"galmorph.json": ""}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # see the module's note
+            scripted = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+        info = json.loads(extra["galmorph.json"])
+    except Exception:  # damaged, or a torch without TorchScript: quantize again
+        return None
+    if torch.backends.quantized.engine != _BACKEND:
+        torch.backends.quantized.engine = _BACKEND
+    return scripted.eval(), info
+
+
+def save(path, quantized, example, info):
+    """Trace ``quantized`` and write it atomically, with ``info`` and its calibration (a
+    failure only costs the next process the quantization again)."""
+    x = torch.from_numpy(example).float().div_(255.0).contiguous(
+        memory_format=torch.channels_last)                                  # (2, 3, H, W)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # tracer and deprecation notes (module docstring)
+            with torch.inference_mode():
+                scripted = torch.jit.trace(quantized.eval(), x, check_trace=False)
+            torch.jit.save(scripted, str(tmp), _extra_files={
+                "galmorph.json": json.dumps({**quantized.calibration_, **info})})
+        os.replace(tmp, path)
+    except Exception:  # a full disk, or a torch without TorchScript: nothing kept
+        tmp.unlink(missing_ok=True)
