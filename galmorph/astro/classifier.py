@@ -53,6 +53,8 @@ _SEP_META = {
 }
 _MERGER = "Class8.6"
 _BLOCK = 64  # full-resolution images held at a time (64 x 424 x 424 x 3 = 35 MB)
+#: Inputs whose rows are image files, which worker processes may decode.
+_FILE_KINDS = ("table-images", "paths", "images")
 
 
 class MorphologyClassifier:
@@ -210,21 +212,57 @@ class MorphologyClassifier:
 
         parts, paths, notes = [], [], []
         bar = progress_bar(total=parsed.n, enabled=self.progress, desc="classify", unit="galaxy")
-        with bar:
-            while True:
-                chunk = list(itertools.islice(parsed.rows, int(self.chunk_size)))
-                if not chunk:
-                    break
-                parts.append(self._chunk(chunk, parsed, separations, cosmology))
-                paths += [str(r.value) if r.kind == "path" else "" for r in chunk]
-                notes += [r.note for r in chunk]  # e.g. a cutout instead of an empty path
-                bar.update(len(chunk))
+        decoder = self._decoder(parsed, separations)
+        try:
+            with bar:
+                chunk = self._take(parsed)
+                pending = self._submit(decoder, chunk)
+                while chunk:
+                    after = self._take(parsed)
+                    ahead = self._submit(decoder, after)   # decoded while this chunk predicts
+                    parts.append(self._chunk(chunk, parsed, separations, cosmology, pending()))
+                    paths += [str(r.value) if r.kind == "path" else "" for r in chunk]
+                    notes += [r.note for r in chunk]  # e.g. a cutout instead of an empty path
+                    bar.update(len(chunk))
+                    chunk, pending = after, ahead
+        except BaseException:
+            if decoder is not None:
+                decoder.close(abort=True)
+            raise
+        if decoder is not None:
+            decoder.close()
         if not parts:
             raise DataError("no input: the iterable of images or paths was empty")
         return self._assemble(parsed, parts, paths, separations, notes)
 
-    def _chunk(self, chunk, parsed, separations, cosmology):
+    def _take(self, parsed):
+        return list(itertools.islice(parsed.rows, int(self.chunk_size)))
+
+    def _decoder(self, parsed, separations):
+        """Threads decoding image files beside the model, for large jobs of files (the
+        separations need the full images here, so they decode in this thread)."""
+        from galmorph.inference.files import ImageDecoder, decode_workers
+
+        workers = decode_workers(parsed.n or 0)
+        if separations or not workers or parsed.kind not in _FILE_KINDS:
+            return None
+        return ImageDecoder(workers, self.preprocessing_.get("crop"),
+                            int(self.preprocessing_["size"]), self.convert, threads=True)
+
+    @staticmethod
+    def _submit(decoder, chunk):
+        """Start decoding the files of ``chunk``; returns a function giving {row: result}."""
+        rows = [i for i, r in enumerate(chunk) if r.kind == "path"]
+        if decoder is None or not rows:
+            return dict
+        wait = decoder.submit([chunk[i].value for i in rows])
+        return lambda: dict(zip(rows, wait()))
+
+    def _chunk(self, chunk, parsed, separations, cosmology, decoded):
         """Predict one chunk: (fractions (n, 37), errors, separation columns or None).
+
+        ``decoded`` holds the rows already decoded by worker processes, as
+        ``{row: (model input or None, error, note)}``.
 
         Full-resolution images are fetched or read ``_BLOCK`` rows at a time and
         dropped once cropped (and measured), so a chunk holds only the small
@@ -240,6 +278,14 @@ class MorphologyClassifier:
         for start in range(0, n, _BLOCK):
             block = range(start, min(start + _BLOCK, n))
             for i, image in self._images(chunk, block, errors, scales, separations, notes):
+                if i in decoded:
+                    x, error, notes[i] = decoded[i]
+                    if x is None:
+                        errors[i] = f"row {chunk[i].index}: {error}"
+                    else:
+                        ready.append(x)
+                        ok.append(i)
+                    continue
                 try:
                     x, note = (image, "") if chunk[i].kind == "ready" else crop_and_resize(
                         image, self.preprocessing_.get("crop"), int(self.preprocessing_["size"]),

@@ -38,7 +38,7 @@ from galmorph.inference._writers import (OUTPUT_FORMATS, CsvWriter, build_table,
                                          save_report, save_table)
 from galmorph.schema import N_ANSWERS
 
-__all__ = ["predict_files", "OUTPUT_FORMATS"]
+__all__ = ["predict_files", "OUTPUT_FORMATS", "ImageDecoder", "decode_workers"]
 
 #: Files decoded per chunk: large enough to keep the pool busy, small enough that
 #: the float batch and the decoded chunk stay small in memory.
@@ -71,13 +71,25 @@ def _decode_one(task):
         return None, f"cannot read image {path}: {type(err).__name__}: {err}", ""
 
 
-class _Decoder:
-    """Decodes chunks of files, in a process pool (double-buffered) or in-process."""
+class ImageDecoder:
+    """Decodes chunks of files, in a process pool (double-buffered) or in-process.
 
-    def __init__(self, workers, crop, size, convert="flag"):
+    ``submit(paths)`` starts decoding and returns a function that waits for the
+    ``(uint8 (3, size, size) or None, error or None, conversion note)`` of each path;
+    submitting the next chunk before predicting this one keeps the workers busy
+    while the model runs. ``close(abort=True)`` after an error or Ctrl-C.
+    """
+
+    def __init__(self, workers, crop, size, convert="flag", threads=False):
         self.crop, self.size, self.convert = crop, size, convert
-        self.pool = None
-        if workers and workers > 0:
+        self.pool = self.threads = None
+        if workers and workers > 0 and threads:
+            from concurrent.futures import ThreadPoolExecutor
+
+            # Pillow decodes and resizes without the GIL; threads also need no __main__
+            # guard in the user's script, as spawned processes do.
+            self.threads = ThreadPoolExecutor(workers, thread_name_prefix="galmorph-decode")
+        elif workers and workers > 0:
             from galmorph._util._workers import worker_pool
 
             # spawn: the children never inherit torch's thread pools (fork + OpenMP can hang).
@@ -86,6 +98,9 @@ class _Decoder:
 
     def submit(self, paths):
         tasks = [(str(p), self.crop, self.size, self.convert) for p in paths]
+        if self.threads is not None:
+            futures = [self.threads.submit(_decode_one, t) for t in tasks]
+            return lambda: [f.result() for f in futures]
         if self.pool is None:
             results = [_decode_one(t) for t in tasks]
             return lambda: results
@@ -93,6 +108,8 @@ class _Decoder:
         return handle.get
 
     def close(self, abort=False):
+        if self.threads is not None:
+            self.threads.shutdown(wait=True, cancel_futures=abort)
         if self.pool is not None:
             if abort:
                 self.pool.terminate()  # Ctrl-C or an error: do not wait for the queue
@@ -107,7 +124,8 @@ def _check_convert(convert):
                              f"{convert!r} (--convert on the command line)")
 
 
-def _default_workers(n_files):
+def decode_workers(n_files):
+    """Decoding processes for ``n_files`` images: 0 (this process) for fewer than 256."""
     if n_files < 256:
         return 0  # starting processes costs more than it saves
     return max(1, min(8, (os.cpu_count() or 2) - 1))
@@ -223,7 +241,7 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
     crop, size = info["preprocessing"]["crop"], info["preprocessing"]["size"]
     chunk_size = max(1, int(chunk_size))
     chunks = [paths[i:i + chunk_size] for i in range(0, len(paths), chunk_size)]
-    workers = _default_workers(len(paths)) if workers is None else int(workers)
+    workers = decode_workers(len(paths)) if workers is None else int(workers)
 
     bar = None
     if progress:
@@ -231,7 +249,7 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
 
         bar = progress_bar(total=len(paths), unit="img", desc="predict")
     writer = CsvWriter(out) if fmt == "kaggle-csv" else None
-    decoder = _Decoder(workers, crop, size, convert)
+    decoder = ImageDecoder(workers, crop, size, convert)
     try:
         kept, preds, notes, failed = _predict_chunks(
             chunks, decoder, writer, bar, ids, model,
