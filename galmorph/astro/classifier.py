@@ -215,7 +215,8 @@ class MorphologyClassifier:
         decoder = self._decoder(parsed, separations)
         try:
             with bar:
-                chunk = self._take(parsed)
+                # A first chunk of one batch: the model starts while the next is decoded.
+                chunk = self._take(parsed, min(int(self.chunk_size), int(self.batch_size)))
                 pending = self._submit(decoder, chunk)
                 while chunk:
                     after = self._take(parsed)
@@ -235,18 +236,18 @@ class MorphologyClassifier:
             raise DataError("no input: the iterable of images or paths was empty")
         return self._assemble(parsed, parts, paths, separations, notes)
 
-    def _take(self, parsed):
-        return list(itertools.islice(parsed.rows, int(self.chunk_size)))
+    def _take(self, parsed, n=None):
+        return list(itertools.islice(parsed.rows, int(n or self.chunk_size)))
 
     def _decoder(self, parsed, separations):
         """Threads decoding image files beside the model, for large jobs of files (the
         separations need the full images here, so they decode in this thread)."""
+        from galmorph._util._workers import usable_cores
         from galmorph.inference.files import ImageDecoder, decode_workers
 
-        workers = decode_workers(parsed.n or 0)
-        if separations or not workers or parsed.kind not in _FILE_KINDS:
+        if separations or not decode_workers(parsed.n or 0) or parsed.kind not in _FILE_KINDS:
             return None
-        return ImageDecoder(workers, self.preprocessing_.get("crop"),
+        return ImageDecoder(usable_cores(), self.preprocessing_.get("crop"),
                             int(self.preprocessing_["size"]), self.convert, threads=True)
 
     @staticmethod
