@@ -27,7 +27,7 @@ from dataclasses import dataclass
 __all__ = [
     "Answer", "Question", "QUESTIONS", "ANSWERS", "N_ANSWERS", "N_QUESTIONS",
     "KAGGLE_COLUMNS", "ANSWER_LABELS", "GZ2_COLUMNS", "GZ2_FLAVOURS", "DEFAULT_FLAVOUR",
-    "ID_COLUMN", "KAGGLE_LABEL_FILE", "KAGGLE_IMAGE_DIRS",
+    "ID_COLUMN", "KAGGLE_LABEL_FILE", "KAGGLE_IMAGE_DIRS", "MERGER_COLUMN", "PAPER_MERGER_THRESHOLD",
     "QUESTION_SLICES", "PARENT_INDEX", "TREE_ORDER", "SCHEMA_VERSION",
     "column_index", "describe_column", "question_of",
 ]
@@ -139,6 +139,12 @@ GZ2_COLUMNS = tuple(a.gz2 for a in ANSWERS)
 GZ2_FLAVOURS = ("fraction", "weighted_fraction", "debiased")
 #: The flavour galmorph trains on unless told otherwise: the Kaggle labels' kind.
 DEFAULT_FLAVOUR = "weighted_fraction"
+
+#: The GZ2 answer whose vote fraction is the merger probability ("Is the odd feature a merger?").
+MERGER_COLUMN = "Class8.6"
+#: The paper's merger rule: ``Class8.6 >= 0.54``, a threshold picked by eye (here, not in
+#: :mod:`galmorph.astro.mergers`, so that the command line reads it without astropy).
+PAPER_MERGER_THRESHOLD = 0.54
 
 _INDEX = {c: i for i, c in enumerate(KAGGLE_COLUMNS)}
 

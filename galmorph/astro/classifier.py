@@ -51,7 +51,7 @@ _SEP_META = {
     "n_sources": (u.dimensionless_unscaled, "sources detected in the full-resolution image, "
                   "the galaxy included (-1: not measured)"),
 }
-_MERGER = "Class8.6"
+_MERGER = schema.MERGER_COLUMN
 _BLOCK = 64  # full-resolution images held at a time (64 x 424 x 424 x 3 = 35 MB)
 #: Inputs whose rows are image files, which worker processes may decode.
 _FILE_KINDS = ("table-images", "paths", "images")

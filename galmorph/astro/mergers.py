@@ -36,9 +36,9 @@ __all__ = ["DEFAULT_THRESHOLD", "MERGER_COLUMN", "SCAN_THRESHOLDS", "MergerFract
            "separation_values", "separation_bias"]
 
 #: The merger threshold on ``Class8.6`` picked by eye in the paper.
-DEFAULT_THRESHOLD = 0.54
+DEFAULT_THRESHOLD = schema.PAPER_MERGER_THRESHOLD
 #: The GZ2 answer whose vote fraction is the merger probability ("Is the odd feature a merger?").
-MERGER_COLUMN = "Class8.6"
+MERGER_COLUMN = schema.MERGER_COLUMN
 #: The thresholds a scan tries when none are given: 0.05 to 0.95 in steps of 0.05.
 SCAN_THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
 

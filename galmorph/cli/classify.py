@@ -55,7 +55,7 @@ def add_parser(subparsers):
     p.add_argument("--report", metavar="FILE", default=None,
                    help="also write the rows that could not be classified and why (.json, "
                         "else text; the format of galmorph predict --report) (default: none)")
-    from galmorph.astro.mergers import DEFAULT_THRESHOLD
+    from galmorph.schema import PAPER_MERGER_THRESHOLD as DEFAULT_THRESHOLD
 
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
                    help=f"merger threshold on p_merger = Class8.6 (default: "
