@@ -215,16 +215,22 @@ class MorphologyClassifier:
         decoder = self._decoder(parsed, separations)
         try:
             with bar:
-                # A first chunk of one batch: the model starts while the next is decoded.
-                chunk = self._take(parsed, min(int(self.chunk_size), int(self.batch_size)))
+                # With decoding workers, a first chunk of one batch, and the next chunk read
+                # and decoded while this one predicts; without, one chunk held at a time.
+                first = min(int(self.chunk_size), int(self.batch_size)) if decoder else None
+                chunk = self._take(parsed, first)
                 pending = self._submit(decoder, chunk)
                 while chunk:
-                    after = self._take(parsed)
-                    ahead = self._submit(decoder, after)   # decoded while this chunk predicts
+                    if decoder is not None:
+                        after = self._take(parsed)
+                        ahead = self._submit(decoder, after)
                     parts.append(self._chunk(chunk, parsed, separations, cosmology, pending()))
                     paths += [str(r.value) if r.kind == "path" else "" for r in chunk]
                     notes += [r.note for r in chunk]  # e.g. a cutout instead of an empty path
                     bar.update(len(chunk))
+                    if decoder is None:
+                        after = self._take(parsed)
+                        ahead = self._submit(decoder, after)
                     chunk, pending = after, ahead
         except BaseException:
             if decoder is not None:

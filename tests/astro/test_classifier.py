@@ -539,3 +539,29 @@ def test_an_all_black_image_gives_no_runtime_warning(ckpt, tmp_path, kind):
         out = _clf(ckpt).predict(Table({"path": [str(path)]}), separations=True)
     assert out["predict_ok"][0] and np.isfinite(out["Class1.1"][0])
     assert out["n_sources"][0] == 0 and np.isinf(out["sep_px"][0])
+
+
+def test_a_large_table_of_files_is_decoded_beside_the_model(ckpt, tmp_path):
+    """From 256 files on, threads decode the files a chunk ahead: the same fractions as
+    decoding one by one, a bad file fails its own row, and the input order is kept."""
+    rng = np.random.default_rng(3)
+    distinct = []
+    for k in range(3):
+        path = tmp_path / f"g{k}.jpg"
+        Image.fromarray(rng.integers(0, 255, (424, 424, 3), dtype=np.uint8)).save(path)
+        distinct.append(path)
+    (tmp_path / "bad.jpg").write_bytes(b"not a JPEG")
+    files = [str(distinct[i % 3]) for i in range(300)]
+    files[123] = str(tmp_path / "bad.jpg")
+    clf = MorphologyClassifier(ckpt, device="cpu", batch_size=64, chunk_size=100,
+                               progress=False)
+    with pytest.warns(UserWarning, match="1 of 300 rows could not be classified"):
+        out = clf.predict(Table({"path": files}))
+    assert out["predict_ok"].tolist() == [i != 123 for i in range(300)]
+    assert out["predict_error"][123].startswith("row 123: ")
+    one_by_one = MorphologyClassifier(ckpt, device="cpu", progress=False).predict(
+        Table({"path": [str(p) for p in distinct]}))
+    got = np.stack([np.asarray(out[c]) for c in schema.KAGGLE_COLUMNS], 1)          # (300, 37)
+    ref = np.stack([np.asarray(one_by_one[c]) for c in schema.KAGGLE_COLUMNS], 1)   # (3, 37)
+    keep = [i for i in range(300) if i != 123]
+    np.testing.assert_allclose(got[keep], ref[[i % 3 for i in keep]], atol=1e-6)
