@@ -29,10 +29,11 @@ from astropy.table import Table
 from galmorph import __version__, schema
 from galmorph._util._warnings import caller_stacklevel
 from galmorph.astro._classify_inputs import parse_input
+from galmorph.astro._classify_images import block_images, count_rows, file_decoder, submit
 from galmorph.astro.mergers import DEFAULT_THRESHOLD, merger_flags
 from galmorph.astro.redshift import record_diagnostics_error, record_redshift_trends
 from galmorph.astro.separation import find_nearest_neighbour, safe_projected_separation
-from galmorph.data.images import INPUT_NOTE_DESCRIPTION, crop_and_resize, load_image
+from galmorph.data.images import INPUT_NOTE_DESCRIPTION, crop_and_resize
 from galmorph.errors import CheckpointError, DataError, ModelShapeError
 from galmorph.models import DEFAULT_PREPROCESSING   # re-exported here; defined in the registry
 
@@ -53,8 +54,6 @@ _SEP_META = {
 }
 _MERGER = schema.MERGER_COLUMN
 _BLOCK = 64  # full-resolution images held at a time (64 x 424 x 424 x 3 = 35 MB)
-#: Inputs whose rows are image files, which worker processes may decode.
-_FILE_KINDS = ("table-images", "paths", "images")
 
 
 class MorphologyClassifier:
@@ -201,7 +200,7 @@ class MorphologyClassifier:
             diagnostic that fails is recorded in ``diagnostics_error`` (with a
             :class:`~galmorph.astro.redshift.DiagnosticsWarning`), never raised.
         """
-        self.load(n_images=_count(x))
+        self.load(n_images=count_rows(x))
         from galmorph.astro.cutouts import NetworkGuard
 
         self._network = NetworkGuard()  # one per run: once a host is unreachable, stop asking
@@ -212,25 +211,25 @@ class MorphologyClassifier:
 
         parts, paths, notes = [], [], []
         bar = progress_bar(total=parsed.n, enabled=self.progress, desc="classify", unit="galaxy")
-        decoder = self._decoder(parsed, separations)
+        decoder = file_decoder(self, parsed, separations)
         try:
             with bar:
                 # With decoding workers, a first chunk of one batch, and the next chunk read
                 # and decoded while this one predicts; without, one chunk held at a time.
                 first = min(int(self.chunk_size), int(self.batch_size)) if decoder else None
                 chunk = self._take(parsed, first)
-                pending = self._submit(decoder, chunk)
+                pending = submit(decoder, chunk)
                 while chunk:
                     if decoder is not None:
                         after = self._take(parsed)
-                        ahead = self._submit(decoder, after)
+                        ahead = submit(decoder, after)
                     parts.append(self._chunk(chunk, parsed, separations, cosmology, pending()))
                     paths += [str(r.value) if r.kind == "path" else "" for r in chunk]
                     notes += [r.note for r in chunk]  # e.g. a cutout instead of an empty path
                     bar.update(len(chunk))
                     if decoder is None:
                         after = self._take(parsed)
-                        ahead = self._submit(decoder, after)
+                        ahead = submit(decoder, after)
                     chunk, pending = after, ahead
         except BaseException:
             if decoder is not None:
@@ -244,26 +243,6 @@ class MorphologyClassifier:
 
     def _take(self, parsed, n=None):
         return list(itertools.islice(parsed.rows, int(n or self.chunk_size)))
-
-    def _decoder(self, parsed, separations):
-        """Threads decoding image files beside the model, for large jobs of files (the
-        separations need the full images here, so they decode in this thread)."""
-        from galmorph._util._workers import usable_cores
-        from galmorph.inference.files import ImageDecoder, decode_workers
-
-        if separations or not decode_workers(parsed.n or 0) or parsed.kind not in _FILE_KINDS:
-            return None
-        return ImageDecoder(usable_cores(), self.preprocessing_.get("crop"),
-                            int(self.preprocessing_["size"]), self.convert, threads=True)
-
-    @staticmethod
-    def _submit(decoder, chunk):
-        """Start decoding the files of ``chunk``; returns a function giving {row: result}."""
-        rows = [i for i, r in enumerate(chunk) if r.kind == "path"]
-        if decoder is None or not rows:
-            return dict
-        wait = decoder.submit([chunk[i].value for i in rows])
-        return lambda: dict(zip(rows, wait()))
 
     def _chunk(self, chunk, parsed, separations, cosmology, decoded):
         """Predict one chunk: (fractions (n, 37), errors, separation columns or None).
@@ -284,7 +263,7 @@ class MorphologyClassifier:
         ready, ok = [], []
         for start in range(0, n, _BLOCK):
             block = range(start, min(start + _BLOCK, n))
-            for i, image in self._images(chunk, block, errors, scales, separations, notes):
+            for i, image in block_images(self, chunk, block, errors, scales, separations, notes):
                 if i in decoded:
                     x, error, notes[i] = decoded[i]
                     if x is None:
@@ -314,49 +293,6 @@ class MorphologyClassifier:
             seps = self._project(chunk, parsed, sep_px, scales, cosmology)
             seps["n_sources"] = n_sources
         return fractions, errors, seps, notes
-
-    def _images(self, chunk, block, errors, scales, separations, notes):
-        """(row, image) for the rows of ``block`` that have no error yet.
-
-        The image is a full-resolution array, or a path where only the crop is
-        needed (JPEGs then decode at reduced scale), or the ready model input.
-        """
-        coords = [i for i in block if chunk[i].kind == "coord" and not errors[i]]
-        fetched = dict(zip(coords, self._fetch(chunk, coords))) if coords else {}
-        for i in block:
-            r = chunk[i]
-            if errors[i]:
-                continue
-            if r.kind == "coord":
-                cut = fetched[i]
-                scales[i] = cut.pixel_scale
-                if cut.image is None:
-                    errors[i] = f"row {r.index}: {cut.error or 'no cutout'}"
-                    continue
-                yield i, cut.image
-            elif r.kind == "path" and separations:
-                try:
-                    image, notes[i] = load_image(r.value, convert=self.convert,
-                                                 return_note=True)
-                except DataError as err:
-                    errors[i] = f"row {r.index}: {err}"
-                    continue
-                yield i, image
-            else:
-                yield i, r.value
-
-    def _fetch(self, chunk, coords):
-        from astropy.coordinates import SkyCoord
-
-        from galmorph.astro.cutouts import fetch_cutouts
-
-        radec = np.array([chunk[i].value for i in coords])  # (k, 2) degrees
-        petro = np.array([chunk[i].petro for i in coords])
-        return fetch_cutouts(SkyCoord(radec[:, 0], radec[:, 1], unit="deg"),
-                             backend=self.backend, petro_r90=petro,
-                             cache_dir=self.cache_dir, progress=False, timeout=self.timeout,
-                             retries=self.retries, workers=self.workers,
-                             guard=self._network, rows=[chunk[i].index for i in coords])
 
     def _predict_arrays(self, images):
         from galmorph.inference.engine import predict_arrays
@@ -474,19 +410,3 @@ class MorphologyClassifier:
         if parsed.z is not None:
             record_redshift_trends(out, parsed.z)
 
-
-def _count(x):
-    """Rows in ``x`` where that is cheap to know (for ``precision="auto"``), else None."""
-    if isinstance(x, (str, bytes)) or hasattr(x, "__fspath__"):
-        return 1
-    if isinstance(x, np.ndarray):
-        return len(x) if x.ndim == 4 else 1
-    size = getattr(x, "size", None)                 # SkyCoord (and arrays) know it
-    if getattr(x, "isscalar", False):
-        return 1
-    if hasattr(x, "__len__"):
-        try:
-            return len(x)
-        except TypeError:
-            pass
-    return int(size) if isinstance(size, (int, np.integer)) else None

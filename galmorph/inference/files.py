@@ -78,6 +78,18 @@ class ImageDecoder:
     ``(uint8 (3, size, size) or None, error or None, conversion note)`` of each path;
     submitting the next chunk before predicting this one keeps the workers busy
     while the model runs. ``close(abort=True)`` after an error or Ctrl-C.
+
+    Parameters
+    ----------
+    workers : int
+        Processes (or threads); 0 decodes in this process, at ``submit``.
+    crop, size : int
+        Central square kept and output side, pixels (the model's preprocessing).
+    convert : {"flag", "refuse"}
+        Images that are not g, r, i colour: converted with a note, or failed.
+    threads : bool
+        Threads instead of spawned processes (Pillow decodes without the GIL, and a
+        user's script then needs no ``if __name__ == "__main__"`` guard).
     """
 
     def __init__(self, workers, crop, size, convert="flag", threads=False):
