@@ -1,4 +1,7 @@
 """The private shared helpers in galmorph/_util."""
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -48,3 +51,47 @@ def test_caller_stacklevel_names_the_first_frame_outside_galmorph():
         line = sys._getframe().f_lineno - 1
     assert rows[0].kind == "image"
     assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
+
+
+_WAIT_SCRIPT = """
+import signal, sys, threading, time
+from galmorph._util._workers import imap_results, worker_pool
+
+def hold(path):
+    with open(path) as fh:          # a FIFO: blocks until the test lets it go
+        return fh.read()
+
+if __name__ == "__main__":
+    # A thread that may take SIGINT, then a main thread that may not: the kernel must hand
+    # the signal to the other thread, as it sometimes does on its own.
+    threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    pool = worker_pool(1)
+    try:
+        for _ in imap_results(pool.imap_unordered(hold, [sys.argv[1]])):
+            pass
+    except KeyboardInterrupt:
+        pool.terminate()
+        print("interrupted", flush=True)
+        sys.exit(130)
+"""
+
+
+def test_waiting_for_workers_acts_on_a_ctrl_c_that_another_thread_received(tmp_path):
+    """The hang of ``galmorph prepare`` under load: SIGINT delivered to a thread other than
+    the main one, which then slept for good in a wait without a time-out."""
+    from blocking_input import blocking_file, hold_reader
+
+    script = tmp_path / "wait.py"
+    script.write_text(_WAIT_SCRIPT)
+    held = blocking_file(tmp_path / "held")
+    proc = subprocess.Popen([sys.executable, str(script), str(held)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    with hold_reader(held, proc):
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        finally:
+            proc.kill()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and out.strip() == "interrupted", out + err

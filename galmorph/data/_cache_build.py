@@ -30,7 +30,7 @@ import numpy as np
 
 from galmorph._atomic import write_text_atomic
 from galmorph._util._jsonable import jsonable
-from galmorph._util._workers import default_workers, worker_pool
+from galmorph._util._workers import default_workers, imap_results, worker_pool
 
 from galmorph.data._image_checks import (KINDS, UNDECODABLE, UNEXPECTED, UNREADABLE,
                                          ImageProblem, header_problems, read_checked)
@@ -221,7 +221,7 @@ def run_chunks(folder, catalog, meta, workers, on_error, progress, failures,
         else:
             # Ctrl-C is handled once, here, which terminates the pool: workers ignore it.
             pool = worker_pool(workers, initializer=_init_worker, initargs=init)
-            results = pool.imap_unordered(_run_chunk, tasks)
+            results = imap_results(pool.imap_unordered(_run_chunk, tasks))
         sizes = {k: stop - start for k, start, stop in tasks}
         with open(folder / "failures.jsonl", "a") as log:
             for k, new in results:

@@ -110,14 +110,16 @@ class ImageDecoder:
 
     def submit(self, paths):
         tasks = [(str(p), self.crop, self.size, self.convert) for p in paths]
+        from galmorph._util._workers import wait_futures, wait_result
+
         if self.threads is not None:
             futures = [self.threads.submit(_decode_one, t) for t in tasks]
-            return lambda: [f.result() for f in futures]
+            return lambda: wait_futures(futures)
         if self.pool is None:
             results = [_decode_one(t) for t in tasks]
             return lambda: results
         handle = self.pool.map_async(_decode_one, tasks, chunksize=max(1, len(tasks) // 64))
-        return handle.get
+        return lambda: wait_result(handle)
 
     def close(self, abort=False):
         if self.threads is not None:

@@ -28,7 +28,7 @@ from PIL import Image
 
 from galmorph._atomic import write_text_atomic
 from galmorph._util._io import OutputError, check_writable, describe_error, save_with_fallback
-from galmorph._util._workers import worker_pool
+from galmorph._util._workers import imap_results, worker_pool
 from galmorph.errors import DataError
 from galmorph.labels import check_labels
 from galmorph.schema import (ID_COLUMN, KAGGLE_COLUMNS, KAGGLE_IMAGE_DIRS, KAGGLE_LABEL_FILE,
@@ -292,7 +292,7 @@ def make_synthetic(out_dir, n=1000, seed=0, workers=None, progress=True, overwri
             _collect(results, labels, bar)
         else:
             with worker_pool(workers) as pool:   # workers ignore Ctrl-C; leaving terminates
-                _collect(pool.imap_unordered(_render_chunk, tasks), labels, bar)
+                _collect(imap_results(pool.imap_unordered(_render_chunk, tasks)), labels, bar)
     finally:
         if bar is not None:
             bar.close()
