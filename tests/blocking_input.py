@@ -11,9 +11,10 @@ tests/ on ``sys.path``).
 import contextlib
 import errno
 import os
+import signal
 import time
 
-__all__ = ["blocking_file", "hold_reader", "worker_noise"]
+__all__ = ["blocking_file", "hold_reader", "worker_noise", "sigint_default"]
 
 
 def blocking_file(path):
@@ -56,3 +57,11 @@ def worker_noise(stderr):
     return [line for line in stderr.splitlines()
             if "Traceback" in line or "PoolWorker" in line or "KeyboardInterrupt" in line
             or line.startswith("Process ")]
+
+
+def sigint_default():
+    """``preexec_fn`` for a child that must act on SIGINT: a test run from a background job
+    of a non-interactive shell (``pytest &`` in a script) inherits SIGINT ignored, and
+    Python then installs no ``KeyboardInterrupt`` handler, so the command would never
+    stop (as POSIX means it for background jobs)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

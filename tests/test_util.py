@@ -80,13 +80,13 @@ if __name__ == "__main__":
 def test_waiting_for_workers_acts_on_a_ctrl_c_that_another_thread_received(tmp_path):
     """The hang of ``galmorph prepare`` under load: SIGINT delivered to a thread other than
     the main one, which then slept for good in a wait without a time-out."""
-    from blocking_input import blocking_file, hold_reader
+    from blocking_input import blocking_file, hold_reader, sigint_default
 
     script = tmp_path / "wait.py"
     script.write_text(_WAIT_SCRIPT)
     held = blocking_file(tmp_path / "held")
     proc = subprocess.Popen([sys.executable, str(script), str(held)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)
     with hold_reader(held, proc):
         proc.send_signal(signal.SIGINT)
         try:

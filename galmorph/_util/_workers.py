@@ -20,9 +20,9 @@ __all__ = ["usable_cores", "default_workers", "sigint_held", "worker_pool", "ima
 
 #: Seconds the main thread waits for workers at a time. Python runs its signal handlers in
 #: the main thread only, between bytecodes; a SIGINT that the kernel hands to another thread
-#: (a pool's helper, tqdm's monitor, an OpenMP thread) leaves a main thread blocked in a
-#: lock wait without a time-out asleep for good: ``galmorph prepare`` hung so, 2 runs in 80
-#: under load. Waiting in ticks, it acts on a Ctrl-C within one.
+#: (a pool's helper, tqdm's monitor, an OpenMP thread: Linux does so where the main thread
+#: blocks it or already has a signal pending) would leave a main thread blocked in a lock
+#: wait without a time-out asleep for good. Waiting in ticks, it acts within one.
 TICK = 0.2
 
 

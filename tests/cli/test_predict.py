@@ -11,7 +11,7 @@ import torch
 from astropy.table import Table
 from PIL import Image
 
-from blocking_input import blocking_file, hold_reader, worker_noise
+from blocking_input import blocking_file, hold_reader, sigint_default, worker_noise
 
 from galmorph.models import build_model, save_checkpoint
 
@@ -58,7 +58,7 @@ def test_ctrl_c_stops_with_130_and_no_worker_traceback(ckpt, tmp_path):
                              "--workers", "1", "--out", str(tmp_path / "p.ecsv"),
                              "--no-progress", "--device", "cpu"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=sigint_default)
     with hold_reader(held, proc):
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=120)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from blocking_input import blocking_file, hold_reader, worker_noise
+from blocking_input import blocking_file, hold_reader, sigint_default, worker_noise
 from galmorph import schema
 from galmorph.data.cache import combine, default_cache_path, open_prepared, prepare
 from galmorph.data.catalogs import CatalogWarning, find_images
@@ -362,7 +362,7 @@ def test_interrupt_then_resume(tmp_path, sig):
     proc = subprocess.Popen([sys.executable, "-m", "galmorph", "prepare", str(kaggle),
                              "--cache", str(cache), "--workers", "2", "--no-progress"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=sigint_default)
     with hold_reader(held, proc):
         # The other worker finishes every other chunk; row 205's stays in flight.
         deadline = time.monotonic() + 120

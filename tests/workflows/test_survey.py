@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from astropy.table import Table
 
-from blocking_input import blocking_file, hold_reader, worker_noise
+from blocking_input import blocking_file, hold_reader, sigint_default, worker_noise
 
 from galmorph import schema
 from galmorph.astro.classifier import MorphologyClassifier
@@ -311,7 +311,7 @@ def test_cli_scheduler_local_ctrl_c_stops_with_130_and_quiet_workers(catalog, tm
     cmd = [sys.executable, "-m", "galmorph", "classify", str(cat), "--scheduler", "local",
            "--partitions", "2", "--out", str(tmp_path / "out"), "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=sigint_default)
     with hold_reader(held, proc, timeout=180):
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=120)
