@@ -186,3 +186,19 @@ def test_the_parser_is_built_without_torch_or_astropy():
             "print(sorted(m for m in ('torch', 'astropy.table') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_a_ctrl_c_as_the_command_finishes_exits_130_not_0():
+    """A SIGINT after main's last line used to set CPython's flag and be dropped at exit
+    (exit 0, though interrupted); console_main holds it and reports it."""
+    code = ("import os, signal, sys\n"
+            "import galmorph.cli as cli\n"
+            "def finished_then_interrupted(argv=None):\n"
+            "    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})\n"
+            "    os.kill(os.getpid(), signal.SIGINT)   # lands as the work is done: pending\n"
+            "    return 0\n"
+            "cli.main = finished_then_interrupted\n"
+            "sys.exit(cli.console_main(['prepare']))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 130, out.stderr
+    assert "galmorph prepare: interrupted as it finished (its output is complete)" in out.stderr
