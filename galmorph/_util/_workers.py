@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 
-__all__ = ["usable_cores", "default_workers", "sigint_held", "worker_pool", "imap_results",
+__all__ = ["usable_cores", "default_workers", "can_hold_sigint", "sigint_held", "worker_pool", "imap_results",
            "wait_result", "wait_futures"]
 
 #: Seconds the main thread waits for workers at a time. Python runs its signal handlers in
@@ -47,6 +47,13 @@ def default_workers(n_tasks, *, min_tasks=1, cap=None):
     return workers if cap is None else min(workers, int(cap))
 
 
+def can_hold_sigint():
+    """True where this thread may block SIGINT for the process: the main thread, on a
+    system with ``pthread_sigmask`` (not Windows)."""
+    return (hasattr(signal, "pthread_sigmask")
+            and threading.current_thread() is threading.main_thread())
+
+
 @contextlib.contextmanager
 def sigint_held(start_method=None):
     """Start child processes inside this block: they ignore SIGINT from the start.
@@ -57,8 +64,7 @@ def sigint_held(start_method=None):
     block. Off the main thread, or where signals cannot be blocked (Windows),
     nothing is held: workers then rely on :func:`ignore_sigint` alone.
     """
-    if (not hasattr(signal, "pthread_sigmask")
-            or threading.current_thread() is not threading.main_thread()):
+    if not can_hold_sigint():
         yield
         return
     if start_method in ("spawn", "forkserver"):

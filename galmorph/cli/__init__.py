@@ -94,10 +94,10 @@ def _hold_sigint():
     been interrupted. Blocked, it waits instead, and is seen here.
     """
     import signal
-    import threading
 
-    if (not hasattr(signal, "pthread_sigmask")
-            or threading.current_thread() is not threading.main_thread()):
+    from galmorph._util._workers import can_hold_sigint
+
+    if not can_hold_sigint():
         return False
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     return signal.SIGINT in signal.sigpending()

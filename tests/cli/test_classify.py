@@ -10,25 +10,14 @@ import time
 
 import numpy as np
 import pytest
-import torch
 from astropy.table import Table
 from sdss_server import UNRESOLVABLE_URL, watch_sockets
 
 from galmorph.astro.classifier import MorphologyClassifier
 from galmorph.astro.cutouts import conf
 from galmorph.cli import main
-from galmorph.models import build_model, save_checkpoint
 
 UNRESOLVABLE = UNRESOLVABLE_URL.split("//")[1]
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    """A tiny untrained CNN: these tests check the plumbing, not the predictions."""
-    torch.manual_seed(0)
-    model = build_model("cnn", channels=(4, 4, 4), hidden=16, input_size=32)
-    return save_checkpoint(tmp_path_factory.mktemp("model") / "tiny.pt", model,
-                           preprocessing={"crop": 224, "size": 32})
 
 
 def _positions(n, ra0=150.0):
