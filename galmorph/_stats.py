@@ -1,8 +1,8 @@
-"""Binning and bootstrap helpers shared by the evaluation metrics and the
-merger and redshift diagnostics."""
+"""Binning, bootstrap and binomial-interval helpers shared by the evaluation metrics and
+the merger and redshift diagnostics."""
 import numpy as np
 
-__all__ = ["in_bin", "bootstrap_means", "bootstrap_mean_err"]
+__all__ = ["in_bin", "bootstrap_means", "bootstrap_mean_err", "jeffreys_interval"]
 
 # Values gathered at once by bootstrap_means (8 bytes each: 80 MB), so that resampling a
 # whole survey never holds an (n_boot, N) index array.
@@ -39,3 +39,38 @@ def bootstrap_mean_err(values, n_boot, rng):
     if not n_boot:
         return np.full(values.shape[1:], np.nan)
     return bootstrap_means(values, n_boot, rng).std(axis=0)
+
+
+def jeffreys_interval(k, n, confidence):
+    """Jeffreys interval of a binomial proportion: ``k`` successes out of ``n`` trials.
+
+    The equal-tailed ``confidence`` interval of the posterior ``Beta(k + 1/2, n - k + 1/2)``
+    under the Jeffreys prior, with the lower end set to 0 when ``k = 0`` and the upper end
+    to 1 when ``k = n`` (the modification recommended by Brown, Cai & DasGupta 2001,
+    Statistical Science 16, 101, section 4.1.2). Unlike a bootstrap of the flags, it does
+    not collapse to ``[0, 0]`` when nothing was found: 0 of 5 gives ``[0, 0.171]`` at 68 %.
+
+    Parameters
+    ----------
+    k, n : int or array-like of int
+        Successes and trials (broadcast together); ``0 <= k <= n``.
+    confidence : float
+        Central probability of the interval, in (0, 1); 0.68 ~ 1 sigma.
+
+    Returns
+    -------
+    (low, high) : float or numpy.ndarray
+        NaN where ``n == 0``.
+    """
+    from scipy.special import betaincinv  # imported here: scipy takes ~0.5 s to import
+
+    k, n = np.broadcast_arrays(np.asarray(k, np.float64), np.asarray(n, np.float64))
+    tail = (1 - confidence) / 2
+    with np.errstate(invalid="ignore"):
+        low = np.where(k > 0, betaincinv(k + 0.5, n - k + 0.5, tail), 0.0)
+        high = np.where(k < n, betaincinv(k + 0.5, n - k + 0.5, 1 - tail), 1.0)
+    empty = n == 0
+    low, high = np.where(empty, np.nan, low), np.where(empty, np.nan, high)
+    if low.ndim == 0:
+        return float(low), float(high)
+    return low, high

@@ -1,23 +1,44 @@
-"""Tests for galmorph.astro.mergers: flags, bootstrap fractions, scans, separation bias."""
+"""Tests for galmorph.astro.mergers: flags, merger fractions (rule and probability),
+scans, separation bias."""
+import warnings
+
 import numpy as np
 import pytest
-from astropy.table import Table
+from astropy.table import MaskedColumn, Table
+from scipy.stats import beta
 
 from galmorph import schema
-from galmorph.astro.mergers import (merger_flags, merger_fraction, merger_threshold_scan,
-                                    separation_bias, separation_values)
-from galmorph.errors import DataError
+from galmorph.astro.mergers import (MIN_SAMPLE, SmallSampleWarning, merger_flags,
+                                    merger_fraction, merger_threshold_scan, separation_bias,
+                                    separation_values)
+from galmorph.errors import DataError, MissingColumnError, ParameterError
 
 
 def test_flags_from_table_array_and_vector_agree(merger_table):
     p = np.array([0.1, 0.54, 0.539, 0.9, np.nan])
     full = np.zeros((5, schema.N_ANSWERS))
     full[:, schema.column_index("Class8.6")] = p
-    expected = [False, True, False, True, False]  # inclusive threshold; NaN never flagged
-    assert merger_flags(merger_table(p)).tolist() == expected
-    assert merger_flags(full).tolist() == expected
-    assert merger_flags(p).tolist() == expected
-    assert merger_flags(p, threshold=0.05).tolist() == [True, True, True, True, False]
+    expected = [False, True, False, True, None]  # inclusive threshold; NaN masked, not False
+    for flags in (merger_flags(merger_table(p)), merger_flags(full), merger_flags(p)):
+        assert isinstance(flags, np.ma.MaskedArray) and flags.dtype == bool
+        assert flags.tolist() == expected
+        assert np.ma.getmaskarray(flags).tolist() == [False, False, False, False, True]
+    assert merger_flags(p, threshold=0.05).tolist() == [True, True, True, True, None]
+
+
+def test_flags_mask_masked_rows_and_count_only_known_ones():
+    t = Table({"Class8.6": MaskedColumn([0.9, 0.9, 0.1, np.inf], mask=[False, True, False, False])})
+    flags = merger_flags(t)
+    assert flags.tolist() == [True, None, False, None]
+    assert flags.sum() == 1 and flags.count() == 2
+    assert flags.filled().tolist() == [True, False, False, False]  # fill value False
+    # Put in a table, the flags stay masked.
+    out = Table({"is_merger": flags})
+    assert isinstance(out["is_merger"], MaskedColumn) and out["is_merger"].mask.tolist() == \
+        [False, True, False, True]
+    # By the calibrated probability: a table's merger_prob, or a 1-D array of it.
+    t["merger_prob"] = [0.7, 0.2, np.nan, 0.5]
+    assert merger_flags(t, 0.5, column="merger_prob").tolist() == [True, False, None, True]
 
 
 def test_flags_read_p_merger_when_class_column_absent():
@@ -37,8 +58,105 @@ def test_fraction_value_unpacking_and_nan_rows():
     res = merger_fraction(p, seed=0)
     frac, (low, high) = res
     assert frac == 0.5 and res.n == 4 and res.n_merger == 2
+    assert res.method == "rule" and res.n_skipped == 2 and res.threshold == 0.54
     assert low <= frac <= high
-    assert "2 of 4" in str(res)
+    assert "2 of 4" in str(res) and "Jeffreys" in str(res) and "2 rows" in str(res)
+
+
+def test_rule_interval_is_jeffreys_and_not_empty_at_zero():
+    # 0 of 5: low 0 and the 84% quantile of Beta(0.5, 5.5) -- not [0, 0].
+    res = merger_fraction(np.zeros(5))
+    assert res.fraction == 0 and res.low == 0
+    assert res.high == pytest.approx(0.171112452186027, abs=1e-12)
+    assert res.high > 0.1
+    # 5 of 5: high 1 and the 16% quantile of Beta(5.5, 0.5).
+    res = merger_fraction(np.ones(5))
+    assert res.high == 1 and res.low == pytest.approx(1 - 0.171112452186027, abs=1e-12)
+    # 3 of 10 at 95%: the equal-tailed quantiles of Beta(3.5, 7.5).
+    p = np.r_[np.full(3, 0.9), np.full(7, 0.1)]
+    res = merger_fraction(p, confidence=0.95)
+    np.testing.assert_allclose([res.low, res.high], beta.ppf([0.025, 0.975], 3.5, 7.5),
+                               rtol=1e-10)
+    # No seed needed: the interval is exact.
+    assert tuple(merger_fraction(p, seed=1)) == tuple(merger_fraction(p, seed=2))
+
+
+def test_prob_method_is_the_mean_with_a_bootstrap_interval():
+    prob = np.array([0.05, 0.1, 0.8, 0.3, 0.6, 0.15])
+    t = Table({"Class8.6": [0.0, 0.1, 0.6, 0.2, 0.3, 0.0], "merger_prob": prob})
+    res = merger_fraction(t, seed=0)        # auto: the table has merger_prob
+    assert res.method == "prob" and res.threshold is None
+    assert res.fraction == pytest.approx(prob.mean()) and res.n_merger == pytest.approx(2.0)
+    assert res.low < res.fraction < res.high
+    assert "merger_prob" in str(res) and "bootstrap" in str(res)
+    # The same probabilities as an array, and the paper rule on the same table.
+    assert tuple(merger_fraction(prob, method="prob", seed=0)) == tuple(res)
+    rule = merger_fraction(t, method="rule")
+    assert rule.method == "rule" and rule.n_merger == 1 and rule.fraction == pytest.approx(1 / 6)
+    # A 1-D array keeps meaning vote fractions under "auto".
+    assert merger_fraction(prob).method == "rule"
+
+
+def test_prob_bootstrap_equals_resampling_rows_then_bernoulli_flags():
+    rng = np.random.default_rng(3)
+    prob = rng.beta(0.4, 2.0, size=200)
+    res = merger_fraction(prob, method="prob", n_boot=20000, confidence=0.9, seed=0)
+    # The slow way: resample the rows, then draw each one's flag.
+    idx = rng.integers(0, prob.size, size=(4000, prob.size))
+    slow = (rng.random(idx.shape) < prob[idx]).mean(axis=1)
+    lo, hi = np.percentile(slow, [5, 95])
+    assert abs(res.low - lo) <= 0.011 and abs(res.high - hi) <= 0.011
+    # It is wider than a bootstrap of the mean alone, which ignores each galaxy's coin.
+    means = prob[idx].mean(axis=1)
+    assert res.high - res.low > np.subtract(*np.percentile(means, [95, 5])) * 1.2
+
+
+def test_prob_interval_holds_the_true_merger_fraction_at_least_at_the_nominal_rate():
+    # Calibrated probabilities: each galaxy is a merger with probability p_i. The
+    # interval holds the sample's true merger fraction at least 68% of the time; it is
+    # conservative (it adds the spread of the p_i to each galaxy's coin), but not vacuous.
+    rng = np.random.default_rng(11)
+    covered = 0
+    for k in range(300):
+        prob = rng.beta(0.3, 2.7, size=300)
+        truth = (rng.random(prob.size) < prob).mean()
+        res = merger_fraction(prob, method="prob", n_boot=400, confidence=0.68, seed=k)
+        covered += res.low <= truth <= res.high
+    assert 0.64 <= covered / 300 <= 0.92
+
+
+def test_prob_interval_does_not_collapse_when_every_draw_is_zero():
+    prob = np.full(5, 1e-6)
+    res = merger_fraction(prob, method="prob", seed=0)
+    assert res.low == 0 and res.high == pytest.approx(beta.ppf(0.84, 0.5, 5.5))
+    assert merger_fraction(np.full(5, 1 - 1e-6), method="prob", seed=0).high == 1
+    assert np.isnan(merger_fraction(prob, method="prob", n_boot=0).high)
+
+
+def test_masked_and_nan_rows_are_skipped_and_counted():
+    t = Table({"merger_prob": MaskedColumn([0.2, 0.4, 0.9, np.nan, 0.6],
+                                           mask=[False, False, True, False, False]),
+               "p_merger": MaskedColumn([0.1, 0.7, 0.9, 0.3, np.nan],
+                                        mask=[False, False, False, True, False])})
+    res = merger_fraction(t, seed=0)
+    assert res.n == 3 and res.n_skipped == 2 and res.fraction == pytest.approx(0.4)
+    assert "2 rows without a probability skipped" in str(res)
+    rule = merger_fraction(t, method="rule")
+    assert (rule.n, rule.n_merger, rule.n_skipped) == (3, 2, 2)
+    arr = np.ma.masked_array([0.9, 0.9, 0.1], mask=[True, False, False])
+    assert (merger_fraction(arr).n, merger_fraction(arr).n_skipped) == (2, 1)
+    assert merger_flags(arr).tolist() == [None, True, False]
+
+
+def test_prob_method_errors_name_the_column():
+    with pytest.raises(MissingColumnError, match="no column 'merger_prob'.*Class8.6.*method='rule'"):
+        merger_fraction(Table({"Class8.6": [0.1, 0.2]}), method="prob")
+    with pytest.raises(DataError, match="1 row of 'merger_prob' lie outside"):
+        merger_fraction(Table({"merger_prob": [0.1, 1.5]}))
+    with pytest.raises(DataError, match="1-D"):
+        merger_fraction(np.zeros((3, schema.N_ANSWERS)), method="prob")
+    with pytest.raises(ParameterError, match="'auto', 'prob' or 'rule'"):
+        merger_fraction(np.zeros(3), method="mean")
 
 
 def test_bootstrap_interval_covers_truth_at_nominal_rate():
@@ -72,6 +190,11 @@ def test_threshold_scan_is_monotone_with_intervals(merger_table):
     assert np.all(scan["fraction_low"] <= scan["fraction"])
     assert np.all(scan["fraction"] <= scan["fraction_high"])
     assert scan["n_merger"][2] == int((p >= 0.54).sum())
+    # The scan's interval is merger_fraction's (Jeffreys); beyond every p it is not [0, 0].
+    at = merger_fraction(p, 0.54)
+    assert (scan["fraction_low"][2], scan["fraction_high"][2]) == (at.low, at.high)
+    top = merger_threshold_scan(p[:5], thresholds=[1.0])
+    assert top["fraction"][0] == 0 and top["fraction_high"][0] > 0.1
 
 
 def test_separation_bias_finds_raised_votes_at_small_separation(biased_population):
@@ -97,6 +220,23 @@ def test_separation_bias_finds_raised_votes_at_small_separation(biased_populatio
 def test_separation_bias_needs_separations(merger_table):
     with pytest.raises(DataError, match="separation column 'sep_r90'.*separations=True"):
         separation_bias(merger_table([0.1, 0.2]))
+
+
+def test_separation_bias_warns_on_a_small_sample(biased_population):
+    table, _ = biased_population(n=60)
+    table["Class8.6"][:10] = np.nan               # failed rows are not counted
+    with pytest.warns(SmallSampleWarning, match=f"only 50 galaxies .*fewer than {MIN_SAMPLE}") \
+            as rec:
+        bias = separation_bias(table, n_boot=0)
+    assert rec[0].filename == __file__            # points at the caller's line
+    assert bias["n"].sum() == 50
+    # Bins with no merger get an interval that is not [0, 0].
+    empty = bias[(bias["n"] > 0) & (bias["merger_fraction"] == 0)]
+    assert len(empty) and np.all(empty["merger_fraction_high"] > 0)
+    large, _ = biased_population(n=3000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmallSampleWarning)
+        separation_bias(large, n_boot=0)
 
 
 
