@@ -5,20 +5,32 @@ The paper flags mergers at ``Class8.6 >= 0.54``, a threshold picked by eye.
 close projected pairs stop dominating the flagged galaxies (the angular-separation bias
 that :func:`galmorph.astro.mergers.separation_bias` measures) or at the knee of the
 merger fraction against the threshold (:func:`~galmorph.astro.mergers.merger_threshold_scan`).
+On a small sample either rule is a guess, so it warns
+(:class:`~galmorph.astro.mergers.SmallSampleWarning`) below
+:data:`~galmorph.astro.mergers.MIN_SAMPLE` galaxies or :data:`MIN_FLAGGED_AT_THRESHOLD`
+flagged ones.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 from astropy.table import Table
 
 # The scan's thresholds, the merger column and the separation reader are the mergers module's.
-from galmorph.astro.mergers import (MERGER_COLUMN, SCAN_THRESHOLDS, merger_probability,
-                                    separation_values)
+from galmorph.astro.mergers import (MERGER_COLUMN, MIN_SAMPLE, SCAN_THRESHOLDS,
+                                    SmallSampleWarning, merger_probability, separation_values)
+from galmorph._util._text import count
+from galmorph._util._warnings import caller_stacklevel
 from galmorph.errors import DataError
 
-__all__ = ["ThresholdProposal", "propose_merger_threshold"]
+__all__ = ["MIN_FLAGGED_AT_THRESHOLD", "ThresholdProposal", "propose_merger_threshold"]
+
+#: Fewer galaxies flagged at the proposed threshold than this make
+#: :func:`propose_merger_threshold` warn: the count then has a Poisson error above
+#: 1/sqrt(20) = 22 %, and one threshold step can change it by as much.
+MIN_FLAGGED_AT_THRESHOLD = 20
 
 
 @dataclass
@@ -102,7 +114,36 @@ def propose_merger_threshold(table, thresholds=None, method="auto", separation_c
         ``threshold``, ``method``, ``rule`` (the rule in words, with the numbers)
         and ``scan``: a Table of ``threshold``, ``n_flagged``, ``fraction`` and,
         for the close-pair rule, ``close_pair_fraction``.
+
+    Warns
+    -----
+    SmallSampleWarning
+        When fewer than :data:`~galmorph.astro.mergers.MIN_SAMPLE` (500) galaxies
+        have a merger probability (and, for the close-pair rule, a measured
+        separation), or fewer than :data:`MIN_FLAGGED_AT_THRESHOLD` (20) are
+        flagged at the proposed threshold; the message names the counts.
     """
+    proposal, n = _propose(table, thresholds, method, separation_column, close,
+                           max_close_fraction, min_flagged, column)
+    scan = proposal.scan
+    flagged = int(scan["n_flagged"][np.flatnonzero(scan["threshold"] == proposal.threshold)[0]])
+    problems = []
+    if n < MIN_SAMPLE:
+        problems.append(f"only {count(n, 'galaxy', 'galaxies')} with a merger probability "
+                        f"(fewer than {MIN_SAMPLE})")
+    if flagged < MIN_FLAGGED_AT_THRESHOLD:
+        problems.append(f"only {flagged} of {n} flagged at t = {proposal.threshold:g} (fewer "
+                        f"than {MIN_FLAGGED_AT_THRESHOLD})")
+    if problems:
+        warnings.warn(f"propose_merger_threshold: {' and '.join(problems)}; the proposed "
+                      f"threshold is uncertain", SmallSampleWarning,
+                      stacklevel=caller_stacklevel())
+    return proposal
+
+
+def _propose(table, thresholds, method, separation_column, close, max_close_fraction,
+             min_flagged, column):
+    # The rules of propose_merger_threshold; returns (proposal, galaxies used).
     p = merger_probability(table, column)
     thresholds = SCAN_THRESHOLDS if thresholds is None else np.sort(np.asarray(thresholds, float))
     if method == "auto":
@@ -127,7 +168,7 @@ def propose_merger_threshold(table, thresholds=None, method="auto", separation_c
     knee_rule = (f"knee of the merger fraction vs threshold curve (Kneedle) over thresholds "
                  f"{thresholds[0]:g}..{thresholds[-1]:g}: t = {knee_t:g}")
     if method == "knee":
-        return ThresholdProposal(knee_t, "knee", knee_rule, scan)
+        return ThresholdProposal(knee_t, "knee", knee_rule, scan), p.size
     close_pairs = (sep < close)[None, :] & flagged
     with np.errstate(invalid="ignore", divide="ignore"):
         share = close_pairs.sum(axis=1) / n_flagged
@@ -138,16 +179,16 @@ def propose_merger_threshold(table, thresholds=None, method="auto", separation_c
         rule = (f"close-pair rule inconclusive: the flagged galaxies are never dominated "
                 f"(> {max_close_fraction:g}) by neighbours within {close:g} "
                 f"({separation_column}); fell back to the {knee_rule}")
-        return ThresholdProposal(knee_t, "knee", rule, scan)
+        return ThresholdProposal(knee_t, "knee", rule, scan), p.size
     last = int(np.flatnonzero(dominated)[-1])
     if last + 1 >= len(thresholds) or not usable[last + 1]:
         rule = (f"close pairs dominate the flagged galaxies up to the highest threshold "
                 f"with at least {min_flagged} flagged galaxies ({thresholds[last]:g}); fell "
                 f"back to the {knee_rule}")
-        return ThresholdProposal(knee_t, "knee", rule, scan)
+        return ThresholdProposal(knee_t, "knee", rule, scan), p.size
     t = float(thresholds[last + 1])
     rule = (f"lowest threshold from which on at most {max_close_fraction:g} of the flagged "
             f"galaxies have a neighbour within {close:g} ({separation_column}): t = {t:g} "
             f"(close-pair share {share[last]:.2f} at t = {thresholds[last]:g}, "
             f"{share[last + 1]:.2f} at t = {t:g})")
-    return ThresholdProposal(t, "close_pairs", rule, scan)
+    return ThresholdProposal(t, "close_pairs", rule, scan), p.size

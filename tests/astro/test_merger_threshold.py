@@ -1,8 +1,12 @@
-"""Tests for galmorph.astro.merger_threshold: the close-pair and knee rules."""
+"""Tests for galmorph.astro.merger_threshold: the close-pair and knee rules, and the
+small-sample warning."""
+import warnings
+
 import numpy as np
 import pytest
 
-from galmorph.astro.merger_threshold import propose_merger_threshold
+from galmorph.astro.merger_threshold import MIN_FLAGGED_AT_THRESHOLD, propose_merger_threshold
+from galmorph.astro.mergers import MIN_SAMPLE, SmallSampleWarning
 
 
 def test_close_pair_rule_lands_between_projections_and_mergers(biased_population):
@@ -40,3 +44,30 @@ def test_close_pairs_dominating_to_the_end_fall_back_to_the_knee(merger_table):
     sep = np.where(p > 0.3, 0.5, 3.0)  # every high-p galaxy has a close neighbour
     prop = propose_merger_threshold(merger_table(p, sep))
     assert prop.method == "knee" and "dominate the flagged galaxies up to" in prop.rule
+
+
+def test_small_sample_warns_naming_the_count(merger_table, biased_population):
+    p = np.random.default_rng(3).uniform(0, 1, 50)
+    with pytest.warns(SmallSampleWarning, match=f"propose_merger_threshold: only 50 galaxies "
+                                                f"with a merger probability \\(fewer than "
+                                                f"{MIN_SAMPLE}\\).*uncertain") as rec:
+        prop = propose_merger_threshold(merger_table(p))
+    assert rec[0].filename == __file__            # points at the caller's line
+    assert 0.05 <= prop.threshold <= 0.95         # still proposed
+    # NaN rows are not counted: 60 rows, 10 failed -> 50.
+    with pytest.warns(SmallSampleWarning, match="only 50 galaxies"):
+        propose_merger_threshold(merger_table(np.r_[p, np.full(10, np.nan)]))
+    # A large sample with enough flagged galaxies does not warn.
+    table, _ = biased_population(seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmallSampleWarning)
+        assert propose_merger_threshold(table).threshold == pytest.approx(0.45)
+
+
+def test_few_flagged_at_the_proposed_threshold_warn(merger_table):
+    rng = np.random.default_rng(4)
+    p = np.r_[rng.uniform(0, 0.5, 2000), np.full(5, 0.95)]
+    with pytest.warns(SmallSampleWarning, match=f"only 5 of 2005 flagged at t = 0.9 \\(fewer "
+                                                f"than {MIN_FLAGGED_AT_THRESHOLD}\\)") as rec:
+        propose_merger_threshold(merger_table(p), thresholds=[0.9])
+    assert "with a merger probability" not in str(rec[0].message)
