@@ -3,9 +3,11 @@
 A worker process classifies many partitions; it must not load the checkpoint
 for each. :func:`classifier_for` keeps one loaded
 :class:`~galmorph.astro.classifier.MorphologyClassifier` per process and per
-model, device and precision (a cheap copy with the partition's
+model, device, precision and trust settings (``intervals``, ``merger_rule`` and
+``merger_threshold``, which ``load`` fixes and checks against the model's
+calibration). A cheap copy with the partition's
 :class:`~galmorph.workflows.survey.SurveySettings` is handed to each partition,
-so threads of one worker share the weights but not the per-run state).
+so threads of one worker share the weights but not the per-run state.
 :class:`ModelPlugin`, registered on a ``distributed`` cluster by
 :func:`prepare_workers`, loads it when a worker starts (and on workers that
 join later) and sets the worker's torch threads first.
@@ -26,7 +28,7 @@ __all__ = ["classifier_for", "ModelPlugin", "prepare_workers", "current_client",
            "resolve_threads", "worker_stats", "available_cpus"]
 
 _LOCK = threading.Lock()
-_CACHE = {}           # (model, device, precision) -> loaded MorphologyClassifier
+_CACHE = {}           # _load_key(settings) -> loaded MorphologyClassifier
 _STATS = {"loads": 0, "partitions": 0, "torch_threads": None}
 
 
@@ -73,7 +75,7 @@ def classifier_for(settings, *, torch_threads=None, count=True):
     ``partitions`` counter of :func:`worker_stats`.
     """
     kwargs = settings.classifier_kwargs()
-    key = (settings.model, settings.device, settings.precision)  # what loading depends on
+    key = _load_key(settings)
     with _LOCK:
         clf = _CACHE.get(key)
         if clf is None:
@@ -92,6 +94,15 @@ def classifier_for(settings, *, torch_threads=None, count=True):
     for name, value in kwargs.items():  # the constructor only stores its arguments
         setattr(clf, name, value)
     return clf
+
+
+def _load_key(settings):
+    """What a loaded classifier depends on: the model, where and how it runs, and the trust
+    settings that ``MorphologyClassifier.load`` fixes (and checks against the model's
+    calibration), so that a later run with another merger rule or interval level never
+    gets a classifier loaded for an earlier one."""
+    return (settings.model, settings.device, settings.precision, settings.intervals,
+            settings.merger_rule, settings.merger_threshold)
 
 
 def _worker_share():

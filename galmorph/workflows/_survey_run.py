@@ -118,7 +118,21 @@ def run_survey(catalog, scheduler, out_dir, *, partitions=None, print_fn=print, 
                  f"({client.scheduler.address})")
         result = classify_survey(data, client=client, **options)
         report = write_survey(result, out_dir, client=client,
-                              source=str(Path(catalog).resolve()), flag="--out")
+                              source=str(Path(catalog).resolve()), flag="--out",
+                              settings=_row_settings(classify_survey, options))
     for line in report.lines():
         print_fn(line)
     return report
+
+
+#: classify_survey arguments that decide the rows' flags without changing the columns.
+_ROW_SETTINGS = ("merger_rule", "merger_threshold", "intervals")
+
+
+def _row_settings(classify, options):
+    """The :data:`_ROW_SETTINGS` of a run (its ``options``, else ``classify``'s defaults),
+    recorded in the output folder's manifest so that a resumed run keeps the same rule."""
+    import inspect
+
+    params = inspect.signature(classify).parameters
+    return {k: options.get(k, params[k].default) for k in _ROW_SETTINGS}

@@ -6,10 +6,19 @@ a Dask DataFrame (or of an LSDB :class:`lsdb.Catalog`, which stays a Catalog)
 and returns the result lazily: nothing is read or classified until it is
 computed or written with :func:`~galmorph.workflows.survey_write.write_survey`.
 Each row keeps its input columns and gains the 37 GZ2 fractions
-``Class1.1`` ... ``Class11.6``, ``p_merger``, ``is_merger``, ``predict_ok`` and
-``predict_error``, exactly as ``MorphologyClassifier.predict`` gives them; a
-bad row (a missing image, NaN coordinates, no cutout) fails alone, with its
-partition and index label in ``predict_error``.
+``Class1.1`` ... ``Class11.6`` (and, with ``intervals``, their ``_lo``/``_hi``
+bounds), ``p_merger``, ``merger_prob``, ``is_merger``, ``ood_score``,
+``is_ood``, ``predict_ok``, ``predict_error`` and ``input_note``, as
+``MorphologyClassifier.predict`` gives them; a bad row (a missing image, NaN
+coordinates, no cutout) fails alone, with its partition and index label in
+``predict_error``.
+
+The classifier's masked values become pandas' missing values, the same in every
+partition and in the meta: the float columns (fractions, bounds, ``p_merger``,
+``merger_prob``, ``ood_score``) are float32 with NaN, and the flags
+``is_merger`` and ``is_ood`` are pandas' nullable ``"boolean"``, ``<NA>`` on a
+failed row (not False: a row that failed is not a non-merger). ``predict_ok`` is
+a plain bool.
 
 Each worker process loads the model once (a worker plugin when a
 ``distributed`` client is running, else a per-process cache on first use), and
@@ -33,11 +42,16 @@ from galmorph._util._tables import find_column
 from galmorph.astro.classifier import OUTPUT_COLUMNS
 from galmorph.astro._classify_inputs import DEC_NAMES, PATH_NAMES, PETRO_NAMES, RA_NAMES
 from galmorph.errors import DataError, GalmorphError, ParameterError
+from galmorph.trust.columns import interval_columns
 
 __all__ = ["classify_survey", "classify_partition", "SurveySettings", "MissingExtraError",
            "require_dask", "require_lsdb", "is_lsdb_catalog", "result_columns"]
 
 _ROW = re.compile(r"^row (\d+)")
+#: Result columns (beside the fractions and their bounds) that are float32, NaN where masked.
+_FLOATS = ("p_merger", "merger_prob", "ood_score")
+#: Result columns that are flags: pandas' nullable "boolean", <NA> where masked (failed rows).
+_FLAGS = ("is_merger", "is_ood")
 _DASK_HINT = 'pip install "galmorph-gz2[dask]"'
 _LSDB_HINT = 'pip install "galmorph-gz2[lsdb]"'
 
@@ -96,7 +110,7 @@ class SurveySettings:
     device: str = "cpu"
     precision: str = "auto"
     tta: object = None
-    merger_threshold: float = 0.54
+    merger_threshold: float = schema.PAPER_MERGER_THRESHOLD
     batch_size: int = 256
     chunk_size: int = 1024
     backend: str = "hips2fits"
@@ -105,6 +119,8 @@ class SurveySettings:
     retries: int = 3
     workers: int = 1
     convert: str = "flag"
+    intervals: float | None = None
+    merger_rule: str = "prob"
     threads: int | None = None
 
     def classifier_kwargs(self):
@@ -114,17 +130,31 @@ class SurveySettings:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
 
 
-def result_columns():
-    """The columns a classified partition gains, in order: 37 fractions, then
-    ``p_merger``, ``is_merger``, ``predict_ok``, ``predict_error`` (and any further
-    per-row column of the classifier's ``OUTPUT_COLUMNS``)."""
-    return list(schema.KAGGLE_COLUMNS) + list(OUTPUT_COLUMNS)
+def result_columns(intervals=None):
+    """The columns a classified partition gains, in order.
+
+    Parameters
+    ----------
+    intervals : float or None
+        The nominal coverage asked of :func:`classify_survey`; when set, the 74
+        bounds ``Class1.1_lo``, ``Class1.1_hi``, ... follow the fractions.
+
+    Returns
+    -------
+    list of str
+        The 37 fractions, their bounds (with ``intervals``), then the
+        classifier's ``OUTPUT_COLUMNS``: ``p_merger``, ``merger_prob``,
+        ``is_merger``, ``ood_score``, ``is_ood``, ``predict_ok``,
+        ``predict_error``, ``input_note``.
+    """
+    return list(schema.KAGGLE_COLUMNS) + interval_columns(intervals) + list(OUTPUT_COLUMNS)
 
 
 def classify_survey(catalog, *, model=None, image_column=None, image_dir=None, device="cpu",
-                    precision="auto", tta=None, merger_threshold=0.54, batch_size=256,
-                    chunk_size=1024, backend="hips2fits", cache_dir=None, timeout=30.0,
-                    retries=3, workers=1, convert="flag", threads=None, client=None):
+                    precision="auto", tta=None, merger_threshold=schema.PAPER_MERGER_THRESHOLD,
+                    batch_size=256, chunk_size=1024, backend="hips2fits", cache_dir=None,
+                    timeout=30.0, retries=3, workers=1, convert="flag", intervals=None,
+                    merger_rule="prob", threads=None, client=None):
     """Classify every row of a Dask DataFrame or LSDB Catalog, lazily.
 
     Parameters
@@ -150,6 +180,14 @@ def classify_survey(catalog, *, model=None, image_column=None, image_dir=None, d
     convert : {"flag", "refuse"}
         Image files that are not g, r, i colour: convert them and say so in
         ``input_note`` (default), or fail the row (as for the classifier).
+    intervals : float or None
+        Nominal coverage (such as 0.9) of an interval for each answer: float32
+        columns ``<answer>_lo`` and ``<answer>_hi`` after the fractions (default
+        None: none). The model must carry an interval calibration.
+    merger_rule : {"prob", "paper"}
+        ``is_merger`` from the calibrated ``merger_prob`` and the model's flag
+        threshold (default), or the paper's ``p_merger >= merger_threshold``; as
+        for the classifier, a model without a merger calibration uses the paper's.
     threads : int, optional
         Torch threads per worker process (default: the process's share of its
         machine's cores, e.g. 1 for two 1-thread workers on 2 cores).
@@ -169,13 +207,15 @@ def classify_survey(catalog, *, model=None, image_column=None, image_dir=None, d
         Dask (or, for LSDB input, lsdb) is not installed.
     DataError
         No image-path column and no ra/dec columns.
+    ParameterError
+        ``intervals`` outside (0, 1), or an unknown ``merger_rule``.
 
     Examples
     --------
     >>> import dask.dataframe as dd                                  # doctest: +SKIP
     >>> from galmorph.workflows.survey import classify_survey         # doctest: +SKIP
     >>> result = classify_survey(dd.read_parquet("catalog.parquet"))  # doctest: +SKIP
-    >>> result[["p_merger", "predict_ok"]].compute()                  # doctest: +SKIP
+    >>> result[["merger_prob", "is_merger", "is_ood"]].compute()      # doctest: +SKIP
     """
     require_dask()
     lsdb_input = is_lsdb_catalog(catalog)
@@ -189,13 +229,13 @@ def classify_survey(catalog, *, model=None, image_column=None, image_dir=None, d
                          merger_threshold=merger_threshold, batch_size=batch_size,
                          chunk_size=chunk_size, backend=backend, cache_dir=cache_dir,
                          timeout=timeout, retries=retries, workers=workers, convert=convert,
-                         threads=threads)
+                         intervals=intervals, merger_rule=merger_rule, threads=threads)
     from galmorph.workflows._survey_cluster import current_client, prepare_workers
 
     client = client if client is not None else current_client()
     if client is not None:
         prepare_workers(client, settings)
-    meta = _attach(meta_in, _empty_outputs(), None)
+    meta = _attach(meta_in, _empty_outputs(settings.intervals), None)
     if lsdb_input:
         return catalog.map_partitions(_classify_pixel, settings, meta=meta, include_pixel=True)
     return catalog.map_partitions(classify_partition, settings, meta=meta)
@@ -203,6 +243,13 @@ def classify_survey(catalog, *, model=None, image_column=None, image_dir=None, d
 
 def _settings(meta, *, model, image_column, **kw):
     from galmorph.paths import resolve_model_path
+    from galmorph.trust.columns import TrustSettings
+
+    try:  # checked here, once, rather than on every worker
+        kw["intervals"] = TrustSettings(kw["intervals"], kw["merger_rule"],
+                                        kw["merger_threshold"]).intervals
+    except ValueError as err:
+        raise ParameterError(str(err)) from None
 
     if model is not None and not isinstance(model, (str, bytes)) and \
             not hasattr(model, "__fspath__"):
@@ -269,7 +316,7 @@ def _classify_pixel(part, pixel, settings):
 def _classify(part, settings, where):
     n = len(part)
     if n == 0:
-        return _attach(part, _empty_outputs(), settings)
+        return _attach(part, _empty_outputs(settings.intervals), settings)
     from galmorph.workflows._survey_cluster import classifier_for
 
     clf = classifier_for(settings)
@@ -277,8 +324,8 @@ def _classify(part, settings, where):
         warnings.simplefilter("ignore", UserWarning)
         out = clf.predict(_inputs(part, settings), image_column=settings.image_column,
                           image_dir=settings.image_dir)
-    cols = {name: np.asarray(out[name]).astype(empty.dtype, copy=False)  # as in the meta
-            for name, empty in _empty_outputs().items()}
+    cols = {name: _as_meta(out[name], empty.dtype)
+            for name, empty in _empty_outputs(settings.intervals).items()}
     labels = list(part.index)
     cols["predict_error"] = np.array([_relabel(str(e), labels, where)
                                       for e in cols["predict_error"]], dtype=object)
@@ -326,13 +373,40 @@ def _floats(series):
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _empty_outputs():
-    """The result columns with no rows: the dtypes of the meta, which every partition keeps."""
-    cols = {name: np.zeros(0, np.float32) for name in schema.KAGGLE_COLUMNS}
-    for name in OUTPUT_COLUMNS:  # p_merger, is_merger, predict_ok, predict_error, ...
-        cols[name] = np.zeros(0, np.float32 if name == "p_merger" else
-                              bool if name in ("is_merger", "predict_ok") else object)
+def _empty_outputs(intervals=None):
+    """The result columns with no rows: the dtypes of the meta, which every partition keeps.
+
+    float32 for the fractions, their bounds, ``p_merger``, ``merger_prob`` and
+    ``ood_score``; pandas' nullable "boolean" for ``is_merger`` and ``is_ood``; bool for
+    ``predict_ok``; object for the text (``predict_error``, ``input_note``).
+    """
+    import pandas as pd
+
+    floats = set(schema.KAGGLE_COLUMNS) | set(interval_columns(intervals)) | set(_FLOATS)
+    cols = {}
+    for name in result_columns(intervals):
+        if name in floats:
+            cols[name] = np.zeros(0, np.float32)
+        elif name in _FLAGS:
+            cols[name] = pd.array([], dtype="boolean")
+        else:
+            cols[name] = np.zeros(0, bool if name == "predict_ok" else object)
     return cols
+
+
+def _as_meta(column, dtype):
+    """A classifier column (masked where the row failed) as the meta's ``dtype``: NaN in
+    a float column, <NA> in a "boolean" one."""
+    import pandas as pd
+
+    if isinstance(dtype, pd.BooleanDtype):
+        mask = np.array(np.ma.getmaskarray(column), dtype=bool)
+        return pd.arrays.BooleanArray(np.asarray(np.ma.filled(column, False), dtype=bool), mask)
+    if dtype.kind == "f":
+        return np.asarray(np.ma.filled(column, np.nan), dtype=dtype)
+    if dtype.kind == "b":
+        return np.asarray(np.ma.filled(column, False), dtype=bool)
+    return np.asarray(column).astype(dtype, copy=False)
 
 
 def _attach(part, cols, settings):

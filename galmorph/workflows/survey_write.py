@@ -68,6 +68,9 @@ class SurveyReport:
     n_rows, n_failed_rows : int
         Rows in the partitions written by this run, and those of them with
         ``predict_ok`` False.
+    n_mergers, n_ood : int
+        Rows of those partitions flagged ``is_merger`` and ``is_ood``; a missing
+        flag (``<NA>``, a failed row) counts as neither.
     first_row_error : str
         The first ``predict_error`` of those rows ("" if none).
     """
@@ -80,6 +83,8 @@ class SurveyReport:
     failed: dict = field(default_factory=dict)
     n_rows: int = 0
     n_failed_rows: int = 0
+    n_mergers: int = 0
+    n_ood: int = 0
     first_row_error: str = ""
 
     @property
@@ -92,6 +97,10 @@ class SurveyReport:
         out = [f"{len(self.written)} partitions written ({self.n_rows} rows, "
                f"{self.n_failed_rows} rows not classified), {len(self.skipped)} already done, "
                f"{len(self.failed)} failed, of {self.n_partitions} in {self.out_dir}"]
+        n_ok = self.n_rows - self.n_failed_rows
+        if n_ok:
+            out.append(f"  of the {n_ok} rows classified: {self.n_mergers} flagged is_merger, "
+                       f"{self.n_ood} is_ood (out of distribution)")
         if self.first_row_error:
             out.append(f"  first row not classified: {self.first_row_error}")
         out += [f"  partition {i} retried after: {e}" for i, e in sorted(self.retried.items())
@@ -106,10 +115,12 @@ class SurveyReport:
                 "retried": {str(k): v for k, v in self.retried.items()},
                 "failed": {str(k): v for k, v in self.failed.items()},
                 "n_rows": self.n_rows, "n_failed_rows": self.n_failed_rows,
+                "n_mergers": self.n_mergers, "n_ood": self.n_ood,
                 "first_row_error": self.first_row_error, "galmorph_version": __version__}
 
 
-def write_survey(result, out_dir, *, client=None, retries=1, source=None, flag=None):
+def write_survey(result, out_dir, *, client=None, retries=1, source=None, flag=None,
+                 settings=None):
     """Compute and write every partition of ``result`` not yet in ``out_dir``.
 
     Parameters
@@ -128,6 +139,11 @@ def write_survey(result, out_dir, *, client=None, retries=1, source=None, flag=N
         rerun with another source into the same folder is refused.
     flag : str, optional
         The command-line flag that named ``out_dir`` (``"--out"``), for messages.
+    settings : dict, optional
+        Settings the rows depend on beyond their columns (such as ``merger_rule``
+        and ``merger_threshold``, which decide ``is_merger``), as plain JSON
+        values, recorded in the manifest: a rerun with other settings into the
+        same folder is refused, so that no folder mixes two rules.
 
     Returns
     -------
@@ -137,7 +153,8 @@ def write_survey(result, out_dir, *, client=None, retries=1, source=None, flag=N
 
     out_dir = Path(out_dir)
     parts = result.to_delayed()
-    _check_manifest(out_dir, len(parts), list(map(str, _columns(result))), source, flag)
+    _check_manifest(out_dir, len(parts), list(map(str, _columns(result))), source, flag,
+                    settings)
     for stale in out_dir.glob(".part-*.parquet.*.tmp"):  # left by a worker killed mid-write
         stale.unlink(missing_ok=True)
     report = SurveyReport(out_dir, len(parts))
@@ -161,12 +178,13 @@ def _columns(result):
     return result._meta.columns
 
 
-def _check_manifest(out_dir, n, columns, source, flag):
+def _check_manifest(out_dir, n, columns, source, flag, settings=None):
     from galmorph._atomic import write_text_atomic
 
     label = f"{flag} {out_dir}" if flag else str(out_dir)
     path = out_dir / MANIFEST
-    want = {"n_partitions": n, "columns": columns, "source": source}
+    want = {"n_partitions": n, "columns": columns, "source": source,
+            "settings": None if settings is None else dict(settings)}
     if path.exists():
         try:
             have = json.loads(path.read_text())
@@ -200,13 +218,23 @@ def _write_partition(df, path):
     bad = ~frame["predict_ok"].to_numpy(dtype=bool)
     errors = frame["predict_error"].to_numpy()[bad]
     return {"rows": len(frame), "failed_rows": int(bad.sum()),
+            "mergers": _count(frame, "is_merger"), "ood": _count(frame, "is_ood"),
             "first_error": str(errors[0]) if len(errors) else ""}
+
+
+def _count(frame, name):
+    """Rows flagged True in the (nullable) flag column ``name``: <NA> counts as not flagged."""
+    if name not in frame.columns:
+        return 0
+    return int(frame[name].astype("boolean").fillna(False).sum())
 
 
 def _record(report, i, summary):
     report.written.append(i)
     report.n_rows += summary["rows"]
     report.n_failed_rows += summary["failed_rows"]
+    report.n_mergers += summary["mergers"]
+    report.n_ood += summary["ood"]
     if summary["first_error"] and not report.first_row_error:
         report.first_row_error = summary["first_error"]
 

@@ -24,6 +24,7 @@ from galmorph import schema
 from galmorph.astro.classifier import MorphologyClassifier
 from galmorph.data.examples import example_galaxies
 from galmorph.errors import DataError, ParameterError
+from galmorph.trust.columns import interval_columns
 
 dd = pytest.importorskip("dask.dataframe", reason="dask is not installed: pip install "
                                                   "'galmorph-gz2[dask]' (the test extra has it)")
@@ -37,7 +38,8 @@ from galmorph.workflows._survey_run import open_catalog  # noqa: E402
 from galmorph.workflows.survey_write import partition_path, write_survey  # noqa: E402
 
 pytestmark = pytest.mark.timeout(240)
-FRACTIONS = list(schema.KAGGLE_COLUMNS) + ["p_merger"]
+FLOATS = list(schema.KAGGLE_COLUMNS) + ["p_merger", "merger_prob", "ood_score"]
+FLAGS = ["is_merger", "is_ood"]
 BAD = ["/no/such/galaxy.jpg", "", None, str(Path(__file__))]  # missing, empty, none, not an image
 
 
@@ -66,13 +68,26 @@ def client():
         yield c
 
 
-def _assert_same(got, ref, labels, where):
-    """Survey rows ``got`` (pandas, in input order) equal the classifier's ``ref`` rows."""
-    for name in FRACTIONS:
+def _flags(column):
+    """A flag column as [True, False, None]: pandas' <NA> and astropy's masked are None."""
+    if isinstance(column, pd.Series):
+        return [None if v is pd.NA else bool(v) for v in column]
+    return [None if m else bool(v) for v, m in zip(np.ma.getdata(column),
+                                                   np.ma.getmaskarray(column))]
+
+
+def _assert_same(got, ref, labels, where, intervals=None):
+    """Survey rows ``got`` (pandas, in input order) equal the classifier's ``ref`` rows, with
+    the survey's dtypes: float32 (NaN where ``ref`` is masked), nullable "boolean" flags."""
+    for name in FLOATS + interval_columns(intervals):
+        assert got[name].dtype == np.float32, name
         np.testing.assert_allclose(got[name].to_numpy(np.float64),
-                                   np.asarray(ref[name], np.float64), rtol=0, atol=1e-6,
-                                   equal_nan=True, err_msg=name)
-    assert got["is_merger"].tolist() == list(ref["is_merger"])
+                                   np.ma.filled(ref[name].astype(np.float64), np.nan), rtol=0,
+                                   atol=1e-6, equal_nan=True, err_msg=name)
+    for name in FLAGS:
+        assert got[name].dtype == "boolean", name
+        assert _flags(got[name]) == _flags(ref[name]), name
+    assert got["predict_ok"].dtype == bool
     if "input_note" in ref.colnames:  # how a non-colour image was converted
         assert got["input_note"].fillna("").tolist() == [str(v) for v in ref["input_note"]]
     assert got["predict_ok"].tolist() == list(ref["predict_ok"])
@@ -89,12 +104,21 @@ def test_cluster_equals_single_process_and_loads_the_model_once(client, catalog,
     result = classify_survey(ddf, client=client)
     assert isinstance(result, dd.DataFrame) and result.npartitions == 4  # lazy
     assert list(result.columns) == ["objid", "file", "z"] + result_columns()
+    assert result_columns()[37:] == ["p_merger", "merger_prob", "is_merger", "ood_score",
+                                     "is_ood", "predict_ok", "predict_error", "input_note"]
     got = client.compute(result).result()
     assert got.index.tolist() == catalog["objid"].tolist()
     assert got["z"].tolist() == catalog["z"].tolist()
     parts = [f"partition {i // 7}, " for i in range(28)]  # 7 rows per partition
     _assert_same(got, reference, catalog["objid"], parts)
+    new = result_columns()  # every partition has the meta's dtypes
+    assert got[new].dtypes.astype(str).tolist() == result._meta[new].dtypes.astype(str).tolist()
     assert not got["predict_ok"].iloc[24:].any() and got["predict_ok"].iloc[:24].all()
+    # A failed row is not a non-merger (issue 26): its flags are <NA>, not False, and its
+    # probabilities NaN; the classified rows all have an is_merger.
+    for name in ("is_merger", "is_ood", "p_merger", "merger_prob", "ood_score"):
+        assert got[name].iloc[24:].isna().all(), name
+    assert got["is_merger"].iloc[:24].notna().all()
     assert "does not exist" in got["predict_error"].iloc[24]
     assert "no image path given" in got["predict_error"].iloc[25]
     # Two worker processes, one model load each (not one per partition), 1 torch thread each
@@ -104,6 +128,32 @@ def test_cluster_equals_single_process_and_loads_the_model_once(client, catalog,
     assert [s["loads"] for s in stats.values()] == [1, 1]
     assert sum(s["partitions"] for s in stats.values()) == 4
     assert {s["torch_threads"] for s in stats.values()} == {resolve_threads(None, 2)}
+
+
+def test_intervals_merger_prob_and_ood_on_the_cluster(client, catalog, calibrated_model):
+    """``intervals=0.9`` adds the 74 bounds after the fractions, float32 like them; with the
+    shipped calibration merger_prob and is_ood are set on every classified row."""
+    rows = catalog.iloc[20:]  # 4 galaxies, then the 4 bad rows
+    result = classify_survey(dd.from_pandas(rows, npartitions=2), client=client,
+                             intervals=0.9)
+    bounds = interval_columns(0.9)
+    assert len(bounds) == 74 and bounds[:2] == ["Class1.1_lo", "Class1.1_hi"]
+    assert list(result.columns) == ["objid", "file", "z"] + result_columns(0.9)
+    assert result_columns(0.9)[37:37 + 74] == bounds
+    got = client.compute(result).result()
+    table = Table({"file": np.array(list(rows["file"]), dtype=object)})
+    with pytest.warns(UserWarning, match="4 of 8 rows"):
+        ref = MorphologyClassifier(device="cpu", progress=False, intervals=0.9).predict(table)
+    _assert_same(got, ref, got.index, [f"partition {i // 4}, " for i in range(8)],
+                 intervals=0.9)
+    ok = got["predict_ok"].to_numpy()
+    for name in schema.KAGGLE_COLUMNS:
+        lo, p, hi = (got[c].to_numpy(np.float64) for c in (f"{name}_lo", name, f"{name}_hi"))
+        assert np.all((0 <= lo[ok]) & (lo[ok] <= hi[ok]) & (hi[ok] <= 1)) and \
+            np.isfinite(p[ok]).all()
+        assert np.isnan(lo[~ok]).all() and np.isnan(hi[~ok]).all()
+    assert got["merger_prob"][ok].notna().all() and got["is_ood"][ok].notna().all()
+    assert got["is_ood"][~ok].isna().all() and got["is_merger"][~ok].isna().all()
 
 
 # -- faults: partition functions the workers unpickle by value (this module is not on their path)
@@ -156,15 +206,24 @@ def test_killed_worker_failures_retry_and_rerun_lose_no_row(client, catalog, ref
                          source="catalog")
     assert again.skipped == [0, 1, 2] and again.written == [3] and again.ok
     assert again.n_rows == 7 and again.n_failed_rows == 4
+    # Flag counts skip the failed rows' <NA>: those of the 3 classified rows of partition 3.
+    merger = np.ma.filled(reference["is_merger"][21:28], False)
+    ood = np.ma.filled(reference["is_ood"][21:28], False)
+    assert (again.n_mergers, again.n_ood) == (int(merger.sum()), int(ood.sum()))
+    assert "of the 3 rows classified: " in "\n".join(again.lines())
     assert {i: partition_path(out, i).stat().st_mtime_ns for i in range(3)} == before
     assert not list(out.glob(".*.tmp"))
     got = pd.concat([pd.read_parquet(partition_path(out, i)) for i in range(4)])
     assert got["objid"].tolist() == catalog["objid"].tolist()  # every row once, in order
     _assert_same(got, reference, got.index, [f"partition {i // 7}, " for i in range(28)])
-    # The folder belongs to that run: another partitioning is refused, naming the flag.
+    # The folder belongs to that run: another partitioning is refused, naming the flag; so
+    # is another merger rule, which would mix two meanings of is_merger in one folder.
     with pytest.raises(ParameterError, match="--out .* holds another survey run"):
         write_survey(classify_survey(dd.from_pandas(catalog, npartitions=2), client=client),
                      out, client=client, source="catalog", flag="--out")
+    with pytest.raises(ParameterError, match=r"holds another survey run \(settings differ"):
+        write_survey(classify_survey(faulty, merger_rule="paper"), out, client=client,
+                     source="catalog", settings={"merger_rule": "paper"})
 
 
 def test_killed_worker_that_dask_gives_up_on_is_retried_by_galmorph(catalog, reference,
@@ -286,7 +345,7 @@ def test_cli_scheduler_local_writes_and_resumes(catalog, tmp_path):
     catalog.iloc[20:].to_parquet(cat)  # 4 galaxies + 4 bad rows
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "galmorph", "classify", str(cat), "--scheduler", "local",
-           "--partitions", "2", "--out", str(out), "--no-progress"]
+           "--partitions", "2", "--out", str(out), "--no-progress", "--merger-rule", "paper"]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -294,6 +353,15 @@ def test_cli_scheduler_local_writes_and_resumes(catalog, tmp_path):
     got = pd.concat([pd.read_parquet(partition_path(out, i)) for i in range(2)])
     assert got["objid"].tolist() == catalog["objid"].iloc[20:].tolist()
     assert got["predict_ok"].tolist() == [True] * 4 + [False] * 4
+    # --merger-rule reached the workers: the paper's rule, <NA> on the failed rows; the rule
+    # is kept in the manifest, so that a resumed run cannot switch it.
+    assert _flags(got["is_merger"]) == [bool(p >= 0.54) for p in got["p_merger"][:4]] + \
+        [None] * 4
+    n_mergers = int(got["is_merger"].sum())
+    assert f"of the 4 rows classified: {n_mergers} flagged is_merger" in first.stdout
+    manifest = json.loads((out / "_galmorph_survey.json").read_text())
+    assert manifest["settings"] == {"merger_rule": "paper", "merger_threshold": 0.54,
+                                    "intervals": None}
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "0 partitions written" in second.stdout and "2 already done" in second.stdout
