@@ -5,11 +5,18 @@ Examples::
     galmorph classify --ra 150.1 --dec 2.2
     galmorph classify --ra 10:00:24 --dec +02:12:00 --petro-r90 8.5 --out one.ecsv
     galmorph classify catalog.ecsv --out result.ecsv --report failed.json
+    galmorph classify catalog.ecsv --intervals 0.9 --merger-rule paper --out result.ecsv
 
 A catalogue is any table astropy reads (ECSV, FITS, VOTable, CSV, ...) with
 ``ra``/``dec`` columns in degrees (or an image-path column); the result keeps
-its columns and adds the 37 fractions, ``p_merger``, ``is_merger``,
-``predict_ok`` and ``predict_error``. Relative image paths are looked up beside
+its columns and adds the 37 fractions (with ``--intervals``, their ``_lo`` and
+``_hi`` bounds), ``p_merger``, ``merger_prob``, ``is_merger``, ``ood_score``,
+``is_ood``, ``predict_ok``, ``predict_error`` and ``input_note``, as
+``galmorph predict`` and the Dask path (``--scheduler``) write them. A row that
+failed has masked values (``is_merger`` too: it is not a non-merger); the
+summary says which merger rule set ``is_merger`` (``--merger-rule``), the merger
+fraction from ``merger_prob`` with its interval and by the paper's rule, and the
+rows flagged out of distribution. Relative image paths are looked up beside
 the catalogue, then in the working directory (``--image-dir DIR`` names the
 folder instead); a row with an empty path and ``ra``/``dec`` gets a cutout. ``--out`` and ``--report`` are checked
 for writing before any cutout is fetched; if ``--out`` still fails at the end,
@@ -24,7 +31,8 @@ from pathlib import Path
 from galmorph._util._io import OutputError, check_writable
 from galmorph._util._text import count
 from galmorph.cli._args import (add_convert, add_device, add_image_dir, add_precision, add_progress,
-                               positive_int, progress_of, tta_arg)
+                               add_trust, positive_int, progress_of, tta_arg)
+from galmorph.cli._classify_summary import catalog_summary, position_summary
 from galmorph.errors import DataError
 
 __all__ = ["add_parser", "run", "position_summary", "report_rows"]
@@ -58,7 +66,8 @@ def add_parser(subparsers):
     from galmorph.schema import PAPER_MERGER_THRESHOLD as DEFAULT_THRESHOLD
 
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                   help=f"merger threshold on p_merger = Class8.6 (default: "
+                   help=f"the paper's merger threshold on p_merger = Class8.6, for "
+                        f"--merger-rule paper and the paper-rule count (default: "
                         f"{DEFAULT_THRESHOLD})")
     p.add_argument("--tta", type=tta_arg, default=None, metavar="none|d8|N",
                    help="test-time augmentation: 'd8' or a number of rotations (default: none)")
@@ -83,6 +92,7 @@ def add_parser(subparsers):
                         "as stored, one per Parquet row group or file)")
     _add_cutout_flags(p)
     add_convert(p)
+    add_trust(p)
     add_progress(p)
     p.set_defaults(func=run)
     return p
@@ -156,26 +166,6 @@ def _read_catalog(path):
                             f"read (ECSV, FITS, VOTable, CSV)") from None
 
 
-def position_summary(row, meta):
-    """Readable lines for one classified row: each question's answers and the merger verdict."""
-    from galmorph import schema
-
-    head = []
-    if "ra" in row.colnames and "dec" in row.colnames:
-        head.append(f"galaxy at RA {row['ra']:.5f} deg, Dec {row['dec']:+.5f} deg")
-    head.append(f"model {meta.get('model_name')} ({meta.get('model_path') or 'in memory'})")
-    if not row["predict_ok"]:
-        return head + [f"FAILED: {row['predict_error']}"]
-    lines = head + ["weighted vote fractions (Galaxy Zoo 2 decision tree):"]
-    for q in schema.QUESTIONS:
-        answers = ", ".join(f"{a.label} {row[a.kaggle]:.3f}" for a in q.answers)
-        lines.append(f"  Q{q.number:<2d} {q.text}\n       {answers}")
-    verdict = "MERGER" if row["is_merger"] else "not a merger"
-    lines.append(f"p_merger = {row['p_merger']:.3f} (Class8.6) -> {verdict} "
-                 f"(threshold {meta.get('merger_threshold')})")
-    return lines
-
-
 def run(args):
     from galmorph.astro.classifier import MorphologyClassifier
 
@@ -191,7 +181,8 @@ def run(args):
                                backend=args.backend, cache_dir=args.cache_dir,
                                progress=progress_of(args), precision=args.precision,
                                timeout=args.timeout, retries=args.retries, workers=args.workers,
-                               convert=args.convert)
+                               convert=args.convert, intervals=args.intervals,
+                               merger_rule=args.merger_rule)
     if args.catalog is None:
         from astropy.table import Table
 
@@ -207,7 +198,7 @@ def run(args):
     if len(result) == 1:
         print("\n".join(position_summary(result[0], result.meta)))
     else:
-        _print_catalog_summary(result)
+        print("\n".join(catalog_summary(result)))
     if args.report:
         _report(result, args.report, args.image_column)
     if args.out:
@@ -237,7 +228,8 @@ def _run_on_cluster(args):
                         precision=args.precision, tta=args.tta,
                         merger_threshold=args.threshold, batch_size=args.batch_size,
                         backend=args.backend, cache_dir=args.cache_dir, timeout=args.timeout,
-                        retries=args.retries, workers=args.workers, convert=args.convert)
+                        retries=args.retries, workers=args.workers, convert=args.convert,
+                        intervals=args.intervals, merger_rule=args.merger_rule)
     return 0 if report.ok else 1
 
 
@@ -323,19 +315,3 @@ def _report(result, report, image_column):
               f"{where}", file=sys.stderr)
     elif rows:
         print(f"{count(len(rows), 'failed row')} and why: {report}")
-
-
-def _print_catalog_summary(result):
-    from galmorph.astro.mergers import merger_fraction
-
-    n, n_ok = len(result), int(result["predict_ok"].sum())
-    print(f"classified {n_ok} of {n} rows with model {result.meta['model_name']} "
-          f"({result.meta['model_path'] or 'in memory'})")
-    if n_ok:
-        mf = merger_fraction(result, threshold=result.meta["merger_threshold"], seed=0)
-        print(mf)
-    for row in result[~result["predict_ok"]][:5]:
-        print(f"  failed: {row['predict_error']}")
-    flags = result.meta.get("redshift_trends", {}).get("flags") or {}
-    for msg in flags.get("messages", []):
-        print(f"redshift bias: {msg}")

@@ -4,6 +4,7 @@ workers), and classifying a catalogue when there is no network.
 The real astroquery client runs against tests/sdss_server.py on 127.0.0.1; "no network"
 is a host under the reserved ``.invalid`` TLD, which never resolves.
 """
+import re
 import subprocess
 import sys
 import time
@@ -178,3 +179,147 @@ def test_cli_image_dir_names_the_folder(ckpt, tmp_path, monkeypatch, capsys):
         assert "wrote 1 row to one.ecsv" in capsys.readouterr().out
         assert Table.read("one.ecsv", format="ascii.ecsv")["predict_ok"].tolist() == [True]
         (tmp_path / "one.ecsv").unlink()
+
+
+# -- intervals, merger_prob and the out-of-distribution flag (issue 26) -------------------
+
+def _examples(root, n, bad=True):
+    """``root/cat.ecsv``: ``n`` example galaxies (real SDSS JPEGs), then a missing file."""
+    from galmorph.data.examples import example_galaxies
+
+    files = [str(f) for f in example_galaxies()["file"][:n]] + (["nope.jpg"] if bad else [])
+    Table({"objid": np.arange(len(files)) + 1, "file": files}).write(root / "cat.ecsv")
+    return root / "cat.ecsv"
+
+
+def _calibrated_output():
+    """What MorphologyClassifier.predict writes for a calibrated model with intervals=0.9:
+    a galaxy, a merger flagged out of distribution, and a failed row (masked)."""
+    from astropy.table import MaskedColumn
+
+    from galmorph import schema
+
+    failed = np.array([False, False, True])
+    t = Table({"objid": [1, 2, 3]})
+    for name in schema.KAGGLE_COLUMNS:
+        t[name] = np.where(failed, np.nan, 0.5).astype(np.float32)
+    t["Class1.1"][0] = 0.612
+    for name in schema.KAGGLE_COLUMNS:
+        for end, value in (("lo", 0.4), ("hi", 0.6)):
+            t[f"{name}_{end}"] = MaskedColumn(np.full(3, value, np.float32), mask=failed)
+    t["Class1.1_lo"][0], t["Class1.1_hi"][0] = 0.51, 0.70
+    columns = {"p_merger": [0.2, 0.4, np.nan], "merger_prob": [0.31, 0.72, np.nan],
+               "is_merger": [False, True, False], "ood_score": [0.8, 4.2, np.nan],
+               "is_ood": [False, True, False]}
+    for name, values in columns.items():
+        t[name] = MaskedColumn(values, mask=failed)
+    t["predict_ok"] = ~failed
+    t["predict_error"] = ["", "", "row 2: image x.jpg does not exist"]
+    t["input_note"] = ["", "out of distribution (ood_score 4.2): a blank frame", ""]
+    t.meta.update({"model_name": "ensemble", "model_path": "model.pt", "merger_rule": "prob",
+                   "merger_threshold": 0.54, "merger_flag_threshold": 0.3, "intervals": 0.9,
+                   "n_ood": 1})
+    return t
+
+
+def test_summaries_say_the_intervals_the_rule_and_why_a_row_is_flagged():
+    from galmorph.cli.classify import position_summary
+    from galmorph.cli._classify_summary import catalog_summary
+
+    t = _calibrated_output()
+    one = "\n".join(position_summary(t[0], t.meta))
+    assert "(Galaxy Zoo 2 decision tree; [90 % interval] after each)" in one
+    assert "smooth 0.612 [0.51, 0.70], features or disk 0.500 [0.40, 0.60]" in one
+    assert "p_merger = 0.200 (Class8.6" in one
+    assert "merger_prob = 0.310 (calibrated probability that volunteers give Class8.6 >= " \
+           "0.54)" in one
+    assert "-> not a merger (merger rule 'prob': merger_prob >= 0.3000, the model's " \
+           "calibrated flag threshold)" in one
+    assert "in distribution (ood_score 0.8)" in one
+    two = "\n".join(position_summary(t[1], t.meta))
+    assert "-> MERGER (merger rule 'prob'" in two
+    assert "OUT OF DISTRIBUTION, treat the answers with care: out of distribution (ood_score " \
+           "4.2): a blank frame" in two
+    assert position_summary(t[2], t.meta)[-1] == "FAILED: row 2: image x.jpg does not exist"
+    lines = catalog_summary(t)
+    assert lines[0] == "classified 2 of 3 rows with model ensemble (model.pt)"
+    assert lines[1].startswith("merger fraction 0.5150 [") and "mean merger_prob of 2" in lines[1]
+    assert "paper rule: 0 of 2 galaxies with p_merger >= 0.54" in lines[2]
+    assert "1 row without a probability skipped" in lines[2]
+    # The failed row's masked flag is not counted, as a merger or as a galaxy.
+    assert lines[3] == ("is_merger flags 1 of 2 rows (merger rule 'prob': merger_prob >= 0.3000, "
+                        "the model's calibrated flag threshold)")
+    assert lines[4] == "1 of 2 rows flagged out of distribution (is_ood; the reason is in " \
+                       "input_note)"
+    assert lines[5] == "  failed: row 2: image x.jpg does not exist"
+    # A model without a merger or OOD calibration: the paper's rule, said so.
+    t["merger_prob"].mask = t["is_ood"].mask = True
+    t.meta.update(merger_rule="paper", merger_rule_note="the model has no merger "
+                  "calibration: the paper's rule used")
+    del t.meta["merger_flag_threshold"]
+    one = "\n".join(position_summary(t[0], t.meta))
+    assert "merger_prob: not available" in one and "out of distribution: not checked" in one
+    assert "(merger rule 'paper': p_merger >= 0.54, the paper's rule)\n   (the model has no " \
+           "merger calibration" in one
+    lines = catalog_summary(t)
+    assert lines[1] == "merger_prob: not available (the model has no merger calibration)"
+    assert "out of distribution: not checked (the model has no OOD calibration)" in lines
+
+
+@pytest.mark.slow  # a subprocess: one torch import
+def test_cli_catalog_writes_the_trust_columns_and_says_the_rule(ckpt, tmp_path):
+    cat = _examples(tmp_path, 3)
+    proc = subprocess.run([sys.executable, "-m", "galmorph", "classify", str(cat), "--model",
+                           str(ckpt), "--device", "cpu", "--no-progress", "--merger-rule",
+                           "paper", "--out", str(tmp_path / "result.ecsv")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result = Table.read(tmp_path / "result.ecsv")
+    assert result.colnames[-8:] == ["p_merger", "merger_prob", "is_merger", "ood_score",
+                                    "is_ood", "predict_ok", "predict_error", "input_note"]
+    assert result.meta["merger_rule"] == "paper" and result.meta["intervals"] is None
+    # The failed row's flag is masked in the file too, not False.
+    assert np.ma.getmaskarray(result["is_merger"]).tolist() == [False, False, False, True]
+    n = int(np.ma.filled(result["is_merger"], False).sum())
+    assert f"is_merger flags {n} of 3 rows (merger rule 'paper': p_merger >= 0.54" in proc.stdout
+    assert "paper rule: " in proc.stdout and "1 row without a probability skipped" in proc.stdout
+    # The tiny checkpoint has no trust calibration: said, not hidden.
+    assert "merger_prob: not available" in proc.stdout
+    assert "out of distribution: not checked" in proc.stdout
+
+
+def test_cli_trust_flags_are_checked(ckpt, tmp_path, capsys):
+    cat = _examples(tmp_path, 1, bad=False)
+    for flags, message in [(["--intervals", "1.5"], "expected a nominal coverage between 0 "
+                                                    "and 1"),
+                           (["--merger-rule", "best"], "invalid choice: 'best'")]:
+        with pytest.raises(SystemExit) as exit_:
+            main(["classify", str(cat), "--model", str(ckpt), *flags])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+    # A model without an interval calibration says so in one line.
+    assert main(["classify", str(cat), "--model", str(ckpt), "--device", "cpu",
+                 "--no-progress", "--intervals", "0.9"]) == 1
+    err = capsys.readouterr().err
+    assert "has no interval calibration" in err and "galmorph calibrate" in err
+    assert "Traceback" not in err
+    with pytest.raises(SystemExit):
+        main(["classify", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "[--intervals LEVEL]" in text and "[--merger-rule {prob,paper}]" in text
+    assert "(default: prob)" in text.split("--merger-rule {prob,paper} ")[-1]
+
+
+@pytest.mark.slow  # a subprocess: one torch import
+def test_cli_one_galaxy_with_intervals_on_the_shipped_model(calibrated_model, tmp_path):
+    cat = _examples(tmp_path, 1, bad=False)
+    proc = subprocess.run([sys.executable, "-m", "galmorph", "classify", str(cat), "--model",
+                           str(calibrated_model), "--device", "cpu", "--no-progress",
+                           "--intervals", "0.9"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "[90 % interval] after each" in out
+    assert re.search(r"smooth [01]\.\d{3} \[[01]\.\d\d, [01]\.\d\d\]", out), out
+    assert re.search(r"merger_prob = [01]\.\d{3} \(calibrated", out), out
+    assert "(merger rule 'prob': merger_prob >= " in out
+    assert re.search(r"in distribution \(ood_score|OUT OF DISTRIBUTION", out), out
