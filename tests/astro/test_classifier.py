@@ -119,8 +119,8 @@ def test_table_of_paths_keeps_order_ids_and_bad_rows(ckpt, images):
     assert out["objid"].tolist() == [501, 502, 503, 504, 505]
     assert out.colnames[:2] == ["objid", "file"]
     assert out.colnames[2:39] == list(schema.KAGGLE_COLUMNS)
-    assert out.colnames[39:] == ["p_merger", "is_merger", "predict_ok", "predict_error",
-                                 "input_note"]
+    assert out.colnames[39:] == ["p_merger", "merger_prob", "is_merger", "ood_score", "is_ood",
+                                 "predict_ok", "predict_error", "input_note"]
     assert out["predict_ok"].tolist() == [True, False, True, False, True]
     assert "row 1" in out["predict_error"][1] and "corrupt.jpg" in out["predict_error"][1]
     assert "row 3" in out["predict_error"][3] and "missing.png" in out["predict_error"][3]
@@ -130,7 +130,13 @@ def test_table_of_paths_keeps_order_ids_and_bad_rows(ckpt, images):
     got = np.column_stack([good[c] for c in schema.KAGGLE_COLUMNS])
     np.testing.assert_allclose(got, ref, atol=1e-6)
     assert np.array_equal(out["p_merger"], out["Class8.6"], equal_nan=True)
-    assert out["is_merger"].tolist() == [bool(p >= 0.54) for p in np.nan_to_num(out["p_merger"])]
+    # A failed row is not a non-merger: its flag is masked, not False (issue 26). The tiny
+    # checkpoint has no merger calibration, so the paper's rule is used.
+    assert out.meta["merger_rule"] == "paper"
+    assert np.ma.getmaskarray(out["is_merger"]).tolist() == [False, True, False, True, False]
+    assert np.ma.getmaskarray(out["p_merger"]).tolist() == [False, True, False, True, False]
+    ok = out["predict_ok"]
+    assert out["is_merger"][ok].tolist() == [bool(p >= 0.54) for p in out["p_merger"][ok]]
     assert out["Class8.6"].description == schema.describe_column("Class8.6")
     m = out.meta
     assert m["model_path"] == str(ckpt) and m["model_name"] == "cnn"
