@@ -23,7 +23,7 @@ __all__ = ["disk_path", "file_sha", "weights_sha", "load", "save", "CALIBRATION"
            "use_engine"]
 
 #: Bump when the quantization recipe changes: older files on disk are then not used.
-RECIPE = "fx-x86-qconfig-v2"
+RECIPE = "fx-x86-qconfig-v3-details"
 #: The default calibration, which is the only one kept on disk.
 CALIBRATION = "the example galaxies (galmorph.data.examples)"
 
@@ -89,6 +89,9 @@ def load(path):
         return None
     try:
         info = json.loads(path.with_suffix(".json").read_text())
+        trust = path.with_suffix(".trust.pt")
+        if trust.is_file():   # arrays: torch's plain-data format, not JSON
+            info["trust"] = torch.load(str(trust), map_location="cpu", weights_only=True)
         # The weights are packed for the engine current as they load: the one they ran on.
         use_engine(info["backend"])
         with warnings.catch_warnings():
@@ -109,8 +112,16 @@ def save(path, quantized, example, info):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # tracer and deprecation notes (module docstring)
             with torch.inference_mode():
-                scripted = torch.jit.trace(quantized.eval(), x, check_trace=False)
+                # forward_details too: the members' outputs and features (galmorph.trust).
+                scripted = torch.jit.trace_module(
+                    quantized.eval(), {"forward": x, "forward_details": x}, check_trace=False)
             torch.jit.save(scripted, str(tmp))
+        info = dict(info)
+        trust = info.pop("trust", None)
+        if trust is not None:
+            from galmorph.models.checkpoint import _plain
+
+            torch.save(_plain(trust, "trust"), str(path.with_suffix(".trust.pt")))
         write_text_atomic(path.with_suffix(".json"),
                           json.dumps({**quantized.calibration_, **info}))
         os.replace(tmp, path)   # last: a .pt file always has its .json

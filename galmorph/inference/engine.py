@@ -12,13 +12,15 @@ memory-mapped cache of any size can be passed directly.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from galmorph.errors import ModelShapeError
 from galmorph.inference._arrays import check_image_array
 from galmorph.schema import N_ANSWERS
 
-__all__ = ["predict_arrays", "RowSelection"]
+__all__ = ["predict_arrays", "Details", "RowSelection"]
 
 
 class RowSelection:
@@ -60,16 +62,25 @@ def _unwrap(model):
     return model
 
 
+def _views(x, tta):
+    if tta is None:
+        return [x]
+    from galmorph.augment import tta_views
+
+    return tta_views(x, tta)
+
+
+def _check_shape(y):
+    if y.ndim != 2 or y.shape[1] != N_ANSWERS:
+        raise ModelShapeError(f"model returned shape {tuple(y.shape)}; expected "
+                              f"(B, {N_ANSWERS})")
+
+
 def _forward(model, x, tta, autocast_ctx):
     """Model output for one float batch, averaged over the TTA views."""
     import torch
 
-    if tta is None:
-        views = [x]
-    else:
-        from galmorph.augment import tta_views
-
-        views = tta_views(x, tta)
+    views = _views(x, tta)
     total = None
     for view in views:
         with autocast_ctx():
@@ -77,14 +88,62 @@ def _forward(model, x, tta, autocast_ctx):
         y = y.float()
         total = y if total is None else total + y
     y = total / len(views)
-    if y.ndim != 2 or y.shape[1] != N_ANSWERS:
-        raise ModelShapeError(f"model returned shape {tuple(y.shape)}; expected "
-                              f"(B, {N_ANSWERS})")
+    _check_shape(y)
     return torch.clamp(y, 0.0, 1.0)
 
 
+def _forward_details(model, x, tta, autocast_ctx):
+    """``(mean (B, 37), spread sources (B, K, 37), features (B, F))`` for one batch.
+
+    The K rows are the members of an ensemble (each averaged over the TTA views), or,
+    for a single network with TTA, its outputs on each view: what galmorph.trust
+    turns into intervals. Features are averaged over the views.
+    """
+    import torch
+
+    if not hasattr(model, "forward_details"):
+        raise ModelShapeError(f"{type(model).__name__} has no forward_details: it gives no "
+                              f"members' outputs or features for galmorph.trust")
+    outs, feats = [], None
+    for view in _views(x, tta):
+        with autocast_ctx():
+            members, features = model.forward_details(view)    # (M, B, 37), (B, F)
+        outs.append(members.float())
+        features = features.float()
+        feats = features if feats is None else feats + features
+    feats = feats / len(outs)
+    if outs[0].shape[0] == 1 and len(outs) > 1:
+        spread = torch.cat(outs, 0)                             # (views, B, 37)
+    else:
+        spread = torch.stack(outs).mean(0)                      # (M, B, 37)
+    spread = torch.clamp(spread, 0.0, 1.0).transpose(0, 1)      # (B, K, 37)
+    mean = spread.mean(1)
+    _check_shape(mean)
+    return mean, spread, feats
+
+
+@dataclass
+class Details:
+    """What :func:`predict_arrays` returns with ``details=True``.
+
+    Attributes
+    ----------
+    mean : numpy.ndarray, float32, shape (N, 37)
+        The fractions (as ``predict_arrays`` returns them without details).
+    spread : numpy.ndarray, float32, shape (N, K, 37)
+        The K outputs that ``mean`` averages: an ensemble's members, a single
+        network's TTA views, or the one output (K = 1).
+    features : numpy.ndarray, float32, shape (N, F)
+        Pooled features (an ensemble's members' side by side).
+    """
+
+    mean: np.ndarray
+    spread: np.ndarray
+    features: np.ndarray
+
+
 def predict_arrays(model, images, *, batch_size=256, tta=None, device="auto",
-                   precision="auto", progress=False):
+                   precision="auto", progress=False, details=False):
     """Predict the 37 GZ2 weighted vote fractions for preprocessed images.
 
     Parameters
@@ -112,10 +171,13 @@ def predict_arrays(model, images, *, batch_size=256, tta=None, device="auto",
         ``QuantizedModel`` always runs in int8).
     progress : bool
         Show a tqdm progress bar over batches (default False).
+    details : bool
+        Also return the members' outputs and the pooled features, from the same
+        forward pass (a :class:`Details`); the model needs ``forward_details``.
 
     Returns
     -------
-    numpy.ndarray, float32, shape (N, 37)
+    numpy.ndarray, float32, shape (N, 37), or Details
         Weighted vote fractions in Kaggle column order
         (:data:`galmorph.schema.KAGGLE_COLUMNS`), clipped to [0, 1].
 
@@ -159,6 +221,7 @@ def predict_arrays(model, images, *, batch_size=256, tta=None, device="auto",
 
     n = len(images)
     out = np.empty((n, N_ANSWERS), dtype=np.float32)
+    spread = features = None
     starts = range(0, n, batch_size)
     if progress:
         from galmorph._util._progress import progress_bar
@@ -174,6 +237,18 @@ def predict_arrays(model, images, *, batch_size=256, tta=None, device="auto",
             x = torch.from_numpy(chunk).to(dev).float().div_(255.0)   # (B, 3, H, W)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            y = _forward(model, x, tta, lambda: autocast(dev, prec))   # (B, 37)
-            out[start:stop] = y.cpu().numpy()
+            if not details:
+                y = _forward(model, x, tta, lambda: autocast(dev, prec))   # (B, 37)
+                out[start:stop] = y.cpu().numpy()
+                continue
+            y, k, f = _forward_details(model, x, tta, lambda: autocast(dev, prec))
+            if spread is None:
+                spread = np.empty((n,) + tuple(k.shape[1:]), dtype=np.float32)  # (N, K, 37)
+                features = np.empty((n, f.shape[1]), dtype=np.float32)           # (N, F)
+            out[start:stop], spread[start:stop] = y.cpu().numpy(), k.cpu().numpy()
+            features[start:stop] = f.cpu().numpy()
+    if details:
+        if spread is None:  # no images
+            spread, features = np.empty((0, 1, N_ANSWERS), np.float32), np.empty((0, 0), np.float32)
+        return Details(out, spread, features)
     return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["INT8_AUTO_MIN_IMAGES", "choose_precision", "load_for_inference"]
+__all__ = ["INT8_AUTO_MIN_IMAGES", "choose_precision", "load_for_inference", "trust_meta"]
 
 #: Images from which ``"auto"`` quantizes a model that the disk cache does not hold yet:
 #: quantizing the shipped ensemble costs about 7 s on 2 AVX2 cores, and int8 saves about
@@ -101,3 +101,13 @@ def _checkpoint_file(source):
 
         return Path(resolve_model_path(source))
     return None
+
+
+def trust_meta(resolved):
+    """The model's stored :mod:`galmorph.trust` calibration (a plain dict), or None: from
+    its checkpoint, or from the int8 disk cache where the checkpoint was not loaded."""
+    checkpoint = getattr(resolved, "checkpoint", None)
+    if checkpoint is not None:
+        return (checkpoint.meta or {}).get("trust")
+    info = getattr(resolved.model, "calibration_", None) or {}
+    return info.get("trust")

@@ -151,15 +151,29 @@ class QuantizedModel(nn.Module):
         self.features, self.head, self.config = features, head, config
         self.calibration_ = calibration
 
-    def forward(self, x):  # (B, 3, H, W) -> (B, 37)
+    def _engine(self):
         engine = self.calibration_.get("backend")
         if engine and torch.backends.quantized.engine != engine:
             # The engine is global: another model may have set its own since.
             torch.backends.quantized.engine = engine
+
+    def forward(self, x):  # (B, 3, H, W) -> (B, 37)
+        self._engine()
         # A TorchScript archive loaded from the disk cache runs as traced: its profiling
         # executor would spend a second optimising the first calls, for nothing in int8.
         with torch.jit.optimized_execution(False):
             return self.head(self.features(x))
+
+    def forward_details(self, x):
+        """``(outputs (M, B, 37), features (B, F))``, as the float model's
+        ``forward_details`` gives them (M members, or 1)."""
+        self._engine()
+        inner = getattr(self.features, "forward_details", None)  # an ensemble, or an archive
+        with torch.jit.optimized_execution(False):
+            if inner is not None and isinstance(self.head, nn.Identity):
+                return inner(x)
+            features = self.features(x)                                 # (B, F)
+            return self.head(features).unsqueeze(0), features
 
     def extra_repr(self):
         c = self.calibration_
@@ -260,6 +274,10 @@ class _MeanOf(nn.Module):
     def forward(self, x):  # (B, 3, H, W) -> (B, 37)
         return torch.stack([member(x) for member in self.members]).mean(0)
 
+    def forward_details(self, x):  # -> ((M, B, 37), (B, sum F))
+        outputs, features = zip(*(member.forward_details(x) for member in self.members))
+        return torch.cat(outputs, 0), torch.cat(features, 1)
+
 
 def _build(model, images, what, engine=None):
     """FX graph-mode post-training quantization of ``model.forward_features``, or of each
@@ -349,7 +367,10 @@ def quantize_model(model, calibration=None, *, preprocessing=None, device="cpu",
     if not isinstance(model, nn.Module) and getattr(model, "path", None) is not None \
             and not preprocessing:
         source = (model.path, {"name": getattr(model, "name", None),
-                               "preprocessing": dict(model.preprocessing)})
+                               "preprocessing": dict(model.preprocessing),
+                               # galmorph.trust's calibration, so that a model loaded
+                               # from the disk cache has it without the checkpoint.
+                               "trust": (getattr(model, "meta", None) or {}).get("trust")})
     model, ckpt_prep = _unwrap(model)
     _check_cpu(device)
     prep = dict(preprocessing or ckpt_prep or {})

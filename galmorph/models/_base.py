@@ -51,3 +51,9 @@ class GZ2Network(nn.Module):
 
     def forward(self, x):  # (B, 3, H, W) -> (B, 37)
         return self.forward_head(self.forward_features(x))
+
+    def forward_details(self, x):
+        """``(outputs (1, B, 37), pooled features (B, F))`` in one pass: what
+        :mod:`galmorph.trust` reads (an ensemble returns one output row per member)."""
+        features = self.forward_features(x)                     # (B, F)
+        return self.forward_head(features).unsqueeze(0), features

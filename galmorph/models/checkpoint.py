@@ -38,6 +38,7 @@ from galmorph.errors import CheckpointError
 from galmorph.models import ALL_MODEL_NAMES, build_model
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "Checkpoint", "save_checkpoint", "load_checkpoint",
+           "update_meta",
            "sha256_of"]
 
 #: Marker stored in every checkpoint, to tell it from other torch files.
@@ -315,6 +316,26 @@ def _check_payload(path, data, expected_model):
             f"galmorph uses {schema.SCHEMA_VERSION!r}; its 37 outputs would be misread. Use "
             f"the galmorph version that wrote it ({data.get('galmorph_version', 'unknown')}) "
             f"or retrain")
+
+
+def update_meta(path, out, **entries):
+    """Copy the checkpoint at ``path`` to ``out`` with ``entries`` added to its ``meta``.
+
+    Everything else (weights as stored, int8 scales, preprocessing) is kept byte for
+    byte in value; ``out`` is written atomically and may be ``path`` itself.
+
+    Parameters
+    ----------
+    path, out : path-like
+    **entries
+        Plain data (see :func:`save_checkpoint`'s ``meta``), such as
+        ``trust=calibration.to_dict()``.
+    """
+    data = _read(Path(path))
+    data["meta"] = {**dict(data.get("meta") or {}), **_plain(entries, "meta")}
+    with atomic_open(Path(out), "wb") as fh:
+        torch.save(data, fh)
+    return Path(out)
 
 
 def sha256_of(path):

@@ -94,6 +94,16 @@ class Ensemble(nn.Module):
         # Every galmorph network returns float32 fractions, also under bf16 autocast.
         return torch.stack([member(x) for member in self.members]).mean(0)
 
+    def forward_features(self, x):  # (B, 3, H, W) -> (B, sum of the members' F)
+        """The members' pooled features side by side (each member's own space)."""
+        return torch.cat([member.forward_features(x) for member in self.members], 1)
+
+    def forward_details(self, x):
+        """``(each member's outputs (M, B, 37), the members' features (B, sum F))``: the
+        spread of the members is what :mod:`galmorph.trust` calibrates into intervals."""
+        outputs, features = zip(*(member.forward_details(x) for member in self.members))
+        return torch.cat(outputs, 0), torch.cat(features, 1)
+
 
 def ensemble_of(models):
     """An :class:`Ensemble` holding copies of the trained ``models``.
