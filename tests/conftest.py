@@ -10,6 +10,7 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 KAGGLE_5K = SHARED_DATA / "gz-kaggle-5k"
 GZ2_1K = SHARED_DATA / "gz2-1k"
 PARTIAL_3K = SHARED_DATA / "gz-kaggle-partial-3k"
+UNLABELLED_22K = SHARED_DATA / "gz-kaggle-unlabelled-22k"
 
 
 def _require(path):
@@ -35,6 +36,12 @@ def gz2_1k():
 def partial_3k():
     """The 3,000 unselected Kaggle galaxies labelled for Q1, Q2, Q6, Q7, Q8 only, or skip."""
     return _require(PARTIAL_3K)
+
+
+@pytest.fixture(scope="session")
+def unlabelled_22k():
+    """The 22,639 unlabelled real-population Kaggle galaxies (232 px crops), or skip."""
+    return _require(UNLABELLED_22K)
 
 
 @pytest.fixture

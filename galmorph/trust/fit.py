@@ -1,0 +1,244 @@
+"""Fit a model's trust calibration on labelled galaxies, and measure it honestly.
+
+:func:`calibrate` is what ``galmorph calibrate MODEL DATA... --out NEW.pt`` and
+``tools/ship_model.py`` run. Who fits what, and where it is measured:
+
+- **intervals** are fitted on the labelled galaxies the networks did not train on
+  (the checkpoint's ``val_ids`` in the folders it trained on; every galaxy of the
+  other folders). Their coverage is measured by 2-fold cross-fitting on those
+  galaxies: each half is scored with the calibration fitted on the other half, so
+  no galaxy scores the calibration it helped fit. The shipped calibration is then
+  fitted on both halves.
+- **merger_prob** is fitted on the galaxies the networks trained on where they hold
+  at least 10 mergers (two parameters need positives, and held-out sets hold few:
+  5 in the shipped model's 800), else on the held-out ones; it is measured on the
+  held-out galaxies when it was not fitted on them.
+- **the OOD reference** is the training galaxies' statistics; its threshold is fitted
+  on a quarter (by GalaxyID hash) of ``reference``, a folder of unlabelled real
+  galaxies, and the flag rate is measured on the other three quarters and on the
+  held-out labelled galaxies.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from galmorph import schema
+from galmorph.errors import DataError
+from galmorph.trust.calibration import TrustCalibration
+from galmorph.trust.intervals import (REPORTED_LEVELS, fit_intervals, interval_coverage,
+                                      predict_intervals, spread_kind)
+from galmorph.trust.mergers import fit_merger_prob, merger_prob, merger_scores
+from galmorph.trust.ood import fit_ood, score_ood
+
+__all__ = ["calibrate", "Predicted", "predict_folder", "cross_fitted_coverage",
+           "width_adaptivity"]
+
+_MIN_MERGERS = 10
+
+
+@dataclass
+class Predicted:
+    """One folder's galaxies with one forward pass of the model over them."""
+
+    name: str
+    ids: np.ndarray
+    images: np.ndarray        # (N, 3, S, S) uint8
+    labels: np.ndarray | None  # (N, 37), NaN unknown
+    mean: np.ndarray          # (N, 37)
+    spread: np.ndarray        # (N, K, 37)
+    features: np.ndarray      # (N, F)
+    unselected: np.ndarray    # (N,) bool
+    held_out: np.ndarray      # (N,) bool
+
+    def take(self, rows):
+        pick = lambda a: None if a is None else a[rows]  # noqa: E731
+        return Predicted(self.name, *(pick(getattr(self, f)) for f in (
+            "ids", "images", "labels", "mean", "spread", "features", "unselected",
+            "held_out")))
+
+
+def _concat(parts):
+    first = parts[0]
+    join = lambda f: (None if getattr(first, f) is None  # noqa: E731
+                      else np.concatenate([getattr(p, f) for p in parts]))
+    return Predicted("+".join(p.name for p in parts), *(join(f) for f in (
+        "ids", "images", "labels", "mean", "spread", "features", "unselected", "held_out")))
+
+
+def predict_folder(checkpoint, folder, *, precision="fp32", progress=False):
+    """Prepare ``folder`` as the checkpoint cuts images and predict it with details."""
+    from galmorph.data.cache import prepare
+    from galmorph.data.populations import unselected_mask
+    from galmorph.inference.engine import predict_arrays
+
+    prep = dict(checkpoint.preprocessing)
+    data = prepare(folder, crop=prep.get("crop"), size=int(prep["size"]), progress=progress)
+    images = np.asarray(data.images)
+    det = predict_arrays(checkpoint, images, precision=precision, details=True,
+                         progress=progress)
+    ids = np.asarray(data.ids).astype(str)
+    name = Path(folder).name if Path(folder).name != "images" else Path(folder).parent.name
+    meta = checkpoint.meta or {}
+    if name in [Path(str(d)).name for d in meta.get("data") or []]:
+        held = np.isin(ids, [str(v) for v in meta.get("val_ids") or []])
+    else:
+        held = np.ones(len(ids), bool)
+    labels = None if data.labels is None else np.asarray(data.labels, np.float64)
+    return Predicted(name, ids, images, labels, det.mean, det.spread, det.features,
+                     unselected_mask(name, ids), held)
+
+
+def _folds(ids, k=2):
+    """Fold of each ID, 0 .. k-1: a CRC-32 of its text, the same on every run and machine."""
+    import zlib
+
+    return np.array([zlib.crc32(str(i).encode()) % k for i in ids], dtype=int)
+
+
+def cross_fitted_coverage(held, spread_source, levels=REPORTED_LEVELS):
+    """Coverage of the intervals on held-out galaxies, each half scored with the
+    calibration fitted on the other half: overall and unselected, per level."""
+    fold = _folds(held.ids)
+    out = {}
+    for level in levels:
+        lo = np.full(held.mean.shape, np.nan)
+        hi = np.full(held.mean.shape, np.nan)
+        for f in (0, 1):
+            fit = fold != f
+            cal = fit_intervals(held.mean[fit], held.spread[fit], held.labels[fit],
+                                spread_source=spread_source)
+            lo[~fit], hi[~fit] = predict_intervals(cal, held.mean[~fit], held.spread[~fit],
+                                                   level)
+        key = f"{level:g}"
+        out[key] = {"all": interval_coverage(lo, hi, held.labels),
+                    "unselected": interval_coverage(lo[held.unselected], hi[held.unselected],
+                                                    held.labels[held.unselected])}
+        if level == 0.9:
+            out[key]["rmse_ratio_widest_to_narrowest"] = width_adaptivity(
+                lo, hi, held.mean, held.labels)
+    return out
+
+
+def width_adaptivity(lo, hi, mean, labels):
+    """RMSE of the galaxies in the widest quarter of mean interval width over that of the
+    narrowest quarter (over each galaxy's known answers)."""
+    known = np.isfinite(labels)
+    width = np.nanmean(np.where(known, hi - lo, np.nan), 1)
+    err2 = np.nanmean(np.where(known, (mean - labels) ** 2, np.nan), 1)
+    q1, q3 = np.nanquantile(width, [0.25, 0.75])
+    return float(np.sqrt(np.nanmean(err2[width >= q3]) / np.nanmean(err2[width <= q1])))
+
+
+def _merger_part(train, held):
+    j = schema.column_index(schema.MERGER_COLUMN)
+    count = lambda d: int(np.nansum(d.labels[:, j] >= schema.PAPER_MERGER_THRESHOLD))  # noqa
+    fit_on, measured_on = (train, held) if train is not None and \
+        count(train) >= _MIN_MERGERS else (held, None)
+    try:
+        cal = fit_merger_prob(fit_on.mean[:, j], fit_on.labels[:, j], min_mergers=_MIN_MERGERS,
+                              fitted_on={"data": fit_on.name,
+                                         "galaxies": "trained on" if fit_on is train
+                                         else "held out from training"})
+    except ValueError as err:   # too few mergers (or no Class8.6): intervals and OOD still fit
+        return None, {"skipped": str(err)}
+    measured = {}
+    if measured_on is not None:
+        prob = merger_prob(cal, measured_on.mean[:, j])
+        measured = {"held_out": merger_scores(prob >= cal.flag_threshold, prob,
+                                              measured_on.labels[:, j]),
+                    "paper_rule": merger_scores(
+                        measured_on.mean[:, j] >= schema.PAPER_MERGER_THRESHOLD, prob,
+                        measured_on.labels[:, j])}
+    return cal, measured
+
+
+def _ood_part(train, held, reference, rate):
+    base = train if train is not None else held
+    if reference is not None:
+        quarter = _folds(reference.ids, 4) == 0
+        ref, rest = reference.take(quarter), reference.take(~quarter)
+    else:
+        ref, rest = held, None
+    cal = fit_ood(base.images, base.features, base.spread,
+                  reference=(ref.images, ref.features, ref.spread), rate=rate,
+                  fitted_on={"statistics": base.name, "threshold": ref.name})
+    rates = {}
+    for what, d in (("held_out_labelled", held), ("reference_rest", rest)):
+        if d is not None and len(d.ids):
+            score, _ = score_ood(cal, d.images, d.features, d.spread)
+            rates[what] = {"n": int(len(score)),
+                           "flagged": float(np.mean(score > cal.threshold))}
+    return cal, rates
+
+
+def calibrate(model, data, *, reference=None, out=None, precision="fp32", rate=0.02,
+              progress=True):
+    """Fit and measure the trust calibration of a checkpoint.
+
+    Parameters
+    ----------
+    model : path-like
+        A galmorph checkpoint.
+    data : path-like or list of path-like
+        Labelled data folders (any layout galmorph reads).
+    reference : path-like, optional
+        A folder of unlabelled images of the real population, for the OOD threshold.
+    out : path-like, optional
+        Write a copy of the checkpoint that carries the calibration here (it may be
+        ``model`` itself).
+    precision : str
+        Precision of the forward pass the calibration is fitted on.
+    rate : float
+        The share of real galaxies the OOD threshold flags.
+    progress : bool
+
+    Returns
+    -------
+    TrustCalibration
+        With ``measured``: cross-fitted interval coverage, merger scores and OOD rates.
+
+    Raises
+    ------
+    galmorph.errors.DataError
+        No labelled galaxy that the model did not train on.
+    """
+    from galmorph.models.checkpoint import load_checkpoint, update_meta
+
+    checkpoint = load_checkpoint(model)
+    folders = [data] if isinstance(data, (str, Path)) else list(data)
+    parts = [predict_folder(checkpoint, f, precision=precision, progress=progress)
+             for f in folders]
+    missing = [p.name for p in parts if p.labels is None]
+    if missing:
+        raise DataError(f"galmorph calibrate needs labelled folders; {', '.join(missing)} "
+                        f"has no labels (pass unlabelled images as --reference)")
+    every = _concat(parts)
+    held = every.take(every.held_out)
+    train = every.take(~every.held_out) if (~every.held_out).any() else None
+    if not len(held.ids):
+        raise DataError(f"none of the {len(every.ids)} labelled galaxies in "
+                        f"{', '.join(str(f) for f in folders)} is held out from {model}'s "
+                        f"training (its meta lists {len(checkpoint.meta.get('val_ids') or [])}"
+                        f" validation IDs); calibrate on galaxies it did not train on")
+    source = spread_kind(held.spread.shape[1], None)
+    intervals = fit_intervals(held.mean, held.spread, held.labels, spread_source=source,
+                              fitted_on={"data": held.name, "n": int(len(held.ids)),
+                                         "galaxies": "held out from training"})
+    coverage = cross_fitted_coverage(held, source)
+    intervals.coverage = {k: {"all": v["all"]["coverage"],
+                              "unselected": v["unselected"]["coverage"]}
+                          for k, v in coverage.items()}
+    mergers, merger_measured = _merger_part(train, held)
+    ref = None if reference is None else predict_folder(checkpoint, reference,
+                                                        precision=precision, progress=progress)
+    ood, ood_rates = _ood_part(train, held, ref, rate)
+    measured = {"intervals": coverage, "mergers": merger_measured, "ood": ood_rates,
+                "n_held_out": int(len(held.ids)),
+                "n_held_out_unselected": int(held.unselected.sum())}
+    trust = TrustCalibration(intervals, mergers, ood, measured)
+    if out is not None:
+        update_meta(checkpoint.path, out, trust=trust.to_dict())
+    return trust
