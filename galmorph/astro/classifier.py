@@ -30,17 +30,22 @@ from galmorph import __version__, schema
 from galmorph._util._warnings import caller_stacklevel
 from galmorph.astro._classify_inputs import parse_input
 from galmorph.astro._classify_images import block_images, count_rows, file_decoder, submit
-from galmorph.astro.mergers import DEFAULT_THRESHOLD, merger_flags
+from galmorph.astro.mergers import DEFAULT_THRESHOLD
 from galmorph.astro.redshift import record_diagnostics_error, record_redshift_trends
 from galmorph.astro.separation import find_nearest_neighbour, safe_projected_separation
 from galmorph.data.images import INPUT_NOTE_DESCRIPTION, crop_and_resize
 from galmorph.errors import CheckpointError, DataError, ModelShapeError
 from galmorph.models import DEFAULT_PREPROCESSING   # re-exported here; defined in the registry
+from galmorph.trust import TrustColumns, empty_trust, trust_columns
+from galmorph.trust.columns import (TrustSettings, add_trust_columns,
+                                    interval_columns, ood_notes)
 
 __all__ = ["MorphologyClassifier", "DEFAULT_PREPROCESSING", "OUTPUT_COLUMNS"]
 
-#: Columns ``predict`` adds after the 37 fractions.
-OUTPUT_COLUMNS = ("p_merger", "is_merger", "predict_ok", "predict_error", "input_note")
+#: Columns ``predict`` adds after the 37 fractions (and their intervals, when asked).
+OUTPUT_COLUMNS = ("p_merger", "merger_prob", "is_merger", "ood_score", "is_ood", "predict_ok",
+                  "predict_error", "input_note")
+
 _SEP_COLUMNS = ("sep_px", "sep_r90", "sep_arcsec", "sep_kpc", "n_sources")
 _NEIGHBOUR = "separation to the nearest neighbour detected in the full-resolution image"
 #: (unit, description) of each ``separations=True`` column.
@@ -52,7 +57,6 @@ _SEP_META = {
     "n_sources": (u.dimensionless_unscaled, "sources detected in the full-resolution image, "
                   "the galaxy included (-1: not measured)"),
 }
-_MERGER = schema.MERGER_COLUMN
 _BLOCK = 64  # full-resolution images held at a time (64 x 424 x 424 x 3 = 35 MB)
 
 
@@ -73,7 +77,7 @@ class MorphologyClassifier:
     tta : None, "d8" or int
         Test-time augmentation (see :func:`galmorph.inference.engine.predict_arrays`).
     merger_threshold : float
-        ``is_merger`` is ``p_merger >= merger_threshold`` (0.54 as in the paper).
+        The paper's rule (``merger_rule="paper"``): ``p_merger >= merger_threshold`` (0.54).
     batch_size : int
         Images per forward pass.
     backend : {"hips2fits", "sdss"}
@@ -101,12 +105,20 @@ class MorphologyClassifier:
         Image files that are not g, r, i colour (greyscale, RGBA, one-band FITS):
         convert them by :mod:`galmorph.data.images`' colour rules and say so in the
         row's ``input_note`` (default), or fail the row with the reason.
+    intervals : float or None
+        Nominal coverage (such as 0.9) of an interval for each answer, in columns
+        ``<answer>_lo``, ``<answer>_hi`` (:mod:`galmorph.trust.intervals`); None: none.
+    merger_rule : {"prob", "paper"}
+        ``is_merger`` is ``merger_prob >= `` the model's stored flag threshold
+        (``"prob"``, default; :mod:`galmorph.trust.mergers`), or the paper's
+        ``p_merger >= merger_threshold`` (``"paper"``). A model without a merger
+        calibration uses the paper's rule, and ``meta["merger_rule"]`` says so.
     """
 
     def __init__(self, model=None, device="auto", tta=None, merger_threshold=DEFAULT_THRESHOLD,
                  batch_size=256, backend="hips2fits", cache_dir=None, progress=True,
                  chunk_size=1024, precision="auto", timeout=30.0, retries=3, workers=1,
-                 convert="flag"):
+                 convert="flag", intervals=None, merger_rule="prob"):
         self.model = model
         self.device = device
         self.tta = tta
@@ -121,6 +133,8 @@ class MorphologyClassifier:
         self.retries = retries
         self.workers = workers
         self.convert = convert
+        self.intervals = intervals
+        self.merger_rule = merger_rule
 
     def __repr__(self):
         return (f"MorphologyClassifier(model={self.model!r}, device={self.device!r}, "
@@ -136,7 +150,8 @@ class MorphologyClassifier:
         """
         if getattr(self, "model_", None) is not None:
             return self
-        from galmorph.inference.loading import load_for_inference
+        from galmorph.inference.loading import load_for_inference, trust_meta
+        from galmorph.trust import TrustCalibration
 
         resolved, self.precision_, self.device_ = load_for_inference(
             self.model, device=self.device, precision=self.precision, n_images=n_images)
@@ -144,7 +159,19 @@ class MorphologyClassifier:
         self.model_info_ = {"path": None if resolved.path is None else str(resolved.path),
                             "name": resolved.name}
         self.model_ = resolved.model
+        self.trust_ = TrustCalibration.from_dict(
+            trust_meta(resolved), self.model_info_["path"] or "the model in memory")
         return self
+
+    def _trust_settings(self):
+        """The trust settings as they are now (they may change after ``load``)."""
+        settings = TrustSettings(self.intervals, self.merger_rule, self.merger_threshold)
+        if settings.intervals is not None and self.trust_.intervals is None:
+            where = self.model_info_["path"] or "the model in memory"
+            raise CheckpointError(f"{where} has no interval calibration: calibrate it on "
+                                  f"labelled galaxies it did not train on (galmorph calibrate "
+                                  f"MODEL DATA --out NEW.pt), or predict without intervals")
+        return settings
 
     # -- prediction ---------------------------------------------------------------------
     def predict(self, x, *, image_column=None, image_dir=None, separations=False,
@@ -191,16 +218,17 @@ class MorphologyClassifier:
         Returns
         -------
         astropy.table.Table
-            The input columns (Table input) in the original order, then the 37
-            ``Class1.1`` ... ``Class11.6`` fractions (each with a description),
-            ``p_merger`` (= ``Class8.6``), ``is_merger``, ``predict_ok``,
-            ``predict_error``. ``meta`` records the model, galmorph version,
-            threshold, TTA, schema version, failures and, when the input has a
-            ``z``/``redshift`` column, ``redshift_trends``. An end-of-run
+            The input columns (Table input) in the original order, the 37 fractions
+            ``Class1.1`` ... ``Class11.6`` (with ``_lo``/``_hi`` where ``intervals``),
+            then :data:`OUTPUT_COLUMNS` (masked on failed rows; :doc:`/trust`). ``meta``
+            records the model, version, merger rule, trust calibration, TTA, failures
+            and, with a ``z``/``redshift`` column, ``redshift_trends``. An end-of-run
             diagnostic that fails is recorded in ``diagnostics_error`` (with a
             :class:`~galmorph.astro.redshift.DiagnosticsWarning`), never raised.
         """
+        TrustSettings(self.intervals, self.merger_rule, self.merger_threshold)  # fail early
         self.load(n_images=count_rows(x))
+        self.trust_settings_ = self._trust_settings()
         from galmorph.astro.cutouts import NetworkGuard
 
         self._network = NetworkGuard()  # one per run: once a host is unreachable, stop asking
@@ -286,27 +314,37 @@ class MorphologyClassifier:
                     nb = find_nearest_neighbour(image)
                     sep_px[i], n_sources[i] = nb.sep_px, nb.n_sources
         fractions = np.full((n, schema.N_ANSWERS), np.nan, np.float32)  # (n, 37)
+        trust = empty_trust(n, self.trust_settings_.intervals)
         if ready:
-            fractions[ok] = self._predict_arrays(np.stack(ready))
+            images = np.stack(ready)                                     # (k, 3, s, s)
+            details = self._predict_arrays(images)
+            fractions[ok] = details.mean
+            trust.fill(ok, trust_columns(self.trust_, details, images,
+                                         intervals=self.trust_settings_.intervals))
         seps = None
         if separations:
             seps = self._project(chunk, parsed, sep_px, scales, cosmology)
             seps["n_sources"] = n_sources
-        return fractions, errors, seps, notes
+        return fractions, errors, seps, notes, trust
 
     def _predict_arrays(self, images):
-        from galmorph.inference.engine import predict_arrays
+        """One forward pass: a :class:`~galmorph.inference.engine.Details` (the members'
+        outputs and features too, where the model gives them)."""
+        from galmorph.inference.engine import Details, predict_arrays
 
+        details = hasattr(self.model_, "forward_details")
         try:
             out = predict_arrays(self.model_, images, batch_size=self.batch_size, tta=self.tta,
                                  device=self.device_, precision=self.precision_,
-                                 progress=False)
+                                 progress=False, details=details)
         except ModelShapeError as err:
             shape = str(err)
         else:
-            if out.ndim == 2 and out.shape[1] == schema.N_ANSWERS:
+            if not details:
+                out = Details(out, out[:, None], np.zeros((len(out), 0), np.float32))
+            if out.mean.ndim == 2 and out.mean.shape[1] == schema.N_ANSWERS:
                 return out
-            shape = f"shape {out.shape}"
+            shape = f"shape {out.mean.shape}"
         raise CheckpointError(f"model {self.model_info_['name']} "
                               f"({self.model_info_['path'] or 'in memory'}) does not fit GZ2 "
                               f"schema {schema.SCHEMA_VERSION} ({shape}, expected "
@@ -339,8 +377,8 @@ class MorphologyClassifier:
             out = Table({"index": np.arange(n)})
             if any(paths):
                 out["path"] = paths
-        new = list(schema.KAGGLE_COLUMNS) + list(OUTPUT_COLUMNS) + \
-            (list(_SEP_COLUMNS) if separations else [])
+        new = list(schema.KAGGLE_COLUMNS) + interval_columns(self.trust_settings_.intervals) + \
+            list(OUTPUT_COLUMNS) + (list(_SEP_COLUMNS) if separations else [])
         for name in new:
             if name in out.colnames:
                 warnings.warn(f"input column {name!r} renamed to {name + '_input'!r}: galmorph "
@@ -351,19 +389,19 @@ class MorphologyClassifier:
             out[name] = fractions[:, j]
             out[name].unit = u.dimensionless_unscaled        # as galmorph predict writes them
             out[name].description = schema.describe_column(name)
-        p = fractions[:, schema.column_index(_MERGER)]
-        out["p_merger"] = p
-        out["p_merger"].unit = u.dimensionless_unscaled
-        out["p_merger"].description = f"merger probability (= {_MERGER}, weighted fraction)"
-        out["is_merger"] = merger_flags(p, self.merger_threshold)   # NaN rows: never flagged
-        out["is_merger"].description = f"p_merger >= {self.merger_threshold}"
-        out["predict_ok"] = np.array([not e for e in errors])
+        failed = np.array([bool(e) for e in errors])
+        trust = TrustColumns.concat(p[4] for p in parts)
+        trust_meta = add_trust_columns(out, fractions, trust, failed, self.trust_,
+                                       self.trust_settings_)
+        out["predict_ok"] = ~failed
         out["predict_error"] = np.array(errors, dtype=str) if any(errors) else [""] * n
         out["predict_error"].description = "why the prediction failed (empty when it worked)"
         converted = [n for p in parts for n in p[3]]  # colour conversions, per row
-        joined = ["; ".join(t for t in pair if t) for pair in zip(notes, converted)]
+        joined = ["; ".join(t for t in row if t)
+                  for row in zip(notes, converted, ood_notes(trust, failed))]
         out["input_note"] = np.array(joined, dtype=str) if any(joined) else [""] * n
-        out["input_note"].description = (f"{INPUT_NOTE_DESCRIPTION}; or that the row's image path "
+        out["input_note"].description = (f"{INPUT_NOTE_DESCRIPTION}; why is_ood flags the row; "
+                                         f"or that the row's image path "
                                          f"was empty and a cutout was fetched by ra/dec")
         if separations:
             for name in _SEP_COLUMNS:
@@ -377,6 +415,7 @@ class MorphologyClassifier:
         if any(failed):
             record_diagnostics_error(out, "separations", next(e for e in failed if e))
         self._meta(out, parsed, errors)
+        out.meta.update(trust_meta)
         out.meta["n_converted"] = int(sum(1 for v in converted if v))
         if any(notes):  # rows with an empty path and ra/dec: cutouts fetched instead
             out.meta["n_cutout_fallback"] = int(sum(1 for v in notes if v))
@@ -392,8 +431,6 @@ class MorphologyClassifier:
             "precision": self.precision_,
             "device": str(self.device_),
             "schema_version": schema.SCHEMA_VERSION,
-            "merger_threshold": float(self.merger_threshold),
-            "merger_column": _MERGER,
             "tta": self.tta,
             "preprocessing": dict(self.preprocessing_),
             "input_kind": parsed.kind,

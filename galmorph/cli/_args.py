@@ -112,3 +112,30 @@ def add_convert(parser):
                         help="greyscale, RGBA or one-band FITS images: convert them to RGB and "
                              "say so in the input_note column (flag), or refuse them as bad "
                              "rows (refuse) (default: flag)")
+
+
+def interval_level(text):
+    """``--intervals`` value: a nominal coverage strictly between 0 and 1."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a nominal coverage between 0 and 1, such "
+                                         f"as 0.9, not {text!r}")
+    return value
+
+
+def add_trust(parser):
+    """``--intervals LEVEL`` and ``--merger-rule {prob,paper}`` (galmorph.trust)."""
+    parser.add_argument("--intervals", type=interval_level, default=None, metavar="LEVEL",
+                        help="add <answer>_lo and <answer>_hi columns: an interval for each of "
+                             "the 37 answers at this nominal coverage, such as 0.9 "
+                             "(split-conformal, calibrated with the model) (default: none)")
+    parser.add_argument("--merger-rule", dest="merger_rule", default="prob",
+                        choices=("prob", "paper"),
+                        help="is_merger from the calibrated merger_prob and the model's flag "
+                             "threshold (prob), or the paper's p_merger >= --threshold / 0.54 "
+                             "(paper) (default: prob)")

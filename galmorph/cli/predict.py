@@ -3,7 +3,7 @@ import sys
 
 from galmorph._util._text import count
 from galmorph.cli._args import (add_convert, add_device, add_image_dir, add_precision,
-                               add_progress, progress_of, split_checkpoint, tta_arg,
+                               add_progress, add_trust, progress_of, split_checkpoint, tta_arg,
                                under_image_dir)
 
 __all__ = ["add_parser", "run"]
@@ -50,6 +50,7 @@ def add_parser(subparsers):
     add_device(p)
     add_precision(p)
     add_convert(p)
+    add_trust(p)
     add_progress(p)
     p.set_defaults(func=run)
     return p
@@ -60,6 +61,7 @@ def run(args):
 
     from galmorph._util._io import OutputError, OutputWarning, check_writable
     from galmorph.inference.files import predict_files
+    from galmorph.trust.columns import TrustOutputs, TrustSettings
 
     checkpoint, inputs = split_checkpoint(args.inputs, args.model)
     if not inputs:
@@ -78,7 +80,8 @@ def run(args):
                               precision=args.precision, progress=progress_of(args),
                               workers=args.workers, chunk_size=args.chunk_size,
                               report=args.report, recursive=args.recursive,
-                              convert=args.convert)
+                              convert=args.convert, extra_columns=TrustOutputs(
+                                  TrustSettings(args.intervals, args.merger_rule)))
     _summary(table, args)
     meta = table.meta
     if meta.get("out_error"):

@@ -56,6 +56,7 @@ from galmorph.errors import DataError
 
 __all__ = ["load_image", "as_rgb", "crop_and_resize", "image_suffix", "IMAGE_SUFFIXES",
            "FITS_SUFFIXES", "RESAMPLE", "NOTES", "CONVERT_CHOICES", "INPUT_NOTE_DESCRIPTION",
+           "GZ2_SIDE", "size_note",
            "ImageConversionWarning"]
 
 #: File name endings (lower case) that galmorph reads as images; the one list
@@ -75,8 +76,24 @@ RESAMPLE = 2  # PIL.Image.BILINEAR, kept numeric so importing this module stays 
 #: What ``convert=`` (``--convert``) accepts: convert and note, or refuse.
 CONVERT_CHOICES = ("flag", "refuse")
 #: Description of the ``input_note`` column of predictions.
-INPUT_NOTE_DESCRIPTION = ("how the image was converted to the network's g, r, i colour input "
-                          "(empty: colour input used as it is)")
+INPUT_NOTE_DESCRIPTION = ("how the image was converted to the network's g, r, i colour input, "
+                          "and whether its size leaves the pixel scale unknown (empty: a "
+                          "424 x 424 colour image used as it is)")
+#: The side of the GZ2 and Kaggle images, whose pixel scale (0.02 petroR90_r arcsec per
+#: pixel) the models were trained at.
+GZ2_SIDE = 424
+
+
+def size_note(width, height):
+    """The note for an image that is not 424 x 424 (empty for one that is)."""
+    if (width, height) == (GZ2_SIDE, GZ2_SIDE):
+        return ""
+    return (f"{width} x {height} pixels, not {GZ2_SIDE} x {GZ2_SIDE}: the pixel scale is "
+            f"unknown and taken to be GZ2's")
+
+
+def _join(*notes):
+    return "; ".join(n for n in notes if n)
 
 #: The note of each conversion (``convert="flag"``), and how a refusal describes the input.
 NOTES = {
@@ -118,9 +135,11 @@ def _note(keys, convert, path, mode=None):
     return "; ".join(NOTES[k][0] for k in keys)
 
 
-def _result(arr, note, return_note):
+def _result(arr, note, return_note, sized=""):
+    """``arr`` (and its note: the conversion, then ``sized``, the size note); a conversion
+    not asked for by ``return_note`` warns, a size alone does not."""
     if return_note:
-        return arr, note
+        return arr, _join(note, sized)
     if note:
         # No file name: Python's default filter then shows each kind of conversion once.
         warnings.warn(f"image converted: {note} (pass return_note=True to get the note of each "
@@ -349,13 +368,15 @@ def crop_and_resize(image_or_path, crop=224, size=80, *, draft=True, convert="fl
             raise DataError(f"image array must be uint8 (H, W, 3), not {arr.dtype} {arr.shape}")
         im = Image.fromarray(np.ascontiguousarray(arr), "RGB")
         return _result(_resize(im, _crop_box(im.width, im.height, crop, "array"), size), "",
-                       return_note)
+                       return_note, size_note(im.width, im.height))
     path = Path(image_or_path)
     if image_suffix(path) in _FITS:
         arr, note = _load_fits(path, convert)
-        return _result(crop_and_resize(arr, crop, size), note, return_note)
+        x, sized = crop_and_resize(arr, crop, size, return_note=True)
+        return _result(x, note, return_note, sized)
     with _open_pil(path) as im:
         note = _note(_conversions(im), convert, path, im.mode)  # before draft() changes mode
+        sized = size_note(im.width, im.height)
         box = _crop_box(im.width, im.height, crop, path)
         if draft and im.format == "JPEG":
             box = _draft(im, box, size)
@@ -364,7 +385,7 @@ def crop_and_resize(image_or_path, crop=224, size=80, *, draft=True, convert="fl
             rgb = _to_rgb(im)
         except DataError as err:
             raise DataError(f"cannot use image {path}: {err}") from None
-        return _result(_resize(rgb, box, size), note, return_note)
+        return _result(_resize(rgb, box, size), note, return_note, sized)
 
 
 def _draft(im, box, size):

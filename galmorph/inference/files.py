@@ -153,9 +153,11 @@ def _model_and_info(checkpoint_or_model, preprocessing, device, precision, n_ima
     r, prec, dev = load_for_inference(checkpoint_or_model, preprocessing, device=device,
                                       precision=precision, n_images=n_images)
     # The keys of MorphologyClassifier's meta, so both outputs read the same way.
+    from galmorph.inference.loading import trust_meta
+
     return r.model, {"model_path": None if r.path is None else str(r.path),
                      "model_name": r.name, "preprocessing": r.preprocessing,
-                     "precision": prec, "device": str(dev)}
+                     "precision": prec, "device": str(dev)}, trust_meta(r)
 
 
 def _check_arguments(out, report, tta, convert):
@@ -174,7 +176,7 @@ def _check_arguments(out, report, tta, convert):
 def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=None,
                   device="auto", precision="auto", progress=True, workers=None,
                   chunk_size=DEFAULT_CHUNK, report=None, preprocessing=None, recursive=False,
-                  convert="flag"):
+                  convert="flag", extra_columns=None):
     """Predict the 37 GZ2 weighted vote fractions for image files.
 
     Parameters
@@ -215,6 +217,13 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
         Images that are not g, r, i colour (greyscale, RGBA, one-band FITS):
         convert them by :mod:`galmorph.data.images`' colour rules and say so
         in the ``input_note`` column (default), or skip them with the reason.
+    extra_columns : object, optional
+        More columns from the same forward pass: its ``add(details, images,
+        trust_meta, where)`` is called with each chunk's
+        :class:`~galmorph.inference.engine.Details`, model inputs and the model's
+        stored trust calibration, and its ``finish(table)`` at the end, as
+        :class:`galmorph.trust.columns.TrustOutputs` does (``galmorph predict``
+        passes one).
 
     Returns
     -------
@@ -250,8 +259,8 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
     n_inputs = len(paths) + len(skipped)
     if not paths:
         raise DataError("no readable images: " + "; ".join(f"{f}: {r}" for f, r in skipped[:3]))
-    model, info = _model_and_info(checkpoint_or_model, preprocessing, device, precision,
-                                  len(paths))
+    model, info, trust = _model_and_info(checkpoint_or_model, preprocessing, device,
+                                         precision, len(paths))
     crop, size = info["preprocessing"]["crop"], info["preprocessing"]["size"]
     chunk_size = max(1, int(chunk_size))
     chunks = [paths[i:i + chunk_size] for i in range(0, len(paths), chunk_size)]
@@ -268,7 +277,9 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
         kept, preds, notes, failed = _predict_chunks(
             chunks, decoder, writer, bar, ids, model,
             dict(batch_size=batch_size, tta=tta, device=info["device"],
-                 precision=info["precision"]))
+                 precision=info["precision"]),
+            None if extra_columns is None else (extra_columns, trust,
+                                                info["model_path"] or info["model_name"]))
     except BaseException:
         decoder.close(abort=True)
         if writer is not None:
@@ -292,6 +303,8 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
     pred = np.concatenate(preds) if preds else np.empty((0, N_ANSWERS), np.float32)
     table = build_table(ids[index], [str(paths[i]) for i in index], pred, info, skipped, tta,
                          n_inputs, notes)
+    if extra_columns is not None:
+        table = extra_columns.finish(table)
     if fmt is not None:
         save_table(table, out, fmt, writer)
     table.meta.update(saved_report)
@@ -302,15 +315,17 @@ def predict_files(checkpoint_or_model, inputs, *, out=None, batch_size=256, tta=
     return table
 
 
-def _predict_chunks(chunks, decoder, writer, bar, ids, model, options):
+def _predict_chunks(chunks, decoder, writer, bar, ids, model, options, extra=None):
     """Decode and predict ``chunks`` of paths in turn, decoding the next while predicting.
 
     Returns the positions kept (one array per chunk), their predictions ``(B, 37)``, their
     input notes and the ``(file, reason)`` of the images that failed to decode. Rows go to
-    the streamed CSV ``writer`` (if any) as each chunk finishes.
+    the streamed CSV ``writer`` (if any) as each chunk finishes. ``extra`` is
+    ``(extra_columns, trust meta, model name)`` (see :func:`predict_files`).
     """
-    from galmorph.inference.engine import predict_arrays
+    from galmorph.inference.engine import Details, predict_arrays
 
+    details = extra is not None and hasattr(model, "forward_details")
     kept, preds, notes, failed = [], [], [], []
     chunk_size = len(chunks[0])
     pending = decoder.submit(chunks[0])
@@ -324,7 +339,12 @@ def _predict_chunks(chunks, decoder, writer, bar, ids, model, options):
         notes += [results[i][2] for i in good]
         if good:
             images = np.stack([results[i][0] for i in good])           # (B, 3, size, size)
-            pred = predict_arrays(model, images, **options)             # (B, 37)
+            pred = predict_arrays(model, images, details=details, **options)  # (B, 37)
+            if extra is not None:
+                if not details:
+                    pred = Details(pred, pred[:, None], np.zeros((len(pred), 0), np.float32))
+                extra[0].add(pred, images, extra[1], extra[2])
+                pred = pred.mean
             index = k * chunk_size + np.asarray(good)
             kept.append(index)
             preds.append(pred)

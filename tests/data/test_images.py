@@ -4,7 +4,7 @@ import pytest
 from PIL import Image, ImageFile
 
 from galmorph.data.catalogs import find_images
-from galmorph.data.images import (ImageConversionWarning, crop_and_resize, image_suffix,
+from galmorph.data.images import (ImageConversionWarning, crop_and_resize, image_suffix, size_note,
                                   load_image)
 from galmorph.errors import DataError
 
@@ -135,16 +135,21 @@ def test_conversions_are_flagged_with_a_note(tmp_path):
         path = tmp_path / name
         img, note = load_image(path, return_note=True)
         assert img.shape == (256, 256, 3) and note == want
+        # crop_and_resize also says that a 256-pixel image's scale is unknown.
+        sized = f"{want}; {size_note(256, 256)}"
         x, note = crop_and_resize(path, crop=128, size=32, return_note=True)
-        assert x.shape == (3, 32, 32) and note == want
+        assert x.shape == (3, 32, 32) and note == sized
         x, note = crop_and_resize(path, crop=128, size=32, draft=False, return_note=True)
-        assert note == want
+        assert note == sized
         # Without return_note the conversion is still not silent: it warns.
         with pytest.warns(ImageConversionWarning, match=want):
             crop_and_resize(path, crop=128, size=32)
     colour = tmp_path / "colour.jpg"
     Image.fromarray(_galaxy(256)).save(colour)
-    assert crop_and_resize(colour, crop=128, size=32, return_note=True)[1] == ""
+    assert crop_and_resize(colour, crop=128, size=32, return_note=True)[1] == size_note(256, 256)
+    full = tmp_path / "full.jpg"
+    Image.fromarray(_galaxy(424)).save(full)
+    assert crop_and_resize(full, return_note=True)[1] == ""          # GZ2-sized: no note
 
 
 @pytest.mark.parametrize("name,why", [("grey.jpg", r"greyscale \(mode L\)"),

@@ -90,7 +90,8 @@ def test_cli_ecsv_has_units_descriptions_and_skips(setup):
                 "--no-progress")
     assert proc.returncode == 0, proc.stderr
     table = Table.read(out)
-    assert table.colnames == ["GalaxyID", "file"] + list(KAGGLE_COLUMNS) + ["input_note"]
+    assert table.colnames == ["GalaxyID", "file"] + list(KAGGLE_COLUMNS) + [
+        "p_merger", "merger_prob", "is_merger", "ood_score", "is_ood", "input_note"]
     assert table["GalaxyID"].tolist() == GOOD_IDS
     assert str(table["Class8.6"].unit) == "" and table["Class8.6"].unit is not None
     assert describe_column("Class8.6") in table["Class8.6"].description
