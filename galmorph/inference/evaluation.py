@@ -180,7 +180,8 @@ def _subset_scores(part, index, pred, labels, train, colours):
 
 
 def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None, subsets=None,
-             batch_size=256, device="auto", precision="auto", progress=False, on_error="auto"):
+             batch_size=256, device="auto", precision="auto", progress=False, on_error="auto",
+             extra=None):
     """Score a checkpoint on labelled data: Kaggle RMSE, per answer and question, baselines.
 
     Parameters
@@ -217,6 +218,16 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
         too, except at a GZ2 release's rows that break the tree by more than
         its rounding, which it skips with one warning (see
         :func:`galmorph.data.catalogs.read_gz2`).
+    extra : object, optional
+        More measurements from the same forward pass: its ``measure(details,
+        labels)`` is called once with the evaluated galaxies'
+        :class:`~galmorph.inference.engine.Details` (the members' outputs where
+        the model has ``forward_details``; else ``spread`` is the mean alone,
+        ``(N, 1, 37)``, and ``features`` empty) and their labels (``float64 (N,
+        37)``, NaN unknown), and must return a JSON-able dict, stored as
+        ``result["trust"]``. :class:`galmorph.trust.measure.TrustMeasure` does so
+        (``galmorph evaluate`` passes one for a checkpoint with a trust
+        calibration).
 
     Returns
     -------
@@ -228,7 +239,8 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
         on the galaxies outside the split), ``split``, ``split_note``, ``tta``,
         ``model`` and ``data`` (what was used), ``subsets`` (the ``id_max``
         part, if asked), ``labels_note`` (what GZ2-release labels are, for a
-        GZ2-layout folder; else ``None``) and ``seconds``.
+        GZ2-layout folder; else ``None``) and ``seconds``; with ``extra``,
+        ``trust`` (what its ``measure`` returned).
 
     Examples
     --------
@@ -237,7 +249,7 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
     (0.101, 0.167)
     """
     from galmorph.augment import check_tta
-    from galmorph.inference.engine import RowSelection, predict_arrays
+    from galmorph.inference.engine import Details, RowSelection, predict_arrays
 
     if isinstance(split, str) and split not in EVALUATION_SPLITS:
         raise ValueError(f"split must be 'validation', 'all' or a list of galaxy IDs, "
@@ -248,10 +260,16 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
     data, cache_dir = _run_data(ckpt_path, data)
     prepared = _open_data(data, ckpt.preprocessing, progress, on_error, cache_dir)
     index, note = _select(split, ckpt, ckpt_path, prepared.ids)
+    details = extra is not None and hasattr(ckpt.model, "forward_details")
     pred = predict_arrays(ckpt.model, RowSelection(prepared.images, index),
                           batch_size=batch_size, tta=tta, device=device, precision=precision,
-                          progress=progress)
+                          progress=progress, details=details)
+    if extra is not None and not details:
+        pred = Details(pred, pred[:, None], np.zeros((len(pred), 0), np.float32))
     labels = np.asarray(prepared.labels, dtype=np.float64)              # (N, 37)
+    if extra is not None:
+        trust = extra.measure(pred, labels[index])
+        pred = pred.mean                                                 # (n, 37)
     result = {"rmse": None, "n_galaxies": int(len(index))}
     result.update(rmse_report(pred, labels[index]))
     result["rmse_ci95"] = list(rmse_interval(pred, labels[index]))
@@ -288,6 +306,8 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
         "seconds": round(time.perf_counter() - start, 3),
     })
     result["labels_note"] = GZ2_LABELS_NOTE if result["data"]["layout"] == "gz2" else None
+    if extra is not None:
+        result["trust"] = trust
     return result
 
 
@@ -310,7 +330,11 @@ def _interval(ci):
 
 
 def format_report(result):
-    """A readable text table of an :func:`evaluate` result."""
+    """A readable text table of an :func:`evaluate` result.
+
+    Its ``trust`` part, where there is one, is written by
+    :func:`galmorph.trust.measure.format_trust` (``galmorph evaluate`` prints both).
+    """
     from galmorph.schema import ANSWER_LABELS
 
     model, data = result["model"], result["data"]

@@ -145,6 +145,61 @@ def test_evaluate_tta_changes_nothing_for_the_metric_plumbing(env):
     assert d8["rmse"] != plain["rmse"]
 
 
+class _Recorder:
+    """An ``extra`` for evaluate that keeps what it is given and returns a count."""
+
+    def __init__(self):
+        self.calls = []
+
+    def measure(self, details, labels):
+        self.calls.append((details, labels))
+        return {"n": len(labels), "mean_label": float(np.nanmean(labels))}
+
+
+class _NoDetails(torch.nn.Module):
+    """A network without forward_details (as a foreign module may be)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+def test_evaluate_extra_gets_the_one_pass_of_the_split(env):
+    import dataclasses
+
+    from galmorph.models.checkpoint import load_checkpoint
+
+    save_split(env["run"] / "split.json", env["ids"], [2, 5, 9], seed=0, val_fraction=0.25)
+    plain = evaluate(env["ckpt"], env["data"], device="cpu", precision="fp32")
+    assert "trust" not in plain
+    extra = _Recorder()
+    result = evaluate(env["ckpt"], env["data"], device="cpu", precision="fp32", extra=extra)
+    assert len(extra.calls) == 1                      # one call, for the whole split
+    details, labels = extra.calls[0]
+    prepared, _ = _by_hand(env, [2, 5, 9])
+    np.testing.assert_allclose(labels, prepared.labels[[2, 5, 9]])
+    pred = predict_arrays(load_checkpoint(env["ckpt"]).model,
+                          np.asarray(prepared.images)[[2, 5, 9]], device="cpu",
+                          precision="fp32")
+    np.testing.assert_allclose(details.mean, pred, atol=1e-6)
+    assert details.spread.shape == (3, 1, N_ANSWERS) and details.features.shape[0] == 3
+    assert result["trust"] == {"n": 3, "mean_label": pytest.approx(labels.mean())}
+    assert result["rmse"] == pytest.approx(plain["rmse"], rel=1e-6)   # scores unchanged
+    json.dumps(result)
+    # A network without forward_details: the spread is the mean alone, no features.
+    ckpt = load_checkpoint(env["ckpt"])
+    foreign = dataclasses.replace(ckpt, model=_NoDetails(ckpt.model))
+    extra = _Recorder()
+    again = evaluate(foreign, env["data"], device="cpu", precision="fp32", extra=extra)
+    details, _ = extra.calls[0]
+    assert again["n_galaxies"] == 3 and details.spread.shape == (3, 1, N_ANSWERS)
+    np.testing.assert_allclose(details.spread[:, 0], details.mean)
+    assert details.features.shape == (3, 0)
+
+
 def test_evaluate_a_real_run_on_synthetic_galaxies(tmp_path, monkeypatch):
     from galmorph.synth import make_synthetic
     from galmorph.training.train import TrainConfig, train
