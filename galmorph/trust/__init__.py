@@ -6,7 +6,9 @@
   made for;
 - :mod:`~galmorph.trust.calibration` the three together, stored in a checkpoint, and the
   columns they give one forward pass;
-- :mod:`~galmorph.trust.fit`         fitting them on labelled galaxies (``galmorph calibrate``).
+- :mod:`~galmorph.trust.fit`         fitting them on labelled galaxies (``galmorph calibrate``);
+- :mod:`~galmorph.trust.measure`     measuring them on evaluated galaxies (``galmorph
+  evaluate``, the run report).
 
 It sits above :mod:`galmorph.inference` and :mod:`galmorph.models` and below
 :mod:`galmorph.astro`, whose classifier writes the columns.
@@ -15,6 +17,7 @@ from galmorph.trust.calibration import (TRUST_VERSION, TrustCalibration, TrustCo
                                         empty_trust, trust_columns)
 from galmorph.trust.intervals import (REPORTED_LEVELS, IntervalCalibration, check_intervals,
                                       fit_intervals, interval_coverage, predict_intervals)
+from galmorph.trust.measure import TrustMeasure, format_trust
 from galmorph.trust.mergers import (MergerCalibration, fit_merger_prob, merger_prob,
                                     merger_scores)
 from galmorph.trust.ood import OODCalibration, fit_ood, image_statistics, score_ood
@@ -23,4 +26,4 @@ __all__ = ["TRUST_VERSION", "TrustCalibration", "TrustColumns", "empty_trust", "
            "REPORTED_LEVELS", "IntervalCalibration", "check_intervals", "fit_intervals",
            "interval_coverage", "predict_intervals", "MergerCalibration", "fit_merger_prob",
            "merger_prob", "merger_scores", "OODCalibration", "fit_ood", "image_statistics",
-           "score_ood"]
+           "score_ood", "TrustMeasure", "format_trust"]
