@@ -13,7 +13,11 @@ def add_parser(subparsers):
         description="Predict the labelled galaxies of DATA and report the Kaggle RMSE over "
                     "all galaxies and the 37 answers, per question and per answer, next to "
                     "the predict-the-training-mean, central-pixel regression and all-zeros "
-                    "baselines fitted on the galaxies outside the evaluated split.",
+                    "baselines fitted on the galaxies outside the evaluated split. For a "
+                    "checkpoint that carries a trust calibration ('galmorph calibrate'), also "
+                    "the empirical coverage and mean width of its intervals at 50, 68, 90 and "
+                    "95 % nominal coverage, per question at 90 %, and its merger flags' "
+                    "recall and precision.",
     )
     p.add_argument("paths", metavar="[CHECKPOINT] DATA", nargs="*",
                    help="optionally a checkpoint file first (e.g. runs/gz2/best.pt; default: "
@@ -36,7 +40,8 @@ def add_parser(subparsers):
                    help="also report galaxies with ID <= this (115091 selects the unselected "
                         "part of the Kaggle 5k sample) (default: none)")
     p.add_argument("--json", action="store_true",
-                   help="print one JSON object instead of the table (default: table)")
+                   help="print one JSON object instead of the table; a calibrated checkpoint's "
+                        "coverage is under \"trust\" (default: table)")
     p.add_argument("--batch-size", dest="batch_size", type=int, default=256,
                    help="images per forward pass (default: 256)")
     add_device(p)
@@ -59,6 +64,8 @@ def run(args):
     import json
 
     from galmorph.inference.evaluation import evaluate, format_report
+    from galmorph.models.checkpoint import load_checkpoint
+    from galmorph.trust.measure import TrustMeasure, format_trust
 
     checkpoint, data = split_checkpoint(args.paths, args.model)
     if args.image_dir is not None and not data:
@@ -68,12 +75,16 @@ def run(args):
                              "(without DATA the checkpoint's run names its data)")
     data = under_image_dir(data, args.image_dir)
     data = None if not data else (data[0] if len(data) == 1 else data)
+    checkpoint = load_checkpoint(checkpoint)       # loaded once: its meta says if calibrated
+    trust = (checkpoint.meta or {}).get("trust")
     result = evaluate(checkpoint, data, split=args.split, tta=args.tta,
                       id_max=args.id_max, batch_size=args.batch_size, device=args.device,
                       precision=args.precision, progress=progress_of(args),
-                      on_error=args.on_error)
+                      on_error=args.on_error, extra=TrustMeasure(trust) if trust else None)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print(format_report(result))
+        if result.get("trust"):
+            print("\n" + format_trust(result["trust"]))
     return 0

@@ -3,6 +3,7 @@ are tested with galmorph.inference.evaluation in tests/inference/test_evaluation
 import json
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -48,3 +49,64 @@ def test_image_dir_resolves_relative_data_folders(tmp_path, monkeypatch, capsys)
     # Without DATA the checkpoint's run names its data: --image-dir has nothing to resolve.
     assert main(["evaluate", str(ckpt), "--image-dir", str(tmp_path)]) == 1
     assert "--image-dir DIR resolves the DATA folders given" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def calibrated(ckpt, tmp_path_factory):
+    """The tiny CNN calibrated by 'galmorph calibrate' on 60 synthetic galaxies, 30 others
+    to evaluate on, and the cache they share."""
+    from galmorph.synth import make_synthetic
+
+    root = tmp_path_factory.mktemp("evaluate-trust")
+    with pytest.MonkeyPatch.context() as mp:   # never touch the real user cache
+        mp.setenv("GALMORPH_CACHE_DIR", str(root / "cache"))
+        fit_on = make_synthetic(root / "fit", n=60, seed=4, workers=1, progress=False)
+        new = make_synthetic(root / "new", n=30, seed=5, workers=1, progress=False)
+        assert main(["calibrate", str(ckpt), str(fit_on), "--out", str(root / "cal.pt"),
+                     "--json", "--no-progress"]) == 0
+        yield {"cal": root / "cal.pt", "plain": ckpt, "new": new}
+
+
+def _evaluate(model, data, *extra):
+    return main(["evaluate", str(model), str(data), "--split", "all", "--no-progress",
+                 "--device", "cpu", "--precision", "fp32", *extra])
+
+
+def test_calibrated_checkpoint_shows_its_coverage(calibrated, capsys):
+    from galmorph.models.checkpoint import load_checkpoint
+    from galmorph.trust import TrustMeasure, format_trust
+
+    capsys.readouterr()
+    assert _evaluate(calibrated["cal"], calibrated["new"], "--json") == 0
+    result = json.loads(capsys.readouterr().out)
+    trust = result["trust"]
+    assert trust["n_galaxies"] == 30 and list(trust["intervals"]) == ["0.5", "0.68", "0.9",
+                                                                      "0.95"]
+    assert trust["calibration_fitted_on"]["n"] == 60
+    assert trust["mergers"] is None              # too few synthetic mergers to fit one
+    coverage = [trust["intervals"][k]["coverage"] for k in trust["intervals"]]
+    assert coverage == sorted(coverage) and 0 < coverage[0] < coverage[-1] <= 1
+    assert _evaluate(calibrated["cal"], calibrated["new"]) == 0
+    text = capsys.readouterr().out
+    assert text.index("per answer") < text.index("how far to trust an answer: 30 galaxies")
+    assert format_trust(trust) in text               # the JSON's numbers, as the table
+    row = [ln for ln in text.splitlines() if ln.strip().startswith("90%")][0]
+    assert row.split()[1:3] == [f"{trust['intervals']['0.9']['coverage']:.3f}",
+                                f"{trust['intervals']['0.9']['width']:.3f}"]
+    assert "per question at 90%" in text and "  Q11 " in text
+    # The same numbers as TrustMeasure through the Python API.
+    ckpt = load_checkpoint(calibrated["cal"])
+    from galmorph.inference.evaluation import evaluate
+
+    again = evaluate(ckpt, calibrated["new"], split="all", device="cpu", precision="fp32",
+                     extra=TrustMeasure(ckpt.meta["trust"]))
+    assert again["trust"] == trust
+
+
+def test_uncalibrated_checkpoint_shows_no_coverage(calibrated, capsys):
+    capsys.readouterr()
+    assert _evaluate(calibrated["plain"], calibrated["new"], "--json") == 0
+    assert "trust" not in json.loads(capsys.readouterr().out)
+    assert _evaluate(calibrated["plain"], calibrated["new"]) == 0
+    text = capsys.readouterr().out
+    assert "per answer" in text and "how far to trust" not in text and "coverage" not in text
