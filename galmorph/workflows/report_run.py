@@ -5,6 +5,9 @@ split with :func:`galmorph.inference.evaluation.evaluate` -- the numbers of
 ``galmorph evaluate --json`` -- predicts the same galaxies once more for the
 figures and the per-question intervals, and assembles the paper's figures
 (Figs 2 and 4-10 of the proof-of-concept paper) with :mod:`galmorph.plots`.
+For a checkpoint that carries a trust calibration, the evaluation measures it
+too (:class:`galmorph.trust.measure.TrustMeasure`) and the report shows its
+interval coverage in "How far to trust an answer".
 :func:`report_run` writes it as one HTML file (``RUN_DIR/report.html``).
 """
 from __future__ import annotations
@@ -20,6 +23,7 @@ from galmorph.labels import known_questions
 from galmorph.workflows._report_eval import evaluation_section
 from galmorph.workflows._report_html import (grid_figure, number, prototype_figure, text,
                                              tree_section, write_report)
+from galmorph.workflows._report_trust import trust_section
 from galmorph.workflows.report_document import (Report, ReportFigure, ReportSection, ReportTable,
                                                 ReportText, Row)
 
@@ -274,7 +278,8 @@ def build_run_report(run_dir, data=None, *, evaluation=None, out=None, device="a
         :class:`~galmorph.data.cache.PreparedData`; default the run's own.
     evaluation : dict, optional
         An :func:`~galmorph.inference.evaluation.evaluate` result of the run's
-        ``best.pt`` on ``data`` to show instead of evaluating again.
+        ``best.pt`` on ``data`` to show instead of evaluating again (with its
+        ``trust`` part, for a calibrated checkpoint).
     out : path-like, optional
         Where the report will be written (named in its Files section).
     device, precision, batch_size, progress
@@ -293,14 +298,17 @@ def build_run_report(run_dir, data=None, *, evaluation=None, out=None, device="a
     from galmorph.metrics import rmse
     from galmorph.models.checkpoint import load_checkpoint
     from galmorph.plots import read_metrics_csv
+    from galmorph.trust.measure import TrustMeasure
 
     run, config, checkpoint = _check_run(run_dir)
     metrics = read_metrics_csv(run)
     ckpt = load_checkpoint(checkpoint)
     prepared = _open_data(config, data, ckpt.preprocessing, progress)
+    calibration = (ckpt.meta or {}).get("trust")
     if evaluation is None:
-        evaluation = evaluate(checkpoint, prepared, batch_size=batch_size, device=device,
-                              precision=precision, progress=progress)
+        evaluation = evaluate(ckpt, prepared, batch_size=batch_size, device=device,
+                              precision=precision, progress=progress,
+                              extra=TrustMeasure(calibration) if calibration else None)
     index = _evaluated_rows(run, prepared.ids, evaluation)
     images = RowSelection(prepared.images, index)
     pred = predict_arrays(ckpt.model, images, batch_size=batch_size, device=device,
@@ -319,6 +327,8 @@ def build_run_report(run_dir, data=None, *, evaluation=None, out=None, device="a
             f"The figures use a second prediction of these {len(index)} galaxies whose RMSE "
             f"({again:.4f}) differs from the evaluation's; the evaluation table is the "
             f"reference.", note=True))
+    trust = trust_section(evaluation, calibrated=bool(calibration))
+    sections += [trust] if trust is not None else []
     sections += [_predicted_section(pred, labels), _prototype_section(images, pred, labels),
                  _kernels_section(ckpt), tree_section(labels, "the evaluated galaxies' "
                                                       "volunteer votes"),

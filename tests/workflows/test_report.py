@@ -282,6 +282,58 @@ def test_run_report_with_partial_labels(tiny_run, tmp_path):
     assert edges["Class3.1"]["value"] is None and edges["Class8.6"]["value"] is not None
 
 
+def test_run_report_of_a_calibrated_model(tiny_run, tmp_path):
+    """A copy of the run whose best.pt is calibrated on 40 other synthetic galaxies: the
+    report measures the calibration on the run's 20 validation galaxies and shows it."""
+    import shutil
+
+    from galmorph.inference.evaluation import evaluate
+    from galmorph.models.checkpoint import load_checkpoint
+    from galmorph.synth import make_synthetic
+    from galmorph.trust.fit import calibrate
+    from galmorph.trust.measure import TrustMeasure
+    from galmorph.workflows._report_trust import TRUST_TITLE
+
+    run = shutil.copytree(tiny_run, tmp_path / "run")
+    other = make_synthetic(tmp_path / "calib", n=40, seed=11, workers=1, progress=False)
+    calibrate(run / "best.pt", other, out=run / "best.pt", progress=False)
+    report = build_run_report(run, device="cpu")
+    headings = RUN_HEADINGS[:3] + [TRUST_TITLE] + RUN_HEADINGS[3:]
+    assert [s.title for s in report.sections] == headings
+    html = write_report(report, tmp_path / "page.html").read_text()
+    assert _headings(html)[1] == headings
+    _check_self_contained(html, len(report.figures))
+    # The numbers are evaluate's with the model's calibration, each cell keyed to its place.
+    ckpt = load_checkpoint(run / "best.pt")
+    fresh = evaluate(ckpt, device="cpu", extra=TrustMeasure(ckpt.meta["trust"]))
+    trust = fresh["trust"]
+    assert trust["n_galaxies"] == 20 and trust["calibration_fitted_on"]["n"] == 40
+    assert report.data["evaluation"]["trust"] == trust
+    keyed = {c.key: c.text for key in ("interval_coverage", "interval_coverage_per_question")
+             for r in report.tables[key].rows for c in r.cells if c.key}
+    assert len(keyed) == 4 * 3 + 11 * 3
+    for key, text in keyed.items():
+        value = fresh
+        for part in key.split("/"):
+            value = value[part]
+        assert text == (str(value) if isinstance(value, int) else f"{value:.4f}"), key
+        assert f'data-key="{key}"' in html
+    assert report.tables["interval_coverage"].column("nominal coverage") == [
+        "0.50", "0.68", "0.90", "0.95"]
+    # The reliability figure: the bold line is the measured coverage at the four levels.
+    ax = report.figures["interval_reliability"].figure.axes[0]
+    bold = [line for line in ax.lines if line.get_label() == "all known cells"][0]
+    np.testing.assert_allclose(bold.get_ydata(), [trust["intervals"][k]["coverage"]
+                                                  for k in ("0.5", "0.68", "0.9", "0.95")])
+    texts = " ".join(i.text for i in report.section("trust").items if i.kind in ("text", "note"))
+    assert "fitted on data calib, n 40" in texts and "in-sample" in texts
+    # Given an evaluation made without measuring the calibration, the section says so.
+    plain = evaluate(run / "best.pt", device="cpu")
+    again = build_run_report(run, device="cpu", evaluation=plain)
+    items = again.section("trust").items
+    assert [i.kind for i in items] == ["note"] and "without measuring it" in items[0].text
+
+
 # ---------------------------------------------------------------------------
 # Catalogue reports
 # ---------------------------------------------------------------------------
