@@ -1,6 +1,8 @@
 """How far to trust an answer: the reliability of a model's intervals."""
 from __future__ import annotations
 
+import numpy as np
+
 from galmorph.errors import DataError
 from galmorph.plots._inputs import new_figure, save_figure
 
@@ -67,7 +69,7 @@ def plot_interval_reliability(trust_result, ax=None, *, fig=None, filename=None)
     bold = ax.plot(nominal, [float("nan") if y is None else y for y in overall], color="k",
                    lw=2.4, marker="o", ms=5, label="all known cells", zorder=3)
     ax.plot([0, 1], [0, 1], color="0.5", lw=0.9, ls="--", label="perfect calibration", zorder=1)
-    seen = [y for line in faint + bold for y in line.get_ydata() if y == y]
+    seen = [float(y) for line in faint + bold for y in line.get_ydata() if np.isfinite(y)]
     lo = max(0.0, min(min(nominal), *seen) - 0.1)   # a far too narrow interval stays in view
     ax.set_xlim(lo, 1.0)
     ax.set_ylim(lo, 1.0)

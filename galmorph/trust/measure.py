@@ -93,7 +93,7 @@ class TrustMeasure:
         spread = np.asarray(details.spread)                                # (N, K, 37)
         labels = np.asarray(labels, dtype=np.float64)                      # (N, 37)
         out = {"n_galaxies": int(len(mean)), "levels": list(self.levels), "intervals": None,
-               "spread_outputs": int(spread.shape[1]),
+               "spread_outputs": spread.shape[1],
                "calibration_spread": None, "calibration_fitted_on": None, "mergers": None,
                "note": IN_SAMPLE_NOTE}
         if cal.intervals is not None:
