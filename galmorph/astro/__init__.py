@@ -5,8 +5,11 @@
 - :mod:`.cutouts`: GZ2-style SDSS colour cutouts by RA/Dec (:func:`fetch_cutouts`);
 - :mod:`.catalog`: the GZ2 main-sample cuts (:func:`gz2_selection`) and SDSS queries
   (:func:`query_gz2_sample`);
-- :mod:`.mergers`, :mod:`.separation`, :mod:`.redshift`: merger flags and fractions, the
-  angular-separation bias and the redshift (classification) bias.
+- :mod:`.mergers`, :mod:`.merger_threshold`: merger flags and fractions, and a merger
+  threshold proposed from the data;
+- :mod:`.separation`, :mod:`.merger_separation`: the separation to the nearest neighbour
+  and the angular-separation bias of the merger vote;
+- :mod:`.redshift`: the redshift (classification) bias.
 
 The modules whose names start with an underscore are their plumbing. The public names
 below are imported on first use, so ``import galmorph.astro`` stays cheap.
@@ -20,6 +23,6 @@ __all__ = ["MorphologyClassifier", "fetch_cutout", "fetch_cutouts", "gz2_selecti
 _WHERE = {"MorphologyClassifier": "classifier", "fetch_cutout": "cutouts",
           "fetch_cutouts": "cutouts", "gz2_selection": "catalog", "query_gz2_sample": "catalog",
           "merger_flags": "mergers", "merger_fraction": "mergers",
-          "separation_bias": "mergers", "measure_separations": "separation",
+          "separation_bias": "merger_separation", "measure_separations": "separation",
           "redshift_trends": "redshift"}
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

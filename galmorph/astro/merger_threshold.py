@@ -3,7 +3,7 @@
 The paper flags mergers at ``Class8.6 >= 0.54``, a threshold picked by eye.
 :func:`propose_merger_threshold` chooses one from a classified catalogue, either where
 close projected pairs stop dominating the flagged galaxies (the angular-separation bias
-that :func:`galmorph.astro.mergers.separation_bias` measures) or at the knee of the
+that :func:`galmorph.astro.merger_separation.separation_bias` measures) or at the knee of the
 merger fraction against the threshold (:func:`~galmorph.astro.mergers.merger_threshold_scan`).
 On a small sample either rule is a guess, so it warns
 (:class:`~galmorph.astro.mergers.SmallSampleWarning`) below
@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.table import Table
 
-# The scan's thresholds, the merger column and the separation reader are the mergers module's.
+# The scan's thresholds and the merger column are the mergers module's; the separation
+# reader, merger_separation's.
+from galmorph.astro.merger_separation import separation_values
 from galmorph.astro.mergers import (MERGER_COLUMN, MIN_SAMPLE, SCAN_THRESHOLDS,
-                                    SmallSampleWarning, merger_probability, separation_values)
+                                    SmallSampleWarning, merger_probability)
 from galmorph._util._text import count
 from galmorph._util._warnings import caller_stacklevel
 from galmorph.errors import DataError

@@ -10,14 +10,10 @@ Where the predictions carry ``merger_prob`` (the calibrated probability that
 volunteers would give the galaxy ``Class8.6 >= 0.54``), :func:`merger_fraction`
 estimates the fraction from it instead.
 
-A network trained on these votes inherits their biases. One of them depends on
-the angular separation of a galaxy from its nearest projected neighbour: a
-companion in the cutout raises the merger vote whether or not the two
-interact. :func:`separation_bias` measures that relation from the columns
-written by :func:`galmorph.astro.separation.measure_separations` (or by
-``MorphologyClassifier.predict(..., separations=True)``), and
-:func:`galmorph.astro.merger_threshold.propose_merger_threshold` turns it into a
-threshold.
+The angular-separation bias of the merger vote (:func:`separation_bias`,
+:func:`separation_values`) lives in :mod:`galmorph.astro.merger_separation` and is
+importable from here too; the threshold proposed from the data, in
+:mod:`galmorph.astro.merger_threshold`.
 
 Examples
 --------
@@ -27,7 +23,6 @@ Examples
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Optional
 
@@ -35,9 +30,12 @@ import numpy as np
 from astropy.table import Table
 
 from galmorph import schema
-from galmorph._stats import bootstrap_mean_err, in_bin, jeffreys_interval
+from galmorph._stats import jeffreys_interval
 from galmorph._util._text import count
-from galmorph._util._warnings import caller_stacklevel
+from galmorph.astro import _merger_votes
+from galmorph.astro._merger_votes import SmallSampleWarning, merger_probability
+from galmorph.astro._merger_votes import as_float as _as_float
+from galmorph.astro.merger_separation import separation_bias, separation_values
 from galmorph.errors import DataError, MissingColumnError, ParameterError
 
 __all__ = ["DEFAULT_THRESHOLD", "MERGER_COLUMN", "MERGER_PROB_COLUMN", "SCAN_THRESHOLDS",
@@ -57,55 +55,7 @@ SCAN_THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
 #: :func:`~galmorph.astro.merger_threshold.propose_merger_threshold` warn. At the GZ2
 #: merger rate (about 3 % by the paper's rule) 500 galaxies hold some 15 mergers; fewer
 #: leave a handful per threshold step or separation bin, with Poisson errors above 25 %.
-MIN_SAMPLE = 500
-
-
-class SmallSampleWarning(UserWarning):
-    """A merger diagnostic ran on too few galaxies for its answer to be more than a hint."""
-
-
-def _warn_small(message):
-    warnings.warn(message, SmallSampleWarning, stacklevel=caller_stacklevel())
-
-
-def _as_float(values):
-    # Masked entries (MaskedColumn, numpy.ma) become NaN, as failed predictions are.
-    return np.ma.filled(np.ma.asarray(values).astype(np.float64), np.nan)
-
-
-def merger_probability(data, column=MERGER_COLUMN):
-    """The merger vote fraction of each row as a float array.
-
-    Parameters
-    ----------
-    data : astropy.table.Table, numpy.ndarray or sequence
-        A table holding ``column`` (or ``p_merger``), an ``(N, 37)`` array of
-        Kaggle fractions, or a 1-D array of merger probabilities. Masked values
-        (a ``MaskedColumn`` or a ``numpy.ma`` array) become NaN.
-    column : str
-        Column to read from a table; any name :func:`galmorph.schema.column_index`
-        accepts selects the column of an ``(N, 37)`` array.
-
-    Returns
-    -------
-    numpy.ndarray of float64, shape (N,)
-    """
-    if hasattr(data, "colnames"):
-        name = column if column in data.colnames else None
-        if name is None and column == MERGER_COLUMN and "p_merger" in data.colnames:
-            name = "p_merger"
-        if name is None:
-            raise DataError(f"table has no column {column!r} (columns: "
-                            f"{', '.join(data.colnames[:12])}); pass column= to name the "
-                            f"merger probability, or classify the table first")
-        return _as_float(data[name])
-    arr = _as_float(data)
-    if arr.ndim == 2 and arr.shape[1] == schema.N_ANSWERS:
-        return arr[:, schema.column_index(column)]
-    if arr.ndim == 1:
-        return arr
-    raise DataError(f"expected a table, an (N, {schema.N_ANSWERS}) array of Kaggle fractions "
-                    f"or a 1-D array of merger probabilities, got shape {arr.shape}")
+MIN_SAMPLE = _merger_votes.MIN_SAMPLE
 
 
 def merger_flags(data, threshold=DEFAULT_THRESHOLD, column=MERGER_COLUMN):
@@ -366,127 +316,4 @@ def merger_threshold_scan(data, thresholds=None, column=MERGER_COLUMN, n_boot=10
                  "fraction_low": low, "fraction_high": high})
     out.meta.update(column=column, confidence=confidence, interval="jeffreys",
                     n_skipped=int((~ok).sum()))
-    return out
-
-
-# ---------------------------------------------------------------------------
-# Angular-separation bias
-# ---------------------------------------------------------------------------
-
-def separation_values(table, column):
-    """The separation column of ``table`` as float64, NaN where it was not measured.
-
-    Parameters
-    ----------
-    table : `~astropy.table.Table`
-        A table with a separation column, as written by
-        :func:`galmorph.astro.separation.measure_separations`.
-    column : str
-        The column's name, for example ``"sep_r90"``.
-
-    Returns
-    -------
-    `numpy.ndarray`
-        NaN where the row failed, inf where the cutout showed no neighbour.
-
-    Raises
-    ------
-    galmorph.errors.DataError
-        If ``table`` has no such column; the message says how to measure it.
-    """
-    if column not in table.colnames:
-        raise DataError(f"table has no separation column {column!r}; measure separations "
-                        f"first with MorphologyClassifier.predict(..., separations=True) or "
-                        f"galmorph.astro.separation.measure_separations")
-    # NaN = not measured (failed row); inf = no neighbour detected in the cutout.
-    return np.asarray(np.ma.filled(table[column], np.nan), dtype=np.float64)
-
-
-def _default_edges(sep, column):
-    finite = sep[np.isfinite(sep)]
-    if column == "sep_r90":
-        # The 424 px GZ2 cutout spans +-4.24 petroR90 (0.02 petroR90/px), 6.0 to a corner.
-        return np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 6.0])
-    if finite.size == 0:
-        return np.array([0.0, 1.0])
-    return np.unique(np.quantile(finite, np.linspace(0, 1, 7)))
-
-
-def separation_bias(table, bins=None, separation_column="sep_r90", column=MERGER_COLUMN,
-                    threshold=DEFAULT_THRESHOLD, n_boot=500, confidence=0.68, seed=None):
-    """How the merger probability depends on the separation to the nearest neighbour.
-
-    Parameters
-    ----------
-    table : astropy.table.Table
-        Predictions with ``Class8.6`` (or ``p_merger``) and a separation column
-        (``sep_r90`` in petroR90_r units, ``sep_px``, ``sep_arcsec`` or
-        ``sep_kpc``), as written by ``predict(..., separations=True)``.
-    bins : int or array-like, optional
-        Bin edges in the separation column's unit, or a number of equal-count
-        bins. Default: 0, 0.5, 1, 1.5, 2, 3, 6 petroR90 for ``sep_r90`` (6 is
-        the corner of a GZ2 cutout), six equal-count bins otherwise. Finite
-        separations outside the edges are counted in ``meta["n_outside"]``.
-    threshold : float
-        Merger threshold for the ``merger_fraction`` columns.
-    n_boot, seed
-        Bootstrap of ``mean_p_merger_err``.
-    confidence : float
-        Central probability of the ``merger_fraction`` interval.
-
-    Returns
-    -------
-    astropy.table.Table
-        One row per separation bin, plus a last row (``sep_low = inf``) for
-        galaxies with no neighbour detected in the cutout: ``sep_low``,
-        ``sep_high``, ``sep_mean``, ``n``, ``mean_p_merger``, ``mean_p_merger_err``
-        (bootstrap standard deviation), ``merger_fraction`` and its
-        ``merger_fraction_low`` / ``merger_fraction_high`` interval (Jeffreys, as
-        :func:`merger_fraction` with ``method="rule"``).
-
-    Warns
-    -----
-    SmallSampleWarning
-        When fewer than :data:`MIN_SAMPLE` galaxies have both a merger probability
-        and a measured separation; the message names the count.
-    """
-    p = merger_probability(table, column)
-    sep = separation_values(table, separation_column)
-    ok = np.isfinite(p) & ~np.isnan(sep)
-    p, sep = p[ok], sep[ok]
-    if p.size < MIN_SAMPLE:
-        _warn_small(f"separation_bias: only {count(p.size, 'galaxy', 'galaxies')} with a merger "
-                    f"probability and a measured {separation_column} (fewer than {MIN_SAMPLE}); "
-                    f"the trend with separation is uncertain")
-    if isinstance(bins, (int, np.integer)):
-        finite = sep[np.isfinite(sep)]
-        edges = np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1))) if finite.size \
-            else np.array([0.0, 1.0])
-    else:
-        edges = _default_edges(sep, separation_column) if bins is None else np.asarray(bins, float)
-    rng = np.random.default_rng(seed)
-    rows = []
-    groups = [(lo, hi, in_bin(sep, lo, hi, hi == edges[-1]))
-              for lo, hi in zip(edges[:-1], edges[1:])]
-    groups.append((np.inf, np.inf, np.isinf(sep)))
-    for lo, hi, sel in groups:
-        pb = p[sel]
-        n = len(pb)
-        if n:
-            err = bootstrap_mean_err(pb, n_boot, rng)
-            k = int((pb >= threshold).sum())
-            frac, (flo, fhi) = k / n, jeffreys_interval(k, n, confidence)
-            sep_mean = float(np.mean(sep[sel])) if np.isfinite(lo) else np.inf
-            rows.append((lo, hi, sep_mean, n, float(pb.mean()), float(err), frac, flo, fhi))
-        else:
-            rows.append((lo, hi, np.nan, 0, np.nan, np.nan, np.nan, np.nan, np.nan))
-    out = Table(rows=rows, names=("sep_low", "sep_high", "sep_mean", "n", "mean_p_merger",
-                                  "mean_p_merger_err", "merger_fraction", "merger_fraction_low",
-                                  "merger_fraction_high"),
-                dtype=(float, float, float, int, float, float, float, float, float))
-    finite = sep[np.isfinite(sep)]
-    out.meta["n_outside"] = int(((finite < edges[0]) | (finite > edges[-1])).sum())
-    out.meta.update(separation_column=separation_column, threshold=threshold,
-                    confidence=confidence, n_boot=n_boot, interval="jeffreys",
-                    note="last row (sep_low = inf): no neighbour detected in the cutout")
     return out

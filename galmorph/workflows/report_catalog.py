@@ -165,8 +165,9 @@ def _separation_figure(bias, column):
 
 
 def _merger_section(table, fractions, threshold, seed):
+    from galmorph.astro.merger_separation import separation_bias
     from galmorph.astro.merger_threshold import propose_merger_threshold
-    from galmorph.astro.mergers import merger_fraction, merger_threshold_scan, separation_bias
+    from galmorph.astro.mergers import merger_fraction, merger_threshold_scan
 
     p = fractions[:, schema.column_index("merger")]
     found = merger_fraction(p, threshold, seed=seed)
@@ -308,8 +309,8 @@ def _prototype_section(table, fractions, ok, images, folder):
                            DEFAULT_PROTOTYPE_ANSWERS, crop=crop)
     return ReportSection("prototypes", "Prototypes", [ReportFigure(
         "prototypes", fig, "The catalogue's galaxies the model is most confident about, per "
-        "answer", f"For each answer (row), the 4 galaxies of the catalogue with "
-        f"the highest predicted fraction (p=...), highest first" +
+        "answer", "For each answer (row), the 4 galaxies of the catalogue with "
+        "the highest predicted fraction (p=...), highest first" +
         (f", cropped to the central {crop} pixels the model sees" if crop else "") +
         f"; {int(have.sum())} of the rows have an image. Read: whether each answer's most "
         f"confident galaxies look like that answer; odd ones out are the model's confident "
