@@ -85,7 +85,19 @@ GZ2_SIDE = 424
 
 
 def size_note(width, height):
-    """The note for an image that is not 424 x 424 (empty for one that is)."""
+    """The note for an image that is not 424 x 424 (empty for one that is).
+
+    Parameters
+    ----------
+    width, height : int
+        The image's size in pixels, as read from the file.
+
+    Returns
+    -------
+    str
+        ``""`` for a 424 x 424 image (:data:`GZ2_SIDE`); else a note that its pixel
+        scale is unknown and taken to be GZ2's.
+    """
     if (width, height) == (GZ2_SIDE, GZ2_SIDE):
         return ""
     return (f"{width} x {height} pixels, not {GZ2_SIDE} x {GZ2_SIDE}: the pixel scale is "

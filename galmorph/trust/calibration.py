@@ -53,6 +53,25 @@ class TrustCalibration:
 
     @classmethod
     def from_dict(cls, data, where="checkpoint"):
+        """The calibration stored as ``data`` (what :meth:`to_dict` wrote).
+
+        Parameters
+        ----------
+        data : dict or None
+            A checkpoint's ``meta["trust"]``; empty or None gives a calibration with
+            no part fitted.
+        where : str
+            What ``data`` came from (a checkpoint's path), named in the error.
+
+        Returns
+        -------
+        TrustCalibration
+
+        Raises
+        ------
+        galmorph.errors.CheckpointError
+            ``data`` is of a newer version than this galmorph reads.
+        """
         if not data:
             return cls()
         if int(data.get("version", 0)) > TRUST_VERSION:
@@ -92,7 +111,16 @@ class TrustColumns:
     hi: np.ndarray | None = None
 
     def fill(self, rows, other):
-        """Copy ``other`` (for the rows ``rows`` only) into these columns."""
+        """Copy ``other`` (for the rows ``rows`` only) into these columns, in place.
+
+        Parameters
+        ----------
+        rows : index array, bool array (N,) or slice
+            The rows of these columns to write; ``other`` holds exactly those rows.
+        other : TrustColumns
+            The computed columns of those rows. Columns that are None here (``lo`` /
+            ``hi`` without intervals) are left alone.
+        """
         for name in ("merger_prob", "ood_score", "is_ood", "ood_reason", "lo", "hi"):
             mine = getattr(self, name)
             if mine is not None:
@@ -108,7 +136,22 @@ class TrustColumns:
 
 
 def empty_trust(n, intervals=None):
-    """:class:`TrustColumns` of ``n`` rows not computed (failed rows keep these)."""
+    """:class:`TrustColumns` of ``n`` rows not computed (failed rows keep these).
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    intervals : float or None
+        The nominal coverage asked for: with one, ``lo`` and ``hi`` are there too.
+
+    Returns
+    -------
+    TrustColumns
+        ``merger_prob`` and ``ood_score`` NaN (float32, shape (n,)), ``is_ood`` False,
+        ``ood_reason`` ``""``, and ``lo`` / ``hi`` NaN of shape (n, 37) with
+        ``intervals``, else None.
+    """
     nan = lambda *shape: np.full(shape, np.nan, np.float32)  # noqa: E731
     bounds = None if intervals is None else nan(n, schema.N_ANSWERS)
     return TrustColumns(nan(n), nan(n), np.zeros(n, bool), np.array([""] * n, dtype=object),

@@ -24,7 +24,27 @@ MERGER_RULES = ("prob", "paper")
 
 class TrustSettings:
     """What the trust columns are asked for: ``intervals`` (a nominal coverage or None),
-    ``merger_rule`` (:data:`MERGER_RULES`) and the paper's ``merger_threshold``."""
+    ``merger_rule`` (:data:`MERGER_RULES`) and the paper's ``merger_threshold``.
+
+    Parameters
+    ----------
+    intervals : float or None
+        Nominal coverage of the ``<answer>_lo`` / ``<answer>_hi`` columns, strictly
+        between 0 and 1 (such as 0.9); None (default) for none.
+    merger_rule : {"prob", "paper"}
+        What ``is_merger`` follows: ``"prob"`` (default), the model's calibrated
+        ``merger_prob`` at its stored flag threshold, where the model has a merger
+        calibration (else the paper's rule); ``"paper"``, ``p_merger >=
+        merger_threshold``.
+    merger_threshold : float
+        The paper's threshold on the predicted ``Class8.6`` fraction (default 0.54).
+
+    Raises
+    ------
+    ValueError
+        ``intervals`` is not None nor a number between 0 and 1, or ``merger_rule`` is
+        not one of :data:`MERGER_RULES`.
+    """
 
     def __init__(self, intervals=None, merger_rule="prob",
                  merger_threshold=schema.PAPER_MERGER_THRESHOLD):
@@ -125,7 +145,21 @@ def add_trust_columns(out, fractions, trust, failed, calibration, settings):
 
 
 def ood_notes(trust, failed):
-    """The ``input_note`` text of each row flagged as out of distribution."""
+    """The ``input_note`` text of each row flagged as out of distribution.
+
+    Parameters
+    ----------
+    trust : TrustColumns
+        The rows' ``ood_score``, ``ood_reason`` and ``is_ood``.
+    failed : bool array (N,)
+        Rows that failed: they get no note.
+
+    Returns
+    -------
+    list of str, length N
+        ``"out of distribution (ood_score S): <reason>"`` for a flagged row, ``""``
+        for the others.
+    """
     return [f"out of distribution (ood_score {s:.1f}): {why}" if flag and not bad else ""
             for s, why, flag, bad in zip(trust.ood_score, trust.ood_reason, trust.is_ood,
                                          failed)]
@@ -147,6 +181,24 @@ class TrustOutputs:
         self.calibration = None
 
     def add(self, details, images, trust_meta, where="the model"):
+        """Compute the trust columns of one chunk's forward pass and keep them.
+
+        Parameters
+        ----------
+        details : galmorph.inference.engine.Details
+            The chunk's ``mean`` (N, 37), ``spread`` (N, K, 37) and ``features`` (N, F).
+        images : uint8 array (N, 3, S, S)
+            The model's inputs for the chunk.
+        trust_meta : dict or None
+            The checkpoint's ``meta["trust"]``; read on the first call only.
+        where : str
+            What the model is (its path), named in the error.
+
+        Raises
+        ------
+        galmorph.errors.CheckpointError
+            Intervals were asked for and the model has no interval calibration.
+        """
         if self.calibration is None:
             self.calibration = TrustCalibration.from_dict(trust_meta, where)
             if self.settings.intervals is not None and self.calibration.intervals is None:

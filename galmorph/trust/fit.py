@@ -69,7 +69,28 @@ def _concat(parts):
 
 
 def predict_folder(checkpoint, folder, *, precision="fp32", progress=False):
-    """Prepare ``folder`` as the checkpoint cuts images and predict it with details."""
+    """Prepare ``folder`` as the checkpoint cuts images and predict it with details.
+
+    Parameters
+    ----------
+    checkpoint : galmorph.models.checkpoint.Checkpoint
+        A loaded checkpoint: its ``preprocessing`` gives the crop and size; its
+        training data and validation IDs say which galaxies are held out.
+    folder : path-like
+        A data folder in any layout galmorph reads.
+    precision : str
+        Precision of the forward pass, as
+        :func:`galmorph.inference.engine.predict_arrays` takes it (default ``"fp32"``).
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    Predicted
+        The folder's galaxies with ``mean`` (N, 37), ``spread`` (N, K, 37) and
+        ``features`` (N, F); ``held_out`` marks the galaxies the model did not train
+        on (every one, in a folder it did not train on).
+    """
     from galmorph.data.cache import prepare
     from galmorph.data.populations import unselected_mask
     from galmorph.inference.engine import predict_arrays
@@ -100,7 +121,24 @@ def _folds(ids, k=2):
 
 def cross_fitted_coverage(held, spread_source, levels=REPORTED_LEVELS):
     """Coverage of the intervals on held-out galaxies, each half scored with the
-    calibration fitted on the other half: overall and unselected, per level."""
+    calibration fitted on the other half: overall and unselected, per level.
+
+    Parameters
+    ----------
+    held : Predicted
+        Labelled galaxies the model did not train on; the halves are a CRC-32 of their IDs.
+    spread_source : str
+        ``"members"``, ``"tta"`` or ``"none"`` (:func:`~galmorph.trust.intervals.spread_kind`).
+    levels : sequence of float
+        Nominal coverages (default 0.5, 0.68, 0.9 and 0.95).
+
+    Returns
+    -------
+    dict
+        ``f"{level:g}"`` -> ``{"all": ..., "unselected": ...}``, each
+        :func:`~galmorph.trust.intervals.interval_coverage` of the cross-fitted bounds;
+        at 0.9 also ``rmse_ratio_widest_to_narrowest`` (:func:`width_adaptivity`).
+    """
     fold = _folds(held.ids)
     out = {}
     for level in levels:
@@ -124,7 +162,23 @@ def cross_fitted_coverage(held, spread_source, levels=REPORTED_LEVELS):
 
 def width_adaptivity(lo, hi, mean, labels):
     """RMSE of the galaxies in the widest quarter of mean interval width over that of the
-    narrowest quarter (over each galaxy's known answers)."""
+    narrowest quarter (over each galaxy's known answers).
+
+    Parameters
+    ----------
+    lo, hi : array (N, 37)
+        The interval bounds.
+    mean : array (N, 37)
+        The predicted fractions.
+    labels : array (N, 37)
+        The volunteers' fractions (NaN: unknown, left out).
+
+    Returns
+    -------
+    float
+        Above 1 where the wider intervals go with larger errors (they adapt); about 1
+        where they do not.
+    """
     known = np.isfinite(labels)
     width = np.nanmean(np.where(known, hi - lo, np.nan), 1)
     err2 = np.nanmean(np.where(known, (mean - labels) ** 2, np.nan), 1)

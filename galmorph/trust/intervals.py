@@ -51,7 +51,23 @@ _MIN_FLOOR = 1e-3
 
 
 def spread_kind(n_members, tta):
-    """What the spread of a prediction comes from: ``"members"``, ``"tta"`` or ``"none"``."""
+    """What the spread of a prediction comes from: ``"members"``, ``"tta"`` or ``"none"``.
+
+    Parameters
+    ----------
+    n_members : int
+        Networks in the model (1 for a single network, more for an ensemble).
+    tta : None, "d8" or int
+        The test-time augmentation of the forward pass, as
+        :func:`galmorph.inference.engine.predict_arrays` takes it.
+
+    Returns
+    -------
+    str
+        ``"members"`` for an ensemble (its members' spread, whatever ``tta``),
+        ``"tta"`` for a single network with test-time augmentation (its views'),
+        ``"none"`` otherwise.
+    """
     if n_members > 1:
         return "members"
     return "tta" if tta is not None else "none"

@@ -76,7 +76,22 @@ class MergerCalibration:
 
 
 def merger_prob(calibration, p_merger):
-    """``merger_prob`` of each galaxy from its predicted ``Class8.6`` (NaN stays NaN)."""
+    """``merger_prob`` of each galaxy from its predicted ``Class8.6`` (NaN stays NaN).
+
+    Parameters
+    ----------
+    calibration : MergerCalibration or dict
+        The fitted calibration (:func:`fit_merger_prob`), or its :meth:`~MergerCalibration.to_dict`.
+    p_merger : array (N,)
+        Predicted ``Class8.6``, the weighted merger vote fraction in [0, 1]; it is
+        clipped to [1e-4, 1 - 1e-4] before the logit.
+
+    Returns
+    -------
+    numpy.ndarray, float32, shape (N,)
+        The calibrated probability that volunteers give ``Class8.6 >= 0.54``
+        (``calibration.threshold``); NaN where ``p_merger`` is not finite.
+    """
     if isinstance(calibration, dict):
         calibration = MergerCalibration.from_dict(calibration)
     p = np.asarray(p_merger, dtype=np.float64)
@@ -143,7 +158,27 @@ def fit_merger_prob(p_merger, labels_merger, *, threshold=schema.PAPER_MERGER_TH
 
 def merger_scores(flags, prob, labels_merger, threshold=schema.PAPER_MERGER_THRESHOLD):
     """Recall, precision and counts of merger flags, and the sum of ``prob``, against the
-    volunteers' ``Class8.6 >= threshold``."""
+    volunteers' ``Class8.6 >= threshold``.
+
+    Parameters
+    ----------
+    flags : bool array (N,)
+        The merger flags scored; masked entries count as not flagged.
+    prob : array (N,)
+        The galaxies' ``merger_prob``; rows where it is not finite are left out.
+    labels_merger : array (N,)
+        The volunteers' ``Class8.6`` (NaN: unknown, left out).
+    threshold : float
+        The event is ``labels_merger >= threshold`` (default 0.54, the paper's).
+
+    Returns
+    -------
+    dict
+        Over the rows with a label and a finite ``prob``: ``n``, ``n_mergers`` (with
+        the event), ``n_flagged``, ``true_positives``, ``recall`` and ``precision``
+        (NaN with no merger or no flag) and ``sum_merger_prob`` (the expected number of
+        mergers).
+    """
     y = np.asarray(labels_merger, dtype=np.float64)
     flags = np.asarray(np.ma.filled(flags, False), dtype=bool)
     prob = np.asarray(prob, dtype=np.float64)

@@ -199,7 +199,28 @@ def _disagreement(spread):
 def ood_components(images, features=None, spread=None, calibration=None):
     """Raw statistics of each image: :func:`image_statistics`, plus ``feature_distance``
     (needs ``features`` of the calibration's width) and ``disagreement`` (needs
-    ``spread`` from more than one member or view)."""
+    ``spread`` from more than one member or view).
+
+    Parameters
+    ----------
+    images : uint8 array (N, 3, S, S)
+        The model's inputs.
+    features : array (N, F), optional
+        Pooled features from the same forward pass.
+    spread : array (N, K, 37), optional
+        The K outputs the prediction averages (members or TTA views).
+    calibration : OODCalibration, optional
+        Its feature mean, principal axes and precision give ``feature_distance``;
+        without it (or its feature model) there is none.
+
+    Returns
+    -------
+    dict of str -> numpy.ndarray, shape (N,)
+        The statistics of :func:`image_statistics`; ``feature_distance``
+        (``log1p`` of the Mahalanobis distance in the principal subspace) where
+        ``features`` has the calibration's width F; ``disagreement`` (the members'
+        standard deviation, averaged over the 37 answers) where K > 1.
+    """
     stats = image_statistics(images)
     mean = None if calibration is None else calibration.feature_mean
     if features is not None and mean is not None and np.shape(features)[1] == len(mean):
@@ -255,7 +276,27 @@ def fit_ood(train_images, train_features=None, train_spread=None, *, reference=N
 def score_ood(calibration, images, features=None, spread=None):
     """``(ood_score (N,), reason (N,))``: ``-log10`` of the smallest one-sided tail
     probability over the statistics (3 means "as unusual as 1 training galaxy in 1,000
-    on its most unusual statistic"), and the name of that statistic."""
+    on its most unusual statistic"), and the name of that statistic.
+
+    Parameters
+    ----------
+    calibration : OODCalibration or dict
+        The fitted reference (:func:`fit_ood`), or its ``to_dict()``. Only the
+        statistics it has a reference for are scored.
+    images : uint8 array (N, 3, S, S)
+        The model's inputs.
+    features : array (N, F), optional
+        Pooled features from the same forward pass (for ``feature_distance``).
+    spread : array (N, K, 37), optional
+        The K outputs the prediction averages (for ``disagreement``, K > 1).
+
+    Returns
+    -------
+    ood_score : numpy.ndarray, float32, shape (N,)
+        ``is_ood`` is ``ood_score > calibration.threshold``.
+    reason : numpy.ndarray of object (str), shape (N,)
+        The key of :data:`STATISTICS` that decided; ``"contrast"`` for a blank frame.
+    """
     if isinstance(calibration, dict):
         calibration = OODCalibration.from_dict(calibration)
     stats = ood_components(images, features, spread, calibration)
