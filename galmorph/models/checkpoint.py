@@ -93,10 +93,10 @@ def _plain(value, where):
     strings; anything else that is not plain data is refused (it would make the
     checkpoint unloadable, or worse, executable).
     """
+    if isinstance(value, np.generic):   # first: numpy.float64 is also a float
+        return value.item()
     if value is None or isinstance(value, (bool, int, float, str, torch.Tensor, torch.Size)):
         return value
-    if isinstance(value, np.generic):
-        return value.item()
     if isinstance(value, np.ndarray):
         return torch.from_numpy(np.ascontiguousarray(value))
     if isinstance(value, os.PathLike):

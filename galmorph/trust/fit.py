@@ -102,14 +102,37 @@ def predict_folder(checkpoint, folder, *, precision="fp32", progress=False):
                          progress=progress)
     ids = np.asarray(data.ids).astype(str)
     name = Path(folder).name if Path(folder).name != "images" else Path(folder).parent.name
-    meta = checkpoint.meta or {}
-    if name in [Path(str(d)).name for d in meta.get("data") or []]:
-        held = np.isin(ids, [str(v) for v in meta.get("val_ids") or []])
+    trained, val_ids = _training_of(checkpoint)
+    if name in trained:
+        if val_ids is None:
+            raise DataError(f"{checkpoint.path} was trained on {name}, but neither its meta "
+                            f"nor a split.json beside it says which of its galaxies were held "
+                            f"out; calibrate on another labelled folder")
+        held = np.isin(ids, val_ids)
     else:
         held = np.ones(len(ids), bool)
     labels = None if data.labels is None else np.asarray(data.labels, np.float64)
     return Predicted(name, ids, images, labels, det.mean, det.spread, det.features,
                      unselected_mask(name, ids), held)
+
+
+def _training_of(checkpoint):
+    """``(names of the data folders it trained on, its held-out IDs as text or None)``: from
+    the checkpoint's meta (a shipped model's), else the run folder's config.json and
+    split.json beside it (``galmorph train``'s)."""
+    import json
+
+    meta = checkpoint.meta or {}
+    data, val_ids = meta.get("data"), meta.get("val_ids")
+    run = None if checkpoint.path is None else Path(checkpoint.path).parent
+    if data is None and run is not None and (run / "config.json").is_file():
+        data = json.loads((run / "config.json").read_text()).get("data")
+    if val_ids is None and run is not None and (run / "split.json").is_file():
+        val_ids = json.loads((run / "split.json").read_text()).get("val_ids")
+    data = [data] if isinstance(data, (str, Path)) else list(data or [])
+    names = {Path(str(d)).name for d in data}
+    names |= {Path(str(d)).parent.name for d in data if Path(str(d)).name == "images"}
+    return names, None if val_ids is None else [str(v) for v in val_ids]
 
 
 def _folds(ids, k=2):

@@ -187,6 +187,6 @@ def merger_scores(flags, prob, labels_merger, threshold=schema.PAPER_MERGER_THRE
     tp = int((flags & event).sum())
     return {"n": int(ok.sum()), "n_mergers": int(event.sum()), "n_flagged": int(flags.sum()),
             "true_positives": tp,
-            "recall": tp / event.sum() if event.any() else float("nan"),
-            "precision": tp / flags.sum() if flags.any() else float("nan"),
+            "recall": float(tp / event.sum()) if event.any() else float("nan"),
+            "precision": float(tp / flags.sum()) if flags.any() else float("nan"),
             "sum_merger_prob": float(prob.sum())}

@@ -171,3 +171,31 @@ def test_junk_is_flagged_through_the_classifier(junk_files):
         flagged = np.asarray(rows["is_ood"]).mean()
         assert flagged >= 0.9, (kind, flagged, list(rows["input_note"][:2]))
     assert all("out of distribution" in n for n in out["input_note"][out["is_ood"]])
+
+
+def test_a_run_folder_calibrates_on_its_held_out_galaxies_only(tmp_path):
+    """A ``galmorph train`` checkpoint keeps its data and split beside it (config.json,
+    split.json): calibrate must use only the galaxies it held out."""
+    import json
+
+    import torch
+
+    from galmorph.models import build_model, save_checkpoint
+    from galmorph.synth import make_synthetic
+    from galmorph.trust.fit import calibrate
+
+    data = make_synthetic(tmp_path / "data", n=60, seed=1, workers=1, progress=False)
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.manual_seed(0)
+    model = build_model("cnn", channels=(4, 4, 4), hidden=16, input_size=32)
+    save_checkpoint(run / "best.pt", model, preprocessing={"crop": 224, "size": 32})
+    ids = sorted(p.stem for p in (data / "images_training_rev1").glob("*.jpg"))
+    (run / "config.json").write_text(json.dumps({"data": str(data)}))
+    (run / "split.json").write_text(json.dumps({"val_ids": ids[:24]}))
+    trust = calibrate(run / "best.pt", data, progress=False)
+    assert trust.measured["n_held_out"] == 24
+    assert trust.intervals.fitted_on["n"] == 24
+    (run / "split.json").unlink()
+    with pytest.raises(Exception, match="says which of its galaxies were held out"):
+        calibrate(run / "best.pt", data, progress=False)
