@@ -25,7 +25,9 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -248,13 +250,56 @@ def _part(result):
     return {k: result[k] for k in ("n_galaxies", "rmse", "rmse_ci95", "baselines")}
 
 
+def _calibrate(target, data_root):
+    """Fit the trust calibration of ``target`` in place (galmorph.trust.fit.calibrate) on the
+    shared labelled folders, with gz-kaggle-unlabelled-22k for the OOD threshold, and run
+    benchmarks/trust.py's held-out checks; returns the card's ``trust`` entry."""
+    from galmorph.trust.fit import calibrate
+
+    trust = calibrate(target, [data_root / "gz-kaggle-5k", data_root / "gz-kaggle-partial-3k"],
+                      reference=data_root / "gz-kaggle-unlabelled-22k" / "images", out=target,
+                      progress=False)
+    m = trust.mergers
+    entry = {"measured": trust.measured,
+             "merger_prob": {"intercept": m.intercept, "slope": m.slope,
+                             "flag_threshold": m.flag_threshold, "fitted_on": m.fitted_on},
+             "ood_threshold": trust.ood.threshold, "ood_fitted_on": trust.ood.fitted_on}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "trust.json"
+        env = {**os.environ, "GALMORPH_MODEL": str(target)}
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "trust.py"), "--json",
+                        str(out), "--n", "300", "--rounds", "1"], check=True, env=env,
+                       stdout=subprocess.DEVNULL)
+        checks = json.loads(out.read_text())
+    entry.update({k: checks[k] for k in ("mergers_gz2", "junk", "ood_unlabelled")})
+    return entry
+
+
+def _trust_only(data_root):
+    """``--trust-only``: recalibrate the shipped file and rewrite its card and card page."""
+    final = WEIGHTS_DIR / f"{SHIPPED_MODEL}.pt"
+    card_path = WEIGHTS_DIR / f"{SHIPPED_MODEL}.json"
+    card = json.loads(card_path.read_text())
+    target = final.with_name(f"{SHIPPED_MODEL}.candidate.pt")
+    shutil.copyfile(final, target)
+    card["trust"] = _calibrate(target, data_root)
+    card["size_bytes"], card["sha256"] = target.stat().st_size, sha256_of(target)
+    card_path.write_text(json.dumps(card, indent=1) + "\n")
+    os.replace(target, final)
+    (ROOT / "docs" / "model_card.rst").write_text(format_card(card))
+    print(f"recalibrated {final}; card updated")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, nargs="+",
+    parser.add_argument("run", type=Path, nargs="*",
                         help="the training run folder; several ship as their ensemble")
     parser.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--command", action="append", required=True,
+    parser.add_argument("--command", action="append", default=[],
                         help="a command that trained the run, in order (repeat for resumes)")
+    parser.add_argument("--trust-only", action="store_true",
+                        help="only refit the shipped model's trust calibration (intervals, "
+                             "merger_prob, OOD; galmorph.trust) and update its card")
     parser.add_argument("--commit", default=None, help="galmorph commit the run was trained "
                         "with (default: HEAD)")
     parser.add_argument("--shipped-member", action="append", default=[], metavar="COMMIT",
@@ -264,6 +309,10 @@ def main():
                         help="how the shipped file stores the weights (default: float16; int8 "
                              "keeps one scale per output channel and is half the size)")
     args = parser.parse_args()
+    if args.trust_only:
+        return _trust_only(args.data_root)
+    if not args.run or not args.command:
+        parser.error("give the training run folder(s) and --command (or --trust-only)")
 
     commit = args.commit or _git_commit()
     members = [_run_member(run, commit) for run in args.run]
@@ -376,6 +425,8 @@ def main():
                    "recall": hits / max(int(truth.sum()), 1)},
         "intended_inputs": INTENDED, "limits": limits, "cite": CITE,
     }
+    card["trust"] = _calibrate(target, args.data_root)
+    card["size_bytes"], card["sha256"] = target.stat().st_size, sha256_of(target)
     card_path.write_text(json.dumps(card, indent=1) + "\n")
     os.replace(target, final)
     (ROOT / "docs" / "model_card.rst").write_text(format_card(card))

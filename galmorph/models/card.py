@@ -159,18 +159,103 @@ def format_card(card=None):
     lines += ["", "Per question (over the galaxies for which the question is known):", ""]
     lines += _question_table(ev)
     lines += ["", "Mergers", "-------", "",
-              f"``is_merger`` is ``Class8.6 >= {mg['threshold']}``, as in the paper. On the "
-              f"validation split {mg['n_true']} galaxies are mergers by their labels and "
-              f"{mg['n_flagged']} {'is' if mg['n_flagged'] == 1 else 'are'} flagged: "
+              f"The paper's rule, ``Class8.6 >= {mg['threshold']}`` (``merger_rule='paper'``): "
+              f"on the validation split {mg['n_true']} galaxies are mergers by their labels "
+              f"and {mg['n_flagged']} {'is' if mg['n_flagged'] == 1 else 'are'} flagged: "
               f"precision {mg['precision']:.2f}, recall "
-              f"{mg['recall']:.2f}. Mergers are rare (Class8.6 is a weighted fraction, "
-              f"bounded by Class6.1), so treat single flags with care and prefer "
-              f"``merger_fraction`` with its interval for samples.", "",
+              f"{mg['recall']:.2f}. A network's predicted fraction regresses to the mean, so "
+              f"this rule misses most mergers; the default ``is_merger`` uses the calibrated "
+              f"``merger_prob`` instead (below).", ""]
+    if card.get("trust"):
+        lines += _trust_section(card["trust"])
+    lines += [
               "Intended inputs", "---------------", "", card["intended_inputs"], "",
               "Known limits", "------------", ""]
     lines += [f"- {limit}" for limit in card["limits"]]
     lines += ["", "How to cite", "-----------", "", card["cite"], ""]
     return "\n".join(lines)
+
+
+_OOD_SETS = {"held_out_labelled": "held-out labelled galaxies",
+             "reference_rest": "unlabelled galaxies of the other three quarters"}
+
+
+def _pct(x):
+    return f"{100 * x:.1f} %"
+
+
+def _trust_section(trust):
+    """"How far to trust an answer": the figures ``galmorph calibrate`` and
+    benchmarks/trust.py measured on galaxies none of it was fitted on."""
+    m = trust["measured"]
+    iv = m["intervals"]
+    lines = [".. _trust-figures:", "", "How far to trust an answer", "--------------------------", "",
+             "Every prediction carries ``merger_prob``, ``ood_score`` and ``is_ood``; with "
+             "``intervals=0.9`` (``--intervals 0.9``) each answer also gets "
+             "``<answer>_lo`` and ``<answer>_hi``. The calibration is stored in the model "
+             "file (``galmorph calibrate``; see the page \"How far to trust an answer\").", "",
+             f"**Intervals** come from the five members' spread, calibrated by split-conformal "
+             f"prediction on the {m['n_held_out']} held-out validation galaxies "
+             f"({m['n_held_out_unselected']} of them unselected). Their coverage is measured "
+             f"by 2-fold cross-fitting on those galaxies (each half scored with the calibration "
+             f"fitted on the other half):", "",
+             "=========  ==============  =====================  ==========",
+             "nominal    coverage (all)  coverage (unselected)  mean width",
+             "=========  ==============  =====================  =========="]
+    for level, c in iv.items():
+        lines.append(f"{_pct(float(level)):9s}  {c['all']['coverage']:14.3f}  "
+                     f"{c['unselected']['coverage']:21.3f}  {c['all']['width']:10.3f}")
+    lines += ["=========  ==============  =====================  ==========", ""]
+    q90 = iv.get("0.9", {}).get("all", {}).get("per_question", {})
+    if q90:
+        lines += ["Coverage of the 90 % intervals per question: " + ", ".join(
+            f"{q} {v['coverage']:.2f}" for q, v in q90.items()) + f". The galaxies in the "
+            f"widest quarter of interval width have "
+            f"{iv['0.9']['rmse_ratio_widest_to_narrowest']:.1f}x the RMSE of those in the "
+            f"narrowest.", ""]
+    mp = trust["merger_prob"]
+    held = m["mergers"].get("held_out", {})
+    gz2 = trust.get("mergers_gz2", {})
+    lines += [f"**Mergers.** ``merger_prob`` is a logistic calibration of the predicted "
+              f"Class8.6, fitted on the {mp['fitted_on']['n']:,} galaxies the networks trained "
+              f"on ({mp['fitted_on']['n_mergers']} with Class8.6 >= 0.54). The default "
+              f"``is_merger`` is ``merger_prob >= {mp['flag_threshold']:.3f}``, the threshold "
+              f"that maximised F2 there (recall counts twice precision).", ""]
+    if held:
+        lines.append(f"- Held-out validation galaxies (Kaggle labels): {held['true_positives']} "
+                     f"of {held['n_mergers']} mergers found (recall {held['recall']:.2f}), "
+                     f"{held['n_flagged']} flagged (precision {held['precision']:.2f}); sum of "
+                     f"merger_prob {held['sum_merger_prob']:.1f} against {held['n_mergers']} "
+                     f"mergers. The paper's rule: recall {m['mergers']['paper_rule']['recall']:.2f}"
+                     f", precision {m['mergers']['paper_rule']['precision']:.2f}.")
+    if gz2:
+        s, true = gz2["scores"], gz2["true_fraction"]
+        f = gz2["merger_fraction_prob"]
+        lines.append(f"- gz2-1k, against the GZ2 release's odd x merger fraction >= 0.54: "
+                     f"recall {s['recall']:.2f}, precision {s['precision']:.2f} "
+                     f"({s['true_positives']} of {s['n_mergers']}; the paper's rule: recall "
+                     f"{gz2['paper_rule']['recall']:.2f}). ``merger_fraction`` (mean "
+                     f"merger_prob) gives {f[0]:.3f} [{f[1]:.3f}, {f[2]:.3f}] (95 %) where the "
+                     f"release says {true:.3f}: merger_prob is calibrated to the Kaggle labels "
+                     f"of the real population, and the release's labels call more galaxies "
+                     f"mergers at the same prediction.")
+    lines.append("")
+    ood = m["ood"]
+    junk = trust.get("junk", {})
+    lines += [f"**Out of distribution.** ``is_ood`` is ``ood_score > "
+              f"{trust['ood_threshold']:.2f}``, a threshold fitted so that 2 % of a quarter of "
+              f"gz-kaggle-unlabelled-22k exceed it. Flagged: "
+              + "; ".join(f"{_pct(r['flagged'])} of {r['n']:,} {_OOD_SETS.get(k, k)}"
+                          for k, r in ood.items())
+              + (f"; {_pct(trust['ood_unlabelled']['flagged'])} of "
+                 f"{trust['ood_unlabelled']['n']:,} more unlabelled galaxies through the "
+                 f"classifier" if trust.get("ood_unlabelled") else "") + "."]
+    if junk:
+        lines += ["", "Junk images flagged (real JPEG files, made from held-out galaxies "
+                      "where the kind needs one): " + ", ".join(
+                          f"{k.replace('_', ' ')} {_pct(v['flagged'])}" for k, v in junk.items())
+                  + "."]
+    return lines + [""]
 
 
 def format_card_text(card=None, width=None):
