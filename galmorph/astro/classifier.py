@@ -110,7 +110,7 @@ class MorphologyClassifier:
         ``<answer>_lo``, ``<answer>_hi`` (:mod:`galmorph.trust.intervals`); None: none.
     merger_rule : {"prob", "paper"}
         ``is_merger`` is ``merger_prob >= `` the model's stored flag threshold
-        (``"prob"``, default; :mod:`galmorph.trust.mergers`), or the paper's
+        (``"prob"``, default; :mod:`galmorph.trust.merger_calibration`), or the paper's
         ``p_merger >= merger_threshold`` (``"paper"``). A model without a merger
         calibration uses the paper's rule, and ``meta["merger_rule"]`` says so.
     """

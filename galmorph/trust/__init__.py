@@ -1,7 +1,7 @@
 """How far to trust an answer: intervals, merger probabilities and out-of-distribution flags.
 
 - :mod:`~galmorph.trust.intervals`   split-conformal intervals from the members' spread;
-- :mod:`~galmorph.trust.mergers`     ``merger_prob``, calibrated on volunteers' votes;
+- :mod:`~galmorph.trust.merger_calibration`     ``merger_prob``, calibrated on volunteers' votes;
 - :mod:`~galmorph.trust.ood`         ``ood_score`` / ``is_ood`` for inputs the model was not
   made for;
 - :mod:`~galmorph.trust.calibration` the three together, stored in a checkpoint, and the
@@ -18,7 +18,7 @@ from galmorph.trust.calibration import (TRUST_VERSION, TrustCalibration, TrustCo
 from galmorph.trust.intervals import (REPORTED_LEVELS, IntervalCalibration, check_intervals,
                                       fit_intervals, interval_coverage, predict_intervals)
 from galmorph.trust.measure import TrustMeasure, format_trust
-from galmorph.trust.mergers import (MergerCalibration, fit_merger_prob, merger_prob,
+from galmorph.trust.merger_calibration import (MergerCalibration, fit_merger_prob, merger_prob,
                                     merger_scores)
 from galmorph.trust.ood import OODCalibration, fit_ood, image_statistics, score_ood
 

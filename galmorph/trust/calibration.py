@@ -16,7 +16,7 @@ import numpy as np
 from galmorph import schema
 from galmorph.errors import CheckpointError
 from galmorph.trust.intervals import IntervalCalibration, predict_intervals
-from galmorph.trust.mergers import MergerCalibration, merger_prob
+from galmorph.trust.merger_calibration import MergerCalibration, merger_prob
 from galmorph.trust.ood import STATISTICS, OODCalibration, score_ood
 
 __all__ = ["TrustCalibration", "TrustColumns", "trust_columns", "empty_trust", "TRUST_VERSION"]

@@ -114,7 +114,7 @@ def add_trust_columns(out, fractions, trust, failed, calibration, settings):
     out["merger_prob"] = _masked(
         trust.merger_prob, failed | ~np.isfinite(trust.merger_prob),
         f"calibrated probability that volunteers give {_MERGER} >= "
-        f"{schema.PAPER_MERGER_THRESHOLD} (galmorph.trust.mergers; masked where the model "
+        f"{schema.PAPER_MERGER_THRESHOLD} (galmorph.trust.merger_calibration; masked where the model "
         f"has no merger calibration)", u.dimensionless_unscaled)
     rule = _merger_rule(settings, calibration)
     if rule == "prob":

@@ -30,7 +30,7 @@ from galmorph.errors import DataError
 from galmorph.trust.calibration import TrustCalibration
 from galmorph.trust.intervals import (REPORTED_LEVELS, fit_intervals, interval_coverage,
                                       predict_intervals, spread_kind)
-from galmorph.trust.mergers import fit_merger_prob, merger_prob, merger_scores
+from galmorph.trust.merger_calibration import fit_merger_prob, merger_prob, merger_scores
 from galmorph.trust.ood import fit_ood, score_ood
 
 __all__ = ["calibrate", "Predicted", "predict_folder", "cross_fitted_coverage",

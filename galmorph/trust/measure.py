@@ -24,7 +24,7 @@ from galmorph import schema
 from galmorph._util._jsonable import jsonable
 from galmorph.trust.calibration import TrustCalibration
 from galmorph.trust.intervals import REPORTED_LEVELS, interval_coverage, predict_intervals
-from galmorph.trust.mergers import merger_prob, merger_scores
+from galmorph.trust.merger_calibration import merger_prob, merger_scores
 
 __all__ = ["TrustMeasure", "format_trust", "IN_SAMPLE_NOTE"]
 

@@ -1,4 +1,4 @@
-"""merger_prob (galmorph.trust.mergers): a logistic calibration of predicted Class8.6."""
+"""merger_prob (galmorph.trust.merger_calibration): a logistic calibration of predicted Class8.6."""
 import numpy as np
 import pytest
 
