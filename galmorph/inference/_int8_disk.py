@@ -23,7 +23,7 @@ __all__ = ["disk_path", "file_sha", "weights_sha", "load", "save", "CALIBRATION"
            "use_engine"]
 
 #: Bump when the quantization recipe changes: older files on disk are then not used.
-RECIPE = "fx-x86-qconfig-v3-details"
+RECIPE = "fx-x86-qconfig-v4-details-trust"
 #: The default calibration, which is the only one kept on disk.
 CALIBRATION = "the example galaxies (galmorph.data.examples)"
 
@@ -89,8 +89,8 @@ def load(path):
         return None
     try:
         info = json.loads(path.with_suffix(".json").read_text())
-        trust = path.with_suffix(".trust.pt")
-        if trust.is_file():   # arrays: torch's plain-data format, not JSON
+        trust = path.with_suffix(".trust")
+        if info.pop("has_trust", False):   # arrays: torch's plain-data format, not JSON
             info["trust"] = torch.load(str(trust), map_location="cpu", weights_only=True)
         # The weights are packed for the engine current as they load: the one they ran on.
         use_engine(info["backend"])
@@ -121,7 +121,8 @@ def save(path, quantized, example, info):
         if trust is not None:
             from galmorph.models.checkpoint import _plain
 
-            torch.save(_plain(trust, "trust"), str(path.with_suffix(".trust.pt")))
+            torch.save(_plain(trust, "trust"), str(path.with_suffix(".trust")))
+            info["has_trust"] = True   # a missing .trust file then makes the entry a miss
         write_text_atomic(path.with_suffix(".json"),
                           json.dumps({**quantized.calibration_, **info}))
         os.replace(tmp, path)   # last: a .pt file always has its .json

@@ -436,4 +436,5 @@ def clear_cache(disk=False):
         from galmorph.paths import cache_dir
 
         for path in cache_dir("int8").glob("*.pt"):
-            path.unlink(missing_ok=True)
+            for part in (path, path.with_suffix(".json"), path.with_suffix(".trust")):
+                part.unlink(missing_ok=True)

@@ -179,8 +179,8 @@ def _merger_section(table, fractions, threshold, seed):
                  number(float(r["fraction_high"]))]) for r in scan[near]]
     items = [ReportText(f"{found.n_merger} of {found.n} galaxies have p_merger (Class8.6) >= "
                         f"{threshold:g}: merger fraction {found.fraction:.4f}, "
-                        f"{found.confidence:.0%} bootstrap interval {found.low:.4f} - "
-                        f"{found.high:.4f}."),
+                        f"{found.confidence:.0%} Jeffreys interval {found.low:.4f} - "
+                        f"{found.high:.4f} (the paper's rule)."),
              ReportFigure("merger_scan", _scan_figure(scan, threshold), "Merger fraction "
                           "against the p_merger threshold, with its interval",
                           f"Fraction of galaxies flagged as mergers for each threshold on the "
@@ -192,6 +192,13 @@ def _merger_section(table, fractions, threshold, seed):
              ReportTable("merger_scan", f"Threshold scan around {threshold:g}",
                          ["threshold", "mergers", "fraction", "low", "high"], rows,
                          numeric=(0, 1, 2, 3, 4))]
+    if "merger_prob" in table.colnames:   # the calibrated estimate (galmorph.trust)
+        mp = merger_fraction(table, method="prob", seed=seed)
+        items.insert(1, ReportText(
+            f"From the calibrated merger_prob (the probability that volunteers give Class8.6 "
+            f">= 0.54): merger fraction {mp.fraction:.4f}, {mp.confidence:.0%} interval "
+            f"{mp.low:.4f} - {mp.high:.4f}, the mean over {mp.n} galaxies. The paper's cut "
+            f"on p_merger undercounts, as a network's fractions regress to the mean."))
     column = next((c for c in SEPARATION_COLUMNS if c in table.colnames), None)
     if column is None:
         items.append(ReportText("No companion separations in this table (columns "

@@ -261,7 +261,7 @@ def _predict_cli(tmp_path, out, *flags):
 
 
 @needs_int8
-@pytest.mark.slow  # three subprocesses
+@pytest.mark.slow  # four subprocesses
 def test_a_fresh_process_loads_the_int8_model_from_the_disk_cache(tmp_path):
     """The first int8 run quantizes and keeps the result on disk; a later process loads it,
     and then ``--precision auto`` runs int8 where the CPU has no native bf16."""
@@ -279,6 +279,14 @@ def test_a_fresh_process_loads_the_int8_model_from_the_disk_cache(tmp_path):
     else:
         assert again.meta["precision"] == "int8"
         np.testing.assert_array_equal(a, b)    # the same int8 model, loaded from disk
+    # The shipped model's trust calibration travels with its int8 form (galmorph.trust).
+    for table in (first, again):
+        assert table.meta["merger_rule"] == "prob"
+        assert not np.ma.getmaskarray(table["merger_prob"]).any()
+        assert table.meta["trust"]["ood"]["threshold"] > 0
+    next(kept.glob("*.pt")).with_suffix(".trust").unlink()
+    lost, _ = _predict_cli(tmp_path, tmp_path / "auto2.ecsv", "--precision", "int8")
+    assert not np.ma.getmaskarray(lost["merger_prob"]).any()   # that entry is rebuilt
 
 
 @needs_int8

@@ -367,7 +367,7 @@ def test_catalog_figures_show_the_catalogue(catalog_report, catalog):
     defined = ~np.ma.getmaskarray(matrix)
     np.testing.assert_allclose(np.ma.getdata(matrix)[defined], expected[defined], atol=1e-9)
     # Mergers: the scan passes through the merger fraction at the 0.54 threshold.
-    found = merger_fraction(table, 0.54)
+    found = merger_fraction(table, 0.54, method="rule")
     line = [ln for ln in figures["merger_scan"].axes[0].lines
             if ln.get_label() == "merger fraction"][0]
     x, y = line.get_xdata(), line.get_ydata()

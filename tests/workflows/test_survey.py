@@ -141,7 +141,8 @@ def test_intervals_merger_prob_and_ood_on_the_cluster(client, catalog, calibrate
     assert list(result.columns) == ["objid", "file", "z"] + result_columns(0.9)
     assert result_columns(0.9)[37:37 + 74] == bounds
     got = client.compute(result).result()
-    table = Table({"file": np.array(list(rows["file"]), dtype=object)})
+    files = [None if isinstance(f, float) and np.isnan(f) else f for f in rows["file"]]
+    table = Table({"file": np.array(files, dtype=object)})   # pandas' NaN was a None
     with pytest.warns(UserWarning, match="4 of 8 rows"):
         ref = MorphologyClassifier(device="cpu", progress=False, intervals=0.9).predict(table)
     _assert_same(got, ref, got.index, [f"partition {i // 4}, " for i in range(8)],
