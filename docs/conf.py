@@ -73,6 +73,7 @@ API_GROUPS = [
     ("Metrics and augmentation", ["galmorph.metrics", "galmorph.augment"]),
     ("Training", ["galmorph.training"]),
     ("Inference", ["galmorph.inference"]),
+    ("How far to trust an answer", ["galmorph.trust"]),
     ("Astronomy", ["galmorph.astro"]),
     ("Figures", ["galmorph.plots"]),
     ("Workflows", ["galmorph.workflows"]),
