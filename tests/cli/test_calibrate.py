@@ -63,7 +63,7 @@ def test_intervals_need_a_calibrated_model(ckpt, synth, tmp_path):
 
 
 @pytest.mark.slow
-def test_calibrate_refuses_galaxies_it_trained_on_and_bad_flags(ckpt, synth, tmp_path):
+def test_a_bad_intervals_flag_is_named(ckpt, synth, tmp_path):
     proc = _galmorph("predict", ckpt, synth / "images_training_rev1", "--intervals", "1.5",
                      "--out", "p.ecsv", cwd=tmp_path)
     assert proc.returncode == 2 and "--intervals" in proc.stderr
