@@ -163,16 +163,6 @@ class MorphologyClassifier:
             trust_meta(resolved), self.model_info_["path"] or "the model in memory")
         return self
 
-    def _trust_settings(self):
-        """The trust settings as they are now (they may change after ``load``)."""
-        settings = TrustSettings(self.intervals, self.merger_rule, self.merger_threshold)
-        if settings.intervals is not None and self.trust_.intervals is None:
-            where = self.model_info_["path"] or "the model in memory"
-            raise CheckpointError(f"{where} has no interval calibration: calibrate it on "
-                                  f"labelled galaxies it did not train on (galmorph calibrate "
-                                  f"MODEL DATA --out NEW.pt), or predict without intervals")
-        return settings
-
     # -- prediction ---------------------------------------------------------------------
     def predict(self, x, *, image_column=None, image_dir=None, separations=False,
                 cosmology=None, wrap_ra=False):
@@ -226,9 +216,12 @@ class MorphologyClassifier:
             diagnostic that fails is recorded in ``diagnostics_error`` (with a
             :class:`~galmorph.astro.redshift.DiagnosticsWarning`), never raised.
         """
-        TrustSettings(self.intervals, self.merger_rule, self.merger_threshold)  # fail early
+        # As they are now (they may change after load); checked before any work.
+        settings = TrustSettings(self.intervals, self.merger_rule, self.merger_threshold)
         self.load(n_images=count_rows(x))
-        self.trust_settings_ = self._trust_settings()
+        if settings.intervals is not None:
+            self.trust_.require_intervals()
+        self.trust_settings_ = settings
         from galmorph.astro.cutouts import NetworkGuard
 
         self._network = NetworkGuard()  # one per run: once a host is unreachable, stop asking
@@ -330,18 +323,15 @@ class MorphologyClassifier:
     def _predict_arrays(self, images):
         """One forward pass: a :class:`~galmorph.inference.engine.Details` (the members'
         outputs and features too, where the model gives them)."""
-        from galmorph.inference.engine import Details, predict_arrays
+        from galmorph.inference.engine import predict_arrays
 
-        details = hasattr(self.model_, "forward_details")
         try:
             out = predict_arrays(self.model_, images, batch_size=self.batch_size, tta=self.tta,
                                  device=self.device_, precision=self.precision_,
-                                 progress=False, details=details)
+                                 progress=False, details=True)
         except ModelShapeError as err:
             shape = str(err)
         else:
-            if not details:
-                out = Details(out, out[:, None], np.zeros((len(out), 0), np.float32))
             if out.mean.ndim == 2 and out.mean.shape[1] == schema.N_ANSWERS:
                 return out
             shape = f"shape {out.mean.shape}"

@@ -101,9 +101,6 @@ def _forward_details(model, x, tta, autocast_ctx):
     """
     import torch
 
-    if not hasattr(model, "forward_details"):
-        raise ModelShapeError(f"{type(model).__name__} has no forward_details: it gives no "
-                              f"members' outputs or features for galmorph.trust")
     outs, feats = [], None
     for view in _views(x, tta):
         with autocast_ctx():
@@ -173,7 +170,8 @@ def predict_arrays(model, images, *, batch_size=256, tta=None, device="auto",
         Show a tqdm progress bar over batches (default False).
     details : bool
         Also return the members' outputs and the pooled features, from the same
-        forward pass (a :class:`Details`); the model needs ``forward_details``.
+        forward pass (a :class:`Details`). A model without ``forward_details`` (a
+        foreign module) gives its output as the one spread row and no features.
 
     Returns
     -------
@@ -218,6 +216,8 @@ def predict_arrays(model, images, *, batch_size=256, tta=None, device="auto",
         # channels_last where oneDNN / tensor cores want NHWC (runtime.channels_last_helps).
         model, _ = maybe_channels_last(_unwrap(model).eval().to(dev), device=dev, precision=prec)
     channels_last = channels_last_helps(dev, prec)
+    wrap = details and not hasattr(model, "forward_details")
+    details = details and not wrap
 
     n = len(images)
     out = np.empty((n, N_ANSWERS), dtype=np.float32)
@@ -247,6 +247,8 @@ def predict_arrays(model, images, *, batch_size=256, tta=None, device="auto",
                 features = np.empty((n, f.shape[1]), dtype=np.float32)           # (N, F)
             out[start:stop], spread[start:stop] = y.cpu().numpy(), k.cpu().numpy()
             features[start:stop] = f.cpu().numpy()
+    if wrap:  # no members or features to give: the output is its own spread
+        return Details(out, out[:, None], np.zeros((n, 0), np.float32))
     if details:
         if spread is None:  # no images
             spread, features = np.empty((0, 1, N_ANSWERS), np.float32), np.empty((0, 0), np.float32)

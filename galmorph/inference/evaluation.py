@@ -249,7 +249,7 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
     (0.101, 0.167)
     """
     from galmorph.augment import check_tta
-    from galmorph.inference.engine import Details, RowSelection, predict_arrays
+    from galmorph.inference.engine import RowSelection, predict_arrays
 
     if isinstance(split, str) and split not in EVALUATION_SPLITS:
         raise ValueError(f"split must be 'validation', 'all' or a list of galaxy IDs, "
@@ -260,12 +260,9 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
     data, cache_dir = _run_data(ckpt_path, data)
     prepared = _open_data(data, ckpt.preprocessing, progress, on_error, cache_dir)
     index, note = _select(split, ckpt, ckpt_path, prepared.ids)
-    details = extra is not None and hasattr(ckpt.model, "forward_details")
     pred = predict_arrays(ckpt.model, RowSelection(prepared.images, index),
                           batch_size=batch_size, tta=tta, device=device, precision=precision,
-                          progress=progress, details=details)
-    if extra is not None and not details:
-        pred = Details(pred, pred[:, None], np.zeros((len(pred), 0), np.float32))
+                          progress=progress, details=extra is not None)
     labels = np.asarray(prepared.labels, dtype=np.float64)              # (N, 37)
     if extra is not None:
         trust = extra.measure(pred, labels[index])

@@ -323,9 +323,8 @@ def _predict_chunks(chunks, decoder, writer, bar, ids, model, options, extra=Non
     the streamed CSV ``writer`` (if any) as each chunk finishes. ``extra`` is
     ``(extra_columns, trust meta, model name)`` (see :func:`predict_files`).
     """
-    from galmorph.inference.engine import Details, predict_arrays
+    from galmorph.inference.engine import predict_arrays
 
-    details = extra is not None and hasattr(model, "forward_details")
     kept, preds, notes, failed = [], [], [], []
     chunk_size = len(chunks[0])
     pending = decoder.submit(chunks[0])
@@ -339,10 +338,8 @@ def _predict_chunks(chunks, decoder, writer, bar, ids, model, options, extra=Non
         notes += [results[i][2] for i in good]
         if good:
             images = np.stack([results[i][0] for i in good])           # (B, 3, size, size)
-            pred = predict_arrays(model, images, details=details, **options)  # (B, 37)
-            if extra is not None:
-                if not details:
-                    pred = Details(pred, pred[:, None], np.zeros((len(pred), 0), np.float32))
+            pred = predict_arrays(model, images, details=extra is not None, **options)
+            if extra is not None:                                       # a Details
                 extra[0].add(pred, images, extra[1], extra[2])
                 pred = pred.mean
             index = k * chunk_size + np.asarray(good)

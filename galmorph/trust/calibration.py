@@ -9,7 +9,7 @@ for each flag, and, when asked, ``<answer>_lo`` / ``<answer>_hi``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -37,12 +37,15 @@ class TrustCalibration:
     measured : dict
         Figures measured on galaxies none of it was fitted on (coverage, merger
         recall and precision, flag rates), for ``meta`` and the model card.
+    where : str
+        The model it belongs to (a checkpoint's path), named in errors; not stored.
     """
 
     intervals: IntervalCalibration | None = None
     mergers: MergerCalibration | None = None
     ood: OODCalibration | None = None
     measured: dict = field(default_factory=dict)
+    where: str = field(default="the model", compare=False)
 
     def to_dict(self):
         return {"version": TRUST_VERSION,
@@ -73,14 +76,22 @@ class TrustCalibration:
             ``data`` is of a newer version than this galmorph reads.
         """
         if not data:
-            return cls()
+            return cls(where=where)
         if int(data.get("version", 0)) > TRUST_VERSION:
             raise CheckpointError(f"{where}: its trust calibration is version "
                                   f"{data.get('version')}, newer than this galmorph reads "
                                   f"({TRUST_VERSION}); upgrade galmorph")
         part = lambda k, c: None if data.get(k) is None else c.from_dict(data[k])  # noqa: E731
         return cls(part("intervals", IntervalCalibration), part("mergers", MergerCalibration),
-                   part("ood", OODCalibration), dict(data.get("measured") or {}))
+                   part("ood", OODCalibration), dict(data.get("measured") or {}), where)
+
+    def require_intervals(self):
+        """Raise :class:`~galmorph.errors.CheckpointError` naming the model unless it has
+        an interval calibration (intervals were asked for)."""
+        if self.intervals is None:
+            raise CheckpointError(f"{self.where} has no interval calibration: calibrate it on "
+                                  f"labelled galaxies it did not train on (galmorph calibrate "
+                                  f"MODEL DATA --out NEW.pt), or predict without intervals")
 
     def summary(self):
         """A short plain dict for a prediction's ``meta``: what was fitted on what, and the
@@ -121,18 +132,17 @@ class TrustColumns:
             The computed columns of those rows. Columns that are None here (``lo`` /
             ``hi`` without intervals) are left alone.
         """
-        for name in ("merger_prob", "ood_score", "is_ood", "ood_reason", "lo", "hi"):
-            mine = getattr(self, name)
+        for f in fields(self):
+            mine = getattr(self, f.name)
             if mine is not None:
-                mine[rows] = getattr(other, name)
+                mine[rows] = getattr(other, f.name)
 
     @classmethod
     def concat(cls, parts):
         parts = list(parts)
-        join = lambda name: (None if getattr(parts[0], name) is None  # noqa: E731
-                             else np.concatenate([getattr(p, name) for p in parts]))
-        return cls(*(join(n) for n in ("merger_prob", "ood_score", "is_ood", "ood_reason",
-                                       "lo", "hi")))
+        return cls(**{f.name: None if getattr(parts[0], f.name) is None
+                      else np.concatenate([getattr(p, f.name) for p in parts])
+                      for f in fields(cls)})
 
 
 def empty_trust(n, intervals=None):
@@ -185,17 +195,14 @@ def trust_columns(calibration, details, images, *, intervals=None):
     if calibration.ood is not None and n:
         score, worst = score_ood(calibration.ood, images, details.features, details.spread)
         flag = score > calibration.ood.threshold
-        reason = np.array([STATISTICS[w][2] if f else "" for w, f in zip(worst, flag)],
+        reason = np.array([STATISTICS[w][1] if f else "" for w, f in zip(worst, flag)],
                           dtype=object)
     else:
         score, flag = np.full(n, np.nan, np.float32), np.zeros(n, bool)
         reason = np.array([""] * n, dtype=object)
     lo = hi = None
     if intervals is not None:
-        if calibration.intervals is None:
-            raise CheckpointError("this model has no interval calibration: calibrate it on "
-                                  "labelled galaxies it did not train on (galmorph calibrate "
-                                  "MODEL DATA --out NEW.pt), or predict without intervals")
+        calibration.require_intervals()
         lo, hi = predict_intervals(calibration.intervals, details.mean, details.spread,
                                    intervals)
     return TrustColumns(prob, score, flag, reason, lo, hi)

@@ -201,12 +201,6 @@ class TrustOutputs:
         """
         if self.calibration is None:
             self.calibration = TrustCalibration.from_dict(trust_meta, where)
-            if self.settings.intervals is not None and self.calibration.intervals is None:
-                from galmorph.errors import CheckpointError
-
-                raise CheckpointError(f"{where} has no interval calibration: calibrate it "
-                                      f"(galmorph calibrate MODEL DATA --out NEW.pt), or "
-                                      f"predict without --intervals")
         self.parts.append(trust_columns(self.calibration, details, images,
                                         intervals=self.settings.intervals))
 

@@ -20,6 +20,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,18 +55,19 @@ class Predicted:
     held_out: np.ndarray      # (N,) bool
 
     def take(self, rows):
-        pick = lambda a: None if a is None else a[rows]  # noqa: E731
-        return Predicted(self.name, *(pick(getattr(self, f)) for f in (
-            "ids", "images", "labels", "mean", "spread", "features", "unselected",
-            "held_out")))
+        """These galaxies' ``rows`` only."""
+        return dataclasses.replace(self, **{f: getattr(self, f)[rows] for f in _ROWS
+                                            if getattr(self, f) is not None})
+
+
+#: The per-galaxy fields of :class:`Predicted` (all but its name).
+_ROWS = tuple(f.name for f in dataclasses.fields(Predicted) if f.name != "name")
 
 
 def _concat(parts):
-    first = parts[0]
-    join = lambda f: (None if getattr(first, f) is None  # noqa: E731
-                      else np.concatenate([getattr(p, f) for p in parts]))
-    return Predicted("+".join(p.name for p in parts), *(join(f) for f in (
-        "ids", "images", "labels", "mean", "spread", "features", "unselected", "held_out")))
+    rows = {f: None if getattr(parts[0], f) is None
+            else np.concatenate([getattr(p, f) for p in parts]) for f in _ROWS}
+    return Predicted("+".join(p.name for p in parts), **rows)
 
 
 def predict_folder(checkpoint, folder, *, precision="fp32", progress=False):

@@ -38,17 +38,17 @@ TARGET_RATE = 0.02
 #: Principal axes of the pooled features that the feature distance is measured in.
 FEATURE_COMPONENTS = 128
 
-#: name -> (direction, unused, what the note says). Direction +1: high is unusual.
+#: name -> (direction, what the note says). Direction +1: high is unusual.
 STATISTICS = {
-    "contrast": (-1, 0.02, "almost no contrast (blank, constant or empty sky)"),
-    "saturated": (+1, 0.002, "saturated pixels"),
-    "roughness": (+1, 0.01, "noise-like pixel-to-pixel structure (noise, stripes)"),
-    "offset": (+1, 0.01, "the light is off centre"),
-    "radius": (-1, 0.01, "the galaxy is far smaller than at the GZ2 scale"),
-    "centre": (-1, 0.02, "no galaxy at the centre"),
-    "sky_noise": (-1, 0.0005, "no sky noise (a synthetic or padded frame)"),
-    "feature_distance": (+1, 0.05, "unlike the training galaxies to the networks"),
-    "disagreement": (+1, 0.002, "the ensemble's members disagree"),
+    "contrast": (-1, "almost no contrast (blank, constant or empty sky)"),
+    "saturated": (+1, "saturated pixels"),
+    "roughness": (+1, "noise-like pixel-to-pixel structure (noise, stripes)"),
+    "offset": (+1, "the light is off centre"),
+    "radius": (-1, "the galaxy is far smaller than at the GZ2 scale"),
+    "centre": (-1, "no galaxy at the centre"),
+    "sky_noise": (-1, "no sky noise (a synthetic or padded frame)"),
+    "feature_distance": (+1, "unlike the training galaxies to the networks"),
+    "disagreement": (+1, "the ensemble's members disagree"),
 }
 
 
