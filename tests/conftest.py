@@ -1,4 +1,6 @@
-"""Shared fixtures: paths to the real data in ../shared/data, skipped where absent."""
+"""Shared fixtures: paths to the real data in ../shared/data, skipped where absent; how
+the suite spreads over the cores."""
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,25 @@ KAGGLE_5K = SHARED_DATA / "gz-kaggle-5k"
 GZ2_1K = SHARED_DATA / "gz2-1k"
 PARTIAL_3K = SHARED_DATA / "gz-kaggle-partial-3k"
 UNLABELLED_22K = SHARED_DATA / "gz-kaggle-unlabelled-22k"
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (pyproject.toml): one worker per core, at most 4 (each holds a model or two
+    and spawns subprocesses and clusters of its own)."""
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else os.cpu_count() or 1))
+
+
+def pytest_configure(config):
+    """In a worker of ``pytest -n N`` torch runs on one intra-op thread, and so do the
+    subprocesses it starts (``OMP_NUM_THREADS``): N workers with two OpenMP threads each
+    spin against each other on a 2-core machine, and a resnet18 step runs ~10x slower."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        os.environ["MKL_NUM_THREADS"] = "1"
+        import torch
+
+        torch.set_num_threads(1)
 
 
 def _require(path):

@@ -9,9 +9,10 @@ from astropy.table import Table
 
 from galmorph.workflows.demo import DemoConfig
 
-# A reduced demo: fewer galaxies and epochs than the default, same code path (no time
-# limit, so a loaded CI machine still trains all 6 epochs).
-REDUCED = ["--n", "600", "--epochs", "6", "--seed", "1", "--no-progress", "--time-limit", "600"]
+# A reduced demo: fewer galaxies and epochs than the default, same code path (a time limit
+# far beyond the 4 epochs, so a loaded CI machine still trains them all; seed 1's best
+# validation RMSE after 4 epochs is about 0.12 against a 0.158 baseline).
+REDUCED = ["--n", "600", "--epochs", "4", "--seed", "1", "--no-progress", "--time-limit", "600"]
 
 
 def _demo(out, *args, cache):
@@ -53,27 +54,19 @@ def test_reduced_demo_beats_the_mean_baseline_and_reruns(tmp_path):
     assert "model (GZ2 volunteers)" in proc.stdout
     assert "not the Kaggle labels the model learnt" in proc.stdout
 
-    # Again in the same folder (one short epoch): the data is reused, the run is fresh.
-    proc = _demo(out, "--n", "600", "--epochs", "1", "--seed", "1", "--no-progress",
-                 cache=tmp_path / "user-cache")
+    # Again in the same folder, with a budget that ends inside the first epoch (as on a slow
+    # CPU): the data is reused, the run is fresh, and the demo finishes that epoch (resumed,
+    # not restarted) instead of failing for want of best.pt.
+    proc = _demo(out, "--n", "600", "--epochs", "3", "--seed", "1", "--no-progress",
+                 "--time-limit", "0.01", cache=tmp_path / "user-cache")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "reusing the synthetic set" in proc.stdout
-    assert (out / "runs" / "run-002" / "evaluation.json").is_file()
-    assert (run / "evaluation.json").is_file()     # the first run is kept
-
-
-@pytest.mark.slow
-def test_a_budget_that_ends_inside_the_first_epoch_still_finishes(tmp_path):
-    """On a slow CPU the time limit can fall before one epoch is done: the demo then
-    finishes that epoch (resumed, not restarted) instead of failing for want of best.pt."""
-    out = tmp_path / "demo"
-    proc = _demo(out, "--n", "300", "--epochs", "3", "--no-progress", "--time-limit", "0.01",
-                 cache=tmp_path / "user-cache")
-    assert proc.returncode == 0, proc.stderr[-3000:]
     assert "finishing that epoch" in proc.stdout and "resuming" in proc.stdout
-    run = out / "runs" / "run-001"
-    assert (run / "best.pt").is_file() and (run / "predictions.ecsv").is_file()
-    assert len((run / "metrics.csv").read_text().splitlines()) == 2   # header + epoch 1
+    again = out / "runs" / "run-002"
+    assert (again / "best.pt").is_file() and (again / "predictions.ecsv").is_file()
+    assert (again / "evaluation.json").is_file()
+    assert len((again / "metrics.csv").read_text().splitlines()) == 2   # header + epoch 1
+    assert (run / "evaluation.json").is_file()     # the first run is kept
 
 
 def test_demo_config_defaults_and_bad_values(tmp_path):
