@@ -15,8 +15,8 @@ from galmorph.errors import GalmorphError
 __all__ = ["main", "console_main", "build_parser"]
 
 #: Subcommands in the order ``galmorph --help`` lists them.
-COMMANDS = ("classify", "predict", "models", "demo", "synth", "prepare", "train", "evaluate",
-            "calibrate", "report")
+COMMANDS = ("classify", "predict", "models", "demo", "synth", "prepare", "train", "pseudo-label",
+            "evaluate", "calibrate", "report")
 
 
 def build_parser():
@@ -28,7 +28,7 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"galmorph {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        import_module(f"galmorph.cli.{name}").add_parser(sub)
+        import_module(f"galmorph.cli.{name.replace('-', '_')}").add_parser(sub)
     return parser
 
 

@@ -60,9 +60,17 @@ _HELP = {
     "flavour": "GZ2-release vote fractions used as labels",
     "report": "write the skip report of the data here (CSV for *.csv, else text; default: "
               "none)",
+    "population_weights": "weigh the loss toward the real galaxy population, question by "
+                          "question: none (plain masked MSE), mask (the confident "
+                          "gz-kaggle-5k galaxies do not teach Q1, Q2, Q4, Q7, the questions "
+                          "they were selected on), importance (label-shift weights per "
+                          "question from the unselected galaxies); see docs/population.rst",
+    "pseudo_weight": "loss weight of the galaxies of pseudo-labelled DATA_DIRs (written by "
+                     "galmorph pseudo-label; never validated on); 0 leaves them out exactly",
 }
 _METAVAR = {"out": "RUN_DIR", "split_seed": "SEED", "batches_per_epoch": "N", "batch_size": "N",
-            "val_batch_size": "N", "plateau_patience": "EPOCHS", "time_limit": "SECONDS", "cache": "DIR",
+            "val_batch_size": "N", "plateau_patience": "EPOCHS", "pseudo_weight": "W",
+            "time_limit": "SECONDS", "cache": "DIR",
             "report": "FILE"}
 _TYPES = {"int": int, "float": float}
 
@@ -98,9 +106,13 @@ def add_parser(subparsers):
     p.add_argument("data", nargs="*", metavar="DATA_DIR",
                    help="labelled data folder(s) (Kaggle or GZ2-release layout; labels may "
                         "cover some questions only); several are trained on as one set, each "
-                        "with its own cache and one split stratified by folder; optional with "
+                        "with its own cache and one split stratified by folder; folders from "
+                        "galmorph pseudo-label train with --pseudo-weight; optional with "
                         "--resume (default: the run's stored data folders)")
-    choices = {"model": MODEL_NAMES, "on_error": ON_ERROR, "flavour": GZ2_FLAVOURS}
+    from galmorph.training.population import POPULATION_WEIGHTS
+
+    choices = {"model": MODEL_NAMES, "on_error": ON_ERROR, "flavour": GZ2_FLAVOURS,
+               "population_weights": POPULATION_WEIGHTS}
     for field in dataclasses.fields(TrainConfig):
         if field.name in _HELP:
             _field_flag(p, field, choices)
@@ -116,6 +128,12 @@ def add_parser(subparsers):
     p.add_argument("--model-option", action="append", default=None, metavar="KEY=VALUE",
                    help="model config override, repeatable, e.g. --model-option dropout=0.3 "
                         "(default: none)")
+    p.add_argument("--hold-out-untouched", dest="hold_out_untouched", action="store_true",
+                   default=None,
+                   help="leave the untouched split of gz-kaggle-5k and gz-kaggle-partial-3k "
+                        "(1,007 galaxies chosen by a hash of their IDs, see galmorph.data."
+                        "populations) out of training and validation, so that it scores the "
+                        "model on galaxies nothing was chosen on (default: off)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the run in RUN_DIR from its last checkpoint; other flags "
                         "default to the stored ones (--epochs may raise the total)")
@@ -129,7 +147,8 @@ def add_parser(subparsers):
 
 # Flags that are TrainConfig fields of the same name (DATA_DIR, --resume and --model-option
 # are passed on their own).
-_FIELDS = (*_HELP, "precision", "device", "augment", "set_default", "progress")
+_FIELDS = (*_HELP, "precision", "device", "augment", "set_default", "progress",
+           "hold_out_untouched")
 
 
 def config_from_args(args):

@@ -14,19 +14,27 @@ from ..errors import DataError
 from ._files import index_images, match_images, read_table, scan_folder, table_columns
 from ._validate import LabelRows, Parts, check_ids, check_label_rows, parse_int_id
 
-__all__ = ["KAGGLE_CSV", "KAGGLE_DIRS", "is_kaggle_folder", "kaggle_csv", "kaggle_dir",
+__all__ = ["KAGGLE_CSV", "KAGGLE_DIRS", "TEACHER_FILE", "is_kaggle_folder", "is_teacher_labelled", "kaggle_csv", "kaggle_dir",
            "check_kaggle_columns", "read_training"]
 
 #: The label table of the Kaggle training set (defined in the schema).
 KAGGLE_CSV = schema.KAGGLE_LABEL_FILE
 #: Image folder of each split.
 KAGGLE_DIRS = schema.KAGGLE_IMAGE_DIRS
+#: Written beside the label table by ``galmorph pseudo-label``: the labels came from a teacher
+#: model (see :mod:`galmorph.training.pseudo`). Its images may be any size of at least the crop.
+TEACHER_FILE = "teacher.json"
 
 
 def is_kaggle_folder(names):
     """Whether a folder holding the file names ``names`` is in the Kaggle layout."""
     return KAGGLE_CSV in names or any(d in names or d + ".zip" in names
                                       for d in KAGGLE_DIRS.values())
+
+
+def is_teacher_labelled(root):
+    """Whether the Kaggle-layout folder ``root`` holds pseudo-labels from a teacher model."""
+    return (root / TEACHER_FILE).is_file()
 
 
 def kaggle_csv(root):

@@ -360,7 +360,9 @@ def open_catalog(source, *, layout="auto", split="training", flavour="weighted_f
         Open every image header (no decode): unreadable files, wrong size or mode.
     image_size : (int, int), None or "auto"
         Expected ``(width, height)`` in pixels; ``"auto"``: 424x424 for the
-        Kaggle and GZ2 layouts, any size for plain images.
+        Kaggle and GZ2 layouts, any size for plain images and for a Kaggle-layout
+        folder of pseudo-labels (one with ``teacher.json``, written by
+        ``galmorph pseudo-label``).
     image_mode : str, None or "auto"
         Expected PIL mode; ``"auto"``: ``"RGB"`` for Kaggle/GZ2, any otherwise.
     labels, mapping
@@ -395,6 +397,8 @@ def open_catalog(source, *, layout="auto", split="training", flavour="weighted_f
                          f"read as the {layout!r} layout")
     labelled = layout != "images"
     auto_size, auto_mode = (DEFAULT_IMAGE_SIZE, "RGB") if labelled else (None, None)
+    if layout == "kaggle" and _kaggle.is_teacher_labelled(absolute(source)):
+        auto_size = None  # pseudo-labelled crops (e.g. 232 px): any size of at least the crop
     size = auto_size if isinstance(image_size, str) and image_size == _AUTO else image_size
     mode = auto_mode if image_mode == _AUTO else image_mode
     common = dict(on_error=on_error, check_images=check_images, image_size=size,

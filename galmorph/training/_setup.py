@@ -71,6 +71,8 @@ def prepare_data(config, progress):
                                        and config.cache is not None):
         raise ValueError(f"cache must be one folder per data folder ({len(folders)}), "
                          f"got {config.cache!r}")
+    for folder in folders:
+        _check_labelled(folder)
     datas = [prepare(folder, cache_dir=cache, progress=progress, crop=config.crop, size=size,
                      workers=config.workers, on_error=config.on_error, flavour=config.flavour,
                      report=report_path(config.report, k, len(folders)))
@@ -78,8 +80,28 @@ def prepare_data(config, progress):
     for folder, d in zip(folders, datas):
         if d.labels is None:
             raise DataError(f"{folder} has no labels (no training_solutions_rev1.csv or GZ2 "
-                            f"vote table): training needs labelled galaxies")
+                            f"vote table): training needs labelled galaxies; {_UNLABELLED}")
     return combine(datas, on_error=config.on_error)
+
+
+_UNLABELLED = "to learn from unlabelled images, run galmorph pseudo-label on them first"
+
+
+def _check_labelled(folder):
+    """A clear error, before any cache is built, for a folder of images without labels."""
+    from galmorph.data.catalogs import detect_layout
+
+    path = Path(folder)
+    if not path.is_dir():
+        return  # prepare() names what is wrong
+    try:
+        layout = detect_layout(path)
+    except DataError:
+        layout = "images" if (path / "images").is_dir() else None
+    if layout == "images":
+        raise DataError(f"{folder} holds images but no labels file (training_solutions_rev1.csv "
+                        f"or a GZ2 vote table): training needs labelled galaxies; {_UNLABELLED} "
+                        f"(galmorph pseudo-label --out DIR {folder}) and train on DIR")
 
 
 def resolve_run(config, data, out, world_size=1):

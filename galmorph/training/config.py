@@ -91,6 +91,17 @@ class Recipe:
         skips (see :func:`galmorph.data.catalogs.read_gz2`).
     flavour : {"weighted_fraction", "fraction", "debiased"}
         Which GZ2-release vote fractions become the labels (GZ2 layout only).
+    population_weights : {"none", "mask", "importance"}
+        Weights per galaxy and question that make the loss stand for the real
+        population (:mod:`galmorph.training.population`): ``"none"`` (default,
+        the plain masked MSE), ``"mask"`` (confident gz-kaggle-5k galaxies do not
+        teach Q1, Q2, Q4, Q7) or ``"importance"`` (label-shift weights per question).
+    pseudo_weight : float
+        Loss weight of the galaxies of pseudo-labelled data folders (written by
+        ``galmorph pseudo-label``; never validated on). 0 leaves them out exactly.
+    hold_out_untouched : bool
+        Leave the untouched split of the shared labelled data out of training and
+        validation (:func:`galmorph.data.populations.untouched_mask`).
     """
 
     data: str | os.PathLike | None = None
@@ -112,6 +123,9 @@ class Recipe:
     size: int | None = None
     on_error: str = "auto"
     flavour: str = "weighted_fraction"
+    population_weights: str = "none"
+    pseudo_weight: float = 0.5
+    hold_out_untouched: bool = False
 
 
 @dataclass
@@ -203,6 +217,13 @@ class TrainConfig(RunOptions, Recipe):
                              f"not {self.on_error!r}")
         if isinstance(self.data, (list, tuple)) and not self.data:
             raise ValueError("data needs at least one data folder")
+        from galmorph.training.population import POPULATION_WEIGHTS
+
+        if self.population_weights not in POPULATION_WEIGHTS:
+            raise ValueError(f"population_weights must be one of "
+                             f"{', '.join(POPULATION_WEIGHTS)}, not {self.population_weights!r}")
+        if not float(self.pseudo_weight) >= 0:
+            raise ValueError(f"pseudo_weight must be >= 0, got {self.pseudo_weight!r}")
         if self.time_limit is not None and float(self.time_limit) < 0:
             raise ValueError(f"time_limit must be >= 0 seconds, got {self.time_limit!r}")
 

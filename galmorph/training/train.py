@@ -36,6 +36,9 @@ from galmorph.training.batches import (BatchLoader, BatchStream, load_split, mak
 from galmorph.training.config import TrainConfig, write_metrics
 from galmorph.training.distributed import StopFlag, init_distributed, shard
 from galmorph.training._learner import build_learner, restore_learner, save_learner
+from galmorph.training.population import (cell_weights, population_of, untouched_of,
+                                          weighted_sq_error)
+from galmorph.training.pseudo import keep_pseudo, pseudo_rows, split_labelled
 from galmorph.training._setup import prepare_data, resolve_run, run_record, write_run_config
 
 __all__ = ["TrainConfig", "train", "masked_sq_error"]
@@ -138,7 +141,14 @@ class _Run:
         self.resolved = run_record(self.config, self.device, self.precision)
         mode = self.ctx.on_main(lambda: write_run_config(self.out, self.resolved,
                                                          self.config.resume, self.ctx.world_size))
+        self.pseudo = pseudo_rows(self.data)                  # (N,) rows labelled by a teacher
+        self.held = untouched_of(self.data) if self.config.hold_out_untouched else None
         self.train_rows, self.val_rows = self._split(mode)
+        # (N, 37) loss weights per cell (population_weights, pseudo_weight), or None: all 1.
+        weights = cell_weights(self.data.labels, population_of(self.data), self.pseudo,
+                               self.config.population_weights, self.config.pseudo_weight)
+        if weights is not None and (weights[self.train_rows] == 1.0).all():
+            weights = None                   # e.g. pseudo_weight 0: the rows are not drawn
         self.stream = BatchStream(len(self.train_rows), self.config.batch_size,
                                   self.config.seed)
         self.learner = build_learner(self.config, self.device, self.precision, self.ctx)
@@ -154,7 +164,10 @@ class _Run:
                   f"{r.batches_per_epoch} batches/epoch, {self.precision} on "
                   f"{self.device}{procs}, augmentation {'on' if r.augment else 'off'} "
                   f"-> {self.out}")
-        self.loader = BatchLoader(self.data.images, self.data.labels,
+        # The weights travel with the labels, as columns 37-73 of the targets the loader reads.
+        targets = (self.data.labels if weights is None
+                   else np.concatenate([self.data.labels, weights], axis=1))  # (N, 37 or 74)
+        self.loader = BatchLoader(self.data.images, targets,
                                   pin_memory=self.device.type == "cuda")
         try:
             with StopFlag() as self.stop:
@@ -189,10 +202,14 @@ class _Run:
         path = self.out / "split.json"
         cfg = self.config
         if mode == "resume" and path.is_file():
-            return load_split(path, self.data.ids)
+            train_rows, val_rows = load_split(path, self.data.ids)
+            return keep_pseudo(train_rows, self.pseudo, cfg.pseudo_weight, self.held), val_rows
         groups = self.data.folder_index
         seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
-        train_rows, val_rows = make_split(len(self.data), cfg.val_fraction, seed, groups=groups)
+        # Pseudo-labelled rows are never validated on; the labelled ones split as without them.
+        train_rows, val_rows = split_labelled(
+            lambda rows: make_split(len(rows), cfg.val_fraction, seed, groups=groups[rows]),
+            self.pseudo, cfg.pseudo_weight, self.held)
         folders = [p["source"] for p in self.data.parts] or None
         self.ctx.on_main(lambda: save_split(path, self.data.ids, val_rows, seed,
                                             cfg.val_fraction, groups=groups, folders=folders))
@@ -294,7 +311,8 @@ class _Run:
 
         global_b = self.config.batch_size
         x = xb.to(self.device, non_blocking=True).float().div_(255.0)     # (b, 3, H, W)
-        y = yb.to(self.device, non_blocking=True)                          # (b, 37)
+        y = yb.to(self.device, non_blocking=True)                          # (b, 37 or 74)
+        y, w = y[:, :schema.N_ANSWERS], y[:, schema.N_ANSWERS:]           # labels, weights
         if self.config.augment:
             # Draw the whole global batch's parameters, keep this rank's share: the same
             # augmentation whatever the number of processes.
@@ -308,9 +326,13 @@ class _Run:
         sq, n_known = masked_sq_error(pred, y)
         # Mean over this rank's known cells, times the ranks' share of them: DDP's gradient
         # averaging then yields the gradient of the global-batch mean (exactly so where every
-        # cell is known, as in the full Kaggle labels).
+        # cell is known, as in the full Kaggle labels). With weights: the weighted mean.
         local_full = global_b * schema.N_ANSWERS / self.ctx.world_size
-        loss = sq / (n_known.clamp(min=1) if self.partial else local_full)
+        if w.shape[1]:
+            wsq, w_sum = weighted_sq_error(pred, y, w)
+            loss = wsq / w_sum.clamp(min=1e-12)
+        else:
+            loss = sq / (n_known.clamp(min=1) if self.partial else local_full)
         self.learner.optimizer.zero_grad(set_to_none=True)
         if self.learner.scaler is not None:
             self.learner.scaler.scale(loss).backward()
@@ -337,7 +359,7 @@ class _Run:
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast(self.device, self.precision):
                 pred = model(x)                                            # (b, 37)
-            sq, n_known = masked_sq_error(pred, yb.to(self.device))
+            sq, n_known = masked_sq_error(pred, yb[:, :schema.N_ANSWERS].to(self.device))
             sums += torch.stack([sq.double(), n_known.double()])
         model.train()
         total, cells = self.ctx.all_reduce_sum(sums).tolist()
