@@ -25,7 +25,9 @@ def add_parser(subparsers):
                         "then labelled data folder(s) (Kaggle or GZ2 layout, labels may be "
                         "partial; prepared and cached with the checkpoint's crop and size) or "
                         "'galmorph prepare' cache folders (default: the data the checkpoint's "
-                        "run was trained on)")
+                        "run was trained on); for a 'galmorph finetune' model, a table of its "
+                        "labels, scored by ROC AUC, precision and recall (binary), accuracy "
+                        "(multiclass) or RMSE (regression) with 95 %% intervals")
     p.add_argument("--model", metavar="CHECKPOINT", default=None,
                    help="checkpoint file, instead of giving it first (default: as above)")
     from galmorph._util._choices import EVALUATION_SPLITS
@@ -76,6 +78,8 @@ def run(args):
     data = under_image_dir(data, args.image_dir)
     data = None if not data else (data[0] if len(data) == 1 else data)
     checkpoint = load_checkpoint(checkpoint)       # loaded once: its meta says if calibrated
+    if checkpoint.name == "finetuned":             # its own labels: scored as their tasks say
+        return _finetuned(checkpoint, data, args)
     trust = (checkpoint.meta or {}).get("trust")
     result = evaluate(checkpoint, data, split=args.split, tta=args.tta,
                       id_max=args.id_max, batch_size=args.batch_size, device=args.device,
@@ -87,4 +91,17 @@ def run(args):
         print(format_report(result))
         if result.get("trust"):
             print("\n" + format_trust(result["trust"]))
+    return 0
+
+
+def _finetuned(checkpoint, data, args):
+    """``galmorph evaluate`` of a ``galmorph finetune`` model: DATA is a table of its labels."""
+    import json
+
+    from galmorph.adapt.finetune_eval import evaluate_finetuned, format_finetuned
+
+    result = evaluate_finetuned(checkpoint, data, split=args.split, tta=args.tta,
+                                device=args.device, precision=args.precision,
+                                batch_size=args.batch_size, progress=progress_of(args))
+    print(json.dumps(result, indent=2) if args.json else format_finetuned(result))
     return 0

@@ -17,7 +17,8 @@ Models: ``"cnn"`` (the paper's proof of concept), ``"resnet18"`` and
 ``"resnet18-tailored"`` (the paper's final model), and ``"resnet18-cpu"`` (a
 half-width ResNet-18 with the tailored head, designed for CPU cost); see
 :mod:`.cnn` and :mod:`.resnet`. ``"ensemble"`` is the mean of trained networks
-(:mod:`.ensemble`); it is saved and loaded like them but never trained.
+(:mod:`.ensemble`); it is saved and loaded like them but never trained, nor is
+``"finetuned"``, a trained network with heads of your own labels (:mod:`.finetuned`).
 """
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ register_model("resnet18-cpu", *_RESNET, augmented=True,
 register_model("ensemble", "galmorph.models.ensemble:Ensemble",
                "galmorph.models.ensemble:EnsembleConfig", trainable=False,
                summary="the mean of several trained networks, built by ensemble_of")
+register_model("finetuned", "galmorph.models.finetuned:Finetuned",
+               "galmorph.models.finetuned:FinetunedConfig", trainable=False,
+               summary="a trained network with heads of your own labels (galmorph finetune)")
 
 #: Names of the registered networks that ``galmorph train`` trains.
 MODEL_NAMES = model_names(trainable=True)

@@ -115,17 +115,21 @@ def _stored(tensor, dtype):
     return tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor
 
 
-def _quantized(state_dict):
+def _quantized(state_dict, keep_float=()):
     """int8 weights with per-output-channel scales, other floats in float16.
 
     Returns ``(state_dict, scales)``: every floating tensor of two or more
     dimensions (linear weights, convolution kernels) becomes int8 ``q`` with
     ``scales[key]`` of shape ``(out_channels,)`` such that ``q * scale``
-    (broadcast over the other dimensions) is within half a step of it.
+    (broadcast over the other dimensions) is within half a step of it. Keys
+    starting with one of ``keep_float`` stay as they are (a finetuned model's heads).
     """
     stored, scales = {}, {}
     for key, tensor in state_dict.items():
         tensor = tensor.detach().cpu()
+        if key.startswith(tuple(keep_float)):
+            stored[key] = tensor
+            continue
         if not tensor.is_floating_point() or tensor.dim() < 2:
             stored[key] = _stored(tensor, torch.float16)
             continue
@@ -206,7 +210,7 @@ def save_checkpoint(path, model, *, preprocessing, optimizer_state=None, schedul
         raise TypeError(f"cannot store weights as {dtype}: use torch.float16, torch.bfloat16, "
                         f"torch.int8 or None")
     if dtype == torch.int8:
-        state_dict, scales = _quantized(model.state_dict())
+        state_dict, scales = _quantized(model.state_dict(), getattr(model, "keep_float", ()))
     else:
         state_dict = {k: _stored(v, dtype) for k, v in model.state_dict().items()}
         scales = None
