@@ -112,7 +112,8 @@ class Run:
         if mode == "resume" and path.is_file():
             return load_split(path, ids)
         groups = api._groups(targets, heads)
-        if groups is not None and np.bincount(groups + 1).min(initial=2) < 2:
+        counts = np.bincount(groups + 1) if groups is not None else np.array([2])
+        if counts[counts > 0].min() < 2:
             groups = None            # a class with one galaxy cannot be split: plain split
         cfg = self.config
         train_rows, val_rows = make_split(len(ids), cfg.val_fraction, cfg.seed, groups=groups)
