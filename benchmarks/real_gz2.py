@@ -35,9 +35,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from galmorph.data.populations import UNSELECTED_ID_MAX
+
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gz-kaggle-5k"
 MODELS = ("cnn", "resnet18", "resnet18-tailored")
-UNSELECTED_ID_MAX = 115091
 
 
 def parse_args(argv=None):

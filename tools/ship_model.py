@@ -39,6 +39,7 @@ from galmorph._util._text import count
 from galmorph.data.cache import combine, prepare
 from galmorph.inference.evaluation import evaluate
 from galmorph.inference.engine import predict_arrays
+from galmorph.data.populations import UNSELECTED_ID_MAX, unselected_mask
 from galmorph.metrics import rmse
 from galmorph.models.card import format_card
 from galmorph.models.checkpoint import load_checkpoint, save_checkpoint, sha256_of
@@ -47,7 +48,6 @@ from galmorph.paths import SHIPPED_MODEL, WEIGHTS_DIR
 from galmorph.schema import column_index
 
 ROOT = Path(__file__).resolve().parents[1]
-UNSELECTED_ID_MAX = 115091  # gz-kaggle-5k: IDs up to here are an unselected sample
 MERGER_THRESHOLD = 0.54
 
 INTENDED = ("SDSS gri colour composites (JPEG, PNG or FITS) centred on one galaxy at the GZ2 "
@@ -351,8 +351,8 @@ def main():
              for f, c in zip(folders, first["cache"])]
     data = combine(datas)
     ids = np.asarray(data.ids)
-    partial = [k for k, f in enumerate(folders) if f.name == "gz-kaggle-partial-3k"]
-    unselected = ids[np.isin(data.folder_index, partial) | (ids <= UNSELECTED_ID_MAX)]
+    unselected = ids[np.concatenate([unselected_mask(f, ids[data.folder_index == k])
+                                     for k, f in enumerate(folders)])]
     scores = {}
     for tta in (None, "d8"):
         scores[tta] = evaluate(shipped, data, split=split["val_ids"], tta=tta,

@@ -169,14 +169,40 @@ def _id_subset(ids, index, id_max):
 
 
 def _subset_scores(part, index, pred, labels, train, colours):
-    """RMSE, interval and baselines of the evaluated galaxies selected by ``part``."""
+    """RMSE, interval, per-question RMSE and baselines of the evaluated galaxies in ``part``."""
     if not part.any():
-        return {"n_galaxies": 0, "rmse": None, "rmse_ci95": None, "baselines": {}}
+        return {"n_galaxies": 0, "rmse": None, "rmse_ci95": None, "baselines": {},
+                "per_question": {}}
     sel = index[part]
     return {"n_galaxies": int(part.sum()), "rmse": rmse(pred[part], labels[sel]),
             "rmse_ci95": list(rmse_interval(pred[part], labels[sel])),
+            "per_question": rmse_report(pred[part], labels[sel])["per_question"],
             "baselines": baseline_rmses(labels[train], colours[train], labels[sel],
                                         colours[sel])}
+
+
+#: The population subsets evaluate() reports first, where the data is the shared Kaggle data.
+REAL_POPULATION, CONFIDENT, UNTOUCHED = "real population", "confident", "untouched split"
+
+
+def _population_parts(prepared, index):
+    """``{"real population": mask, "confident": mask, "untouched split": mask}`` over the
+    evaluated rows, where a folder is one of the shared labelled sets (else empty): the
+    unselected galaxies stand for the population astronomers point a model at."""
+    from galmorph.data.populations import LABELLED_DATA, unselected_mask, untouched_mask
+
+    sources = ([str(p["source"]) for p in prepared.parts] if prepared.parts
+               else [str(prepared.meta.get("source") or prepared.path)])
+    if not any(Path(s).name in LABELLED_DATA for s in sources):
+        return {}
+    folder = prepared.folder_index[index] if prepared.parts else np.zeros(len(index), int)
+    ids = np.asarray(prepared.ids)[index]
+    unselected, untouched = np.zeros(len(index), bool), np.zeros(len(index), bool)
+    for k, source in enumerate(sources):
+        rows = folder == k
+        unselected[rows] = unselected_mask(source, ids[rows])
+        untouched[rows] = untouched_mask(source, ids[rows])
+    return {REAL_POPULATION: unselected, CONFIDENT: ~unselected, UNTOUCHED: untouched}
 
 
 def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None, subsets=None,
@@ -237,8 +263,11 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
         ``n_galaxies``, ``per_answer`` (column -> RMSE),
         ``per_question`` (``"Q1"`` -> RMSE), ``baselines`` (name -> RMSE, fitted
         on the galaxies outside the split), ``split``, ``split_note``, ``tta``,
-        ``model`` and ``data`` (what was used), ``subsets`` (the ``id_max``
-        part, if asked), ``labels_note`` (what GZ2-release labels are, for a
+        ``model`` and ``data`` (what was used), ``subsets`` (for the shared
+        Kaggle data ``"real population"``, its unselected galaxies, then
+        ``"confident"`` and ``"untouched split"``, see
+        :mod:`galmorph.data.populations`; the ``id_max`` part, if asked; each
+        with ``per_question``), ``labels_note`` (what GZ2-release labels are, for a
         GZ2-layout folder; else ``None``) and ``seconds``; with ``extra``,
         ``trust`` (what its ``measure`` returned).
 
@@ -281,7 +310,7 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
     result["baselines"] = baseline_rmses(labels[train], colours[train], labels[index],
                                          colours[index])
     result["subsets"] = {}
-    parts = {}
+    parts = _population_parts(prepared, index)
     if id_max is not None:
         parts[f"id<={id_max}"] = _id_subset(prepared.ids, index, id_max)
     for k, part in enumerate(prepared.parts):
@@ -342,11 +371,19 @@ def format_report(result):
              f"TTA        {result['tta'] or 'none'}"]
     if result.get("labels_note"):
         lines.append(f"labels     {result['labels_note']}")
-    lines += ["", f"{'':28s}{'RMSE':>8s}",
-              f"{'model':28s}{result['rmse']:8.4f}" + _interval(result.get("rmse_ci95"))]
+    lines += ["", f"{'':28s}{'RMSE':>8s}"]
+    subsets = dict(result.get("subsets", {}))
+    real = subsets.pop(REAL_POPULATION, None)
+    if real and real["rmse"] is not None:   # the figure to compare with published ones first
+        lines.append(f"{'model, real population':28s}{real['rmse']:8.4f}"
+                     + _interval(real.get("rmse_ci95")) + f"   ({real['n_galaxies']} "
+                     f"unselected galaxies; " + "".join(
+                         f"{n} {v:.4f} " for n, v in real["baselines"].items()).strip() + ")")
+    lines += [f"{'model, all' if real else 'model':28s}{result['rmse']:8.4f}"
+              + _interval(result.get("rmse_ci95"))]
     lines += [f"{'baseline: ' + name:28s}{value:8.4f}" for name, value in
               result["baselines"].items()]
-    for key, part in result.get("subsets", {}).items():
+    for key, part in subsets.items():
         if part["rmse"] is None:
             lines.append(f"{key}: no galaxies in the split")
             continue
@@ -358,9 +395,12 @@ def format_report(result):
     if len(scored) < len(result["per_question"]):
         lines += ["", f"scored    {', '.join(scored)} (known labels only; the other questions "
                       f"are unknown in this data)"]
-    lines += ["", "per question" + ("  (galaxies scored)" if counts else "")]
+    real_q = (real or {}).get("per_question") or {}
+    lines += ["", "per question" + ("  (galaxies scored)" if counts else "")
+              + ("; then on the real population" if real_q else "")]
     lines += [f"  {q:5s}{_short(QUESTIONS[int(q[1:]) - 1].text, 60):62s}{_num(v)}"
               + (f"  ({counts[q]})" if q in counts else "")
+              + (f"  real population {_num(real_q.get(q)).strip()}" if real_q else "")
               for q, v in result["per_question"].items()]
     lines += ["", "per answer"]
     lines += [f"  {c:11s}{ANSWER_LABELS[i]:56s}{_num(result['per_answer'][c])}"

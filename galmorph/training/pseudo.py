@@ -28,7 +28,7 @@ import numpy as np
 from galmorph.data._kaggle import TEACHER_FILE
 from galmorph.errors import DataError
 
-__all__ = ["TEACHER_FILE", "is_pseudo_folder", "read_teacher", "row_sources", "pseudo_rows",
+__all__ = ["is_pseudo_folder", "read_teacher", "row_sources", "pseudo_rows",
            "split_labelled", "keep_pseudo"]
 
 
@@ -121,8 +121,24 @@ def split_labelled(make_split, pseudo, pseudo_weight, held=None):
 
 
 def keep_pseudo(train_rows, pseudo, pseudo_weight, held=None):
-    """``train_rows`` with every pseudo-labelled row where ``pseudo_weight > 0``, none where 0,
-    and none of the ``held`` rows (bool (N,), optional)."""
+    """The training rows: every pseudo-labelled row where ``pseudo_weight > 0``, none where 0.
+
+    Parameters
+    ----------
+    train_rows : array-like of int
+        Training row numbers (e.g. every row outside a stored validation split).
+    pseudo : numpy.ndarray of bool, shape (N,)
+        :func:`pseudo_rows`.
+    pseudo_weight : float
+        The weight of the pseudo-labelled rows' loss.
+    held : numpy.ndarray of bool, shape (N,), optional
+        Rows left out whatever they are (the untouched split).
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted ``int64`` row numbers.
+    """
     rows = np.asarray(train_rows, dtype=np.int64)
     rows = rows[~pseudo[rows] & (True if held is None else ~held[rows])]
     if float(pseudo_weight) > 0.0:

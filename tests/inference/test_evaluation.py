@@ -352,3 +352,31 @@ def test_cli_says_what_gz2_release_labels_are(gz2_1k, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "labels     GZ2 release vote fractions, not the Kaggle challenge's labels" in proc.stdout
     assert "1003 galaxies" in proc.stdout and "CatalogWarning" not in proc.stderr
+
+
+def test_the_real_population_leads_on_the_shared_data(tmp_path, kaggle_5k):
+    """On (a part of) gz-kaggle-5k, the unselected galaxies are scored first, as "real
+    population", with their per-question RMSE; then the confident part and the untouched
+    split (issue 27)."""
+    from galmorph.data.populations import UNSELECTED_ID_MAX, untouched_mask
+
+    root = tmp_path / "gz-kaggle-5k"             # the shared set's name: its populations apply
+    (root / "images_training_rev1").mkdir(parents=True)
+    lines = (kaggle_5k / "training_solutions_rev1.csv").read_text().splitlines()
+    rows = lines[1:9] + lines[-8:]                # 8 unselected IDs, then 8 confident ones
+    for line in rows:
+        name = line.split(",")[0] + ".jpg"
+        (root / "images_training_rev1" / name).symlink_to(kaggle_5k / "images_training_rev1" / name)
+    (root / "training_solutions_rev1.csv").write_text("\n".join([lines[0]] + rows) + "\n")
+    ids = np.array([int(r.split(",")[0]) for r in rows])
+    result = evaluate(make_checkpoint(tmp_path / "m.pt"), root, split="all", precision="fp32",
+                      device="cpu")
+    assert list(result["subsets"])[:3] == ["real population", "confident", "untouched split"]
+    real = result["subsets"]["real population"]
+    assert real["n_galaxies"] == int((ids <= UNSELECTED_ID_MAX).sum()) == 8
+    assert result["subsets"]["untouched split"]["n_galaxies"] == int(
+        untouched_mask("gz-kaggle-5k", ids).sum())
+    assert set(real["per_question"]) == set(result["per_question"])
+    text = format_report(result).splitlines()
+    first = text[next(i for i, line in enumerate(text) if line.strip() == "RMSE") + 1]
+    assert first.startswith("model, real population") and f"{real['rmse']:.4f}" in first
