@@ -25,7 +25,7 @@ def blocking_file(path):
 
 
 @contextlib.contextmanager
-def hold_reader(fifo, proc, timeout=120):
+def hold_reader(fifo, proc, timeout=600):
     """Wait until ``proc`` (or a child of it) opened ``fifo`` to read; hold it there.
 
     Yields once the reader is blocked on the FIFO; the block's end releases it

@@ -148,7 +148,7 @@ def test_cuda_on_a_cpu_machine_is_one_clear_line_on_the_command_line(tmp_path):
     examples = Path(__file__).resolve().parents[1] / "galmorph" / "data" / "examples"
     proc = subprocess.run([sys.executable, "-m", "galmorph", "predict", str(examples),
                            "--out", str(tmp_path / "p.csv"), "--device", "cuda",
-                           "--no-progress"], capture_output=True, text=True, timeout=120)
+                           "--no-progress"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "CUDA is not available" in lines[0], proc.stderr

@@ -341,7 +341,7 @@ def test_unavailable_device_is_reported(ckpt):
 def _cli(*args, env=None, cwd=None):
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "galmorph", "classify", *map(str, args)],
-                          capture_output=True, text=True, env=full_env, cwd=cwd, timeout=120)
+                          capture_output=True, text=True, env=full_env, cwd=cwd, timeout=600)
 
 
 @pytest.mark.slow  # a subprocess: one torch import

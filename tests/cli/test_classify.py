@@ -91,7 +91,7 @@ def test_retries_timeout_and_workers_reach_the_fetch(ckpt, fake_sdss):
 @pytest.mark.slow  # a subprocess: one galmorph import
 def test_help_lists_the_fetch_flags_with_defaults():
     proc = subprocess.run([sys.executable, "-m", "galmorph", "classify", "--help"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     text = " ".join(proc.stdout.split())  # argparse wraps the help lines
     for flag, default in [("--timeout SECONDS", "(default: 30)"), ("--retries N", "(default: 3)"),
@@ -151,7 +151,7 @@ def test_cli_relative_paths_are_resolved_beside_the_catalogue(ckpt, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "galmorph", "classify", "survey/cat.ecsv",
                            "--model", str(ckpt), "--device", "cpu", "--no-progress",
                            "--out", "result.ecsv"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "classified 3 of 4 rows" in proc.stdout
     result = Table.read(tmp_path / "result.ecsv")
@@ -272,7 +272,7 @@ def test_cli_catalog_writes_the_trust_columns_and_says_the_rule(ckpt, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "galmorph", "classify", str(cat), "--model",
                            str(ckpt), "--device", "cpu", "--no-progress", "--merger-rule",
                            "paper", "--out", str(tmp_path / "result.ecsv")],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     result = Table.read(tmp_path / "result.ecsv")
     assert result.colnames[-8:] == ["p_merger", "merger_prob", "is_merger", "ood_score",
@@ -315,7 +315,7 @@ def test_cli_one_galaxy_with_intervals_on_the_shipped_model(calibrated_model, tm
     proc = subprocess.run([sys.executable, "-m", "galmorph", "classify", str(cat), "--model",
                            str(calibrated_model), "--device", "cpu", "--no-progress",
                            "--intervals", "0.9"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "[90 % interval] after each" in out

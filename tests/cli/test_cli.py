@@ -12,7 +12,7 @@ from galmorph.cli._args import positive_int, tta_arg
 
 def _galmorph(*args):
     return subprocess.run([sys.executable, "-m", "galmorph", *args], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=600)
 
 
 def test_top_level_help_lists_every_subcommand():
@@ -109,7 +109,7 @@ def test_advice_reaching_the_command_line_names_the_flag(tmp_path):
     broken.write_bytes(b"not a jpeg")
     env = {**os.environ, "GALMORPH_CACHE_DIR": str(tmp_path / "cache")}
     proc = subprocess.run([sys.executable, "-m", "galmorph", "prepare", str(data),
-                           "--workers", "1"], capture_output=True, text=True, timeout=120,
+                           "--workers", "1"], capture_output=True, text=True, timeout=600,
                           env=env)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert broken.name in proc.stderr and "--on-error skip" in proc.stderr
@@ -184,7 +184,7 @@ def test_the_parser_is_built_without_torch_or_astropy():
     # command starts without astropy.table's 0.7 s (cli/classify.py once imported it for 0.54).
     code = ("import sys; from galmorph.cli import build_parser; build_parser(); "
             "print(sorted(m for m in ('torch', 'astropy.table') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
@@ -199,6 +199,6 @@ def test_a_ctrl_c_as_the_command_finishes_exits_130_not_0():
             "    return 0\n"
             "cli.main = finished_then_interrupted\n"
             "sys.exit(cli.console_main(['prepare']))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert out.returncode == 130, out.stderr
     assert "galmorph prepare: interrupted as it finished (its output is complete)" in out.stderr

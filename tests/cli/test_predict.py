@@ -25,7 +25,7 @@ def test_image_dir_resolves_relative_inputs_and_one_prediction_is_singular(ckpt,
     proc = subprocess.run([sys.executable, "-m", "galmorph", "predict", str(ckpt), "g50/587.jpg",
                            "--image-dir", str(images), "--out", "p.ecsv", "--no-progress",
                            "--device", "cpu"],
-                          cwd=work, capture_output=True, text=True, timeout=120)
+                          cwd=work, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "wrote 1 prediction to p.ecsv" in proc.stderr
     assert Table.read(work / "p.ecsv")["GalaxyID"].tolist() == [587]
@@ -49,8 +49,8 @@ def test_ctrl_c_stops_with_130_and_no_worker_traceback(ckpt, tmp_path):
                             start_new_session=True, preexec_fn=sigint_default)
     with hold_reader(held, proc):
         os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=120)
-    _, err = proc.communicate(timeout=120)
+        proc.wait(timeout=600)
+    _, err = proc.communicate(timeout=600)
     assert proc.returncode == 130, err
     assert "galmorph predict: interrupted" in err
     assert not worker_noise(err), err

@@ -374,8 +374,8 @@ def test_interrupt_then_resume(tmp_path, sig):
         # To the whole process group, workers included, as a terminal's Ctrl-C or a batch
         # system's kill does.
         os.killpg(proc.pid, sig)
-        proc.wait(timeout=120)  # before the FIFO's release: the run must end on the signal
-    _, err = proc.communicate(timeout=120)
+        proc.wait(timeout=600)  # before the FIFO's release: the run must end on the signal
+    _, err = proc.communicate(timeout=600)
     if sig == signal.SIGKILL:
         assert proc.returncode == -signal.SIGKILL
     else:
@@ -448,7 +448,7 @@ def test_train_on_two_folders_sharing_a_galaxy_names_the_flag(tmp_path):
 
 def _cli(*args, env=None):
     return subprocess.run([sys.executable, "-m", "galmorph", "prepare", *map(str, args)],
-                          capture_output=True, text=True, env=env, timeout=120)
+                          capture_output=True, text=True, env=env, timeout=600)
 
 
 def test_cli_build_reuse_and_error(kaggle, tmp_path):

@@ -304,7 +304,7 @@ def _cli(*args, env_vars):
     import os
 
     return subprocess.run([sys.executable, "-m", "galmorph", "evaluate", *map(str, args)],
-                          capture_output=True, text=True, timeout=120,
+                          capture_output=True, text=True, timeout=600,
                           env={**os.environ, **env_vars})
 
 

@@ -54,7 +54,7 @@ def setup(tmp_path_factory):
 
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "galmorph", "predict", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=600)
 
 
 def test_cli_csv_is_a_kaggle_submission_and_reports_the_corrupt_jpeg(setup):

@@ -219,7 +219,7 @@ def test_cli_unwritable_output_is_one_line_before_any_work(setup, command, flag)
     args = command.format(ckpt=setup["ckpt"], folder=setup["folder"], bad=setup["blocked"],
                           root=setup["root"], catalog=setup["catalog"]).split()
     proc = subprocess.run([sys.executable, "-m", "galmorph", *args], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=600)
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -235,7 +235,7 @@ def test_cli_predict_full_disk_names_the_fallback(setup, tmp_path, tmpdir_fallba
            "TMPDIR": str(tmpdir_fallback)}
     proc = subprocess.run([sys.executable, "-m", "galmorph", "predict", str(setup["ckpt"]),
                            str(setup["folder"]), "--out", str(out), "--no-progress",
-                           "--device", "cpu"], capture_output=True, text=True, timeout=120,
+                           "--device", "cpu"], capture_output=True, text=True, timeout=600,
                           env=env)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     last = proc.stderr.strip().splitlines()[-1]

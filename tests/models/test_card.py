@@ -105,13 +105,13 @@ def test_card_text_names_each_member_of_an_ensemble_or_the_one_run():
 def test_models_command_lists_the_shipped_model_and_prints_the_card(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "GALMORPH_CACHE_DIR": str(tmp_path), "HOME": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-m", "galmorph", "models"], capture_output=True,
-                          text=True, timeout=120, env=env)
+                          text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr
     assert f"shipped model      {SHIPPED_MODEL}" in proc.stdout
     assert "registered default none" in proc.stdout
     assert f"{shipped_model_path()} (the shipped model)" in proc.stdout
     card = subprocess.run([sys.executable, "-m", "galmorph", "models", "--card", "--rst"],
-                          capture_output=True, text=True, timeout=120, env=env)
+                          capture_output=True, text=True, timeout=600, env=env)
     assert card.returncode == 0 and card.stdout.strip() == format_card().strip()
 
 
@@ -121,7 +121,7 @@ def test_models_card_is_rendered_for_the_terminal(tmp_path, columns):
     env = {"PATH": "/usr/bin:/bin", "GALMORPH_CACHE_DIR": str(tmp_path), "HOME": str(tmp_path),
            "COLUMNS": str(columns)}
     proc = subprocess.run([sys.executable, "-m", "galmorph", "models", "--card"],
-                          capture_output=True, text=True, timeout=120, env=env)
+                          capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
     lines = text.splitlines()

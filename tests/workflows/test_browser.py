@@ -81,7 +81,7 @@ def _browser(chromium, tmp_path, *args):
     profile = tmp_path / "chromium-profile"
     command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                "--no-first-run", f"--user-data-dir={profile}", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=180)
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 
 def _open(chromium, report, tmp_path):

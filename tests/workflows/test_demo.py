@@ -16,9 +16,10 @@ REDUCED = ["--n", "600", "--epochs", "4", "--seed", "1", "--no-progress", "--tim
 
 
 def _demo(out, *args, cache):
+    # The timeout only catches a hang: with both cores busy (issue 25) the reduced demo took 8 min.
     env = {**os.environ, "GALMORPH_CACHE_DIR": str(cache)}
     return subprocess.run([sys.executable, "-m", "galmorph", "demo", "--out", str(out), *args],
-                          capture_output=True, text=True, timeout=300, env=env)
+                          capture_output=True, text=True, timeout=1500, env=env)
 
 
 @pytest.mark.slow
@@ -76,7 +77,7 @@ def test_demo_config_defaults_and_bad_values(tmp_path):
     assert (full.n, full.epochs, full.time_limit, full.seed) == (4000, 12, None, 3)
     for flag in ("--n", "--epochs"):
         proc = subprocess.run([sys.executable, "-m", "galmorph", "demo", "--out", str(tmp_path),
-                               flag, "0"], capture_output=True, text=True, timeout=120)
+                               flag, "0"], capture_output=True, text=True, timeout=600)
         assert proc.returncode == 2
         assert f"argument {flag}: must be a positive integer, not '0'" in proc.stderr
     assert not any(tmp_path.iterdir())  # nothing was started

@@ -472,7 +472,7 @@ def test_unwritable_output(catalog, tmp_path):
     with pytest.raises(OutputError, match="not a directory"):
         report_catalog(catalog, out=blocker / "r.html")
     proc = subprocess.run([sys.executable, "-m", "galmorph", "report", str(catalog), "--out",
-                           str(blocker / "r.html")], capture_output=True, text=True, timeout=120)
+                           str(blocker / "r.html")], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1
     assert proc.stderr.startswith(f"galmorph report: error: --out {blocker / 'r.html'}: cannot "
                                   f"write to")
@@ -501,7 +501,7 @@ def test_cli_catalog_report_and_wrong_flags(catalog, tmp_path):
     assert proc.stdout.strip() == str(out)
     assert "Threshold scan around 0.3<" in out.read_text()
     proc = subprocess.run([sys.executable, "-m", "galmorph", "report", str(catalog), "--data",
-                           str(tmp_path)], capture_output=True, text=True, timeout=120, env=env)
+                           str(tmp_path)], capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 1 and "--data: for run folders only" in proc.stderr
 
 

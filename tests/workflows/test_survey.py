@@ -348,7 +348,7 @@ def test_cli_scheduler_local_writes_and_resumes(catalog, tmp_path):
     cmd = [sys.executable, "-m", "galmorph", "classify", str(cat), "--scheduler", "local",
            "--partitions", "2", "--out", str(out), "--no-progress", "--merger-rule", "paper"]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    first = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "2 partitions written (8 rows, 4 rows not classified)" in first.stdout
     got = pd.concat([pd.read_parquet(partition_path(out, i)) for i in range(2)])
@@ -363,7 +363,7 @@ def test_cli_scheduler_local_writes_and_resumes(catalog, tmp_path):
     manifest = json.loads((out / "_galmorph_survey.json").read_text())
     assert manifest["settings"] == {"merger_rule": "paper", "merger_threshold": 0.54,
                                     "intervals": None}
-    second = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "0 partitions written" in second.stdout and "2 already done" in second.stdout
 
@@ -381,10 +381,10 @@ def test_cli_scheduler_local_ctrl_c_stops_with_130_and_quiet_workers(catalog, tm
            "--partitions", "2", "--out", str(tmp_path / "out"), "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, preexec_fn=sigint_default)
-    with hold_reader(held, proc, timeout=180):
+    with hold_reader(held, proc, timeout=600):
         os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=120)
-    out, err = proc.communicate(timeout=120)
+        proc.wait(timeout=600)
+    out, err = proc.communicate(timeout=600)
     assert proc.returncode == 130, out + err
     assert "galmorph classify: interrupted" in err
     assert not worker_noise(err), err
