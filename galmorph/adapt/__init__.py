@@ -3,7 +3,8 @@ its embeddings put to use.
 
 - :mod:`.embeddings`: embedding tables read and written (Parquet, ECSV, FITS, ``.npy``);
 - :mod:`.similarity`: :func:`find_similar`, the k nearest galaxies of a query;
-- :mod:`.anomaly`: :func:`rank_anomalies`, the most unusual galaxies first.
+- :mod:`.anomaly`: :func:`rank_anomalies`, the most unusual galaxies first;
+- :mod:`.teacher`: :func:`pseudo_label`, a teacher's soft labels for unlabelled images.
 
 Public names are imported on first use (no torch at ``import galmorph.adapt``).
 """
@@ -15,6 +16,7 @@ _WHERE = {
     "FinetuneConfig": "finetune", "evaluate_finetuned": "finetune_eval",
     "read_embeddings": "embeddings", "write_embeddings": "embeddings",
     "find_similar": "similarity", "rank_anomalies": "anomaly",
+    "pseudo_label": "teacher",
 }
 
 __all__ = sorted(_WHERE)
