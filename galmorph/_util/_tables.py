@@ -1,5 +1,11 @@
-"""Table helpers."""
-__all__ = ["find_column"]
+"""Table helpers, and the column names galmorph recognises in any user's table."""
+__all__ = ["find_column", "PATH_NAMES", "RA_NAMES", "DEC_NAMES"]
+
+#: Image-path columns, in the order they are looked for (case-insensitive).
+PATH_NAMES = ("path", "file", "filename", "image", "file_name", "filepath", "image_path")
+#: Right ascension and declination columns (degrees unless they carry a unit).
+RA_NAMES = ("ra", "raj2000", "ra_deg", "ra_icrs")
+DEC_NAMES = ("dec", "dej2000", "decj2000", "dec_deg", "de_icrs", "dec_icrs")
 
 
 def find_column(table, candidates):

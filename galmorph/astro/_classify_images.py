@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from galmorph.astro.separation import safe_projected_separation
 from galmorph.data.images import load_image
 from galmorph.errors import DataError
 
-__all__ = ["file_decoder", "submit", "block_images", "count_rows"]
+__all__ = ["file_decoder", "submit", "block_images", "count_rows", "project_separations"]
 
 #: Inputs whose rows are image files, which threads may decode beside the model.
 _FILE_KINDS = ("table-images", "paths", "images")
@@ -96,3 +97,23 @@ def count_rows(x):
         except TypeError:
             pass
     return int(size) if isinstance(size, (int, np.integer)) else None
+
+
+def project_separations(chunk, parsed, sep_px, scales, cosmology):
+    """The separation columns of a chunk's rows from their nearest neighbours' ``sep_px``:
+    cutouts by their own pixel ``scales``, image files at the GZ2 scale."""
+    petro = np.array([r.petro for r in chunk])
+    z = None if parsed.z is None else parsed.z[[r.index for r in chunk]]
+    # Cutouts know their pixel scale; image files are taken to be GZ2-scaled. A table of
+    # paths may hold both (a cutout where a row's path is empty).
+    cut = np.array([r.kind == "coord" for r in chunk])
+    kw = dict(petro_r90=petro, z=z, cosmology=cosmology)
+    files = safe_projected_separation(sep_px, **kw) if not cut.all() else None
+    if not cut.any():
+        return files
+    cutouts = safe_projected_separation(sep_px, pixel_scale=scales, gz2_scale=False, **kw)
+    if files is None:
+        return cutouts
+    out = {k: np.where(cut, cutouts[k], files[k]) for k in files if k != "diagnostics_error"}
+    out["diagnostics_error"] = files["diagnostics_error"] or cutouts["diagnostics_error"]
+    return out

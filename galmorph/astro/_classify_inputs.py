@@ -24,16 +24,13 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from galmorph._util._tables import find_column
+from galmorph._util._tables import DEC_NAMES, PATH_NAMES, RA_NAMES, find_column
 from galmorph.data.images import as_rgb
 from galmorph.errors import DataError
 
 __all__ = ["Row", "ParsedInput", "parse_input", "PATH_NAMES", "RA_NAMES", "DEC_NAMES", "PETRO_NAMES",
            "Z_NAMES", "CUTOUT_FALLBACK_NOTE"]
 
-PATH_NAMES = ("path", "file", "filename", "image", "file_name", "filepath", "image_path")
-RA_NAMES = ("ra", "raj2000", "ra_deg", "ra_icrs")
-DEC_NAMES = ("dec", "dej2000", "decj2000", "dec_deg", "de_icrs", "dec_icrs")
 PETRO_NAMES = ("petroR90_r", "petroRad90_r", "petro_r90")
 Z_NAMES = ("z", "redshift")
 

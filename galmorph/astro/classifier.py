@@ -28,13 +28,16 @@ from astropy.table import Table
 
 from galmorph import __version__, schema
 from galmorph._util._warnings import caller_stacklevel
+from galmorph.astro._classify_embed import add_embedding_column, chunk_embedding, embed_table
 from galmorph.astro._classify_inputs import parse_input
-from galmorph.astro._classify_images import block_images, count_rows, file_decoder, submit
+from galmorph.astro._classify_images import (block_images, count_rows, file_decoder,
+                                            project_separations, submit)
 from galmorph.astro.mergers import DEFAULT_THRESHOLD
 from galmorph.astro.redshift import record_diagnostics_error, record_redshift_trends
-from galmorph.astro.separation import find_nearest_neighbour, safe_projected_separation
+from galmorph.astro.separation import find_nearest_neighbour
 from galmorph.data.images import INPUT_NOTE_DESCRIPTION, crop_and_resize
 from galmorph.errors import CheckpointError, DataError, ModelShapeError
+from galmorph.inference.heads import add_label_columns, head_values, label_heads
 from galmorph.models import DEFAULT_PREPROCESSING   # re-exported here; defined in the registry
 from galmorph.trust import TrustColumns, empty_trust, trust_columns
 from galmorph.trust.columns import (TrustSettings, add_trust_columns,
@@ -113,12 +116,15 @@ class MorphologyClassifier:
         (``"prob"``, default; :mod:`galmorph.trust.merger_calibration`), or the paper's
         ``p_merger >= merger_threshold`` (``"paper"``). A model without a merger
         calibration uses the paper's rule, and ``meta["merger_rule"]`` says so.
+    embedding : bool
+        ``predict`` also writes each row's ``embedding`` (N, D), from the same forward
+        pass (:meth:`embed`, :doc:`/embeddings`); default False.
     """
 
     def __init__(self, model=None, device="auto", tta=None, merger_threshold=DEFAULT_THRESHOLD,
                  batch_size=256, backend="hips2fits", cache_dir=None, progress=True,
                  chunk_size=1024, precision="auto", timeout=30.0, retries=3, workers=1,
-                 convert="flag", intervals=None, merger_rule="prob"):
+                 convert="flag", intervals=None, merger_rule="prob", embedding=False):
         self.model = model
         self.device = device
         self.tta = tta
@@ -135,6 +141,7 @@ class MorphologyClassifier:
         self.convert = convert
         self.intervals = intervals
         self.merger_rule = merger_rule
+        self.embedding = embedding
 
     def __repr__(self):
         return (f"MorphologyClassifier(model={self.model!r}, device={self.device!r}, "
@@ -158,7 +165,7 @@ class MorphologyClassifier:
         self.preprocessing_ = resolved.preprocessing
         self.model_info_ = {"path": None if resolved.path is None else str(resolved.path),
                             "name": resolved.name}
-        self.model_ = resolved.model
+        self.model_, self.heads_ = resolved.model, label_heads(resolved)   # own labels: heads
         self.trust_ = TrustCalibration.from_dict(
             trust_meta(resolved), self.model_info_["path"] or "the model in memory")
         return self
@@ -262,6 +269,21 @@ class MorphologyClassifier:
             raise DataError("no input: the iterable of images or paths was empty")
         return self._assemble(parsed, parts, paths, separations, notes)
 
+    def embed(self, x, *, image_column=None, image_dir=None, wrap_ra=False):
+        """Each galaxy's embedding, for similarity search and anomalies (:mod:`galmorph.adapt`).
+
+        Takes what :meth:`predict` takes, with this classifier's model, ``tta``, ``precision``.
+
+        Returns
+        -------
+        astropy.table.Table
+            The input columns, ``embedding`` (float32 (N, D), L2-normalised, NaN on failed
+            rows: :mod:`galmorph.inference.embedding`), ``predict_ok``, ``predict_error``
+            and ``input_note``; ``meta`` as :meth:`predict` writes it.
+        """
+        return embed_table(self, x, image_column=image_column, image_dir=image_dir,
+                           wrap_ra=wrap_ra)
+
     def _take(self, parsed, n=None):
         return list(itertools.islice(parsed.rows, int(n or self.chunk_size)))
 
@@ -316,9 +338,11 @@ class MorphologyClassifier:
                                          intervals=self.trust_settings_.intervals))
         seps = None
         if separations:
-            seps = self._project(chunk, parsed, sep_px, scales, cosmology)
+            seps = project_separations(chunk, parsed, sep_px, scales, cosmology)
             seps["n_sources"] = n_sources
-        return fractions, errors, seps, notes, trust
+        labels = head_values(self.heads_, n, ok, details if ready else None)
+        emb = chunk_embedding(self, n, ok, details if ready else None)  # (n, D) or None
+        return fractions, errors, seps, notes, trust, labels, emb
 
     def _predict_arrays(self, images):
         """One forward pass: a :class:`~galmorph.inference.engine.Details` (the members'
@@ -339,23 +363,6 @@ class MorphologyClassifier:
                               f"({self.model_info_['path'] or 'in memory'}) does not fit GZ2 "
                               f"schema {schema.SCHEMA_VERSION} ({shape}, expected "
                               f"{schema.N_ANSWERS} answers per galaxy)")
-
-    def _project(self, chunk, parsed, sep_px, scales, cosmology):
-        petro = np.array([r.petro for r in chunk])
-        z = None if parsed.z is None else parsed.z[[r.index for r in chunk]]
-        # Cutouts know their pixel scale; image files are taken to be GZ2-scaled. A table of
-        # paths may hold both (a cutout where a row's path is empty).
-        cut = np.array([r.kind == "coord" for r in chunk])
-        kw = dict(petro_r90=petro, z=z, cosmology=cosmology)
-        files = safe_projected_separation(sep_px, **kw) if not cut.all() else None
-        if not cut.any():
-            return files
-        cutouts = safe_projected_separation(sep_px, pixel_scale=scales, gz2_scale=False, **kw)
-        if files is None:
-            return cutouts
-        out = {k: np.where(cut, cutouts[k], files[k]) for k in files if k != "diagnostics_error"}
-        out["diagnostics_error"] = files["diagnostics_error"] or cutouts["diagnostics_error"]
-        return out
 
     def _assemble(self, parsed, parts, paths, separations, notes):
         fractions = np.concatenate([p[0] for p in parts])  # (N, 37)
@@ -383,7 +390,10 @@ class MorphologyClassifier:
         trust = TrustColumns.concat(p[4] for p in parts)
         trust_meta = add_trust_columns(out, fractions, trust, failed, self.trust_,
                                        self.trust_settings_)
+        add_embedding_column(out, [p[6] for p in parts])
         out["predict_ok"] = ~failed
+        add_label_columns(out, [p[5] for p in parts], failed, self.heads_,
+                          getattr(self.model_, "config", None))
         out["predict_error"] = np.array(errors, dtype=str) if any(errors) else [""] * n
         out["predict_error"].description = "why the prediction failed (empty when it worked)"
         converted = [n for p in parts for n in p[3]]  # colour conversions, per row
