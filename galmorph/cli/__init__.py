@@ -16,7 +16,7 @@ __all__ = ["main", "console_main", "build_parser"]
 
 #: Subcommands in the order ``galmorph --help`` lists them.
 COMMANDS = ("classify", "predict", "models", "demo", "synth", "prepare", "train", "pseudo-label",
-            "evaluate", "calibrate", "report")
+            "finetune", "evaluate", "calibrate", "embed", "similar", "anomalies", "report")
 
 
 def build_parser():

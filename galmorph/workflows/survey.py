@@ -42,6 +42,7 @@ from galmorph._util._tables import find_column
 from galmorph.astro.classifier import OUTPUT_COLUMNS
 from galmorph.astro._classify_inputs import DEC_NAMES, PATH_NAMES, PETRO_NAMES, RA_NAMES
 from galmorph.errors import DataError, GalmorphError, ParameterError
+from galmorph.inference.embedding import EMBEDDING_COLUMN, NORM_COLUMN
 from galmorph.trust.columns import interval_columns
 
 __all__ = ["classify_survey", "classify_partition", "SurveySettings", "MissingExtraError",
@@ -121,6 +122,7 @@ class SurveySettings:
     convert: str = "flag"
     intervals: float | None = None
     merger_rule: str = "prob"
+    embedding: bool = False
     threads: int | None = None
 
     def classifier_kwargs(self):
@@ -130,7 +132,7 @@ class SurveySettings:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
 
 
-def result_columns(intervals=None):
+def result_columns(intervals=None, embedding=False):
     """The columns a classified partition gains, in order.
 
     Parameters
@@ -138,6 +140,8 @@ def result_columns(intervals=None):
     intervals : float or None
         The nominal coverage asked of :func:`classify_survey`; when set, the 74
         bounds ``Class1.1_lo``, ``Class1.1_hi``, ... follow the fractions.
+    embedding : bool
+        Whether ``embedding`` and ``feature_norm`` come before ``predict_ok``.
 
     Returns
     -------
@@ -147,14 +151,17 @@ def result_columns(intervals=None):
         ``is_merger``, ``ood_score``, ``is_ood``, ``predict_ok``,
         ``predict_error``, ``input_note``.
     """
-    return list(schema.KAGGLE_COLUMNS) + interval_columns(intervals) + list(OUTPUT_COLUMNS)
+    out = list(schema.KAGGLE_COLUMNS) + interval_columns(intervals) + list(OUTPUT_COLUMNS)
+    if embedding:
+        out[out.index("predict_ok"):out.index("predict_ok")] = [EMBEDDING_COLUMN, NORM_COLUMN]
+    return out
 
 
 def classify_survey(catalog, *, model=None, image_column=None, image_dir=None, device="cpu",
                     precision="auto", tta=None, merger_threshold=schema.PAPER_MERGER_THRESHOLD,
                     batch_size=256, chunk_size=1024, backend="hips2fits", cache_dir=None,
                     timeout=30.0, retries=3, workers=1, convert="flag", intervals=None,
-                    merger_rule="prob", threads=None, client=None):
+                    merger_rule="prob", embedding=False, threads=None, client=None):
     """Classify every row of a Dask DataFrame or LSDB Catalog, lazily.
 
     Parameters
@@ -188,6 +195,9 @@ def classify_survey(catalog, *, model=None, image_column=None, image_dir=None, d
         ``is_merger`` from the calibrated ``merger_prob`` and the model's flag
         threshold (default), or the paper's ``p_merger >= merger_threshold``; as
         for the classifier, a model without a merger calibration uses the paper's.
+    embedding : bool
+        Also write each row's ``embedding`` (a list of D float32, L2-normalised) and
+        ``feature_norm``, from the same forward pass (:doc:`/embeddings`).
     threads : int, optional
         Torch threads per worker process (default: the process's share of its
         machine's cores, e.g. 1 for two 1-thread workers on 2 cores).
@@ -229,13 +239,14 @@ def classify_survey(catalog, *, model=None, image_column=None, image_dir=None, d
                          merger_threshold=merger_threshold, batch_size=batch_size,
                          chunk_size=chunk_size, backend=backend, cache_dir=cache_dir,
                          timeout=timeout, retries=retries, workers=workers, convert=convert,
-                         intervals=intervals, merger_rule=merger_rule, threads=threads)
+                         intervals=intervals, merger_rule=merger_rule, threads=threads,
+                         embedding=bool(embedding))
     from galmorph.workflows._survey_cluster import current_client, prepare_workers
 
     client = client if client is not None else current_client()
     if client is not None:
         prepare_workers(client, settings)
-    meta = _attach(meta_in, _empty_outputs(settings.intervals), None)
+    meta = _attach(meta_in, _empty_outputs(settings.intervals, settings.embedding), None)
     if lsdb_input:
         return catalog.map_partitions(_classify_pixel, settings, meta=meta, include_pixel=True)
     return catalog.map_partitions(classify_partition, settings, meta=meta)
@@ -316,7 +327,7 @@ def _classify_pixel(part, pixel, settings):
 def _classify(part, settings, where):
     n = len(part)
     if n == 0:
-        return _attach(part, _empty_outputs(settings.intervals), settings)
+        return _attach(part, _empty_outputs(settings.intervals, settings.embedding), settings)
     from galmorph.workflows._survey_cluster import classifier_for
 
     clf = classifier_for(settings)
@@ -325,7 +336,7 @@ def _classify(part, settings, where):
         out = clf.predict(_inputs(part, settings), image_column=settings.image_column,
                           image_dir=settings.image_dir)
     cols = {name: _as_meta(out[name], empty.dtype)
-            for name, empty in _empty_outputs(settings.intervals).items()}
+            for name, empty in _empty_outputs(settings.intervals, settings.embedding).items()}
     labels = list(part.index)
     cols["predict_error"] = np.array([_relabel(str(e), labels, where)
                                       for e in cols["predict_error"]], dtype=object)
@@ -373,7 +384,7 @@ def _floats(series):
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _empty_outputs(intervals=None):
+def _empty_outputs(intervals=None, embedding=False):
     """The result columns with no rows: the dtypes of the meta, which every partition keeps.
 
     float32 for the fractions, their bounds, ``p_merger``, ``merger_prob`` and
@@ -382,9 +393,10 @@ def _empty_outputs(intervals=None):
     """
     import pandas as pd
 
-    floats = set(schema.KAGGLE_COLUMNS) | set(interval_columns(intervals)) | set(_FLOATS)
+    floats = set(schema.KAGGLE_COLUMNS) | set(interval_columns(intervals)) | set(_FLOATS) | {
+        NORM_COLUMN}
     cols = {}
-    for name in result_columns(intervals):
+    for name in result_columns(intervals, embedding):
         if name in floats:
             cols[name] = np.zeros(0, np.float32)
         elif name in _FLAGS:
@@ -406,6 +418,10 @@ def _as_meta(column, dtype):
         return np.asarray(np.ma.filled(column, np.nan), dtype=dtype)
     if dtype.kind == "b":
         return np.asarray(np.ma.filled(column, False), dtype=bool)
+    if np.ndim(column) == 2:  # the embedding: one float32 array per row (Parquet: a list)
+        out = np.empty(len(column), dtype=object)
+        out[:] = list(np.asarray(column, np.float32))
+        return out
     return np.asarray(column).astype(dtype, copy=False)
 
 

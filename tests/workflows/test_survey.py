@@ -388,3 +388,22 @@ def test_cli_scheduler_local_ctrl_c_stops_with_130_and_quiet_workers(catalog, tm
     assert proc.returncode == 130, out + err
     assert "galmorph classify: interrupted" in err
     assert not worker_noise(err), err
+
+
+def test_embeddings_on_the_cluster_equal_the_classifiers(client, catalog, tmp_path):
+    from galmorph.adapt import find_similar, read_embeddings
+
+    ddf = dd.from_pandas(catalog, npartitions=3)
+    result = classify_survey(ddf, embedding=True, precision="fp32", client=client)
+    assert "embedding" in result.columns and result_columns(embedding=True)[37:39] == [
+        "p_merger", "merger_prob"]
+    write_survey(result, tmp_path / "emb", client=client)
+    got = read_embeddings(tmp_path / "emb")                          # the Parquet parts
+    table = Table({"file": np.array(list(catalog["file"]), dtype=object)})
+    with pytest.warns(UserWarning, match="4 of 28 rows"):
+        ref = MorphologyClassifier(device="cpu", precision="fp32", progress=False).embed(table)
+    order = np.argsort(np.asarray(got["objid"]))
+    np.testing.assert_allclose(np.asarray(got["embedding"])[order], ref["embedding"],
+                               atol=1e-5, equal_nan=True)
+    assert list(np.asarray(got["predict_ok"])[order]) == list(ref["predict_ok"])
+    assert find_similar(got, 1000, k=3, id_column="objid")["objid"][0] != 1000
