@@ -99,9 +99,10 @@ def _check_labelled(folder):
     except DataError:
         layout = "images" if (path / "images").is_dir() else None
     if layout == "images":
-        raise DataError(f"{folder} holds images but no labels file (training_solutions_rev1.csv "
-                        f"or a GZ2 vote table): training needs labelled galaxies; {_UNLABELLED} "
-                        f"(galmorph pseudo-label --out DIR {folder}) and train on DIR")
+        raise DataError(f"{folder} has no labels file (training_solutions_rev1.csv or a GZ2 "
+                        f"vote table), only images: training needs labelled galaxies; "
+                        f"{_UNLABELLED} (galmorph pseudo-label --out DIR {folder}) and train "
+                        f"on DIR")
 
 
 def resolve_run(config, data, out, world_size=1):

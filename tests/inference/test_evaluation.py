@@ -366,7 +366,8 @@ def test_the_real_population_leads_on_the_shared_data(tmp_path, kaggle_5k):
     rows = lines[1:9] + lines[-8:]                # 8 unselected IDs, then 8 confident ones
     for line in rows:
         name = line.split(",")[0] + ".jpg"
-        (root / "images_training_rev1" / name).symlink_to(kaggle_5k / "images_training_rev1" / name)
+        source = kaggle_5k / "images_training_rev1" / name
+        (root / "images_training_rev1" / name).symlink_to(source)
     (root / "training_solutions_rev1.csv").write_text("\n".join([lines[0]] + rows) + "\n")
     ids = np.array([int(r.split(",")[0]) for r in rows])
     result = evaluate(make_checkpoint(tmp_path / "m.pt"), root, split="all", precision="fp32",
