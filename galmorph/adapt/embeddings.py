@@ -39,7 +39,25 @@ def ids_path(path):
 
 
 def embedding_format(path, verb="write"):
-    """The format of an embedding file from its ending; DataError naming the endings."""
+    """The format of an embedding file from its ending.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+    verb : str
+        What is done with it, for the error ("write" or "read").
+
+    Returns
+    -------
+    str
+        The astropy format (or ``"npy"``).
+
+    Raises
+    ------
+    galmorph.errors.DataError
+        An ending that is not one of :data:`EMBEDDING_FORMATS`, naming them.
+    """
     fmt = EMBEDDING_FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
         raise DataError(f"cannot {verb} embeddings {path}: use a name ending in "

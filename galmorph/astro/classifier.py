@@ -14,8 +14,7 @@ out-of-range coordinates) are kept in the output -- ``predict_ok`` False,
 ``predict_error`` saying why, NaN fractions -- so one bad row never loses the
 others. Structural problems (no coordinate or image column, an empty table,
 unit-less coordinates that look like radians, a checkpoint for another GZ2
-schema) raise :class:`~galmorph.errors.DataError` or
-:class:`~galmorph.errors.CheckpointError`.
+schema) raise :class:`~galmorph.errors.DataError` or :class:`~galmorph.errors.CheckpointError`.
 """
 from __future__ import annotations
 
@@ -40,8 +39,7 @@ from galmorph.errors import CheckpointError, DataError, ModelShapeError
 from galmorph.inference.heads import add_label_columns, head_values, label_heads
 from galmorph.models import DEFAULT_PREPROCESSING   # re-exported here; defined in the registry
 from galmorph.trust import TrustColumns, empty_trust, trust_columns
-from galmorph.trust.columns import (TrustSettings, add_trust_columns,
-                                    interval_columns, ood_notes)
+from galmorph.trust.columns import TrustSettings, add_trust_columns, interval_columns, ood_notes
 
 __all__ = ["MorphologyClassifier", "DEFAULT_PREPROCESSING", "OUTPUT_COLUMNS"]
 
@@ -272,14 +270,17 @@ class MorphologyClassifier:
     def embed(self, x, *, image_column=None, image_dir=None, wrap_ra=False):
         """Each galaxy's embedding, for similarity search and anomalies (:mod:`galmorph.adapt`).
 
-        Takes what :meth:`predict` takes, with this classifier's model, ``tta``, ``precision``.
+        Parameters
+        ----------
+        x, image_column, image_dir, wrap_ra
+            As for :meth:`predict`; this classifier's model, ``tta`` and ``precision``.
 
         Returns
         -------
         astropy.table.Table
-            The input columns, ``embedding`` (float32 (N, D), L2-normalised, NaN on failed
-            rows: :mod:`galmorph.inference.embedding`), ``predict_ok``, ``predict_error``
-            and ``input_note``; ``meta`` as :meth:`predict` writes it.
+            The input columns, ``embedding`` (float32 (N, D), L2-normalised, NaN on failed rows:
+            :mod:`galmorph.inference.embedding`), ``predict_ok``, ``predict_error``, ``input_note``;
+            ``meta`` as :meth:`predict` writes it.
         """
         return embed_table(self, x, image_column=image_column, image_dir=image_dir,
                            wrap_ra=wrap_ra)

@@ -112,8 +112,26 @@ def embed_arrays(model, images, *, batch_size=256, tta=None, device="auto", prec
 
 
 def features_to_embedding(features, model=None, *, return_norm=False):
-    """:func:`normalize` the features of a :class:`~galmorph.inference.engine.Details`;
-    :class:`~galmorph.errors.CheckpointError` where the model gave none (width 0)."""
+    """:func:`normalize` the features of a :class:`~galmorph.inference.engine.Details`.
+
+    Parameters
+    ----------
+    features : numpy.ndarray (N, F)
+        The pooled features (``Details.features``).
+    model : object, optional
+        The model they came from, named in the error.
+    return_norm : bool
+        Also return each row's length before normalising.
+
+    Returns
+    -------
+    numpy.ndarray (N, F) float32, or (embedding, norm)
+
+    Raises
+    ------
+    galmorph.errors.CheckpointError
+        The model gave no features (width 0): a foreign module without ``forward_details``.
+    """
     if features.ndim != 2 or (features.shape[1] == 0 and len(features)):
         name = type(getattr(model, "model", model)).__name__
         raise CheckpointError(f"the model ({name}) gives no pooled features, so no embedding: "
