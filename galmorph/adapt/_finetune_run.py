@@ -2,8 +2,9 @@
 
 The run directory is checked and ``config.json`` written by the helpers of
 ``galmorph train`` (:func:`galmorph.training._setup.write_run_config`), the split
-made and stored by :mod:`galmorph.training.batches`, so a finetuning run folder
-reads like any other.
+made and stored by :mod:`galmorph.training.batches`, and every file named, written
+and read by :class:`galmorph.rundir.RunDir` (``metrics.csv`` with the finetuning
+columns), so a finetuning run folder reads like any other.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch
 
 from galmorph.adapt import finetune as api
 from galmorph.adapt._finetune_loop import Loop, extract_features, trainable_parameters
+from galmorph.rundir import RunDir
 
 __all__ = ["Run"]
 
@@ -108,7 +110,7 @@ class Run:
     def _split(self, ids, targets, heads, mode):
         from galmorph.training.batches import load_split, make_split, save_split
 
-        path = self.out / "split.json"
+        path = RunDir(self.out).split_file
         if mode == "resume" and path.is_file():
             return load_split(path, ids)
         groups = api._groups(targets, heads)

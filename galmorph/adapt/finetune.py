@@ -27,14 +27,14 @@ optimiser state, for ``resume``) and ``best.pt`` (lowest validation loss), plus
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from galmorph.errors import ParameterError
-from galmorph.training.config import RunOptions, read_run_config
+from galmorph.rundir import RunDir
+from galmorph.training.config import RunOptions
 
 __all__ = ["FinetuneConfig", "finetune", "UNFREEZE", "DEFAULT_EPOCHS"]
 
@@ -130,7 +130,7 @@ class FinetuneConfig(RunOptions):
     @classmethod
     def from_run(cls, run_dir, **overrides):
         """The config stored in ``run_dir/config.json`` with ``overrides``; resumes it."""
-        stored = read_run_config(run_dir)
+        stored = RunDir(run_dir).config()
         names = {f.name for f in dataclasses.fields(cls)} - set(_INVOCATION)
         values = {k: v for k, v in stored.items() if k in names}
         values.update(out=str(run_dir), resume=True, **overrides)
@@ -195,16 +195,7 @@ def _groups(targets, heads):
 
 def _save_metrics(out, rows):
     # metrics.csv of its own columns (losses, not the 37-answer RMSE of galmorph train).
-    import csv
-    import io
-
-    from galmorph._atomic import write_text_atomic
-
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=_METRICS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({k: row[k] for k in _METRICS} for row in rows)
-    write_text_atomic(Path(out) / "metrics.csv", buf.getvalue())
+    RunDir(out).write_metrics(rows, columns=_METRICS)
 
 
 def finetune(config):

@@ -8,12 +8,12 @@ difference between two models on 20 held-out galaxies is not read as real.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from galmorph.errors import DataError
+from galmorph.rundir import RunDir
 
 __all__ = ["evaluate_finetuned", "format_finetuned", "score_head"]
 
@@ -116,12 +116,12 @@ def _val_rows(ckpt, table_path, split):
     meta = ckpt.meta or {}
     run_dir = meta.get("run_dir")
     trained_on = (meta.get("finetune") or {}).get("labels_table")
-    doc = Path(run_dir or "") / "split.json"
-    if run_dir is None or not doc.is_file():
+    run = RunDir(run_dir or "")
+    if run_dir is None or not run.split_file.is_file():
         return None, "all labelled galaxies: the model's run folder has no split.json"
     if trained_on is None or Path(trained_on).resolve() != Path(table_path).resolve():
         return None, "all labelled galaxies: another table than the one it was trained on"
-    return np.asarray(json.loads(doc.read_text())["val_ids"], dtype=np.int64), \
+    return np.asarray(run.split()["val_ids"], dtype=np.int64), \
         f"the {run_dir} run's held-out galaxies"
 
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from galmorph._util._choices import EVALUATION_SPLITS
 from galmorph.errors import DataError
+from galmorph.rundir import RunDir
 from galmorph.schema import KAGGLE_COLUMNS, QUESTIONS
 
 # The metric and baselines live in metrics.py; they are re-exported here.
@@ -93,13 +94,11 @@ def _saved_validation_ids(ckpt, ckpt_path):
     """The validation IDs the run saved next to its checkpoint, or (None, why not)."""
     if ckpt_path is None:
         return None, "the checkpoint was given as an object, not a file in a run folder"
-    split_file = Path(ckpt_path).parent / "split.json"  # written by galmorph.training.train
+    split_file = RunDir.of_checkpoint(ckpt_path).split_file  # written by galmorph.training
     if not split_file.is_file():
         return None, f"no saved validation split (split.json) next to {ckpt_path}"
-    import json
-
     try:
-        saved = json.loads(split_file.read_text())["val_ids"]
+        saved = RunDir.of_checkpoint(ckpt_path).split()["val_ids"]
     except (ValueError, KeyError, TypeError) as err:
         raise DataError(f"{split_file} is not a galmorph split file ({err}); delete it or "
                         f"evaluate with --split all (split='all' in Python)") from None
@@ -109,15 +108,13 @@ def _saved_validation_ids(ckpt, ckpt_path):
 def _run_data(ckpt_path, data):
     """``(data, cache_dir)``: the run's data folder(s) when ``data`` is None, and the run's
     cache folder(s) when the data is the run's own (prepare() reuses them while up to date)."""
-    import json
-
-    config = None if ckpt_path is None else Path(ckpt_path).parent / "config.json"
-    if config is None or not config.is_file():
+    rundir = None if ckpt_path is None else RunDir.of_checkpoint(ckpt_path)
+    if rundir is None or not rundir.config_file.is_file():
         if data is None:
             raise DataError(f"no data given and no run config.json next to {ckpt_path} to "
                             f"take it from; pass the labelled data folder")
         return data, None
-    run = json.loads(config.read_text())
+    run = rundir.config()
     if data is None:
         data = run["data"]
     run_data = run["data"] if isinstance(run["data"], list) else [run["data"]]

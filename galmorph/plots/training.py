@@ -1,7 +1,6 @@
 """Figures of a trained model: learning curves, first-layer kernels, predictions."""
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +8,7 @@ import numpy as np
 from galmorph.errors import DataError
 from galmorph.plots._inputs import answer_title, as_fractions, save_figure, new_figure, \
     question_grid, resolve_answers
+from galmorph.rundir import RunDir, read_metrics_file
 
 __all__ = ["PAPER_VAL_RMSE", "read_metrics_csv", "plot_loss_curves", "first_conv",
            "plot_conv_kernels", "plot_predicted_vs_true"]
@@ -16,7 +16,7 @@ __all__ = ["PAPER_VAL_RMSE", "read_metrics_csv", "plot_loss_curves", "first_conv
 #: Validation RMSE the paper reports for each model (README, "models").
 PAPER_VAL_RMSE = {"cnn": 0.145, "resnet18": 0.126, "resnet18-tailored": 0.11}
 
-# Columns plot_loss_curves needs; metrics.csv (galmorph.training.config.METRICS_COLUMNS)
+# Columns plot_loss_curves needs; metrics.csv (galmorph.rundir.METRICS_COLUMNS)
 # holds these and more.
 _NEEDED = ("epoch", "train_rmse", "val_rmse", "lr")
 
@@ -43,27 +43,13 @@ def read_metrics_csv(run_dir_or_csv):
     """
     path = Path(run_dir_or_csv)
     if path.is_dir():
-        path = path / "metrics.csv"
+        path = RunDir(path).metrics_file
     if not path.is_file():
         raise DataError(f"{path} does not exist; give a run directory written by 'galmorph "
                         f"train' (after its first epoch) or its metrics.csv")
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        header = reader.fieldnames
-        if not header:
-            raise DataError(f"{path} is empty: the run has not finished an epoch yet")
-        missing = [c for c in _NEEDED if c not in header]
-        if missing:
-            raise DataError(f"{path} lacks column(s) {', '.join(missing)} (it has "
-                            f"{', '.join(header)}); is it a galmorph metrics.csv?")
-        columns = {c: [] for c in header if c}
-        for line, row in enumerate(reader, start=2):
-            for c in columns:
-                try:
-                    columns[c].append(float(row[c]))
-                except (TypeError, ValueError):
-                    raise DataError(f"{path} line {line}, column {c}: {row[c]!r} is not a "
-                                    f"number") from None
+    header, columns = read_metrics_file(path, needed=_NEEDED)
+    if not header:
+        raise DataError(f"{path} is empty: the run has not finished an epoch yet")
     if not columns["epoch"]:
         raise DataError(f"{path} has a header but no epochs: the run has not finished an "
                         f"epoch yet")

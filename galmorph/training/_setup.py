@@ -12,15 +12,14 @@ before the first batch, each a plain function of the :class:`TrainConfig`:
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
 import torch
 
 from galmorph import __version__, schema
-from galmorph._atomic import write_text_atomic
 from galmorph.errors import DataError
+from galmorph.rundir import RunDir
 from galmorph.training.batches import split_sizes
 from galmorph.training.config import check_run_dir
 
@@ -158,17 +157,16 @@ def write_run_config(out, resolved, resume, world_size=1):
     str
         ``"new"`` or ``"resume"`` (see :func:`~galmorph.training.config.check_run_dir`).
     """
-    out = Path(out)
-    mode = check_run_dir(out, resolved, resume)
-    out.mkdir(parents=True, exist_ok=True)
+    run = RunDir(out)
+    mode = check_run_dir(run.path, resolved, resume)
     doc = dict(resolved)
     if mode == "resume":
-        old = json.loads((out / "config.json").read_text())
+        old = run.config()
         doc["created"] = old.get("created")
         doc["resumed"] = old.get("resumed", 0) + 1
     else:
         doc["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     doc.update(galmorph_version=__version__, torch_version=torch.__version__,
                world_size=world_size, schema_version=schema.SCHEMA_VERSION)
-    write_text_atomic(out / "config.json", json.dumps(doc, indent=1) + "\n")
+    run.write_config(doc)
     return mode

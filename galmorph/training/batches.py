@@ -13,7 +13,6 @@ step therefore draws exactly the batches the uninterrupted run would have.
 """
 from __future__ import annotations
 
-import json
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,6 +21,7 @@ import torch
 
 from galmorph._util._jsonable import plain
 from galmorph.errors import RunDirError
+from galmorph.rundir import read_json, write_json
 
 __all__ = ["make_split", "split_sizes", "save_split", "load_split", "BatchStream", "BatchLoader", "step_seed"]
 
@@ -111,8 +111,6 @@ def save_split(path, ids, val, seed, val_fraction, groups=None, folders=None):
     folders : sequence of str or path-like, optional
         The data folders of the run; None (or empty) records no per-folder part.
     """
-    from galmorph._atomic import write_text_atomic
-
     doc = {"seed": int(seed), "val_fraction": float(val_fraction), "n_total": int(len(ids)),
            "n_val": int(len(val)), "val_ids": [plain(ids[i]) for i in val]}
     if folders:
@@ -121,7 +119,7 @@ def save_split(path, ids, val, seed, val_fraction, groups=None, folders=None):
         doc["folders"] = [{"data": str(f), "n_total": int((groups == k).sum()),
                            "val_ids": [plain(ids[i]) for i in val if groups[i] == k]}
                           for k, f in enumerate(folders)]
-    write_text_atomic(path, json.dumps(doc, indent=1) + "\n")
+    write_json(path, doc)   # RunDir.write_split, for a file of any name
 
 
 def load_split(path, ids):
@@ -143,9 +141,10 @@ def load_split(path, ids):
     Raises
     ------
     RunDirError
-        When a validation ID is no longer in the data (the data folder changed).
+        When a validation ID is no longer in the data (the data folder changed), or the
+        file is missing or damaged.
     """
-    doc = json.loads(path.read_text())
+    doc = read_json(path, "saved validation split")
     row = {plain(v): i for i, v in enumerate(ids)}
     missing = [v for v in doc["val_ids"] if v not in row]
     if missing:

@@ -12,20 +12,19 @@ A *run directory* holds everything one training run writes:
 
 A run directory belongs to one run: starting a different run in it, or the
 same run again without ``resume``, is a :class:`~galmorph.errors.RunDirError`,
-never a silent overwrite.
+never a silent overwrite. The files are named, written and read by
+:class:`galmorph.rundir.RunDir`; this module decides what may go into them.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from galmorph._atomic import write_text_atomic
 from galmorph.errors import ParameterError, RunDirError
+from galmorph.rundir import METRICS_COLUMNS, RunDir
 
 __all__ = ["TrainConfig", "Recipe", "RunOptions", "DEFAULT_EPOCHS", "RESUMABLE_FIELDS",
            "INVOCATION_FIELDS", "METRICS_COLUMNS", "config_for_invocation", "parse_model_options",
@@ -186,9 +185,6 @@ RESUMABLE_FIELDS = ("epochs", *(f.name for f in dataclasses.fields(RunOptions)),
 INVOCATION_FIELDS = ("time_limit", "set_default", "resume", "out", "progress", "workers",
                      "report")
 
-#: Columns of ``metrics.csv``.
-METRICS_COLUMNS = ("epoch", "train_rmse", "val_rmse", "lr", "images_per_s", "elapsed_s")
-
 
 @dataclass
 class TrainConfig(RunOptions, Recipe):
@@ -331,17 +327,9 @@ def config_for_invocation(data=(), *, resume=None, model_options=None, **given):
 
 
 def read_run_config(run_dir):
-    """The dict stored in ``run_dir/config.json``; RunDirError when there is none."""
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise RunDirError(f"{run_dir} is not a galmorph run directory (no config.json); "
-                          f"nothing to resume there. Start a new run with "
-                          f"'galmorph train DATA_DIR --model NAME --out {run_dir}'")
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise RunDirError(f"{path} is unreadable ({exc}); it was not written by galmorph "
-                          f"or is damaged. Choose a new --out") from None
+    """The dict stored in ``run_dir/config.json``; RunDirError when there is none
+    (:meth:`galmorph.rundir.RunDir.config`)."""
+    return RunDir(run_dir).config()
 
 
 def _differences(stored, wanted):
@@ -381,7 +369,7 @@ def check_run_dir(out, resolved, resume):
         same run without ``resume``, foreign files, or nothing to resume.
     """
     out = Path(out)
-    cfg = out / "config.json"
+    cfg = RunDir(out).config_file
     hint_new = "choose a new --out"
     if not cfg.is_file():
         if resume:
@@ -409,7 +397,8 @@ def check_run_dir(out, resolved, resume):
 
 
 def write_metrics(run_dir, rows):
-    """(Re)write ``metrics.csv`` from the epoch rows kept in the checkpoint, atomically.
+    """(Re)write ``metrics.csv`` from the epoch rows kept in the checkpoint, atomically
+    (:meth:`galmorph.rundir.RunDir.write_metrics`).
 
     Parameters
     ----------
@@ -418,19 +407,9 @@ def write_metrics(run_dir, rows):
     rows : list of dict
         One row per epoch, keyed by :data:`METRICS_COLUMNS`.
     """
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=METRICS_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: row[k] for k in METRICS_COLUMNS})
-    write_text_atomic(Path(run_dir) / "metrics.csv", buf.getvalue())
+    RunDir(run_dir).write_metrics(rows)
 
 
 def read_metrics(run_dir):
     """The rows of ``metrics.csv`` as dicts of numbers (empty when absent)."""
-    path = Path(run_dir) / "metrics.csv"
-    if not path.is_file():
-        return []
-    with open(path, newline="") as fh:
-        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()}
-                for row in csv.DictReader(fh)]
+    return RunDir(run_dir).metrics()

@@ -28,6 +28,7 @@ import numpy as np
 
 from galmorph import schema
 from galmorph.errors import DataError
+from galmorph.rundir import RunDir
 from galmorph.trust.calibration import TrustCalibration
 from galmorph.trust.intervals import (REPORTED_LEVELS, fit_intervals, interval_coverage,
                                       predict_intervals, spread_kind)
@@ -122,15 +123,13 @@ def _training_of(checkpoint):
     """``(names of the data folders it trained on, its held-out IDs as text or None)``: from
     the checkpoint's meta (a shipped model's), else the run folder's config.json and
     split.json beside it (``galmorph train``'s)."""
-    import json
-
     meta = checkpoint.meta or {}
     data, val_ids = meta.get("data"), meta.get("val_ids")
-    run = None if checkpoint.path is None else Path(checkpoint.path).parent
-    if data is None and run is not None and (run / "config.json").is_file():
-        data = json.loads((run / "config.json").read_text()).get("data")
-    if val_ids is None and run is not None and (run / "split.json").is_file():
-        val_ids = json.loads((run / "split.json").read_text()).get("val_ids")
+    run = None if checkpoint.path is None else RunDir.of_checkpoint(checkpoint.path)
+    if data is None and run is not None and run.config_file.is_file():
+        data = run.config().get("data")
+    if val_ids is None and run is not None and run.split_file.is_file():
+        val_ids = run.split().get("val_ids")
     data = [data] if isinstance(data, (str, Path)) else list(data or [])
     names = {Path(str(d)).name for d in data}
     names |= {Path(str(d)).parent.name for d in data if Path(str(d)).name == "images"}

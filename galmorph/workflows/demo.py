@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from galmorph.rundir import RunDir
 from galmorph.schema import KAGGLE_IMAGE_DIRS
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo", "format_summary"]
@@ -170,7 +171,7 @@ def _train(config, data, cache, run_dir):
         epochs=config.epochs, batch_size=32, lr=config.lr, val_fraction=0.2,
         seed=config.seed, time_limit=config.time_limit, crop=224, size=config.size,
         cache=str(cache), progress=config.progress))
-    if not (run_dir / "best.pt").is_file():
+    if not RunDir(run_dir).best.is_file():
         # The budget ended inside the first epoch (a slow or busy CPU): finish that epoch,
         # so that there is a checkpoint to evaluate, rather than stop with no result.
         _say("      the time budget ended inside epoch 1; finishing that epoch")
@@ -226,13 +227,13 @@ def run_demo(config=None, **overrides):
     _say(f"[4/6] training a fresh {config.model} run for {config.epochs} epochs{budget} "
          f"in {run_dir}")
     run_dir = _train(config, data, cache, run_dir)
-    checkpoint = run_dir / "best.pt"
+    checkpoint = RunDir(run_dir).best
 
     _say("[5/6] evaluating on the held-out galaxies (the run's validation split)")
     result = evaluate(checkpoint, prepared, split="validation")
     evaluation_path = _save_json(result, run_dir / "evaluation.json")
 
-    val_ids = json.loads((run_dir / "split.json").read_text())["val_ids"][:config.n_predict]
+    val_ids = RunDir(run_dir).split()["val_ids"][:config.n_predict]
     files = [data / KAGGLE_IMAGE_DIRS["training"] / f"{gid}.jpg" for gid in val_ids]
     predictions_path = run_dir / "predictions.ecsv"
     _say(f"[6/6] predicting {len(files)} held-out galaxies from their JPEG files")

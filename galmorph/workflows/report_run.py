@@ -20,6 +20,7 @@ import numpy as np
 from galmorph import schema
 from galmorph.errors import DataError
 from galmorph.labels import known_questions
+from galmorph.rundir import RunDir
 from galmorph.workflows._report_eval import evaluation_section
 from galmorph.workflows._report_html import (grid_figure, number, prototype_figure, text,
                                              tree_section, write_report)
@@ -41,21 +42,20 @@ _RUN_FILES = (("best.pt", "checkpoint with the lowest validation RMSE: give it t
 
 def _check_run(run_dir):
     """The run folder, its config and its best checkpoint, or a DataError saying what lacks."""
-    from galmorph.training.config import read_run_config
-
-    run = Path(run_dir)
+    rundir = RunDir(run_dir)
+    run = rundir.path
     if not run.is_dir():
         raise DataError(f"{run} is not a folder; give a run folder written by 'galmorph train "
                         f"--out RUN_DIR'")
-    if not (run / "metrics.csv").is_file():
+    if not rundir.metrics_file.is_file():
         raise DataError(f"{run} has no metrics.csv: it is not a galmorph run folder, or its "
                         f"run has not finished an epoch yet; give the --out folder of "
                         f"'galmorph train'")
-    checkpoint = run / "best.pt" if (run / "best.pt").is_file() else run / "last.pt"
+    checkpoint = rundir.checkpoint()
     if not checkpoint.is_file():
         raise DataError(f"{run} has metrics.csv but no best.pt or last.pt checkpoint to "
                         f"evaluate")
-    return run, read_run_config(run), checkpoint
+    return run, rundir.config(), checkpoint
 
 
 def _is_cache(path):
@@ -101,10 +101,10 @@ def _open_one(folder, config, preprocessing, progress):
 def _evaluated_rows(run, ids, evaluation):
     """Row numbers of the galaxies :func:`evaluate` scored (its rule for ``split``)."""
     every = np.arange(len(ids))
-    split = run / "split.json"
-    if evaluation.get("split") == "all" or not split.is_file():
+    saved = RunDir(run).val_ids()
+    if evaluation.get("split") == "all" or saved is None:
         return every
-    saved = np.asarray(json.loads(split.read_text())["val_ids"]).astype(str)
+    saved = np.asarray(saved).astype(str)
     index = np.flatnonzero(np.isin(np.asarray(ids).astype(str), saved))
     return index if len(index) else every
 
