@@ -198,6 +198,8 @@ class FakeSDSS:
         self.log = []
         self.errors = []  # tracebacks of exceptions inside the fake itself
         self.faults = []
+        self.in_flight = 0       # requests being answered now
+        self.max_in_flight = 0   # the most at once (set it to 0 before what you measure)
         self._fields = {}
         self._lock = threading.Lock()
         self._httpd = None
@@ -389,6 +391,9 @@ class _Handler(BaseHTTPRequestHandler):
         request = Request(service, method, path, params, self.client_address[0], ra, dec)
         self.fake._record(request)
         fault = self.fake._take_fault(service, ra, dec)
+        with self.fake._lock:
+            self.fake.in_flight += 1
+            self.fake.max_in_flight = max(self.fake.max_in_flight, self.fake.in_flight)
         try:
             if fault is not None and fault.kind == "delay":
                 time.sleep(fault.delay)
@@ -409,6 +414,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake.errors.append(traceback.format_exc())
             request.status = 500
             self._send(500, b"FakeSDSS internal error", "text/plain")
+        finally:
+            with self.fake._lock:
+                self.fake.in_flight -= 1
 
     def _classify(self, method, path, params):
         low = path.lower()

@@ -7,7 +7,6 @@ is a host under the reserved ``.invalid`` TLD, which never resolves.
 import re
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -42,17 +41,13 @@ def test_no_network_fails_every_row_at_once(ckpt, fake_sdss, tmp_path):
     # 130 rows: three cutout blocks of up to 64, so the first failure must carry across
     clf = _clf(ckpt, cache_dir=tmp_path).load()
     with conf.set_temp("hips2fits_server", UNRESOLVABLE_URL + "/hips2fits"):
-        start = time.monotonic()  # what one row (one look-up) costs here
         with pytest.warns(UserWarning, match="1 of 1 rows"):
             clf.predict(_positions(1, ra0=160.0))
-        one = time.monotonic() - start
         with watch_sockets() as seen, pytest.warns(UserWarning, match="130 of 130 rows"):
-            start = time.monotonic()
             out = clf.predict(_positions(130))
-            elapsed = time.monotonic() - start
-    # one look-up per run (a new run asks again); it was 4 per row, 3.5 s each on a real DNS
+    # one look-up per run (a new run asks again); it was 4 per row, 3.5 s each on a real DNS.
+    # Counted, not timed: a busy machine may be slow, never wrong.
     assert seen.lookups_of(UNRESOLVABLE) == [UNRESOLVABLE]
-    assert elapsed < one + 3.0, (elapsed, one)
     assert out["objid"].tolist() == list(range(100, 230)) and not out["predict_ok"].any()
     errors = list(out["predict_error"])
     assert errors[0].startswith("row 0: hips2fits cutout at RA=150.00000 Dec=+2.00000 deg failed")
@@ -79,12 +74,17 @@ def test_retries_timeout_and_workers_reach_the_fetch(ckpt, fake_sdss):
     with pytest.warns(UserWarning, match="1 of 1 rows"):
         out = _clf(ckpt, cache_dir=False, retries=0, timeout=0.2).predict(_positions(1))
     assert "timed out after 0.2 s" in out["predict_error"][0]
-    # six answers of 0.5 s each: 3 s one after the other, about 1 s three at a time
+    # six answers of 0.5 s each, fetched three at a time: the server answers several at once
+    # (counted there, not timed here, so a busy machine cannot fail it), and one at a time
+    # without workers
     fake_sdss.slow(delay=0.5)
-    start = time.monotonic()
+    fake_sdss.max_in_flight = 0
     out = _clf(ckpt, cache_dir=False, workers=3).predict(_positions(6, ra0=170.0))
-    assert time.monotonic() - start < 2.5
+    assert fake_sdss.max_in_flight >= 2
     assert out["predict_ok"].all() and out["objid"].tolist() == list(range(100, 106))
+    fake_sdss.max_in_flight = 0
+    _clf(ckpt, cache_dir=False, workers=1).predict(_positions(2, ra0=171.0))
+    assert fake_sdss.max_in_flight == 1
 
 
 # -- the command line -------------------------------------------------------------------

