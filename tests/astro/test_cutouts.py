@@ -235,17 +235,13 @@ def test_unresolvable_host_fails_the_batch_fast(fake_sdss, tmp_path, caplog, bac
     coords = SkyCoord(np.linspace(150.0, 151.0, 20), np.full(20, 2.0), unit="deg")
     caplog.set_level(logging.DEBUG, logger="galmorph")
     with _point(service, UNRESOLVABLE_URL):
-        start = time.monotonic()  # one position: what a single look-up costs here
         fetch_cutouts(SkyCoord(160.0, 2.0, unit="deg"), cache_dir=False, **options)
-        one = time.monotonic() - start
         caplog.clear()
         with watch_sockets() as seen:
-            start = time.monotonic()
             cutouts = fetch_cutouts(coords, cache_dir=tmp_path, **options)
-            elapsed = time.monotonic() - start
-    # looked up once for the 20 positions (it was 20 x 4 look-ups, 3.5 s each on a real DNS)
+    # looked up once for the 20 positions (it was 20 x 4 look-ups, 3.5 s each on a real DNS):
+    # counted, not timed, so that a busy machine cannot fail it
     assert seen.lookups_of(UNRESOLVABLE) == [UNRESOLVABLE]
-    assert elapsed < one + 2.0, (elapsed, one)
     errors = [c.error for c in cutouts]
     assert not any(c.ok for c in cutouts) and all(errors)
     assert "RA=150.00000" in errors[0] and "failed" in errors[0]
@@ -268,12 +264,9 @@ def test_refused_connection_is_not_retried(fake_sdss, tmp_path, backend, service
     port = closed_port()
     coords = SkyCoord([150.0, 151.0, 152.0], [2.0, 2.0, 2.0], unit="deg")
     with _point(service, f"http://127.0.0.1:{port}"), watch_sockets() as seen:
-        start = time.monotonic()
         cutouts = fetch_cutouts(coords, backend=backend, cache_dir=tmp_path,
                                 **dict(FAST, backoff=2.0))
-        elapsed = time.monotonic() - start
     assert seen.connects_to(port) == [("127.0.0.1", port)]  # one try, then no more
-    assert elapsed < 2.0  # a retry would first have waited the 2 s back-off
     assert [c.ok for c in cutouts] == [False] * 3
     assert f"failed: connection refused by '127.0.0.1:{port}'" in cutouts[0].error
     assert "after" not in cutouts[0].error  # not "failed after N attempts"
