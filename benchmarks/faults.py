@@ -11,7 +11,7 @@ Faults:
   ``galmorph predict``, then a rerun (``train --resume``) that must complete;
 - an unwritable ``--out`` (a path under a regular file): one line, before any work;
 - a disk that fills at the end of ``galmorph predict`` and ``galmorph classify``,
-  simulated by the test-only ``$GALMORPH_FAULT_INJECT`` (see ``galmorph/_atomic.py``):
+  simulated by the test-only ``$GALMORPH_FAULT_INJECT`` (see ``galmorph/_util/_atomic.py``):
   the rows must land in the fallback file in the temporary folder;
 - a network that drops connections mid-download (``FakeSDSS.drop`` of
   ``tests/sdss_server.py``, a local server): retried, or reported per row;

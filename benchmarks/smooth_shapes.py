@@ -23,7 +23,7 @@ FOLDERS = ("gz-kaggle-5k", "gz-kaggle-partial-3k")
 
 def _mean_interval(x, n_boot=2000, seed=0):
     """The mean of ``x`` and a 95 % bootstrap interval of it (as ``tools/ship_model.py``)."""
-    from galmorph._stats import bootstrap_means
+    from galmorph._util._stats import bootstrap_means
 
     means = bootstrap_means(x, n_boot, np.random.default_rng(seed))
     return x.mean(), np.percentile(means, 2.5), np.percentile(means, 97.5)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from galmorph._stats import bootstrap_means
+from galmorph._util._stats import bootstrap_means
 from galmorph.errors import DataError
 from galmorph.schema import KAGGLE_COLUMNS, N_ANSWERS, QUESTION_SLICES, QUESTIONS
 

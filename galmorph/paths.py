@@ -15,7 +15,7 @@ import json
 import os
 from pathlib import Path
 
-from galmorph._atomic import write_text_atomic
+from galmorph._util._atomic import write_text_atomic
 from galmorph.errors import NoModelError
 
 __all__ = ["cache_dir", "default_model_path", "set_default_model", "resolve_model_path",

@@ -27,7 +27,7 @@ import io
 import json
 from pathlib import Path
 
-from galmorph._atomic import write_text_atomic
+from galmorph._util._atomic import write_text_atomic
 from galmorph.errors import DataError, RunDirError
 
 __all__ = ["RunDir", "METRICS_COLUMNS", "read_json", "write_json", "read_metrics_file"]

@@ -5,7 +5,7 @@ import pytest
 from galmorph.errors import DataError
 from galmorph.schema import KAGGLE_COLUMNS, N_ANSWERS
 from galmorph.inference import evaluation as evaluate_module
-from galmorph import _stats
+from galmorph._util import _stats
 from galmorph.metrics import (BASELINES, baseline_rmses, central_pixel_colours,
                                        fit_central_pixel, predict_central_pixel, rmse,
                                        rmse_interval, rmse_report)

@@ -35,6 +35,16 @@ def test_count_and_workers():
     assert default_workers(10_000, cap=1) == 1
 
 
+def test_the_one_worker_rule_keeps_a_core_where_asked(monkeypatch):
+    from galmorph._util import _workers
+    from galmorph.inference.files import decode_workers
+
+    for cores, want in ((1, 1), (2, 1), (4, 3), (16, 8)):
+        monkeypatch.setattr(_workers, "usable_cores", lambda: cores)
+        assert default_workers(10_000, reserve=1, cap=8) == want
+        assert decode_workers(10_000) == want and decode_workers(255) == 0
+
+
 def test_caller_stacklevel_names_the_first_frame_outside_galmorph():
     import sys
     import warnings

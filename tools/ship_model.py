@@ -216,7 +216,7 @@ def _smooth_shape_excess(labels, pred, shape):
     """Smooth galaxies (``Class1.1 >= 0.5``) whose most voted Q7 answer is ``shape`` (0, 1, 2):
     their number, mean labelled and predicted ``Class1.2``, and the mean excess of the
     prediction with a 95 % bootstrap interval (as ``benchmarks/smooth_shapes.py``)."""
-    from galmorph._stats import bootstrap_means
+    from galmorph._util._stats import bootstrap_means
 
     q7 = labels[:, [column_index(c) for c in ("Class7.1", "Class7.2", "Class7.3")]]
     rows = (labels[:, column_index("Class1.1")] >= 0.5) & (np.nan_to_num(q7).argmax(1) == shape)

@@ -19,7 +19,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from galmorph._atomic import atomic_open, atomic_path
+from galmorph._util._atomic import atomic_open, atomic_path
 from galmorph.errors import GalmorphError
 
 __all__ = ["OutputError", "OutputWarning", "check_writable", "fallback_path", "describe_error",

@@ -34,16 +34,17 @@ def usable_cores():
         return max(1, os.cpu_count() or 1)
 
 
-def default_workers(n_tasks, *, min_tasks=1, cap=None):
-    """Worker processes for ``n_tasks`` independent tasks.
+def default_workers(n_tasks, *, min_tasks=1, cap=None, reserve=0):
+    """Worker processes for ``n_tasks`` independent tasks: the one worker-count rule.
 
-    Every usable core, but no more than there are tasks or than ``cap``; 0 (work in
-    the calling process) for fewer than ``min_tasks`` tasks, where starting
-    processes costs more than it saves.
+    Every usable core but ``reserve`` (left to the calling process, at least one worker
+    all the same), but no more than there are tasks or than ``cap``; 0 (work in the
+    calling process) for fewer than ``min_tasks`` tasks, where starting processes costs
+    more than it saves.
     """
     if n_tasks < min_tasks:
         return 0
-    workers = min(usable_cores(), max(1, int(n_tasks)))
+    workers = min(max(1, usable_cores() - int(reserve)), max(1, int(n_tasks)))
     return workers if cap is None else min(workers, int(cap))
 
 

@@ -80,7 +80,7 @@ def write_embeddings(table, path):
     -------
     pathlib.Path
     """
-    from galmorph._atomic import atomic_open
+    from galmorph._util._atomic import atomic_open
     from galmorph._util._io import write_table_atomic
 
     path = Path(path)

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from galmorph import schema
-from galmorph._atomic import write_text_atomic
+from galmorph._util._atomic import write_text_atomic
 from galmorph.errors import DataError, ParameterError
 from galmorph.training.pseudo import TEACHER_FILE
 

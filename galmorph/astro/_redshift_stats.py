@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from galmorph._stats import bootstrap_mean_err
+from galmorph._util._stats import bootstrap_mean_err
 from galmorph.errors import DataError
 
 __all__ = ["numeric_column", "bin_edges", "trend_row_names", "trend_row", "weighted_mean",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table
 
-from galmorph._stats import bootstrap_mean_err, in_bin, jeffreys_interval
+from galmorph._util._stats import bootstrap_mean_err, in_bin, jeffreys_interval
 from galmorph._util._text import count
 from galmorph.astro._merger_votes import (DEFAULT_THRESHOLD, MERGER_COLUMN, MIN_SAMPLE,
                                           merger_probability, warn_small)

@@ -30,7 +30,7 @@ import numpy as np
 from astropy.table import Table
 
 from galmorph import schema
-from galmorph._stats import jeffreys_interval
+from galmorph._util._stats import jeffreys_interval
 from galmorph._util._text import count
 from galmorph.astro import _merger_votes
 from galmorph.astro._merger_votes import SmallSampleWarning, merger_probability
@@ -190,7 +190,7 @@ def merger_fraction(data, threshold=DEFAULT_THRESHOLD, column=MERGER_COLUMN, n_b
     ``"rule"``
         The paper's rule: the fraction k/n of galaxies with ``p_merger >=
         threshold``, with the Jeffreys interval of k out of n (see
-        :func:`galmorph._stats.jeffreys_interval`; Brown, Cai & DasGupta 2001):
+        :func:`galmorph._util._stats.jeffreys_interval`; Brown, Cai & DasGupta 2001):
         0 mergers in 5 gives [0, 0.171] at 68 %, not [0, 0].
 
     Parameters

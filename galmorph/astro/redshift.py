@@ -36,7 +36,7 @@ import numpy as np
 from astropy.table import Table
 
 from galmorph import schema
-from galmorph._stats import in_bin
+from galmorph._util._stats import in_bin
 from galmorph._util._jsonable import jsonable
 from galmorph._util._tables import find_column
 from galmorph._util._warnings import caller_stacklevel

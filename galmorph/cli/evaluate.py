@@ -48,7 +48,7 @@ def add_parser(subparsers):
                    help="images per forward pass (default: 256)")
     add_device(p)
     add_precision(p)
-    from galmorph.data._validate import ON_ERROR
+    from galmorph.data import ON_ERROR
 
     p.add_argument("--on-error", dest="on_error", default="auto", choices=ON_ERROR,
                    help="bad label row or unreadable image while preparing DATA, or a galaxy "

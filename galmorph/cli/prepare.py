@@ -26,7 +26,7 @@ def add_parser(subparsers):
                    help="side of the cached images, in pixels (default: 80)")
     p.add_argument("--workers", type=positive_int, default=None,
                    help="worker processes (default: every core)")
-    from galmorph.data._validate import ON_ERROR
+    from galmorph.data import ON_ERROR
     from galmorph.schema import DEFAULT_FLAVOUR, GZ2_FLAVOURS
 
     p.add_argument("--flavour", default=DEFAULT_FLAVOUR, choices=GZ2_FLAVOURS,

@@ -92,7 +92,7 @@ def _field_flag(parser, field, choices):
 def add_parser(subparsers):
     import dataclasses
 
-    from galmorph.data._validate import ON_ERROR
+    from galmorph.data import ON_ERROR
     from galmorph.models import MODEL_NAMES
     from galmorph.schema import GZ2_FLAVOURS
     from galmorph.training.config import TrainConfig

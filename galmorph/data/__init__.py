@@ -7,7 +7,8 @@
   the preprocessing every model sees;
 - :mod:`.cache`: :func:`prepare` builds (and resumes) the uint8 memory-mapped cache that
   training and evaluation read, :func:`open_prepared` opens it, :func:`combine` joins
-  several.
+  several;
+- :data:`ON_ERROR`: the accepted values of every ``on_error`` (``--on-error``).
 
 The modules whose names start with an underscore are their plumbing. The public names
 below are imported on first use, so ``import galmorph.data`` stays cheap.
@@ -15,9 +16,10 @@ below are imported on first use, so ``import galmorph.data`` stays cheap.
 from galmorph._util._lazy import lazy_exports
 
 __all__ = ["Catalog", "open_catalog", "find_images", "load_image", "crop_and_resize",
-           "prepare", "open_prepared", "combine"]
+           "prepare", "open_prepared", "combine", "ON_ERROR"]
 
 _WHERE = {"Catalog": "catalogs", "open_catalog": "catalogs", "find_images": "catalogs",
           "load_image": "images", "crop_and_resize": "images",
-          "prepare": "cache", "open_prepared": "cache", "combine": "cache"}
+          "prepare": "cache", "open_prepared": "cache", "combine": "cache",
+          "ON_ERROR": "_validate"}
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

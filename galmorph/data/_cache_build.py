@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from galmorph._atomic import write_text_atomic
+from galmorph._util._atomic import write_text_atomic
 from galmorph._util._jsonable import jsonable
 from galmorph._util._workers import default_workers, imap_results, worker_pool
 

@@ -17,7 +17,7 @@ import warnings
 
 import torch
 
-from galmorph._atomic import write_text_atomic
+from galmorph._util._atomic import write_text_atomic
 
 __all__ = ["disk_path", "file_sha", "weights_sha", "load", "save", "CALIBRATION", "int8_engine",
            "use_engine"]

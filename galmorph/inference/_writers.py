@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from galmorph._atomic import atomic_open, atomic_path, replace_atomic
+from galmorph._util._atomic import atomic_open, atomic_path, replace_atomic
 from galmorph._util._io import save_or_warn, write_skip_report
 from galmorph.data.images import INPUT_NOTE_DESCRIPTION
 from galmorph.errors import DataError

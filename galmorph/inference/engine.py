@@ -18,6 +18,7 @@ import numpy as np
 
 from galmorph.errors import ModelShapeError
 from galmorph.inference._arrays import check_image_array
+from galmorph.models.resolve import network_of
 from galmorph.schema import N_ANSWERS
 
 __all__ = ["predict_arrays", "Details", "RowSelection"]
@@ -46,20 +47,6 @@ class RowSelection:
 
     def __getitem__(self, item):
         return self.images[self.index[item]]
-
-
-def _unwrap(model):
-    # Accept a loaded Checkpoint (anything holding .model) as well as the bare nn.Module; not
-    # a path: predict_arrays takes images already cut, so it needs no preprocessing.
-    import torch
-
-    if not isinstance(model, torch.nn.Module) and isinstance(
-            getattr(model, "model", None), torch.nn.Module):
-        model = model.model
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module or a loaded Checkpoint, "
-                        f"got {type(model).__name__}")
-    return model
 
 
 def _views(x, tta):
@@ -214,7 +201,9 @@ def predict_arrays(model, images, *, batch_size=256, tta=None, device="auto",
         model, prec = quantize_model(model, device=dev), "int8"
     else:
         # channels_last where oneDNN / tensor cores want NHWC (runtime.channels_last_helps).
-        model, _ = maybe_channels_last(_unwrap(model).eval().to(dev), device=dev, precision=prec)
+        # A loaded Checkpoint or the bare nn.Module; not a path: the images are already cut.
+        model, _ = maybe_channels_last(network_of(model).eval().to(dev), device=dev,
+                                       precision=prec)
     channels_last = channels_last_helps(dev, prec)
     wrap = details and not hasattr(model, "forward_details")
     details = details and not wrap

@@ -26,12 +26,12 @@ naming it (and ``table.meta["out"]``, ``table.meta["out_error"]``).
 """
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
 
 from galmorph._util._io import check_writable
+from galmorph._util._workers import default_workers
 from galmorph.data.images import CONVERT_CHOICES
 from galmorph.errors import DataError, ParameterError
 from galmorph.inference._writers import (OUTPUT_FORMATS, CsvWriter, build_table, output_format,
@@ -140,9 +140,9 @@ def _check_convert(convert):
 
 def decode_workers(n_files):
     """Decoding processes for ``n_files`` images: 0 (this process) for fewer than 256."""
-    if n_files < 256:
-        return 0  # starting processes costs more than it saves
-    return max(1, min(8, (os.cpu_count() or 2) - 1))
+    # One core stays with this process (it runs the model); starting processes for fewer
+    # than 256 files costs more than it saves.
+    return default_workers(n_files, min_tasks=256, cap=8, reserve=1)
 
 
 def _model_and_info(checkpoint_or_model, preprocessing, device, precision, n_images):

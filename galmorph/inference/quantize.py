@@ -59,6 +59,7 @@ from torch import nn
 
 from galmorph.errors import ParameterError
 from galmorph.inference import _int8_disk as disk
+from galmorph.models.resolve import network_of
 
 __all__ = ["QuantizedModel", "quantize_model", "calibration_images", "cached_int8",
            "clear_cache", "DEFAULT_CALIBRATION"]
@@ -241,14 +242,9 @@ def _fingerprint(model):
 
 
 def _unwrap(model):
+    """``(the network, the checkpoint's preprocessing dict or None)``."""
     preprocessing = getattr(model, "preprocessing", None)
-    if not isinstance(model, torch.nn.Module) and isinstance(getattr(model, "model", None),
-                                                             torch.nn.Module):
-        model = model.model
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module or a loaded Checkpoint, "
-                        f"got {type(model).__name__}")
-    return model, preprocessing if isinstance(preprocessing, dict) else None
+    return network_of(model), preprocessing if isinstance(preprocessing, dict) else None
 
 
 def _check_cpu(device):

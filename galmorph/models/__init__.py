@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from galmorph._util._lazy import lazy_exports
 from galmorph.models._registry import (DEFAULT_PREPROCESSING, model_entry, model_names,
                                       register_model)
 
@@ -138,15 +139,7 @@ def build_model(name_or_config, /, **overrides):
     return model_cls(config)
 
 
-def __getattr__(name):
-    # Lazy re-exports (no torch import when only MODEL_NAMES is needed).
-    if name == "resolve_model":
-        from galmorph.models.resolve import resolve_model
-        return resolve_model
-    if name in ("save_checkpoint", "load_checkpoint", "Checkpoint"):
-        from galmorph.models import checkpoint
-        return getattr(checkpoint, name)
-    if name in ("tree_normalize", "TreeNormalize"):
-        from galmorph.models import tree
-        return getattr(tree, name)
-    raise AttributeError(f"module 'galmorph.models' has no attribute {name!r}")
+# Lazy re-exports (no torch import when only MODEL_NAMES is needed).
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "resolve_model": "resolve", "save_checkpoint": "checkpoint", "load_checkpoint": "checkpoint",
+    "Checkpoint": "checkpoint", "tree_normalize": "tree", "TreeNormalize": "tree"})

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from galmorph import __version__, schema
-from galmorph._atomic import atomic_open
+from galmorph._util._atomic import atomic_open
 from galmorph.errors import CheckpointError
 from galmorph.models import ALL_MODEL_NAMES, build_model
 

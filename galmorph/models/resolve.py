@@ -21,7 +21,7 @@ from pathlib import Path
 from galmorph import schema
 from galmorph.errors import CheckpointError
 
-__all__ = ["ResolvedModel", "resolve_model"]
+__all__ = ["ResolvedModel", "resolve_model", "network_of"]
 
 
 @dataclass
@@ -62,6 +62,30 @@ def _bare_preprocessing(model):
     if size:
         prep["size"] = int(size)
     return prep
+
+
+def network_of(model):
+    """The ``torch.nn.Module`` of ``model``: the module itself, or a loaded checkpoint's
+    ``.model`` (anything holding an ``nn.Module`` there).
+
+    Unlike :func:`resolve_model`, it loads no path, seeks no preprocessing and unwraps no
+    ``DistributedDataParallel``: it serves the code that takes images already cut
+    (:func:`galmorph.inference.engine.predict_arrays`, :mod:`galmorph.inference.quantize`).
+
+    Raises
+    ------
+    TypeError
+        ``model`` is neither.
+    """
+    import torch
+
+    if not isinstance(model, torch.nn.Module) and isinstance(
+            getattr(model, "model", None), torch.nn.Module):
+        model = model.model
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module or a loaded Checkpoint, "
+                        f"got {type(model).__name__}")
+    return model
 
 
 def resolve_model(source=None, preprocessing=None):

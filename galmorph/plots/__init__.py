@@ -25,6 +25,7 @@ the question layout come from :mod:`galmorph.schema`.
 :func:`plot_redshift_trends`       mean fractions against redshift (classification bias)
 :func:`plot_decision_tree`         the GZ2 decision tree (questions, answers), from the schema
 :func:`plot_interval_reliability`  nominal against empirical coverage of the intervals
+:func:`new_figure`                 the figure to draw on: ``ax``'s, ``fig`` or a new one
 =================================  ==============================================
 
 Examples
@@ -33,6 +34,7 @@ Examples
 >>> fig = plot_loss_curves("runs/cnn", paper="cnn")   # doctest: +SKIP
 >>> fig.savefig("loss.png", dpi=150)                  # doctest: +SKIP
 """
+from galmorph.plots._inputs import new_figure
 from galmorph.plots.calibration import plot_interval_reliability
 from galmorph.plots.galaxies import (DEFAULT_PROTOTYPE_ANSWERS, plot_galaxy_grid,
                                      plot_predicted_prototypes, plot_prototypes, top_galaxies)
@@ -47,4 +49,4 @@ __all__ = ["plot_label_histograms", "plot_label_covariance", "plot_prototypes",
            "plot_predicted_vs_true", "read_metrics_csv", "first_conv", "top_galaxies",
            "PAPER_VAL_RMSE", "DEFAULT_PROTOTYPE_ANSWERS", "plot_galaxy_grid",
            "plot_redshift_trends", "plot_decision_tree", "tree_layout",
-           "plot_interval_reliability"]
+           "plot_interval_reliability", "new_figure"]

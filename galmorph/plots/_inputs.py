@@ -175,7 +175,22 @@ def answer_title(index):
 
 
 def new_figure(fig=None, ax=None, figsize=(6.0, 4.0)):
-    """The figure to draw on: ``ax``'s (a SubFigure if ``ax`` is in one), ``fig``, or a new one."""
+    """The figure to draw on: ``ax``'s (a SubFigure if ``ax`` is in one), ``fig``, or a new one.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure or SubFigure, optional
+        A figure to draw on.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw in (wins over ``fig``): its figure is returned.
+    figsize : tuple of float
+        ``(width, height)`` in inches of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or SubFigure
+        A new one is a bare ``Figure`` with the constrained layout, made without pyplot.
+    """
     if ax is not None:
         return ax.figure
     if fig is not None:

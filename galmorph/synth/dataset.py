@@ -20,15 +20,14 @@ true morphology is drawn (:mod:`~galmorph.synth.truth`), rendered
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from galmorph._atomic import write_text_atomic
+from galmorph._util._atomic import write_text_atomic
 from galmorph._util._io import OutputError, check_writable, describe_error, save_with_fallback
-from galmorph._util._workers import imap_results, worker_pool
+from galmorph._util._workers import imap_results, usable_cores, worker_pool
 from galmorph.errors import DataError
 from galmorph.labels import check_labels
 from galmorph.schema import (ID_COLUMN, KAGGLE_COLUMNS, KAGGLE_IMAGE_DIRS, KAGGLE_LABEL_FILE,
@@ -187,13 +186,6 @@ def _clear(out):
             jpg.unlink()
 
 
-def _default_workers():
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def _write_labels(path, ids, labels):
     """Write the label CSV atomically (it appears only once every image is written);
     if that fails, save it in the temporary folder and raise an OutputError naming it."""
@@ -275,7 +267,7 @@ def make_synthetic(out_dir, n=1000, seed=0, workers=None, progress=True, overwri
     _clear(out)
     image_dir = out / IMAGE_DIR
     image_dir.mkdir(exist_ok=True)
-    workers = min(_default_workers() if workers is None else int(workers), n)
+    workers = min(usable_cores() if workers is None else int(workers), n)
     # Small chunks for small sets so that every worker gets some; results do not
     # depend on the chunking (each galaxy has its own generator).
     chunk = max(1, min(_CHUNK, n // (4 * workers)))

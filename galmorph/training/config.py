@@ -206,7 +206,7 @@ class TrainConfig(RunOptions, Recipe):
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if not 0.0 < float(self.plateau_factor) < 1.0:
             raise ValueError(f"plateau_factor must be between 0 and 1, got {self.plateau_factor!r}")
-        from galmorph.data._validate import ON_ERROR
+        from galmorph.data import ON_ERROR
 
         if self.on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {', '.join(map(repr, ON_ERROR))}, "

@@ -130,7 +130,7 @@ def write_report(report, out):
     -------
     pathlib.Path
     """
-    from galmorph._atomic import write_text_atomic
+    from galmorph._util._atomic import write_text_atomic
 
     out = Path(out)
     write_text_atomic(out, render_html(report))

@@ -24,20 +24,14 @@ import hashlib
 import os
 import threading
 
+from galmorph._util._workers import usable_cores
+
 __all__ = ["classifier_for", "ModelPlugin", "prepare_workers", "current_client",
-           "resolve_threads", "worker_stats", "available_cpus"]
+           "resolve_threads", "worker_stats"]
 
 _LOCK = threading.Lock()
 _CACHE = {}           # _load_key(settings) -> loaded MorphologyClassifier
 _STATS = {"loads": 0, "partitions": 0, "torch_threads": None}
-
-
-def available_cpus():
-    """Cores this process may run on (its CPU affinity where the OS tells it)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def resolve_threads(threads=None, host_threads=None, cpus=None):
@@ -50,11 +44,11 @@ def resolve_threads(threads=None, host_threads=None, cpus=None):
     host_threads : int, optional
         Dask threads of all workers on this machine (default 1).
     cpus : int, optional
-        Cores available (default :func:`available_cpus`).
+        Cores available (default: :func:`galmorph._util._workers.usable_cores`).
     """
     if threads is not None:
         return max(1, int(threads))
-    cpus = available_cpus() if cpus is None else cpus
+    cpus = usable_cores() if cpus is None else cpus
     return max(1, cpus // max(1, int(host_threads or 1)))
 
 

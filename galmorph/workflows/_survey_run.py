@@ -75,11 +75,9 @@ def connect(scheduler, *, n_workers=None, threads_per_worker=1):
     from distributed import Client, LocalCluster
 
     if scheduler == "local":
-        from galmorph.workflows._survey_cluster import available_cpus
+        from galmorph._util._workers import sigint_held, usable_cores
 
-        from galmorph._util._workers import sigint_held
-
-        n = n_workers or max(1, available_cpus() // threads_per_worker)
+        n = n_workers or max(1, usable_cores() // threads_per_worker)
         # Started with Ctrl-C held, the worker processes ignore it (as galmorph's pools do):
         # this process handles it, and closing the cluster stops them, without tracebacks.
         with sigint_held("spawn"):

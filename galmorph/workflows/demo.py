@@ -145,7 +145,7 @@ def _synthetic_data(config, folder):
 def _save_json(doc, path):
     """Write ``doc`` as JSON atomically; on an OSError save it in the temporary folder and
     say so. -> the path written (None if nowhere)."""
-    from galmorph._atomic import write_text_atomic
+    from galmorph._util._atomic import write_text_atomic
     from galmorph._util._io import save_with_fallback
 
     text = json.dumps(doc, indent=2) + "\n"

@@ -122,7 +122,7 @@ def _labels_section(fractions):
 
 
 def _scan_figure(scan, threshold):
-    from galmorph.plots._inputs import new_figure
+    from galmorph.plots import new_figure
 
     fig = new_figure(figsize=(6.0, 3.8))
     ax = fig.add_subplot()
@@ -139,7 +139,7 @@ def _scan_figure(scan, threshold):
 
 
 def _separation_figure(bias, column):
-    from galmorph.plots._inputs import new_figure
+    from galmorph.plots import new_figure
 
     fig = new_figure(figsize=(9.0, 3.6))
     left, right = fig.subplots(1, 2)

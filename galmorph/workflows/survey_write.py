@@ -166,7 +166,7 @@ def write_survey(result, out_dir, *, client=None, retries=1, source=None, flag=N
         run = _run_distributed if client is not None else _run_local
         run(client, parts, todo, out_dir, retries, report)
     report.written.sort()
-    from galmorph._atomic import write_text_atomic
+    from galmorph._util._atomic import write_text_atomic
 
     write_text_atomic(out_dir / REPORT, json.dumps(report.as_dict(), indent=2) + "\n")
     return report
@@ -179,7 +179,7 @@ def _columns(result):
 
 
 def _check_manifest(out_dir, n, columns, source, flag, settings=None):
-    from galmorph._atomic import write_text_atomic
+    from galmorph._util._atomic import write_text_atomic
 
     label = f"{flag} {out_dir}" if flag else str(out_dir)
     path = out_dir / MANIFEST
@@ -210,7 +210,7 @@ def _write_partition(df, path):
     """Write one computed partition atomically; a small summary goes back to the client."""
     import pandas as pd
 
-    from galmorph._atomic import atomic_path
+    from galmorph._util._atomic import atomic_path
 
     frame = pd.DataFrame(df)  # an LSDB NestedFrame as a plain one
     with atomic_path(path) as tmp:

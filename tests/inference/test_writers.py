@@ -4,7 +4,7 @@ Tests may run as root, where ``chmod 0o555`` does not stop writes: the "cannot
 write" cases therefore use a path under a regular FILE (NotADirectoryError for
 everyone), and a real read-only folder only where chmod really blocks writes.
 A disk that fills at the end is simulated at the atomic-write layer with the
-test-only ``$GALMORPH_FAULT_INJECT`` (see galmorph._atomic).
+test-only ``$GALMORPH_FAULT_INJECT`` (see galmorph._util._atomic).
 """
 import errno
 import json
@@ -19,7 +19,7 @@ import torch
 from astropy.table import Table
 from PIL import Image
 
-from galmorph._atomic import FAULT_ENV
+from galmorph._util._atomic import FAULT_ENV
 from galmorph._util._io import (OutputError, OutputWarning, check_writable, fallback_path,
                                save_with_fallback, write_skip_report)
 from galmorph.cli import main

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from galmorph._atomic import (FAULT_ENV, atomic_open, atomic_path, replace_atomic,
+from galmorph._util._atomic import (FAULT_ENV, atomic_open, atomic_path, replace_atomic,
                               write_text_atomic)
 
 

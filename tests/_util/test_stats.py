@@ -1,9 +1,9 @@
-"""Tests of galmorph._stats: the bootstrap shared by metrics, mergers and redshift tables."""
+"""Tests of galmorph._util._stats: the bootstrap shared by metrics, mergers and redshift tables."""
 import numpy as np
 import pytest
 
-from galmorph import _stats
-from galmorph._stats import bootstrap_mean_err, bootstrap_means
+from galmorph._util import _stats
+from galmorph._util._stats import bootstrap_mean_err, bootstrap_means
 
 
 def test_bootstrap_means_match_one_draw_of_all_indices(monkeypatch):
