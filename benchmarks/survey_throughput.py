@@ -72,8 +72,8 @@ def on_cluster(df, n_workers, partition_rows, repeats):
     from distributed import Client, LocalCluster
 
     from galmorph.workflows.survey import classify_survey
-    from galmorph.workflows._survey_cluster import worker_stats
-    from galmorph.workflows.survey_write import write_survey
+    from galmorph.workflows.survey._cluster import worker_stats
+    from galmorph.workflows.survey.write import write_survey
 
     ddf = dd.from_pandas(df, chunksize=partition_rows)
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,

@@ -79,8 +79,11 @@ def test_api_reference_documents_the_public_modules_only(conf):
     documented = conf["public_modules"]()
     expected = []
     for name in PUBLIC:
-        # The top-level namespace is listed by hand on api.rst (see the test below).
-        if name != "galmorph" and getattr(importlib.import_module(name), "__all__", None):
+        # The top-level namespace is listed by hand on api.rst (see the test below); a
+        # deprecated alias of a moved module is documented at the module's new home.
+        if name == "galmorph" or name in conf["DEPRECATED_MODULES"]:
+            continue
+        if getattr(importlib.import_module(name), "__all__", None):
             expected.append(name)
     assert documented == sorted(expected)
     assert "galmorph.astro.classifier" in documented and "galmorph.schema" in documented

@@ -211,8 +211,8 @@ def run(args):
 
 def _run_on_cluster(args):
     """``--scheduler``: the catalogue on a Dask cluster, one Parquet file per partition in
-    the folder ``--out`` (:func:`galmorph.workflows._survey_run.run_survey`)."""
-    from galmorph.workflows._survey_run import run_survey
+    the folder ``--out`` (:func:`galmorph.workflows.survey.run_survey`)."""
+    from galmorph.workflows.survey import run_survey
 
     if args.scheduler is None:
         raise DataError("--partitions needs --scheduler ADDRESS|local")

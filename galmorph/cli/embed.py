@@ -158,8 +158,8 @@ def run(args):
 
 
 def _run_on_cluster(args):
-    """``--scheduler``: :func:`galmorph.workflows._survey_run.run_survey` with ``embedding``."""
-    from galmorph.workflows._survey_run import run_survey
+    """``--scheduler``: :func:`galmorph.workflows.survey.run_survey` with ``embedding``."""
+    from galmorph.workflows.survey import run_survey
 
     if args.scheduler is None:
         raise DataError("--partitions needs --scheduler ADDRESS|local")

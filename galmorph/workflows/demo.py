@@ -15,7 +15,7 @@ In under three minutes on two CPU cores (``full=True``: about 12) it
    predict-the-training-mean baseline (:func:`galmorph.inference.evaluation.evaluate`);
 6. predicts a few of them from their JPEG files
    (:func:`galmorph.inference.files.predict_files`);
-7. writes the HTML report of the run (:func:`galmorph.workflows.report_run.report_run`)
+7. writes the HTML report of the run (:func:`galmorph.workflows.report.run.report_run`)
    and prints what it found and where everything was written.
 
 Running it again in the same folder reuses the synthetic data and the cache
@@ -254,7 +254,7 @@ def run_demo(config=None, **overrides):
 def _write_report(run_dir, prepared, evaluation):
     """The run's HTML report (a few seconds: the evaluation is reused); None if unwritable."""
     from galmorph._util._io import describe_error
-    from galmorph.workflows.report_run import report_run
+    from galmorph.workflows.report.run import report_run
 
     try:
         path = report_run(run_dir, prepared, evaluation=evaluation)

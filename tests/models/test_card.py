@@ -181,6 +181,7 @@ def test_wheel_carries_the_model_and_the_example_galaxies(tmp_path):
     assert f"galmorph/weights/{SHIPPED_MODEL}.json" in names
     assert "galmorph/data/examples/examples.csv" in names
     assert "galmorph/data/examples/CREDIT.rst" in names
+    assert "galmorph/workflows/report/templates/report.html.j2" in names   # galmorph report
     assert sum(n.startswith("galmorph/data/examples/") and n.endswith(".jpg") for n in names) == 24
     info = zipfile.ZipFile(wheel).getinfo(f"galmorph/weights/{SHIPPED_MODEL}.pt")
     assert info.file_size == shipped_model_path().stat().st_size

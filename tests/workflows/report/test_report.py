@@ -25,8 +25,8 @@ from galmorph.labels import normalize_tree_numpy
 from galmorph.plots import DEFAULT_PROTOTYPE_ANSWERS, plot_decision_tree, tree_layout
 from galmorph.workflows.report import (Report, ReportSection, ReportText, make_report,
                                        write_report)
-from galmorph.workflows.report_catalog import build_catalog_report, report_catalog
-from galmorph.workflows.report_run import build_run_report, report_run
+from galmorph.workflows.report.catalog import build_catalog_report, report_catalog
+from galmorph.workflows.report.run import build_run_report, report_run
 
 RUN_HEADINGS = ["Configuration and data", "Learning curves", "Evaluation",
                 "Predicted against true", "Prototypes", "First-layer kernels",
@@ -292,7 +292,7 @@ def test_run_report_of_a_calibrated_model(tiny_run, tmp_path):
     from galmorph.synth import make_synthetic
     from galmorph.trust.fit import calibrate
     from galmorph.trust.measure import TrustMeasure
-    from galmorph.workflows._report_trust import TRUST_TITLE
+    from galmorph.workflows.report._trust import TRUST_TITLE
 
     run = shutil.copytree(tiny_run, tmp_path / "run")
     other = make_synthetic(tmp_path / "calib", n=40, seed=11, workers=1, progress=False)

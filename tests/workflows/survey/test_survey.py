@@ -33,9 +33,9 @@ distributed = pytest.importorskip("distributed", reason="distributed is not inst
 
 from galmorph.workflows.survey import (MissingExtraError, classify_survey,  # noqa: E402
                                        require_dask, require_lsdb, result_columns)
-from galmorph.workflows._survey_cluster import resolve_threads, worker_stats  # noqa: E402
-from galmorph.workflows._survey_run import open_catalog  # noqa: E402
-from galmorph.workflows.survey_write import partition_path, write_survey  # noqa: E402
+from galmorph.workflows.survey._cluster import resolve_threads, worker_stats  # noqa: E402
+from galmorph.workflows.survey._run import open_catalog  # noqa: E402
+from galmorph.workflows.survey.write import partition_path, write_survey  # noqa: E402
 
 pytestmark = pytest.mark.timeout(240)
 FLOATS = list(schema.KAGGLE_COLUMNS) + ["p_merger", "merger_prob", "ood_score"]

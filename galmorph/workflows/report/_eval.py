@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from galmorph import schema
-from galmorph.workflows._report_html import number, text
-from galmorph.workflows.report_document import ReportSection, ReportTable, ReportText, Row
+from galmorph.workflows.report._html import number, text
+from galmorph.workflows.report.document import ReportSection, ReportTable, ReportText, Row
 
 __all__ = ["evaluation_section"]
 

@@ -3,12 +3,12 @@
 ``galmorph report RUN_DIR`` and ``galmorph report CATALOG.ecsv`` call
 :func:`make_report`, which dispatches to
 
-- :func:`~galmorph.workflows.report_run.report_run`: the resolved config and
+- :func:`~galmorph.workflows.report.run.report_run`: the resolved config and
   data, the learning curves, the evaluation table (the numbers of
   ``galmorph evaluate --json``, with intervals and the baselines), predicted
   against true for the 37 answers, true and predicted prototypes, the first-layer
   kernels, the GZ2 decision tree and where the files are;
-- :func:`~galmorph.workflows.report_catalog.report_catalog`: the vote-fraction
+- :func:`~galmorph.workflows.report.catalog.report_catalog`: the vote-fraction
   histograms and correlations, the decision tree with the mean fractions, the
   merger analysis, the redshift trends and prototypes per answer.
 
@@ -34,18 +34,18 @@ from pathlib import Path
 
 from galmorph._util._lazy import lazy_exports
 # The report as data and its writer, re-exported here where users build and inspect reports.
-from galmorph.workflows._report_html import write_report
-from galmorph.workflows.report_document import (Cell, Report, ReportFigure, ReportSection,
+from galmorph.workflows.report._html import write_report
+from galmorph.workflows.report.document import (Cell, Report, ReportFigure, ReportSection,
                                                 ReportTable, ReportText, Row)
 
 __all__ = ["Cell", "Row", "ReportTable", "ReportText", "ReportFigure", "ReportSection", "Report",
            "write_report", "make_report", "default_output", "report_run", "report_catalog",
            "build_run_report", "build_catalog_report"]
 
-_LAZY = {"report_run": "galmorph.workflows.report_run",
-         "build_run_report": "galmorph.workflows.report_run",
-         "report_catalog": "galmorph.workflows.report_catalog",
-         "build_catalog_report": "galmorph.workflows.report_catalog"}
+_LAZY = {"report_run": "galmorph.workflows.report.run",
+         "build_run_report": "galmorph.workflows.report.run",
+         "report_catalog": "galmorph.workflows.report.catalog",
+         "build_catalog_report": "galmorph.workflows.report.catalog"}
 
 
 def default_output(path):
@@ -77,8 +77,8 @@ def make_report(path, out=None, *, data=None, images=None, **kwargs):
         Catalogue reports only: the column holding each row's image file, or
         the files themselves.
     **kwargs
-        Passed to :func:`~galmorph.workflows.report_run.report_run` or
-        :func:`~galmorph.workflows.report_catalog.report_catalog`.
+        Passed to :func:`~galmorph.workflows.report.run.report_run` or
+        :func:`~galmorph.workflows.report.catalog.report_catalog`.
 
     Returns
     -------
@@ -95,13 +95,13 @@ def make_report(path, out=None, *, data=None, images=None, **kwargs):
         if images is not None:
             raise ParameterError(f"images= is for a catalogue report, but {path} is a run "
                                  f"folder")
-        from galmorph.workflows.report_run import report_run
+        from galmorph.workflows.report.run import report_run
 
         return report_run(path, data, out=out, **kwargs)
     if data is not None:
         raise ParameterError(f"data= is for a run report, but {path} is a table; its "
                              f"predictions are reported as they are")
-    from galmorph.workflows.report_catalog import report_catalog
+    from galmorph.workflows.report.catalog import report_catalog
 
     return report_catalog(path, out=out, images=images, **kwargs)
 

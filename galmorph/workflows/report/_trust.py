@@ -10,8 +10,8 @@ its ``data-key`` (``trust/intervals/0.9/coverage``), as the Evaluation section's
 from __future__ import annotations
 
 from galmorph import schema
-from galmorph.workflows._report_html import number, text
-from galmorph.workflows.report_document import (ReportFigure, ReportSection, ReportTable,
+from galmorph.workflows.report._html import number, text
+from galmorph.workflows.report.document import (ReportFigure, ReportSection, ReportTable,
                                                 ReportText, Row)
 
 __all__ = ["trust_section", "TRUST_TITLE"]

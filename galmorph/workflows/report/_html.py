@@ -10,12 +10,12 @@ import io
 import time
 from pathlib import Path
 
-from galmorph.workflows.report_document import Cell, ReportFigure, ReportSection
+from galmorph.workflows.report.document import Cell, ReportFigure, ReportSection
 
 __all__ = ["write_report", "render_html", "figure_png", "number", "text", "interval",
            "tree_section", "grid_figure", "prototype_figure"]
 
-#: The template, in ``galmorph/workflows/templates`` (package data).
+#: The template, in ``galmorph/workflows/report/templates`` (package data).
 TEMPLATE = "report.html.j2"
 
 
@@ -83,7 +83,7 @@ def _view(item):
 def _environment():
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-    return Environment(loader=PackageLoader("galmorph.workflows", "templates"),
+    return Environment(loader=PackageLoader("galmorph.workflows.report", "templates"),
                        autoescape=select_autoescape(["html", "j2"], default=True),
                        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                        keep_trailing_newline=True)

@@ -4,7 +4,7 @@
 :class:`~galmorph.astro.classifier.MorphologyClassifier` over the partitions of
 a Dask DataFrame (or of an LSDB :class:`lsdb.Catalog`, which stays a Catalog)
 and returns the result lazily: nothing is read or classified until it is
-computed or written with :func:`~galmorph.workflows.survey_write.write_survey`.
+computed or written with :func:`~galmorph.workflows.survey.write.write_survey`.
 Each row keeps its input columns and gains the 37 GZ2 fractions
 ``Class1.1`` ... ``Class11.6`` (and, with ``intervals``, their ``_lo``/``_hi``
 bounds), ``p_merger``, ``merger_prob``, ``is_merger``, ``ood_score``,
@@ -23,7 +23,7 @@ a plain bool.
 Each worker process loads the model once (a worker plugin when a
 ``distributed`` client is running, else a per-process cache on first use), and
 sets its torch threads so that the workers of one machine share its cores
-instead of oversubscribing them (:mod:`galmorph.workflows._survey_cluster`).
+instead of oversubscribing them (:mod:`galmorph.workflows.survey._cluster`).
 
 Dask (``pip install "galmorph-gz2[dask]"``) and LSDB (``pip install
 "galmorph-gz2[lsdb]"``) are optional; without them this module still imports
@@ -209,7 +209,7 @@ def classify_survey(catalog, *, model=None, image_column=None, image_dir=None, d
     -------
     dask.dataframe.DataFrame or lsdb.Catalog
         Lazy; the input's type. Compute it, or write it with
-        :func:`~galmorph.workflows.survey_write.write_survey`.
+        :func:`~galmorph.workflows.survey.write.write_survey`.
 
     Raises
     ------
@@ -241,7 +241,7 @@ def classify_survey(catalog, *, model=None, image_column=None, image_dir=None, d
                          timeout=timeout, retries=retries, workers=workers, convert=convert,
                          intervals=intervals, merger_rule=merger_rule, threads=threads,
                          embedding=bool(embedding))
-    from galmorph.workflows._survey_cluster import current_client, prepare_workers
+    from galmorph.workflows.survey._cluster import current_client, prepare_workers
 
     client = client if client is not None else current_client()
     if client is not None:
@@ -328,7 +328,7 @@ def _classify(part, settings, where):
     n = len(part)
     if n == 0:
         return _attach(part, _empty_outputs(settings.intervals, settings.embedding), settings)
-    from galmorph.workflows._survey_cluster import classifier_for
+    from galmorph.workflows.survey._cluster import classifier_for
 
     clf = classifier_for(settings)
     with warnings.catch_warnings():  # per-row failures are in the columns, not warnings

@@ -5,7 +5,7 @@ folder through Dask, or a HATS catalogue through LSDB), connects to the
 scheduler (:func:`connect`: an existing cluster's address, or ``local`` for a
 :class:`distributed.LocalCluster` on this machine), classifies lazily with
 :func:`~galmorph.workflows.survey.classify_survey` and writes with
-:func:`~galmorph.workflows.survey_write.write_survey`. The CLI only maps its
+:func:`~galmorph.workflows.survey.write.write_survey`. The CLI only maps its
 flags onto this function.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from galmorph.errors import DataError, ParameterError
-from galmorph.workflows.survey import require_dask, require_lsdb
+from galmorph.workflows.survey.classify import require_dask, require_lsdb
 
 __all__ = ["run_survey", "open_catalog", "connect", "is_hats"]
 
@@ -99,14 +99,34 @@ def connect(scheduler, *, n_workers=None, threads_per_worker=1):
 def run_survey(catalog, scheduler, out_dir, *, partitions=None, print_fn=print, **options):
     """Classify the catalogue file ``catalog`` on ``scheduler`` into ``out_dir``.
 
-    ``options`` go to :func:`~galmorph.workflows.survey.classify_survey`
-    (``model``, ``image_column``, ``device``, ``batch_size``, ...). Prints a
-    summary with ``print_fn`` and returns the
-    :class:`~galmorph.workflows.survey_write.SurveyReport`.
+    What ``galmorph classify CATALOG --scheduler ... --out DIR/`` runs, public as
+    :func:`galmorph.workflows.survey.run_survey` for scripts.
+
+    Parameters
+    ----------
+    catalog : path-like
+        A Parquet file or folder, or a HATS catalogue folder (:func:`open_catalog`).
+    scheduler : str
+        A running scheduler's address, or ``"local"`` for a cluster on this machine.
+    out_dir : path-like
+        The output folder: one Parquet file per partition, and its manifest.
+    partitions : int, optional
+        Repartition a Parquet catalogue into this many partitions.
+    print_fn : callable, optional
+        Where the progress and summary lines go (default: :func:`print`).
+    **options
+        Passed to :func:`~galmorph.workflows.survey.classify_survey` (``model``,
+        ``image_column``, ``device``, ``batch_size``, ...).
+
+    Returns
+    -------
+    SurveyReport
+        What was written, skipped and failed
+        (:class:`~galmorph.workflows.survey.write.SurveyReport`).
     """
     from galmorph._util._io import check_writable
-    from galmorph.workflows.survey import classify_survey
-    from galmorph.workflows.survey_write import write_survey
+    from galmorph.workflows.survey.classify import classify_survey
+    from galmorph.workflows.survey.write import write_survey
 
     check_writable(out_dir, "--out", folder=True)
     data = open_catalog(catalog, partitions=partitions, flag="CATALOG")
