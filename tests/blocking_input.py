@@ -5,7 +5,7 @@ blocks until a writer opens the other end, and then in ``read`` until the writer
 it. :func:`hold_reader` waits until the command has opened it, and keeps it open. So a
 signal sent then lands while the command is certainly mid-run, however slow or busy the
 machine is; a test that timed its signal against a running command could instead find
-the work already done. Import it as ``from blocking_input import ...`` (pytest puts
+the work already done. Import it as ``from blocking_input import ...`` (pyproject.toml puts
 tests/ on ``sys.path``).
 """
 import contextlib

@@ -34,7 +34,7 @@ Use it as a context manager::
     assert sdss.requests("hips2fits")
 
 or through the ``fake_sdss`` pytest fixture defined below: import it into a test
-module with ``from sdss_server import fake_sdss`` (pytest puts tests/ on
+module with ``from sdss_server import fake_sdss`` (pyproject.toml puts tests/ on
 ``sys.path``), or into tests/conftest.py to offer it to every test. The fixture
 also refuses any socket connection that is not to 127.0.0.1. Its attributes
 (``sql_table``, ``galaxies``, ``galaxy_sigma``, ``footprint``) are read at request
