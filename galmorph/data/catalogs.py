@@ -396,6 +396,8 @@ def open_catalog(source, *, layout="auto", split="training", flavour="weighted_f
         raise ParameterError(f"labels= and mapping= apply to the GZ2 layout only; {source} is "
                          f"read as the {layout!r} layout")
     labelled = layout != "images"
+    if labelled and not isinstance(source, (str, Path)):
+        raise DataError(f"the {layout} layout reads one data folder, not {source!r}")
     auto_size, auto_mode = (DEFAULT_IMAGE_SIZE, "RGB") if labelled else (None, None)
     if layout == "kaggle" and _kaggle.is_teacher_labelled(absolute(source)):
         auto_size = None  # pseudo-labelled crops (e.g. 232 px): any size of at least the crop
@@ -403,8 +405,6 @@ def open_catalog(source, *, layout="auto", split="training", flavour="weighted_f
     mode = auto_mode if image_mode == _AUTO else image_mode
     common = dict(on_error=on_error, check_images=check_images, image_size=size,
                   image_mode=mode, report=report)
-    if labelled and not isinstance(source, (str, Path)):
-        raise DataError(f"the {layout} layout reads one data folder, not {source!r}")
     if layout == "kaggle":
         return read_kaggle(source, split=split, **common)
     if layout == "gz2":
