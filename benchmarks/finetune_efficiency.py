@@ -145,7 +145,7 @@ def main(argv=None):
         make, test_path, labels, n_pool, base_rate = (ring_task if task == "ring" else
                                                       gz2_task)(args, work)
         shown_base = False
-        for n in [s for s in args.sizes if s <= n_pool] or [n_pool]:
+        for n in sorted({min(s, n_pool) for s in args.sizes}):     # as many as exist
             table = make(n, work / f"{task}-{n}.csv")
             for method in args.methods:
                 unfreeze, source = METHODS[method]
@@ -157,6 +157,10 @@ def main(argv=None):
                                         time_limit=args.budget, progress=False,
                                         epochs=None if unfreeze != "none" else 300))
                 seconds = time.monotonic() - t0
+                if not (out / "best.pt").is_file():      # the budget ended inside epoch 1
+                    print(f"| {task} | {n} | {method} | no epoch finished within the budget | "
+                          f"{seconds:.0f} |", flush=True)
+                    continue
                 targets, outputs, gz2 = predict_test(out / "best.pt", test_path, labels)
                 value, lo, hi = score(task, targets, outputs)
                 name = "ROC AUC" if task == "ring" else "RMSE"
