@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from galmorph.adapt import finetune as api
+from galmorph.adapt import _finetune_parts as api
 from galmorph.adapt._finetune_loop import Loop, extract_features, trainable_parameters
 from galmorph.rundir import RunDir
 

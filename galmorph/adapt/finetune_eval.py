@@ -160,7 +160,8 @@ def evaluate_finetuned(model, labels=None, *, split="validation", image_dir=None
         The table is unusable (named with its rows and columns).
     """
     from galmorph.adapt._label_table import read_label_table
-    from galmorph.adapt.finetune import FinetuneConfig, _prepare
+    from galmorph.adapt._finetune_parts import _prepare
+    from galmorph.adapt.finetune import FinetuneConfig
     from galmorph.errors import CheckpointError
     from galmorph.inference.engine import predict_arrays
     from galmorph.inference.heads import head_values
