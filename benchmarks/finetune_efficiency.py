@@ -155,7 +155,7 @@ def main(argv=None):
                                         task == "ring" else "regression",
                                         source=scratch if source else None, unfreeze=unfreeze,
                                         time_limit=args.budget, progress=False,
-                                        epochs=None if unfreeze != "none" else 300))
+                                        epochs=None if unfreeze != "none" else 25))
                 seconds = time.monotonic() - t0
                 if not (out / "best.pt").is_file():      # the budget ended inside epoch 1
                     print(f"| {task} | {n} | {method} | no epoch finished within the budget | "

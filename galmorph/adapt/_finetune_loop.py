@@ -26,6 +26,15 @@ from galmorph.training.batches import step_seed
 
 __all__ = ["head_loss", "extract_features", "trainable_parameters", "Loop"]
 
+#: The linear probe's L2 penalty: the heads' weights cost ``|W|^2 / (2 C n)`` on the
+#: standardised features (n training galaxies), as scikit-learn's ``LogisticRegression(C)``.
+#: C = 0.01 was chosen on rings of gz-kaggle-5k's training pool (never the shipped model's
+#: validation galaxies, which the benchmark scores on): at 100, 300 and 1,000 labels it gave
+#: ROC AUC 0.79, 0.84 and 0.88 against 0.68, 0.75 and 0.79 for AdamW with early stopping.
+PROBE_C = 0.01
+#: L-BFGS iterations of the probe per epoch (one full-batch solve step).
+PROBE_ITERATIONS = 20
+
 #: Seconds between two writes of last.pt (a probe's epochs take milliseconds; the
 #: checkpoint holds the whole network).
 SAVE_EVERY_S = 30.0
@@ -197,7 +206,36 @@ class Loop:
             self.stop_reason = f"time limit of {float(limit):g} s reached"
         return self.stop_reason is not None
 
+    def _probe_epoch(self):
+        """The probe's epoch: full-batch L-BFGS on the L2-penalised loss (every view of every
+        training galaxy at once), a convex problem that needs no early stopping to be sane."""
+        st, heads = self.state, self.model.label_heads
+        rows = self.train_rows
+        x = torch.from_numpy(np.asarray(self.inputs[:, rows]).reshape(-1, self.inputs.shape[-1]))
+        y = self.targets[rows].repeat(self.inputs.shape[0], 1).to(self.device)
+        x = x.to(self.device)
+        penalty = 1.0 / (2.0 * PROBE_C * max(len(rows), 1))
+        heads.train()
+        t0 = time.monotonic()
+
+        def closure():
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = head_loss(heads, heads(x), y) + penalty * heads.linear.weight.square().sum()
+            loss.backward()
+            return loss
+
+        value = float(self.optimizer.step(closure))
+        if not math.isfinite(value):
+            raise FloatingPointError(f"the linear probe diverged in epoch {st['epoch'] + 1}")
+        st["partial"] = {"sum": value * len(rows), "n": len(rows),
+                         "seconds": time.monotonic() - t0}
+        st["batch"] = self.batches_per_epoch()
+        st["elapsed_s"] = st["elapsed_s_at_start"] + time.monotonic() - self.t_start
+        return True
+
     def _train_epoch(self):
+        if self.probe and isinstance(self.optimizer, torch.optim.LBFGS):
+            return self._probe_epoch()
         st, bs, epoch = self.state, self.settings.batch_size, self.state["epoch"]
         order, bpe = self._order(epoch), self.batches_per_epoch()
         part = st["partial"] or {"sum": 0.0, "n": 0, "seconds": 0.0}

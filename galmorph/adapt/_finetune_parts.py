@@ -10,7 +10,7 @@ from galmorph.rundir import RunDir
 #: What of the network trains besides the heads.
 UNFREEZE = ("none", "last", "all")
 #: Epochs without ``epochs`` or ``time_limit``: (linear probe, network).
-DEFAULT_EPOCHS = {"none": 300, "last": 10, "all": 10}
+DEFAULT_EPOCHS = {"none": 25, "last": 10, "all": 10}   # a probe's epoch: 20 L-BFGS steps
 #: Learning rate of the heads without ``lr``: (linear probe, network).
 DEFAULT_LR = {"none": 1e-2, "last": 1e-3, "all": 1e-3}
 _ENCODER = {"none": "frozen", "last": "last", "all": "all"}

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from galmorph.adapt import _finetune_parts as api
-from galmorph.adapt._finetune_loop import Loop, extract_features, trainable_parameters
+from galmorph.adapt._finetune_loop import (PROBE_ITERATIONS, Loop, extract_features,
+                                          trainable_parameters)
 from galmorph.rundir import RunDir
 
 __all__ = ["Run"]
@@ -68,7 +69,11 @@ class Run:
         groups = [{"params": heads, "lr": self.resolved["lr"]}]
         if encoder:
             groups.append({"params": encoder, "lr": self.resolved["encoder_lr"]})
-        self.optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+        if cfg.unfreeze == "none":   # a convex problem: L-BFGS, penalised (_finetune_loop)
+            self.optimizer = torch.optim.LBFGS(heads, lr=1.0, max_iter=PROBE_ITERATIONS,
+                                               history_size=20, line_search_fn="strong_wolfe")
+        else:
+            self.optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, factor=0.5, patience=10 if cfg.unfreeze == "none" else 2)
         state = self._restore() if mode == "resume" else None

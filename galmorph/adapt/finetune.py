@@ -61,14 +61,15 @@ class FinetuneConfig(RunOptions):
     image_dir : str, Path or None
         Folder that relative image paths are resolved against (default: the table's).
     epochs : int or None
-        Total epochs; ``None``: 300 for a probe, 10 otherwise, or with ``time_limit``
+        Total epochs; ``None``: 25 for a probe, 10 otherwise, or with ``time_limit``
         (and not a probe) as many as fit.
     lr : float or None
-        AdamW learning rate of the heads (default 1e-2 for a probe, else 1e-3); the
+        AdamW learning rate of the heads (default 1e-3; a probe's L-BFGS ignores it); the
         network's trained layers get ``encoder_lr`` (default a tenth of it).
     encoder_lr : float or None
     weight_decay : float
-        AdamW weight decay (the probe's only regulariser besides early stopping).
+        AdamW weight decay (``last``, ``all``; a probe's heads carry an L2 penalty instead,
+        ``_finetune_loop.PROBE_C``).
     batch_size : int or None
         Galaxies per step (default 256 for a probe, 32 otherwise).
     val_fraction : float

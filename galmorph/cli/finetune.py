@@ -54,7 +54,7 @@ def add_parser(subparsers):
                    help="stop cleanly after this many seconds and checkpoint; continue with "
                         "--resume (default: no limit)")
     p.add_argument("--epochs", type=positive_int, default=None, metavar="N",
-                   help="total epochs (default: 300 for a probe, else 10, or with --time-limit "
+                   help="total epochs (default: 25 for a probe, else 10, or with --time-limit "
                         "as many as fit)")
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate of the heads; trained network layers get a tenth "
