@@ -225,7 +225,7 @@ class Loop:
             loss.backward()
             return loss
 
-        value = float(self.optimizer.step(closure))
+        value = float(self.optimizer.step(closure).detach())
         if not math.isfinite(value):
             raise FloatingPointError(f"the linear probe diverged in epoch {st['epoch'] + 1}")
         st["partial"] = {"sum": value * len(rows), "n": len(rows),
