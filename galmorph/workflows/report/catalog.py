@@ -5,7 +5,8 @@ output of ``galmorph classify`` or ``galmorph predict``) and assembles the
 label histograms (Fig 1), the correlation matrix (Fig 3), the decision tree
 with the mean fractions, the merger analysis of :mod:`galmorph.astro.mergers`,
 the redshift trends of :mod:`galmorph.astro.redshift` where the table has a
-redshift, and prototypes per answer where the images are at hand.
+redshift, prototypes per answer where the images are at hand, and the most unusual
+galaxies with their look-alikes where it has embeddings (``_embedding``).
 :func:`report_catalog` writes it as one HTML file.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from galmorph import schema
 from galmorph.errors import DataError, MissingColumnError
+from galmorph.workflows.report._embedding import embedding_section
 from galmorph.workflows.report._html import (grid_figure, number, prototype_figure, text,
                                              tree_section, write_report)
 from galmorph.workflows.report.document import (Report, ReportFigure, ReportSection, ReportTable,
@@ -366,6 +368,11 @@ def build_catalog_report(table_or_path, *, images=None, threshold=None, seed=0):
                 tree_section(fractions, "the catalogue's predictions"),
                 _merger_section(used, fractions, threshold, seed), _redshift_section(used, seed),
                 _prototype_section(table, fractions, ok, images, folder)]
+    paths = _image_paths(table, images, folder)      # the embeddings' grids, where there are
+    crop = (table.meta.get("preprocessing") or {}).get("crop")
+    embedded = embedding_section(used, None if paths is None else
+                                 [p for p, keep in zip(paths, ok) if keep], crop)
+    sections += [embedded] if embedded is not None else []
     name = Path(source).name if source != "the given table" else source
     subtitle = [f"{int(ok.sum())} galaxies classified"
                 + (f" by {table.meta['model_name']}" if table.meta.get("model_name") else "")]
