@@ -11,7 +11,6 @@ import warnings
 import numpy as np
 
 from galmorph._util._jsonable import plain
-from galmorph.data._prepared import PreparedData
 from galmorph.data._validate import ON_ERROR, CatalogWarning, _user_stacklevel
 from galmorph.errors import DataError, ParameterError
 
@@ -88,6 +87,7 @@ def combine(datas, on_error="auto"):
     galmorph.errors.DataError
         Parts that differ in crop or size, lack labels or share a galaxy.
     """
+    from galmorph.data.cache import PreparedData  # here: cache imports this module
 
     datas = list(datas)
     if len(datas) == 1:
