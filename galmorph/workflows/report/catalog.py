@@ -300,10 +300,9 @@ def _image_paths(table, images, folder):
     return paths
 
 
-def _prototype_section(table, fractions, ok, images, folder):
+def _prototype_section(table, fractions, ok, paths):
     from galmorph.plots import DEFAULT_PROTOTYPE_ANSWERS, plot_predicted_prototypes
 
-    paths = _image_paths(table, images, folder)
     if paths is not None and len(paths) != len(table):
         raise DataError(f"images: {len(paths)} files for {len(table)} rows; give one per row")
     have = None if paths is None else np.array([p is not None for p in paths])[ok]
@@ -364,12 +363,12 @@ def build_catalog_report(table_or_path, *, images=None, threshold=None, seed=0):
     threshold = float(threshold if threshold is not None else
                       table.meta.get("merger_threshold", DEFAULT_THRESHOLD))
     used = table[ok]
+    paths = _image_paths(table, images, folder)
     sections = [_overview_section(table, source, ok, fractions), _labels_section(fractions),
                 tree_section(fractions, "the catalogue's predictions"),
                 _merger_section(used, fractions, threshold, seed), _redshift_section(used, seed),
-                _prototype_section(table, fractions, ok, images, folder)]
-    paths = _image_paths(table, images, folder)      # the embeddings' grids, where there are
-    crop = (table.meta.get("preprocessing") or {}).get("crop")
+                _prototype_section(table, fractions, ok, paths)]
+    crop = (table.meta.get("preprocessing") or {}).get("crop")   # embeddings' grids, if any
     embedded = embedding_section(used, None if paths is None else
                                  [p for p, keep in zip(paths, ok) if keep], crop)
     sections += [embedded] if embedded is not None else []
