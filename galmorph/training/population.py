@@ -148,24 +148,8 @@ def cell_weights(labels, unselected, pseudo, mode="none", pseudo_weight=1.0):
     return None if (weights == 1.0).all() else weights
 
 
-def population_of(data):
-    """``bool (N,)``: the rows of a prepared set that are an unselected sample (see
-    :func:`galmorph.data.populations.unselected_mask`; other folders count as unselected)."""
-    from galmorph.training.pseudo import row_sources
-
-    sources = np.asarray(row_sources(data))
-    ids = np.asarray(data.ids)
-    out = np.ones(len(ids), dtype=bool)
-    for source in np.unique(sources):
-        rows = sources == source
-        out[rows] = unselected_mask(source, ids[rows])
-    return out
-
-
-def untouched_of(data):
-    """``bool (N,)``: the rows of a prepared set in the untouched split
-    (:func:`galmorph.data.populations.untouched_mask`)."""
-    from galmorph.data.populations import untouched_mask
+def _per_source(data, mask):
+    """``bool (N,)``: ``mask(folder, ids)`` applied to each source folder's rows of ``data``."""
     from galmorph.training.pseudo import row_sources
 
     sources = np.asarray(row_sources(data))
@@ -173,8 +157,22 @@ def untouched_of(data):
     out = np.zeros(len(ids), dtype=bool)
     for source in np.unique(sources):
         rows = sources == source
-        out[rows] = untouched_mask(source, ids[rows])
+        out[rows] = mask(source, ids[rows])
     return out
+
+
+def population_of(data):
+    """``bool (N,)``: the rows of a prepared set that are an unselected sample (see
+    :func:`galmorph.data.populations.unselected_mask`; other folders count as unselected)."""
+    return _per_source(data, unselected_mask)
+
+
+def untouched_of(data):
+    """``bool (N,)``: the rows of a prepared set in the untouched split
+    (:func:`galmorph.data.populations.untouched_mask`)."""
+    from galmorph.data.populations import untouched_mask
+
+    return _per_source(data, untouched_mask)
 
 
 def weighted_sq_error(pred, target, weight):
