@@ -2,6 +2,8 @@
 
 - :mod:`.classifier`: :class:`MorphologyClassifier`, the 37 GZ2 fractions, merger flags
   and redshift columns for a table, positions, image files or arrays;
+- :mod:`.settings`: :class:`ClassifierSettings`, the classifier's arguments and their
+  defaults, defined once (the survey settings and ``galmorph classify``'s flags use them);
 - :mod:`.cutouts`: GZ2-style SDSS colour cutouts by RA/Dec (:func:`fetch_cutouts`);
 - :mod:`.catalog`: the GZ2 main-sample cuts (:func:`gz2_selection`) and SDSS queries
   (:func:`query_gz2_sample`);
@@ -16,12 +18,13 @@ below are imported on first use, so ``import galmorph.astro`` stays cheap.
 """
 from galmorph._util._lazy import lazy_exports
 
-__all__ = ["MorphologyClassifier", "fetch_cutout", "fetch_cutouts", "gz2_selection",
-           "query_gz2_sample", "merger_flags", "merger_fraction", "separation_bias",
-           "measure_separations", "redshift_trends"]
+__all__ = ["MorphologyClassifier", "ClassifierSettings", "fetch_cutout", "fetch_cutouts",
+           "gz2_selection", "query_gz2_sample", "merger_flags", "merger_fraction",
+           "separation_bias", "measure_separations", "redshift_trends"]
 
-_WHERE = {"MorphologyClassifier": "classifier", "fetch_cutout": "cutouts",
-          "fetch_cutouts": "cutouts", "gz2_selection": "catalog", "query_gz2_sample": "catalog",
+_WHERE = {"MorphologyClassifier": "classifier", "ClassifierSettings": "settings",
+          "fetch_cutout": "cutouts", "fetch_cutouts": "cutouts", "gz2_selection": "catalog",
+          "query_gz2_sample": "catalog",
           "merger_flags": "mergers", "merger_fraction": "mergers",
           "separation_bias": "merger_separation", "measure_separations": "separation",
           "redshift_trends": "redshift"}

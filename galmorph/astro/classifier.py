@@ -31,9 +31,9 @@ from galmorph.astro._classify_embed import add_embedding_column, chunk_embedding
 from galmorph.astro._classify_inputs import parse_input
 from galmorph.astro._classify_images import (block_images, count_rows, file_decoder,
                                             project_separations, submit)
-from galmorph.astro.mergers import DEFAULT_THRESHOLD
 from galmorph.astro.redshift import record_diagnostics_error, record_redshift_trends
 from galmorph.astro.separation import find_nearest_neighbour
+from galmorph.astro.settings import ClassifierSettings
 from galmorph.data.images import INPUT_NOTE_DESCRIPTION, crop_and_resize
 from galmorph.errors import CheckpointError, DataError, ModelShapeError
 from galmorph.inference.heads import add_label_columns, head_values, label_heads
@@ -65,7 +65,9 @@ class MorphologyClassifier:
     """Predict the 37 GZ2 vote fractions and merger flags.
 
     The constructor only stores its arguments; the model is loaded on first
-    use into ``model_`` (with ``preprocessing_`` and ``model_info_``).
+    use into ``model_`` (with ``preprocessing_`` and ``model_info_``). The arguments are
+    the fields of :class:`~galmorph.astro.settings.ClassifierSettings` (the same order
+    and defaults); :attr:`settings` gives them back as one.
 
     Parameters
     ----------
@@ -119,27 +121,20 @@ class MorphologyClassifier:
         pass (:meth:`embed`, :doc:`/embeddings`); default False.
     """
 
-    def __init__(self, model=None, device="auto", tta=None, merger_threshold=DEFAULT_THRESHOLD,
-                 batch_size=256, backend="hips2fits", cache_dir=None, progress=True,
-                 chunk_size=1024, precision="auto", timeout=30.0, retries=3, workers=1,
-                 convert="flag", intervals=None, merger_rule="prob", embedding=False):
-        self.model = model
-        self.device = device
-        self.tta = tta
-        self.merger_threshold = merger_threshold
-        self.batch_size = batch_size
-        self.backend = backend
-        self.cache_dir = cache_dir
-        self.progress = progress
-        self.chunk_size = chunk_size
-        self.precision = precision
-        self.timeout = timeout
-        self.retries = retries
-        self.workers = workers
-        self.convert = convert
-        self.intervals = intervals
-        self.merger_rule = merger_rule
-        self.embedding = embedding
+    def __init__(self, *args, **kwargs):
+        # The arguments, their order and defaults are the fields of ClassifierSettings
+        # (defined once, galmorph.astro.settings); stored as given, checked where used.
+        settings = ClassifierSettings.bind(type(self).__name__, *args, **kwargs)
+        for name, value in settings.as_kwargs().items():
+            setattr(self, name, value)
+
+    __init__.__signature__ = ClassifierSettings.signature()  # what help() and Sphinx show
+
+    @property
+    def settings(self):
+        """The arguments as they are now (a frozen
+        :class:`~galmorph.astro.settings.ClassifierSettings`)."""
+        return ClassifierSettings(**{n: getattr(self, n) for n in ClassifierSettings.names()})
 
     def __repr__(self):
         return (f"MorphologyClassifier(model={self.model!r}, device={self.device!r}, "
