@@ -86,7 +86,7 @@ def run(args):
                       precision=args.precision, progress=progress_of(args),
                       on_error=args.on_error, extra=TrustMeasure(trust) if trust else None)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result.to_dict(), indent=2))
     else:
         print(format_report(result))
         if result.get("trust"):

@@ -34,6 +34,7 @@ import numpy as np
 
 from galmorph._util._choices import EVALUATION_SPLITS
 from galmorph.errors import DataError
+from galmorph.inference.evaluation_result import Evaluation
 from galmorph.rundir import RunDir
 from galmorph.schema import KAGGLE_COLUMNS, QUESTIONS
 
@@ -42,8 +43,8 @@ from galmorph.metrics import (BASELINES, baseline_rmses, central_pixel_colours,
                                        fit_central_pixel, rmse, rmse_interval,
                                        rmse_report)
 
-__all__ = ["evaluate", "rmse_report", "central_pixel_colours", "fit_central_pixel",
-           "baseline_rmses", "format_report", "BASELINES"]
+__all__ = ["evaluate", "Evaluation", "rmse_report", "central_pixel_colours",
+           "fit_central_pixel", "baseline_rmses", "format_report", "BASELINES"]
 
 
 # ---------------------------------------------------------------------------
@@ -70,10 +71,12 @@ def _open_data(data, preprocessing, progress, on_error="auto", cache_dir=None):
         prepared = data
     else:
         path = Path(data)
+        if not path.exists() and cache_dir is not None and _is_cache(Path(cache_dir)):
+            path = Path(cache_dir)  # the run's images moved; their cache is still here
         if not path.exists():
             raise DataError(f"data {path} does not exist; give a data folder (Kaggle, GZ2 or "
                             f"synthetic layout) or a cache written by 'galmorph prepare'")
-        if (path / "meta.json").is_file() and (path / "images.npy").is_file():
+        if _is_cache(path):
             prepared = cache.open_prepared(path)
         else:
             prepared = cache.prepare(path, crop=preprocessing["crop"], size=preprocessing["size"],
@@ -88,6 +91,10 @@ def _open_data(data, preprocessing, progress, on_error="auto", cache_dir=None):
         raise DataError(f"data {prepared.path} has no labels to evaluate against (a test set?); "
                         f"use 'galmorph predict' for unlabelled images")
     return prepared
+
+
+def _is_cache(path):
+    return (path / "meta.json").is_file() and (path / "images.npy").is_file()
 
 
 def _saved_validation_ids(ckpt, ckpt_path):
@@ -254,9 +261,12 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
 
     Returns
     -------
-    dict
-        JSON-able: ``rmse``, ``rmse_ci95`` (a 95 % bootstrap interval over
-        galaxies, :func:`~galmorph.metrics.rmse_interval`),
+    Evaluation
+        The scores, read as a dict (``result["rmse"]``; ``result.to_dict()``
+        gives the plain JSON-able dict), with the predictions, rows, labels
+        and data they come from (:class:`Evaluation`). The scores: ``rmse``,
+        ``rmse_ci95`` (a 95 % bootstrap interval over galaxies,
+        :func:`~galmorph.metrics.rmse_interval`),
         ``n_galaxies``, ``per_answer`` (column -> RMSE),
         ``per_question`` (``"Q1"`` -> RMSE), ``baselines`` (name -> RMSE, fitted
         on the galaxies outside the split), ``split``, ``split_note``, ``tta``,
@@ -331,7 +341,9 @@ def evaluate(checkpoint, data=None, *, split="validation", tta=None, id_max=None
     result["labels_note"] = GZ2_LABELS_NOTE if result["data"]["layout"] == "gz2" else None
     if extra is not None:
         result["trust"] = trust
-    return result
+    return Evaluation(result, predictions=pred, rows=np.asarray(index, dtype=np.int64),
+                      labels=labels[index], data=prepared,
+                      baseline_rows=np.flatnonzero(train), subset_masks=parts)
 
 
 #: Said of GZ2-release labels (measured by benchmarks/gz2_release.py on the 33 gz2-1k

@@ -1,6 +1,8 @@
 """How far to trust an answer: the reliability of a model's intervals."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from galmorph.errors import DataError
@@ -11,9 +13,9 @@ __all__ = ["plot_interval_reliability"]
 
 def _trust_part(trust_result):
     """The ``trust`` dict of an evaluate result, or the dict itself; DataError without intervals."""
-    if isinstance(trust_result, dict) and "trust" in trust_result and \
+    if isinstance(trust_result, Mapping) and "trust" in trust_result and \
             "intervals" not in trust_result:
-        trust_result = trust_result["trust"]   # a whole evaluate() result
+        trust_result = trust_result["trust"]   # a whole evaluate() result (an Evaluation)
     if not isinstance(trust_result, dict) or not trust_result.get("intervals"):
         raise DataError("trust_result has no interval coverage to plot: give "
                         "evaluate(...)['trust'] of a model calibrated with 'galmorph "

@@ -231,7 +231,7 @@ def run_demo(config=None, **overrides):
 
     _say("[5/6] evaluating on the held-out galaxies (the run's validation split)")
     result = evaluate(checkpoint, prepared, split="validation")
-    evaluation_path = _save_json(result, run_dir / "evaluation.json")
+    evaluation_path = _save_json(result.to_dict(), run_dir / "evaluation.json")
 
     val_ids = RunDir(run_dir).split()["val_ids"][:config.n_predict]
     files = [data / KAGGLE_IMAGE_DIRS["training"] / f"{gid}.jpg" for gid in val_ids]
@@ -240,24 +240,25 @@ def run_demo(config=None, **overrides):
     table = predict_files(checkpoint, files, out=predictions_path, progress=False)
     if table.meta.get("out_error"):  # predict_files saved them elsewhere and warned
         predictions_path = table.meta["out"] and Path(table.meta["out"])
-    report_path = _write_report(run_dir, prepared, result)
+    report_path = _write_report(run_dir, result)
 
     return DemoResult(
         out=out, data=data, cache=Path(prepared.path), run=run_dir, checkpoint=checkpoint,
         evaluation_path=evaluation_path, predictions_path=predictions_path,
         rmse=result["rmse"], mean_baseline=result["baselines"]["mean"],
         n_heldout=result["n_galaxies"], data_reused=reused,
-        seconds=time.perf_counter() - start, evaluation=result, predictions=table,
+        seconds=time.perf_counter() - start, evaluation=result.to_dict(), predictions=table,
         examples=examples, report_path=report_path)
 
 
-def _write_report(run_dir, prepared, evaluation):
-    """The run's HTML report (a few seconds: the evaluation is reused); None if unwritable."""
+def _write_report(run_dir, evaluation):
+    """The run's HTML report (a few seconds: the evaluation and its predictions are reused);
+    None if unwritable."""
     from galmorph._util._io import describe_error
     from galmorph.workflows.report.run import report_run
 
     try:
-        path = report_run(run_dir, prepared, evaluation=evaluation)
+        path = report_run(run_dir, evaluation=evaluation)
     except OSError as err:
         _say(f"      cannot write the report in {run_dir} ({describe_error(err)})")
         return None

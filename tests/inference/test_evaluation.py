@@ -17,7 +17,7 @@ from galmorph.models.checkpoint import save_checkpoint
 from galmorph.schema import (GZ2_COLUMNS, ID_COLUMN, KAGGLE_COLUMNS, N_ANSWERS,
                              QUESTION_SLICES)
 from galmorph.training.batches import save_split
-from galmorph.inference.evaluation import evaluate, format_report
+from galmorph.inference.evaluation import Evaluation, evaluate, format_report
 from galmorph.inference.engine import predict_arrays
 
 PREP = {"crop": 224, "size": 32}
@@ -118,7 +118,20 @@ def test_evaluate_uses_the_runs_validation_split(env):
         assert low <= scored["rmse"] <= high
     assert result["model"]["name"] == "cnn"
     assert result["model"]["preprocessing"] == PREP
-    json.dumps(result)  # JSON-able
+    # What it scored travels with the scores: the rows, their predictions and labels.
+    assert isinstance(result, Evaluation)
+    np.testing.assert_array_equal(result.rows, [1, 4, 7])
+    np.testing.assert_array_equal(result.ids, env["ids"][[1, 4, 7]])
+    np.testing.assert_allclose(result.labels, prepared.labels[[1, 4, 7]])
+    assert result.known.all() and result.images.shape == (3, 3, PREP["size"], PREP["size"])
+    assert result["rmse"] == pytest.approx(
+        np.sqrt(((result.predictions - result.labels) ** 2).mean()), rel=1e-6)
+    np.testing.assert_array_equal(result.baseline_rows, train)
+    np.testing.assert_array_equal(result.subset_masks["id<=115085"], [True, True, False])
+    assert list(result.subset_masks) == list(result["subsets"])
+    plain = result.to_dict()                         # what --json prints
+    assert type(plain) is dict and plain == dict(result)
+    assert json.loads(json.dumps(plain))["n_galaxies"] == 3
 
 
 def test_evaluate_all_and_fallback_note(env):
@@ -188,7 +201,8 @@ def test_evaluate_extra_gets_the_one_pass_of_the_split(env):
     assert details.spread.shape == (3, 1, N_ANSWERS) and details.features.shape[0] == 3
     assert result["trust"] == {"n": 3, "mean_label": pytest.approx(labels.mean())}
     assert result["rmse"] == pytest.approx(plain["rmse"], rel=1e-6)   # scores unchanged
-    json.dumps(result)
+    np.testing.assert_allclose(result.predictions, pred, atol=1e-6)   # the mean, as scored
+    json.dumps(result.to_dict())
     # A network without forward_details: the spread is the mean alone, no features.
     ckpt = load_checkpoint(env["ckpt"])
     foreign = dataclasses.replace(ckpt, model=_NoDetails(ckpt.model))
@@ -218,6 +232,11 @@ def test_evaluate_a_real_run_on_synthetic_galaxies(tmp_path, monkeypatch):
     assert result["data"]["cache"] == str(tmp_path / "run-cache")   # the run's cache, reused
     assert 0 < result["rmse"] < 1
     assert result["baselines"]["mean"] < result["baselines"]["zeros"]
+    # The images moved away: the run's cache of them still evaluates.
+    data.rename(tmp_path / "moved")
+    again = evaluate(run / "best.pt", split="validation", device="cpu")
+    assert again["data"]["cache"] == result["data"]["cache"]
+    assert again["rmse"] == pytest.approx(result["rmse"], rel=1e-6)
 
 
 def test_evaluate_bad_inputs(env):

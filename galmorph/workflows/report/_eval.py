@@ -4,8 +4,9 @@ Every number taken from the :func:`~galmorph.inference.evaluation.evaluate`
 result carries its place there as the cell's ``data-key``
 (``per_answer/Class1.1``), so a browser test can compare the page with
 ``galmorph evaluate --json``. The per-question and per-answer intervals and
-baselines are the report's own, computed from a second prediction of the same
-galaxies; they carry no key.
+baselines are the report's own, computed from the evaluation's predictions
+(:attr:`~galmorph.inference.evaluation_result.Evaluation.predictions`); they
+carry no key.
 """
 from __future__ import annotations
 

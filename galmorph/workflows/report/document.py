@@ -99,7 +99,7 @@ class Report:
     sections : list of ReportSection
     data : dict
         The numbers behind the tables (for a run, ``data["evaluation"]`` is the
-        :func:`~galmorph.inference.evaluation.evaluate` result).
+        :func:`~galmorph.inference.evaluation.evaluate` result's scores, a dict).
     """
 
     title: str

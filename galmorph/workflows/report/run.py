@@ -2,9 +2,11 @@
 
 :func:`build_run_report` evaluates the run's best checkpoint on its validation
 split with :func:`galmorph.inference.evaluation.evaluate` -- the numbers of
-``galmorph evaluate --json`` -- predicts the same galaxies once more for the
-figures and the per-question intervals, and assembles the paper's figures
-(Figs 2 and 4-10 of the proof-of-concept paper) with :mod:`galmorph.plots`.
+``galmorph evaluate --json`` -- and draws the figures and the per-question
+intervals from the predictions of that same evaluation (an
+:class:`~galmorph.inference.evaluation_result.Evaluation`), assembling the
+paper's figures (Figs 2 and 4-10 of the proof-of-concept paper) with
+:mod:`galmorph.plots`.
 For a checkpoint that carries a trust calibration, the evaluation measures it
 too (:class:`galmorph.trust.measure.TrustMeasure`) and the report shows its
 interval coverage in "How far to trust an answer".
@@ -56,57 +58,6 @@ def _check_run(run_dir):
         raise DataError(f"{run} has metrics.csv but no best.pt or last.pt checkpoint to "
                         f"evaluate")
     return run, rundir.config(), checkpoint
-
-
-def _is_cache(path):
-    return (path / "meta.json").is_file() and (path / "images.npy").is_file()
-
-
-def _open_data(config, data, preprocessing, progress):
-    """The labelled data as one PreparedData: ``data``, else the run's folders (or caches)."""
-    from galmorph.data.cache import PreparedData, combine
-
-    prepared = data if isinstance(data, PreparedData) else combine(
-        [_open_one(folder, config, preprocessing, progress)
-         for folder in (_as_list(config["data"]) if data is None else _as_list(data))])
-    if prepared.labels is None:
-        raise DataError(f"data {prepared.path} has no labels to evaluate against")
-    return prepared
-
-
-def _as_list(value):
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def _open_one(folder, config, preprocessing, progress):
-    """One data folder or cache, prepared with the run's cache where it is the run's own."""
-    from galmorph.data.cache import open_prepared, prepare
-
-    folders, caches = _as_list(config["data"]), config.get("cache")
-    caches = caches if isinstance(caches, list) else [caches] * len(folders)
-    folder = Path(folder)
-    cache = {str(Path(f).resolve()): c for f, c in zip(folders, caches)}.get(
-        str(folder.resolve()))
-    if folder.is_dir() and _is_cache(folder):
-        return open_prepared(folder)
-    if folder.exists():
-        return prepare(folder, cache_dir=cache, crop=preprocessing["crop"],
-                       size=preprocessing["size"], progress=progress)
-    if cache and _is_cache(Path(cache)):  # the images moved, their cache is still here
-        return open_prepared(cache)
-    raise DataError(f"data {folder} does not exist; give the labelled data folder with "
-                    f"--data DIR (data= in Python)")
-
-
-def _evaluated_rows(run, ids, evaluation):
-    """Row numbers of the galaxies :func:`evaluate` scored (its rule for ``split``)."""
-    every = np.arange(len(ids))
-    saved = RunDir(run).val_ids()
-    if evaluation.get("split") == "all" or saved is None:
-        return every
-    saved = np.asarray(saved).astype(str)
-    index = np.flatnonzero(np.isin(np.asarray(ids).astype(str), saved))
-    return index if len(index) else every
 
 
 def _value(v):
@@ -264,6 +215,23 @@ def _files_section(run, checkpoint, out):
     return ReportSection("files", "Files", items)
 
 
+def _evaluated(checkpoint, calibration, data, evaluation, **predict):
+    """``(the Evaluation the figures use, the scores shown)``, from one inference pass at
+    most: none where ``evaluation`` is an Evaluation already."""
+    from galmorph.inference.evaluation import Evaluation, evaluate
+    from galmorph.trust.measure import TrustMeasure
+
+    if isinstance(evaluation, Evaluation):
+        return evaluation, evaluation.to_dict()
+    if evaluation is None:
+        result = evaluate(checkpoint, data, extra=TrustMeasure(calibration) if calibration
+                          else None, **predict)
+        return result, result.to_dict()
+    # A plain dict (a saved evaluation.json) is shown as given; the figures need predictions.
+    split = "all" if evaluation.get("split") == "all" else "validation"
+    return evaluate(checkpoint, data, split=split, **predict), dict(evaluation)
+
+
 def build_run_report(run_dir, data=None, *, evaluation=None, out=None, device="auto",
                      precision="auto", batch_size=256, progress=False):
     """Assemble the report of a training run (not yet written).
@@ -275,58 +243,50 @@ def build_run_report(run_dir, data=None, *, evaluation=None, out=None, device="a
         ``best.pt``, ``split.json``).
     data : path-like, list or PreparedData, optional
         Labelled data folder(s) or caches to evaluate on, or the opened
-        :class:`~galmorph.data.cache.PreparedData`; default the run's own.
-    evaluation : dict, optional
+        :class:`~galmorph.data.cache.PreparedData`; default the run's own (or
+        its cache, where the images have moved). Not read when ``evaluation``
+        is an :class:`~galmorph.inference.evaluation_result.Evaluation`, which
+        holds its data.
+    evaluation : Evaluation or dict, optional
         An :func:`~galmorph.inference.evaluation.evaluate` result of the run's
-        ``best.pt`` on ``data`` to show instead of evaluating again (with its
-        ``trust`` part, for a calibrated checkpoint).
+        checkpoint to show instead of evaluating again (with its ``trust``
+        part, for a calibrated checkpoint). The figures use its predictions;
+        a plain dict (a saved ``evaluation.json``) has none, so the run is
+        evaluated once more for them, without measuring the calibration.
     out : path-like, optional
         Where the report will be written (named in its Files section).
     device, precision, batch_size, progress
-        Passed to :func:`~galmorph.inference.evaluation.evaluate` and
-        :func:`~galmorph.inference.engine.predict_arrays`.
+        Passed to :func:`~galmorph.inference.evaluation.evaluate`.
 
     Returns
     -------
     Report
-        ``report.data`` holds ``evaluation`` (the evaluation shown), ``rows`` (the
-        evaluated rows of the data), and their ``predictions`` and ``labels``
-        (``float64 (n, 37)``, NaN where unknown), which the figures show.
+        ``report.data`` holds ``evaluation`` (the scores shown, a dict),
+        ``rows`` (the evaluated rows of the data), and their ``predictions``
+        and ``labels`` (``float64 (n, 37)``, NaN where unknown), which the
+        figures show.
     """
-    from galmorph.inference.engine import RowSelection, predict_arrays
-    from galmorph.inference.evaluation import evaluate
-    from galmorph.metrics import rmse
     from galmorph.models.checkpoint import load_checkpoint
     from galmorph.plots import read_metrics_csv
-    from galmorph.trust.measure import TrustMeasure
 
     run, config, checkpoint = _check_run(run_dir)
     metrics = read_metrics_csv(run)
     ckpt = load_checkpoint(checkpoint)
-    prepared = _open_data(config, data, ckpt.preprocessing, progress)
     calibration = (ckpt.meta or {}).get("trust")
-    if evaluation is None:
-        evaluation = evaluate(ckpt, prepared, batch_size=batch_size, device=device,
-                              precision=precision, progress=progress,
-                              extra=TrustMeasure(calibration) if calibration else None)
-    index = _evaluated_rows(run, prepared.ids, evaluation)
-    images = RowSelection(prepared.images, index)
-    pred = predict_arrays(ckpt.model, images, batch_size=batch_size, device=device,
-                          precision=precision, progress=progress).astype(np.float64)  # (n, 37)
-    labels = np.asarray(prepared.labels, dtype=np.float64)
-    rest = np.ones(len(labels), bool)
-    rest[index] = False
-    train_labels = labels[rest] if rest.any() else labels[index]
-    labels = labels[index]
+    result, evaluation = _evaluated(ckpt, calibration, data, evaluation, batch_size=batch_size,
+                                    device=device, precision=precision, progress=progress)
+    prepared, index, images = result.data, result.rows, result.images
+    pred = result.predictions.astype(np.float64)                               # (n, 37)
+    labels = result.labels                                                     # (n, 37)
     sections = [_config_section(config, prepared, index),
                 _curves_section(run, config, evaluation, metrics),
-                evaluation_section(evaluation, pred, labels, train_labels)]
-    again = rmse(pred, labels)
+                evaluation_section(evaluation, pred, labels, result.baseline_labels)]
+    again = result["rmse"]  # the evaluation shown, unless it was given as a plain dict
     if abs(again - evaluation["rmse"]) > 1e-6 * max(1.0, again):
         sections[-1].items.insert(1, ReportText(
-            f"The figures use a second prediction of these {len(index)} galaxies whose RMSE "
-            f"({again:.4f}) differs from the evaluation's; the evaluation table is the "
-            f"reference.", note=True))
+            f"The figures use a new evaluation of these {len(index)} galaxies whose RMSE "
+            f"({again:.4f}) differs from the evaluation shown; the evaluation "
+            f"table is the reference.", note=True))
     trust = trust_section(evaluation, calibrated=bool(calibration))
     sections += [trust] if trust is not None else []
     sections += [_predicted_section(pred, labels), _prototype_section(images, pred, labels),

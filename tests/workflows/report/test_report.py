@@ -253,6 +253,33 @@ def test_run_report_figures_show_the_run(run_report, tiny_run):
     assert edges["Class1.1"]["value"] == pytest.approx(labels[:, 0].mean())
 
 
+def test_run_report_predicts_the_galaxies_once(tiny_run, monkeypatch):
+    """The figures use the evaluation's own predictions (issue 29): one inference pass, or
+    none for a given Evaluation; a saved evaluation.json (a plain dict) needs one."""
+    from galmorph.inference import engine
+    from galmorph.inference.evaluation import evaluate
+
+    calls, real = [], engine.predict_arrays
+    monkeypatch.setattr(engine, "predict_arrays",
+                        lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+    build_run_report(tiny_run, device="cpu")
+    assert len(calls) == 1
+    result = evaluate(tiny_run / "best.pt", device="cpu")
+    calls.clear()
+    given = build_run_report(tiny_run, device="cpu", evaluation=result)
+    assert calls == []
+    np.testing.assert_array_equal(given.data["rows"], result.rows)
+    np.testing.assert_allclose(given.data["predictions"], result.predictions)
+    np.testing.assert_allclose(given.data["labels"], result.labels)
+    assert given.data["evaluation"] == result.to_dict()
+    saved = json.loads(json.dumps(result.to_dict()))
+    from_json = build_run_report(tiny_run, device="cpu", evaluation=saved)
+    assert len(calls) == 1 and from_json.data["evaluation"] == saved
+    np.testing.assert_allclose(from_json.data["predictions"], result.predictions, atol=1e-6)
+    notes = [i.text for i in from_json.section("evaluation").items if i.kind == "note"]
+    assert not any("differs" in n for n in notes)
+
+
 def test_run_report_with_partial_labels(tiny_run, tmp_path):
     """Data labelled for Q1, Q2, Q6, Q7 and Q8 only: the other questions are reported unknown."""
     full = Table.read(tiny_run.parent / "synth" / "training_solutions_rev1.csv")
