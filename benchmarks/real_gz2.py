@@ -66,7 +66,7 @@ def train_for(args, out, model, precision="auto", **options):
     """Train one run within the budget; returns (run_dir, epochs done, seconds)."""
     import csv
 
-    from galmorph.training.train import TrainConfig, train
+    from galmorph.training import TrainConfig, train
 
     augment = options.pop("augment", None)
     budget = options.pop("budget")

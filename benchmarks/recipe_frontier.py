@@ -1,6 +1,6 @@
 """Validation RMSE per CPU-second: train candidate recipes for a fixed wall-clock budget.
 
-Each candidate trains with ``galmorph.training.train`` on gz-kaggle-5k plus
+Each candidate trains with ``galmorph.training.train()`` on gz-kaggle-5k plus
 gz-kaggle-partial-3k (one split stratified by folder, the same for every
 candidate) for ``--budget`` seconds, then its ``best.pt`` is scored on the
 validation split over the known labels: overall and on the unselected part
@@ -95,7 +95,7 @@ def run_candidate(name, budget, out, folders, unselected, seed, batches_per_epoc
     from galmorph.runtime import resolve_device, resolve_precision
     from galmorph.training.config import TrainConfig, read_metrics
     from galmorph.inference.evaluation import evaluate
-    from galmorph.training.train import train
+    from galmorph.training import train
 
     model, options, size = CANDIDATES[name]
     run = out / name

@@ -47,7 +47,7 @@ from galmorph.models import MODEL_NAMES, build_model, model_config
 from galmorph.runtime import (autocast, channels_last_helps, maybe_channels_last, resolve_device,
                               resolve_precision)
 from galmorph.training.config import TrainConfig, read_metrics
-from galmorph.training.train import train
+from galmorph.training import train
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gz-kaggle-5k"
 

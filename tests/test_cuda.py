@@ -28,7 +28,7 @@ def test_predict_on_cuda_matches_the_cpu(precision):
 def test_train_amp_on_cuda_resumes(tmp_path, precision):
     from galmorph.synth import make_synthetic
     from galmorph.training.config import TrainConfig, read_metrics
-    from galmorph.training.train import train
+    from galmorph.training import train
 
     data = make_synthetic(tmp_path / "synth", n=64, seed=0, workers=1, progress=False)
     cfg = dict(data=data, out=tmp_path / "run", model="resnet18-cpu", epochs=1,

@@ -122,7 +122,7 @@ print(sorted(p.name for p in data.iterdir()))
 
 # %%
 # Train (see :doc:`/training` for the models and schedules):
-from galmorph.training.train import TrainConfig, train
+from galmorph.training import TrainConfig, train
 
 run = train(TrainConfig(data=data, out=work / "run", model="cnn", epochs=3,
                         batch_size=32, progress=False))

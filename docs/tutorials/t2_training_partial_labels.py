@@ -69,7 +69,7 @@ for folder in (full, partial):
 # from Python, a list of folders. The validation split takes the same share of
 # every folder, so both kinds of galaxy are scored. A tiny CNN for three
 # epochs here; the real recipe is below.
-from galmorph.training.train import TrainConfig, train
+from galmorph.training import TrainConfig, train
 
 run = train(TrainConfig(data=[full, partial], out=work / "run", model="cnn", epochs=3,
                         batch_size=32, progress=False))

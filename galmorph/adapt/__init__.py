@@ -10,8 +10,8 @@ Public names are imported on first use (no torch at ``import galmorph.adapt``).
 """
 from galmorph._util._lazy import lazy_exports
 
-# ``finetune`` is also the name of its submodule, so the function is imported from it (as
-# ``galmorph.training.train``): ``from galmorph.adapt.finetune import finetune``.
+# ``finetune`` is also the name of its submodule, so the function is imported from it:
+# ``from galmorph.adapt.finetune import finetune``.
 _WHERE = {
     "FinetuneConfig": "finetune", "evaluate_finetuned": "finetune_eval",
     "read_embeddings": "embeddings", "write_embeddings": "embeddings",

@@ -1,6 +1,6 @@
 """``galmorph train``: train a network on a labelled data folder.
 
-Thin shell over :func:`galmorph.training.train.train`; every flag maps to a
+Thin shell over :func:`galmorph.training.train`; every flag maps to a
 :class:`~galmorph.training.config.TrainConfig` field. Run it under
 ``torchrun --nproc_per_node N -m galmorph train ...`` for data-parallel training.
 """
@@ -163,7 +163,7 @@ def config_from_args(args):
 
 def run(args):
     config = config_from_args(args)  # flag errors come before the (slow) torch import
-    from galmorph.training.train import train
+    from galmorph.training import train
 
     train(config)
     return 0

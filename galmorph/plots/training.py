@@ -27,7 +27,7 @@ def read_metrics_csv(run_dir_or_csv):
     Parameters
     ----------
     run_dir_or_csv : path-like
-        A run directory (written by :func:`galmorph.training.train.train`) or
+        A run directory (written by :func:`galmorph.training.train`) or
         the ``metrics.csv`` file itself.
 
     Returns

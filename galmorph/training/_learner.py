@@ -1,7 +1,7 @@
 """What a run learns with: the network, its optimiser, schedule and gradient scaler, built for
 a run and saved to (and restored from) its checkpoints with the training state.
 
-Used by :func:`galmorph.training.train.train`; ``last.pt`` holds everything
+Used by :func:`galmorph.training.loop.setup`; ``last.pt`` holds everything
 :func:`restore_learner` needs for ``--resume`` to continue exactly where a run stopped.
 """
 from __future__ import annotations
@@ -25,13 +25,16 @@ class Learner:
     channels_last: bool          # feed the network channels_last batches
 
 
-def build_learner(config, device, precision, ctx):
+def build_learner(config, model_config, device, precision, ctx):
     """The :class:`Learner` of a :class:`~galmorph.training.config.TrainConfig`.
 
     Parameters
     ----------
     config : TrainConfig
-        Model, its options, the seed, learning rate and plateau schedule.
+        The seed, learning rate and plateau schedule.
+    model_config : dataclass
+        The network's config, built once from ``config.model`` and ``config.model_options``
+        (:func:`galmorph.models.model_config`).
     device : torch.device
         Where the network lives.
     precision : str
@@ -47,7 +50,7 @@ def build_learner(config, device, precision, ctx):
     from galmorph.runtime import channels_last_helps, maybe_channels_last
 
     torch.manual_seed(config.seed)  # model initialisation (on train()'s forked RNG)
-    model = build_model(config.model, **config.model_options).to(device)
+    model = build_model(model_config).to(device)
     channels_last = channels_last_helps(device, precision)
     model, _ = maybe_channels_last(model, None, device, precision)
     if ctx.enabled and device.type == "cuda":

@@ -1,13 +1,17 @@
 """What a training run is set up from: its data, its resolved config, its run directory.
 
-Three steps that :func:`galmorph.training.train.train` takes in this order
-before the first batch, each a plain function of the :class:`TrainConfig`:
+The steps that :func:`galmorph.training.loop.setup` takes in this order before the first
+batch, each a plain function of the :class:`TrainConfig` and of the model config built
+from it once:
 
-1. :func:`prepare_data` -- one preprocessing cache per data folder, combined;
-2. :func:`resolve_run` -- every default made explicit (batch size, batches per
+1. :func:`check_outputs` -- the run directory and the skip report can be written;
+2. :func:`prepare_on_ranks` / :func:`prepare_data` -- one preprocessing cache per data
+   folder, combined;
+3. :func:`resolve_run` -- every default made explicit (batch size, batches per
    epoch, augmentation, size, caches); :func:`run_record` adds the device and
    precision that ran;
-3. :func:`write_run_config` -- check the run directory and write ``config.json``.
+4. :func:`write_run_config` -- check the run directory and write ``config.json``;
+5. :func:`split_rows` -- the split of ``split.json``, made or read back.
 """
 from __future__ import annotations
 
@@ -18,13 +22,16 @@ from pathlib import Path
 import torch
 
 from galmorph import __version__, schema
+from galmorph._util._io import check_writable
 from galmorph.errors import DataError
 from galmorph.rundir import RunDir
-from galmorph.training.batches import split_sizes
+from galmorph.training.batches import load_split, make_split, save_split, split_sizes
 from galmorph.training.config import check_run_dir
+from galmorph.training.population import untouched_of
+from galmorph.training.pseudo import keep_pseudo, split_labelled
 
-__all__ = ["report_path", "model_config_of", "prepare_data", "resolve_run", "run_record",
-           "write_run_config"]
+__all__ = ["report_path", "check_outputs", "prepare_data", "prepare_on_ranks", "resolve_run",
+           "run_record", "write_run_config", "split_rows"]
 
 
 def report_path(report, k, n):
@@ -35,19 +42,29 @@ def report_path(report, k, n):
     return path.with_name(f"{path.stem}-{k + 1}{path.suffix}")
 
 
-def model_config_of(config):
-    """The model config dataclass a :class:`TrainConfig` asks for."""
-    from galmorph.models import model_config
+def check_outputs(config):
+    """One clear line before the data is prepared if the run directory (or the skip report)
+    cannot be written; every rank checks, so none waits for a failed one.
 
-    return model_config(config.model, **config.model_options)
+    Raises
+    ------
+    galmorph._util._io.OutputError
+        ``config.out`` or ``config.report`` cannot be written (the flag is named).
+    """
+    check_writable(config.out, "--resume" if config.resume else "--out", folder=True)
+    if config.report is not None:
+        check_writable(config.report, "--report")
 
 
-def prepare_data(config, progress):
+def prepare_data(config, model_config, progress):
     """The combined :class:`~galmorph.data.cache.PreparedData` of ``config``'s data folders.
 
     Parameters
     ----------
     config : TrainConfig
+    model_config : dataclass
+        The model's config (:func:`galmorph.models.model_config`); its ``input_size`` is
+        the size where ``config.size`` is None.
     progress : bool
         Progress bars while a cache is built.
 
@@ -62,7 +79,7 @@ def prepare_data(config, progress):
 
     if config.resume and config.data is None:
         raise ValueError("resuming needs the data folder; use TrainConfig.from_run(run_dir)")
-    size = config.size or model_config_of(config).__dict__.get("input_size", 80) or 80
+    size = config.size or getattr(model_config, "input_size", 80) or 80
     folders = config.data_folders()
     several = isinstance(config.cache, (list, tuple))
     caches = config.cache if several else [config.cache] * len(folders)
@@ -81,6 +98,15 @@ def prepare_data(config, progress):
             raise DataError(f"{folder} has no labels (no training_solutions_rev1.csv or GZ2 "
                             f"vote table): training needs labelled galaxies; {_UNLABELLED}")
     return combine(datas, on_error=config.on_error)
+
+
+def prepare_on_ranks(config, model_config, ctx, progress):
+    """:func:`prepare_data` under ``torchrun``: rank 0 builds the caches that are missing
+    (and shares its data error), then the other ranks open them."""
+    data = ctx.on_main(lambda: prepare_data(config, model_config, progress), share=False)
+    if not ctx.is_main:
+        data = prepare_data(config, model_config, False)
+    return data
 
 
 _UNLABELLED = "to learn from unlabelled images, run galmorph pseudo-label on them first"
@@ -104,9 +130,11 @@ def _check_labelled(folder):
                         f"on DIR")
 
 
-def resolve_run(config, data, out, world_size=1):
+def resolve_run(config, model_config, data, out, world_size=1):
     """``config`` with every default made explicit: the epochs, batch sizes, batches per
     epoch, augmentation, size, the data folders and caches as absolute paths.
+
+    The batch sizes not given are ``model_config``'s.
 
     The requested device and precision stay as asked (``"auto"`` resolves afresh on
     resume); :func:`run_record` adds what ran. ``epochs`` stays ``None`` where a time
@@ -124,9 +152,8 @@ def resolve_run(config, data, out, world_size=1):
                                  f"to train it on, or --epochs N for a total")
         epochs = DEFAULT_EPOCHS
 
-    mcfg = model_config_of(config)
     n_train = len(data) - split_sizes(len(data), config.val_fraction)[1]
-    batch = min(int(config.batch_size or mcfg.batch_size), max(1, n_train))
+    batch = min(int(config.batch_size or model_config.batch_size), max(1, n_train))
     if batch < world_size:
         raise ValueError(f"batch size {batch} is smaller than the {world_size} processes "
                          f"sharing it")
@@ -136,7 +163,7 @@ def resolve_run(config, data, out, world_size=1):
         config.model in AUGMENTED_BY_DEFAULT
     return dataclasses.replace(
         config, epochs=epochs, data=folders[0] if len(folders) == 1 else folders, out=str(out),
-        batch_size=batch, val_batch_size=int(config.val_batch_size or mcfg.val_batch_size),
+        batch_size=batch, val_batch_size=int(config.val_batch_size or model_config.val_batch_size),
         batches_per_epoch=int(config.batches_per_epoch or max(1, n_train // batch)),
         augment=bool(augment), size=int(data.meta["size"]),
         cache=caches[0] if len(caches) == 1 else caches)
@@ -158,15 +185,38 @@ def write_run_config(out, resolved, resume, world_size=1):
         ``"new"`` or ``"resume"`` (see :func:`~galmorph.training.config.check_run_dir`).
     """
     run = RunDir(out)
-    mode = check_run_dir(run.path, resolved, resume)
+    stored = run.config() if run.config_file.is_file() else None   # read once, here
+    mode = check_run_dir(run.path, resolved, resume, stored=stored)
     doc = dict(resolved)
     if mode == "resume":
-        old = run.config()
-        doc["created"] = old.get("created")
-        doc["resumed"] = old.get("resumed", 0) + 1
+        doc["created"] = stored.get("created")
+        doc["resumed"] = stored.get("resumed", 0) + 1
     else:
         doc["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     doc.update(galmorph_version=__version__, torch_version=torch.__version__,
                world_size=world_size, schema_version=schema.SCHEMA_VERSION)
     run.write_config(doc)
     return mode
+
+
+def split_rows(config, data, out, ctx, resume, pseudo):
+    """``(train rows, validation rows)`` of ``data``: those of ``out/split.json`` on resume,
+    else a new seeded split, stratified by data folder, that rank 0 stores there.
+
+    Pseudo-labelled rows (``pseudo``, bool (N,)) are never validated on; the labelled ones
+    split as without them. With ``hold_out_untouched`` the untouched split is in neither.
+    """
+    path = RunDir(out).split_file
+    held = untouched_of(data) if config.hold_out_untouched else None
+    if resume and path.is_file():
+        train_rows, val_rows = load_split(path, data.ids)
+        return keep_pseudo(train_rows, pseudo, config.pseudo_weight, held), val_rows
+    groups = data.folder_index
+    seed = config.seed if config.split_seed is None else config.split_seed
+    train_rows, val_rows = split_labelled(
+        lambda rows: make_split(len(rows), config.val_fraction, seed, groups=groups[rows]),
+        pseudo, config.pseudo_weight, held)
+    folders = [p["source"] for p in data.parts] or None
+    ctx.on_main(lambda: save_split(path, data.ids, val_rows, seed, config.val_fraction,
+                                   groups=groups, folders=folders))
+    return train_rows, val_rows

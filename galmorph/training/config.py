@@ -351,7 +351,7 @@ def _norm(value):
     return json.loads(json.dumps(value, sort_keys=True))
 
 
-def check_run_dir(out, resolved, resume):
+def check_run_dir(out, resolved, resume, stored=None):
     """Check that ``out`` may receive the run ``resolved``; returns ``"new"`` or ``"resume"``.
 
     Parameters
@@ -361,6 +361,8 @@ def check_run_dir(out, resolved, resume):
     resolved : dict
         The resolved :meth:`TrainConfig.to_dict`.
     resume : bool
+    stored : dict, optional
+        ``out/config.json`` where the caller has read it already; read here otherwise.
 
     Raises
     ------
@@ -379,7 +381,8 @@ def check_run_dir(out, resolved, resume):
             raise RunDirError(f"run directory {out} is not empty ({names}) and holds no "
                               f"galmorph run; {hint_new} or empty it")
         return "new"
-    stored = read_run_config(out)
+    if stored is None:
+        stored = read_run_config(out)
     diffs = _differences(stored, resolved)
     if diffs:
         raise RunDirError(

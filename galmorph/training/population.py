@@ -29,10 +29,11 @@ Pseudo-labelled rows (:mod:`galmorph.training.pseudo`) are real-population
 galaxies: every cell of theirs weighs ``pseudo_weight``, whatever the mode.
 
 The loss is then the weighted mean over known cells, ``sum(w * d**2) /
-sum(w * known)`` per batch (:func:`weighted_sq_error`): a cell of weight 0 adds
-nothing to it nor to its gradient. Balanced sampling, the third option of the
-issue, is not implemented: with a few hundred unselected galaxies per question
-it would repeat them many times per epoch, where weights keep every batch.
+sum(w * known)`` per batch (:func:`weighted_sq_error`; :func:`masked_sq_error` is the
+unweighted one): a cell of weight 0 adds nothing to it nor to its gradient. Balanced
+sampling, the third option of the issue, is not implemented: with a few hundred
+unselected galaxies per question it would repeat them many times per epoch, where
+weights keep every batch.
 """
 from __future__ import annotations
 
@@ -43,8 +44,7 @@ from galmorph.data.populations import unselected_mask
 
 __all__ = ["POPULATION_WEIGHTS", "SELECTED_QUESTIONS", "IMPORTANCE_CAP", "MIN_REFERENCE",
            "question_outcomes", "question_weights", "cell_weights", "population_of",
-           "untouched_of",
-           "weighted_sq_error"]
+           "untouched_of", "masked_sq_error", "weighted_sq_error"]
 
 #: The modes of ``TrainConfig.population_weights``.
 POPULATION_WEIGHTS = ("none", "mask", "importance")
@@ -173,6 +173,37 @@ def untouched_of(data):
     from galmorph.data.populations import untouched_mask
 
     return _per_source(data, untouched_mask)
+
+
+def masked_sq_error(pred, target):
+    """Sum of squared errors over the known cells of ``target``, and their number: the
+    loss of ``"none"`` (every known cell weighs 1).
+
+    Parameters
+    ----------
+    pred : torch.Tensor, shape (B, 37)
+        Predicted weighted fractions.
+    target : torch.Tensor, shape (B, 37)
+        Labels; NaN marks a question unknown for that galaxy (partial labels),
+        whose cells add nothing to the sum nor to its gradient.
+
+    Returns
+    -------
+    sum_sq, n_known : torch.Tensor
+        Scalars (float32 and int64).
+
+    Examples
+    --------
+    >>> import torch
+    >>> y = torch.tensor([[0.5, float("nan")]])
+    >>> masked_sq_error(torch.tensor([[0.0, 9.0]]), y)
+    (tensor(0.2500), tensor(1))
+    """
+    import torch
+
+    known = torch.isfinite(target)                                       # (B, 37)
+    diff = torch.where(known, pred.float() - torch.nan_to_num(target), 0.0)
+    return diff.pow(2).sum(), known.sum()
 
 
 def weighted_sq_error(pred, target, weight):

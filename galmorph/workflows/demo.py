@@ -10,7 +10,7 @@ In under three minutes on two CPU cores (``full=True``: about 12) it
 2. writes a synthetic GZ2-like data set in the Kaggle layout
    (:func:`galmorph.synth.make_synthetic`);
 3. prepares its preprocessing cache (:func:`galmorph.data.cache.prepare`);
-4. trains a small network within a time budget (:func:`galmorph.training.train.train`);
+4. trains a small network within a time budget (:func:`galmorph.training.train`);
 5. evaluates it on the held-out (validation) synthetic galaxies next to the
    predict-the-training-mean baseline (:func:`galmorph.inference.evaluation.evaluate`);
 6. predicts a few of them from their JPEG files
@@ -163,7 +163,7 @@ def _next_run_dir(runs):
 
 
 def _train(config, data, cache, run_dir):
-    from galmorph.training.train import TrainConfig, train
+    from galmorph.training import TrainConfig, train
 
     options = {"input_size": config.size}
     run_dir = train(TrainConfig(

@@ -18,7 +18,7 @@ from galmorph.labels import check_labels
 from galmorph.models import build_model, save_checkpoint
 from galmorph.models.checkpoint import load_checkpoint
 from galmorph.training.config import TrainConfig
-from galmorph.training.train import train
+from galmorph.training import train
 
 N_PSEUDO = 24
 

@@ -216,7 +216,7 @@ def test_evaluate_extra_gets_the_one_pass_of_the_split(env):
 
 def test_evaluate_a_real_run_on_synthetic_galaxies(tmp_path, monkeypatch):
     from galmorph.synth import make_synthetic
-    from galmorph.training.train import TrainConfig, train
+    from galmorph.training import TrainConfig, train
 
     monkeypatch.setenv("GALMORPH_CACHE_DIR", str(tmp_path / "cache"))
     data = make_synthetic(tmp_path / "synth", n=16, seed=3, workers=1, progress=False)

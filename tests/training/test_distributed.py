@@ -23,7 +23,7 @@ from galmorph.models import build_model
 from galmorph.models.checkpoint import load_checkpoint
 from galmorph.training.config import TrainConfig, read_metrics
 from galmorph.training.distributed import DistContext, init_distributed, shard
-from galmorph.training.train import train
+from galmorph.training import train
 
 REPO = Path(__file__).resolve().parents[2]
 

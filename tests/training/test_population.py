@@ -1,4 +1,4 @@
-"""Tests of galmorph.training.population: the population weights of the training loss."""
+"""Tests of galmorph.training.population: the training loss and its population weights."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,8 +7,8 @@ import torch
 from galmorph import schema
 from galmorph.data.populations import unselected_mask
 from galmorph.training.config import TrainConfig
-from galmorph.training.population import (SELECTED_QUESTIONS, cell_weights, question_outcomes,
-                                          question_weights, weighted_sq_error)
+from galmorph.training.population import (SELECTED_QUESTIONS, cell_weights, masked_sq_error,
+                                          question_outcomes, question_weights, weighted_sq_error)
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +101,25 @@ def test_config_refuses_an_unknown_mode_and_a_negative_weight():
         TrainConfig(population_weights="balanced")
     with pytest.raises(ValueError, match="pseudo_weight must be >= 0"):
         TrainConfig(pseudo_weight=-1)
+
+
+def test_masked_cell_changes_neither_loss_nor_gradient():
+    torch.manual_seed(0)
+    pred = torch.rand(4, 37, requires_grad=True)
+    target = torch.rand(4, 37)
+    target[1, 5:7] = float("nan")                      # Q3 unknown for galaxy 1
+    grads = []
+    for fill in (0.0, 0.9):                            # what the unknown cells would hold
+        p = pred.detach().clone().requires_grad_(True)
+        y = target.clone()
+        sq, n = masked_sq_error(p, y)
+        (sq / n).backward()
+        grads.append((sq.item(), n.item(), p.grad.clone()))
+        p2 = pred.detach().clone()
+        p2[1, 5:7] = fill                              # another prediction there: no effect
+        assert masked_sq_error(p2, y)[0].item() == pytest.approx(sq.item())
+    assert grads[0][1] == 4 * 37 - 2
+    assert (grads[0][2][1, 5:7] == 0).all() and (grads[0][2][0] != 0).all()
+    known = torch.isfinite(target)
+    expected = ((pred.detach() - target)[known] ** 2).sum().item()
+    assert grads[0][0] == pytest.approx(expected, rel=1e-6)

@@ -49,7 +49,7 @@ def tiny_run(tmp_path_factory, user_cache):
     """A finished 2-epoch cnn run on 80 synthetic galaxies (20 held out)."""
     from galmorph.data.cache import prepare
     from galmorph.synth import make_synthetic
-    from galmorph.training.train import TrainConfig, train
+    from galmorph.training import TrainConfig, train
 
     root = tmp_path_factory.mktemp("report-run")
     data = make_synthetic(root / "synth", n=80, seed=3, workers=1, progress=False)
