@@ -68,7 +68,7 @@ def classifier_for(settings, *, torch_threads=None, count=True):
     share of its cores (``cores // worker threads``) is used. ``count`` adds one to the
     ``partitions`` counter of :func:`worker_stats`.
     """
-    kwargs = settings.classifier_kwargs()
+    kwargs = {**settings.classifier_kwargs(), "progress": False}   # no bars on workers
     key = _load_key(settings)
     with _LOCK:
         clf = _CACHE.get(key)
@@ -80,7 +80,7 @@ def classifier_for(settings, *, torch_threads=None, count=True):
                 _set_torch_threads(n)
             from galmorph.astro.classifier import MorphologyClassifier
 
-            clf = MorphologyClassifier(progress=False, **kwargs).load()
+            clf = MorphologyClassifier(**kwargs).load()
             _CACHE[key] = clf
             _STATS["loads"] += 1
         _STATS["partitions"] += int(count)

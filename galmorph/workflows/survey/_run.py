@@ -137,7 +137,7 @@ def run_survey(catalog, scheduler, out_dir, *, partitions=None, print_fn=print, 
         result = classify_survey(data, client=client, **options)
         report = write_survey(result, out_dir, client=client,
                               source=str(Path(catalog).resolve()), flag="--out",
-                              settings=_row_settings(classify_survey, options))
+                              settings=_row_settings(options))
     for line in report.lines():
         print_fn(line)
     return report
@@ -147,10 +147,10 @@ def run_survey(catalog, scheduler, out_dir, *, partitions=None, print_fn=print, 
 _ROW_SETTINGS = ("merger_rule", "merger_threshold", "intervals")
 
 
-def _row_settings(classify, options):
-    """The :data:`_ROW_SETTINGS` of a run (its ``options``, else ``classify``'s defaults),
+def _row_settings(options):
+    """The :data:`_ROW_SETTINGS` of a run (its ``options``, else the classifier's defaults),
     recorded in the output folder's manifest so that a resumed run keeps the same rule."""
-    import inspect
+    from galmorph.astro.settings import ClassifierSettings
 
-    params = inspect.signature(classify).parameters
-    return {k: options.get(k, params[k].default) for k in _ROW_SETTINGS}
+    defaults = ClassifierSettings()
+    return {k: options.get(k, getattr(defaults, k)) for k in _ROW_SETTINGS}

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -41,6 +41,7 @@ from galmorph import schema
 from galmorph._util._tables import find_column
 from galmorph.astro.classifier import OUTPUT_COLUMNS
 from galmorph.astro._classify_inputs import DEC_NAMES, PATH_NAMES, PETRO_NAMES, RA_NAMES
+from galmorph.astro.settings import ClassifierSettings
 from galmorph.errors import DataError, GalmorphError, ParameterError
 from galmorph.inference.embedding import EMBEDDING_COLUMN, NORM_COLUMN
 from galmorph.trust.columns import interval_columns
@@ -91,45 +92,28 @@ def is_lsdb_catalog(x):
     return type(x).__module__.split(".")[0] == "lsdb" and hasattr(x, "map_partitions")
 
 
-@dataclass(frozen=True)
-class SurveySettings:
+@dataclass(frozen=True, kw_only=True)
+class SurveySettings(ClassifierSettings):
     """Everything a worker needs to classify a partition (plain, picklable, hashable).
 
-    The fields are the :class:`~galmorph.astro.classifier.MorphologyClassifier`
-    arguments of the same names, plus the resolved input columns (``kind`` is
-    ``"images"`` or ``"coords"``) and ``threads``, the torch threads per worker
-    process (None: the worker's share of its machine's cores).
+    The classifier's settings (:class:`~galmorph.astro.settings.ClassifierSettings`:
+    ``model`` is the resolved checkpoint path, ``progress`` False on the workers), plus
+    the resolved input columns (``kind`` is ``"images"`` or ``"coords"``) and
+    ``threads``, the torch threads per worker process (None: the worker's share of its
+    machine's cores). The fields of its own are keyword-only.
     """
 
-    model: str
     kind: str
     image_column: str | None = None
     ra_column: str | None = None
     dec_column: str | None = None
     petro_column: str | None = None
     image_dir: str | None = None
-    device: str = "cpu"
-    precision: str = "auto"
-    tta: object = None
-    merger_threshold: float = schema.PAPER_MERGER_THRESHOLD
-    batch_size: int = 256
-    chunk_size: int = 1024
-    backend: str = "hips2fits"
-    cache_dir: object = None
-    timeout: float = 30.0
-    retries: int = 3
-    workers: int = 1
-    convert: str = "flag"
-    intervals: float | None = None
-    merger_rule: str = "prob"
-    embedding: bool = False
     threads: int | None = None
 
     def classifier_kwargs(self):
-        """The MorphologyClassifier arguments (all fields but the column and thread ones)."""
-        skip = {"kind", "image_column", "ra_column", "dec_column", "petro_column", "image_dir",
-                "threads"}
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+        """The MorphologyClassifier arguments (the ClassifierSettings fields)."""
+        return self.as_kwargs()
 
 
 def result_columns(intervals=None, embedding=False):
@@ -158,10 +142,7 @@ def result_columns(intervals=None, embedding=False):
 
 
 def classify_survey(catalog, *, model=None, image_column=None, image_dir=None, device="cpu",
-                    precision="auto", tta=None, merger_threshold=schema.PAPER_MERGER_THRESHOLD,
-                    batch_size=256, chunk_size=1024, backend="hips2fits", cache_dir=None,
-                    timeout=30.0, retries=3, workers=1, convert="flag", intervals=None,
-                    merger_rule="prob", embedding=False, threads=None, client=None):
+                    threads=None, client=None, **options):
     """Classify every row of a Dask DataFrame or LSDB Catalog, lazily.
 
     Parameters
@@ -178,26 +159,25 @@ def classify_survey(catalog, *, model=None, image_column=None, image_dir=None, d
         As for :meth:`MorphologyClassifier.predict
         <galmorph.astro.classifier.MorphologyClassifier.predict>`; the image files
         must be readable on the workers.
-    device, precision, tta, merger_threshold, batch_size, chunk_size
-        As for :class:`~galmorph.astro.classifier.MorphologyClassifier` (but the
-        default device is ``"cpu"``).
-    backend, cache_dir, timeout, retries, workers
-        Cutouts for ra/dec rows, as for the classifier (``workers`` are threads
-        per partition).
-    convert : {"flag", "refuse"}
-        Image files that are not g, r, i colour: convert them and say so in
-        ``input_note`` (default), or fail the row (as for the classifier).
-    intervals : float or None
-        Nominal coverage (such as 0.9) of an interval for each answer: float32
-        columns ``<answer>_lo`` and ``<answer>_hi`` after the fractions (default
-        None: none). The model must carry an interval calibration.
-    merger_rule : {"prob", "paper"}
-        ``is_merger`` from the calibrated ``merger_prob`` and the model's flag
-        threshold (default), or the paper's ``p_merger >= merger_threshold``; as
-        for the classifier, a model without a merger calibration uses the paper's.
-    embedding : bool
-        Also write each row's ``embedding`` (a list of D float32, L2-normalised) and
-        ``feature_norm``, from the same forward pass (:doc:`/embeddings`).
+    device : str
+        As for :class:`~galmorph.astro.classifier.MorphologyClassifier`, but the default
+        is ``"cpu"``: a cluster's workers share their machine's cores.
+    **options
+        The other arguments of the classifier, by name and with its defaults
+        (:class:`~galmorph.astro.settings.ClassifierSettings`; all but ``progress``:
+        workers draw no progress bars). Of note here:
+
+        - ``backend``, ``cache_dir``, ``timeout``, ``retries``, ``workers``: cutouts for
+          ra/dec rows (``workers`` are threads per partition);
+        - ``intervals``: nominal coverage (such as 0.9) of an interval for each answer,
+          float32 columns ``<answer>_lo`` and ``<answer>_hi`` after the fractions; the
+          model must carry an interval calibration;
+        - ``merger_rule``: ``is_merger`` from the calibrated ``merger_prob`` and the model's
+          flag threshold (``"prob"``), or the paper's ``p_merger >= merger_threshold``; a
+          model without a merger calibration uses the paper's;
+        - ``embedding``: also write each row's ``embedding`` (a list of D float32,
+          L2-normalised) and ``feature_norm``, from the same forward pass
+          (:doc:`/embeddings`).
     threads : int, optional
         Torch threads per worker process (default: the process's share of its
         machine's cores, e.g. 1 for two 1-thread workers on 2 cores).
@@ -219,6 +199,8 @@ def classify_survey(catalog, *, model=None, image_column=None, image_dir=None, d
         No image-path column and no ra/dec columns.
     ParameterError
         ``intervals`` outside (0, 1), or an unknown ``merger_rule``.
+    TypeError
+        A name in ``options`` that is no setting of the classifier.
 
     Examples
     --------
@@ -235,12 +217,7 @@ def classify_survey(catalog, *, model=None, image_column=None, image_dir=None, d
                              f"MorphologyClassifier().predict, or dask.dataframe.from_pandas")
     meta_in = (catalog.to_dask_dataframe() if lsdb_input else catalog)._meta
     settings = _settings(meta_in, model=model, image_column=image_column, image_dir=image_dir,
-                         device=device, precision=precision, tta=tta,
-                         merger_threshold=merger_threshold, batch_size=batch_size,
-                         chunk_size=chunk_size, backend=backend, cache_dir=cache_dir,
-                         timeout=timeout, retries=retries, workers=workers, convert=convert,
-                         intervals=intervals, merger_rule=merger_rule, threads=threads,
-                         embedding=bool(embedding))
+                         threads=threads, wanted=_wanted(device, options))
     from galmorph.workflows.survey._cluster import current_client, prepare_workers
 
     client = client if client is not None else current_client()
@@ -252,15 +229,25 @@ def classify_survey(catalog, *, model=None, image_column=None, image_dir=None, d
     return catalog.map_partitions(classify_partition, settings, meta=meta)
 
 
-def _settings(meta, *, model, image_column, **kw):
-    from galmorph.paths import resolve_model_path
+def _wanted(device, options):
+    """The classifier settings asked of :func:`classify_survey` (a TypeError names a wrong
+    one), with ``intervals`` checked here, once, rather than on every worker."""
     from galmorph.trust.columns import TrustSettings
 
-    try:  # checked here, once, rather than on every worker
-        kw["intervals"] = TrustSettings(kw["intervals"], kw["merger_rule"],
-                                        kw["merger_threshold"]).intervals
+    if "progress" in options:
+        raise TypeError("classify_survey() takes no progress: workers draw no progress bars")
+    wanted = ClassifierSettings.bind("classify_survey", device=device, progress=False,
+                                     **options)
+    try:
+        intervals = TrustSettings(wanted.intervals, wanted.merger_rule,
+                                  wanted.merger_threshold).intervals
     except ValueError as err:
         raise ParameterError(str(err)) from None
+    return replace(wanted, intervals=intervals, embedding=bool(wanted.embedding))
+
+
+def _settings(meta, *, model, image_column, image_dir, threads, wanted):
+    from galmorph.paths import resolve_model_path
 
     if model is not None and not isinstance(model, (str, bytes)) and \
             not hasattr(model, "__fspath__"):
@@ -279,6 +266,7 @@ def _settings(meta, *, model, image_column, **kw):
             raise DataError(f"image column {image_column!r} holds {meta[image].dtype} values, "
                             f"not file names; name the right column")
         image = None  # e.g. an integer 'image' ID next to ra/dec, as the classifier does
+    kw = {**wanted.as_kwargs(skip=("model",)), "image_dir": image_dir, "threads": threads}
     if image is not None:
         return SurveySettings(model=path, kind="images", image_column=image,
                               petro_column=find_column(meta, PETRO_NAMES), **kw)
