@@ -4,6 +4,9 @@
   and redshift columns for a table, positions, image files or arrays;
 - :mod:`.settings`: :class:`ClassifierSettings`, the classifier's arguments and their
   defaults, defined once (the survey settings and ``galmorph classify``'s flags use them);
+- :mod:`.io`: catalogue files and typed positions in, result tables and their failed
+  rows out (:func:`~.io.read_catalog`, :func:`~.io.write_result`, ...);
+- :mod:`.summary`: readable summaries of a classified galaxy or catalogue;
 - :mod:`.cutouts`: GZ2-style SDSS colour cutouts by RA/Dec (:func:`fetch_cutouts`);
 - :mod:`.catalog`: the GZ2 main-sample cuts (:func:`gz2_selection`) and SDSS queries
   (:func:`query_gz2_sample`);

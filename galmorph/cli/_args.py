@@ -3,7 +3,7 @@ import argparse
 
 __all__ = ["positive_int", "tta_arg", "CHECKPOINT_SUFFIXES", "split_checkpoint", "add_progress",
            "add_precision", "add_device", "add_convert", "progress_of", "add_image_dir",
-           "under_image_dir"]
+           "under_image_dir", "interval_level", "add_trust", "add_intervals", "add_merger_rule"]
 
 #: A first positional argument ending so is the checkpoint (``galmorph predict best.pt DIR``).
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
@@ -104,14 +104,14 @@ def under_image_dir(paths, image_dir):
             for p in paths]
 
 
-def add_convert(parser):
+def add_convert(parser, default="flag"):
     """``--convert {flag,refuse}``: what to do with images that are not g, r, i colour."""
     from galmorph.data.images import CONVERT_CHOICES
 
-    parser.add_argument("--convert", default="flag", choices=CONVERT_CHOICES,
-                        help="greyscale, RGBA or one-band FITS images: convert them to RGB and "
-                             "say so in the input_note column (flag), or refuse them as bad "
-                             "rows (refuse) (default: flag)")
+    parser.add_argument("--convert", default=default, choices=CONVERT_CHOICES,
+                        help=f"greyscale, RGBA or one-band FITS images: convert them to RGB and "
+                             f"say so in the input_note column (flag), or refuse them as bad "
+                             f"rows (refuse) (default: {default})")
 
 
 def interval_level(text):
@@ -130,12 +130,25 @@ def interval_level(text):
 
 def add_trust(parser):
     """``--intervals LEVEL`` and ``--merger-rule {prob,paper}`` (galmorph.trust)."""
-    parser.add_argument("--intervals", type=interval_level, default=None, metavar="LEVEL",
-                        help="add <answer>_lo and <answer>_hi columns: an interval for each of "
-                             "the 37 answers at this nominal coverage, such as 0.9 "
-                             "(split-conformal, calibrated with the model) (default: none)")
-    parser.add_argument("--merger-rule", dest="merger_rule", default="prob",
+    add_intervals(parser)
+    add_merger_rule(parser)
+
+
+def add_intervals(parser, default=None):
+    """``--intervals LEVEL``: an interval for each answer at this nominal coverage."""
+    shown = "none" if default is None else f"{default:g}"
+    parser.add_argument("--intervals", type=interval_level, default=default, metavar="LEVEL",
+                        help=f"add <answer>_lo and <answer>_hi columns: an interval for each of "
+                             f"the 37 answers at this nominal coverage, such as 0.9 "
+                             f"(split-conformal, calibrated with the model) (default: {shown})")
+
+
+def add_merger_rule(parser, default="prob"):
+    """``--merger-rule {prob,paper}``: the rule that sets ``is_merger``."""
+    from galmorph.schema import PAPER_MERGER_THRESHOLD
+
+    parser.add_argument("--merger-rule", dest="merger_rule", default=default,
                         choices=("prob", "paper"),
-                        help="is_merger from the calibrated merger_prob and the model's flag "
-                             "threshold (prob), or the paper's p_merger >= --threshold / 0.54 "
-                             "(paper) (default: prob)")
+                        help=f"is_merger from the calibrated merger_prob and the model's flag "
+                             f"threshold (prob), or the paper's p_merger >= --threshold / "
+                             f"{PAPER_MERGER_THRESHOLD:g} (paper) (default: {default})")

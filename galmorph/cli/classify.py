@@ -21,21 +21,28 @@ the catalogue, then in the working directory (``--image-dir DIR`` names the
 folder instead); a row with an empty path and ``ra``/``dec`` gets a cutout. ``--out`` and ``--report`` are checked
 for writing before any cutout is fetched; if ``--out`` still fails at the end,
 the rows are saved to a file in the system temporary folder, named on stderr.
+
+The classifier's flags are built from :class:`~galmorph.astro.settings.ClassifierSettings`
+(:mod:`galmorph.cli._classifier_flags`); reading, writing and the summaries are
+:mod:`galmorph.astro.io` and :mod:`galmorph.astro.summary`, which scripts can use too.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from galmorph._util._io import OutputError, check_writable
+from galmorph._util._io import check_writable
 from galmorph._util._text import count
-from galmorph.cli._args import (add_convert, add_device, add_image_dir, add_precision, add_progress,
-                               add_trust, positive_int, progress_of, tta_arg)
-from galmorph.cli._classify_summary import catalog_summary, position_summary
+from galmorph.cli._args import add_image_dir, positive_int
+from galmorph.cli._classifier_flags import (CUTOUT_SETTINGS, add_classifier_flags,
+                                           settings_from_args)
 from galmorph.errors import DataError
 
-__all__ = ["add_parser", "run", "position_summary", "report_rows"]
+__all__ = ["add_parser", "run"]
+
+#: The classifier's settings that are flags here, in the order --help lists them.
+_SETTINGS = ("model", "merger_threshold", "tta", "device", "precision", "batch_size",
+             *CUTOUT_SETTINGS, "convert", "intervals", "merger_rule", "progress")
 
 
 def add_parser(subparsers):
@@ -54,8 +61,6 @@ def add_parser(subparsers):
     p.add_argument("--petro-r90", type=float, default=None,
                    help="petroR90_r of the galaxy in arcsec, for the GZ2 image scale "
                         "(default: none, the native 0.396 arcsec/pixel)")
-    p.add_argument("--model", default=None,
-                   help="checkpoint (default: $GALMORPH_MODEL, else the registered default)")
     p.add_argument("--out", default=None,
                    help="write the result table here; format from the extension "
                         "(.ecsv keeps the metadata; .fits, .csv, .xml for VOTable; default: "
@@ -63,17 +68,6 @@ def add_parser(subparsers):
     p.add_argument("--report", metavar="FILE", default=None,
                    help="also write the rows that could not be classified and why (.json, "
                         "else text; the format of galmorph predict --report) (default: none)")
-    from galmorph.schema import PAPER_MERGER_THRESHOLD as DEFAULT_THRESHOLD
-
-    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                   help=f"the paper's merger threshold on p_merger = Class8.6, for "
-                        f"--merger-rule paper and the paper-rule count (default: "
-                        f"{DEFAULT_THRESHOLD})")
-    p.add_argument("--tta", type=tta_arg, default=None, metavar="none|d8|N",
-                   help="test-time augmentation: 'd8' or a number of rotations (default: none)")
-    add_device(p)
-    add_precision(p)
-    p.add_argument("--batch-size", type=int, default=256, help="images per batch (default: 256)")
     p.add_argument("--image-column", default=None,
                    help="image-path column of the catalogue (default: auto-detect "
                         "path/file/filename/image)")
@@ -90,109 +84,35 @@ def add_parser(subparsers):
     p.add_argument("--partitions", type=positive_int, default=None, metavar="N",
                    help="with --scheduler: split the catalogue into N partitions (default: "
                         "as stored, one per Parquet row group or file)")
-    _add_cutout_flags(p)
-    add_convert(p)
-    add_trust(p)
-    add_progress(p)
+    add_classifier_flags(p, _SETTINGS)
     p.set_defaults(func=run)
     return p
 
 
-def _add_cutout_flags(p):
-    """The flags of the SDSS cutout service: which one, its cache, time-outs and retries."""
-    from galmorph._util._choices import CUTOUT_BACKENDS
-
-    p.add_argument("--backend", choices=CUTOUT_BACKENDS, default="hips2fits",
-                   help="cutout service (default: hips2fits)")
-    p.add_argument("--cache-dir", default=None,
-                   help="cutout cache folder (default: the galmorph user cache)")
-    p.add_argument("--timeout", type=_positive_float, default=30.0, metavar="SECONDS",
-                   help="time limit of each cutout request, seconds (default: 30)")
-    p.add_argument("--retries", type=_retries_arg, default=3, metavar="N",
-                   help="further attempts at a cutout after a time-out, HTTP 5xx or dropped "
-                        "connection (default: 3); a host that does not resolve or refuses "
-                        "the connection is not retried and fails the remaining rows at once")
-    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                   help="cutouts fetched at the same time (default: 1; 4-8 speed up "
-                        "large catalogues)")
-
-
-def _positive_float(text):
-    """argparse type of ``--timeout``: a number of seconds > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
-    return value
-
-
-def _retries_arg(text):
-    """argparse type of ``--retries``: an integer >= 0."""
-    if not text.strip().isdigit():
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, not {text!r}")
-    return int(text)
-
-
-def _coord(ra, dec):
-    from astropy import units as u
-    from astropy.coordinates import SkyCoord
-
-    try:
-        return SkyCoord(float(ra), float(dec), unit="deg")
-    except ValueError:
-        pass
-    try:
-        return SkyCoord(ra, dec, unit=(u.hourangle, u.deg))
-    except ValueError as exc:
-        raise DataError(f"cannot read --ra {ra!r} --dec {dec!r} as a position ({exc}); give "
-                        f"degrees (150.1 2.2) or sexagesimal (10:00:24 +02:12:00)") from None
-
-
-def _read_catalog(path):
-    from astropy.table import Table
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"catalogue {path} does not exist")
-    try:
-        return Table.read(path)
-    except Exception as exc:  # astropy raises many types for unreadable tables
-        try:
-            return Table.read(path, format="ascii")
-        except Exception:
-            raise DataError(f"cannot read catalogue {path}: {exc}. Give a table astropy can "
-                            f"read (ECSV, FITS, VOTable, CSV)") from None
-
-
 def run(args):
     from galmorph.astro.classifier import MorphologyClassifier
+    from galmorph.astro.io import read_catalog, sky_position, write_result
+    from galmorph.astro.summary import catalog_summary, position_summary
 
     if args.catalog is None and (args.ra is None or args.dec is None):
         raise DataError("give a catalogue file, or both --ra and --dec")
     if args.catalog is not None and (args.ra is not None or args.dec is not None):
         raise DataError("give either a catalogue file or --ra/--dec, not both")
+    settings = settings_from_args(args)
     if args.scheduler is not None or args.partitions is not None:
-        return _run_on_cluster(args)
+        return _run_on_cluster(args, settings)
     _check_outputs(args)  # before any cutout is fetched
-    clf = MorphologyClassifier(model=args.model, device=args.device, tta=args.tta,
-                               merger_threshold=args.threshold, batch_size=args.batch_size,
-                               backend=args.backend, cache_dir=args.cache_dir,
-                               progress=progress_of(args), precision=args.precision,
-                               timeout=args.timeout, retries=args.retries, workers=args.workers,
-                               convert=args.convert, intervals=args.intervals,
-                               merger_rule=args.merger_rule)
+    clf = MorphologyClassifier(**settings.as_kwargs())
     if args.catalog is None:
         from astropy.table import Table
 
-        c = _coord(args.ra, args.dec)
+        c = sky_position(args.ra, args.dec, names=("--ra", "--dec"))
         x = Table({"ra": [c.icrs.ra.deg], "dec": [c.icrs.dec.deg]})
         x["ra"].unit = x["dec"].unit = "deg"
         if args.petro_r90 is not None:
             x["petroR90_r"] = [args.petro_r90]
     else:
-        x = _read_catalog(args.catalog)
+        x = read_catalog(args.catalog)
     result = clf.predict(x, image_column=args.image_column, image_dir=_image_dirs(args),
                          separations=args.separations)
     if len(result) == 1:
@@ -202,16 +122,17 @@ def run(args):
     if args.report:
         _report(result, args.report, args.image_column)
     if args.out:
-        _write(result, args.out)
+        write_result(result, args.out, flag="--out")
         print(f"wrote {count(len(result), 'row')} to {args.out}")
     elif len(result) > 1:
         print("(use --out FILE to save the table)")
     return 0 if result["predict_ok"].any() else 1
 
 
-def _run_on_cluster(args):
+def _run_on_cluster(args, settings):
     """``--scheduler``: the catalogue on a Dask cluster, one Parquet file per partition in
-    the folder ``--out`` (:func:`galmorph.workflows.survey.run_survey`)."""
+    the folder ``--out`` (:func:`galmorph.workflows.survey.run_survey`), with the same
+    classifier settings (workers draw no progress bars)."""
     from galmorph.workflows.survey import run_survey
 
     if args.scheduler is None:
@@ -223,13 +144,8 @@ def _run_on_cluster(args):
             raise DataError(f"{flag} is not available with --scheduler; failed rows keep "
                             f"their reason in the predict_error column of --out's files")
     report = run_survey(args.catalog, args.scheduler, args.out, partitions=args.partitions,
-                        model=args.model, image_column=args.image_column,
-                        image_dir=_image_dirs(args), device=args.device,
-                        precision=args.precision, tta=args.tta,
-                        merger_threshold=args.threshold, batch_size=args.batch_size,
-                        backend=args.backend, cache_dir=args.cache_dir, timeout=args.timeout,
-                        retries=args.retries, workers=args.workers, convert=args.convert,
-                        intervals=args.intervals, merger_rule=args.merger_rule)
+                        image_column=args.image_column, image_dir=_image_dirs(args),
+                        **settings.as_kwargs(skip=("progress",)))
     return 0 if report.ok else 1
 
 
@@ -252,61 +168,11 @@ def _check_outputs(args):
         check_writable(args.report, "--report")
 
 
-def _write(result, out):
-    """Write the result atomically. If that fails, save the rows as ECSV -- beside ``out``
-    when only the format failed, else (or if that fails too) in the temporary folder --
-    and raise an OutputError naming the copy: the finished rows are never lost."""
-    from galmorph._util._io import describe_error, fallback_path, write_table_atomic
-
-    try:
-        write_table_atomic(result, out)
-        return
-    except Exception as exc:  # disk full, folder gone, a format astropy cannot write, ...
-        reason, hint = describe_error(exc), ""
-        beside = [] if isinstance(exc, OSError) else [Path(f"{out}.ecsv")]
-    if beside:
-        hint = ". Use an extension astropy writes: .ecsv, .fits, .csv, .xml (VOTable)"
-    for rescue in beside + [None]:
-        try:
-            rescue = rescue or fallback_path(Path(out).stem + ".ecsv")
-            write_table_atomic(result, rescue, format="ascii.ecsv")
-            break
-        except OSError as exc:
-            failed = describe_error(exc)
-    else:
-        raise OutputError(f"--out {out}: cannot write it ({reason}); the classified rows "
-                          f"could not be saved in the temporary folder either ({failed})")
-    raise OutputError(f"--out {out}: cannot write it ({reason}); the {len(result)} classified "
-                      f"rows were saved to {rescue} instead{hint}")
-
-
-def report_rows(result, image_column=None):
-    """The rows of a classified table that failed, as :func:`~galmorph._util._io.write_skip_report`
-    rows: ``{"row", "file" or "ra"/"dec", "reason"}``."""
-    import numpy as np
-
-    from galmorph.astro._classify_inputs import PATH_NAMES
-
-    names = [image_column] if image_column else [n for n in PATH_NAMES if n in result.colnames]
-    column = next((n for n in names if n in result.colnames), None)
-    rows = []
-    for i in np.flatnonzero(~np.asarray(result["predict_ok"])):
-        row = {"row": int(i)}
-        if column is not None:
-            row["file"] = str(result[column][i])
-        for key in ("ra", "dec"):
-            if key in result.colnames:
-                row[key] = float(result[key][i])
-        reason = str(result["predict_error"][i])
-        row["reason"] = reason.split(": ", 1)[1] if reason.startswith("row ") else reason
-        rows.append(row)
-    return rows
-
-
 def _report(result, report, image_column):
     from galmorph._util._io import save_with_fallback, write_skip_report
+    from galmorph.astro.io import failed_rows
 
-    rows = report_rows(result, image_column)
+    rows = failed_rows(result, image_column)
     path, reason = save_with_fallback(
         lambda p: write_skip_report(p, rows, len(result), noun="rows"), report)
     if reason is not None:
@@ -315,3 +181,24 @@ def _report(result, report, image_column):
               f"{where}", file=sys.stderr)
     elif rows:
         print(f"{count(len(rows), 'failed row')} and why: {report}")
+
+
+_MOVED = {"position_summary": "galmorph.astro.summary",
+          "report_rows": "galmorph.astro.io (as failed_rows)"}
+
+
+def __getattr__(name):
+    """The summaries and the failed rows moved to the library (deprecated here, still working)."""
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import warnings
+
+    warnings.warn(f"galmorph.cli.classify.{name} moved to {_MOVED[name]}; import it from there",
+                  DeprecationWarning, stacklevel=2)
+    if name == "report_rows":
+        from galmorph.astro.io import failed_rows
+
+        return failed_rows
+    from galmorph.astro.summary import position_summary
+
+    return position_summary

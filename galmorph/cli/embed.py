@@ -21,8 +21,9 @@ import sys
 from pathlib import Path
 
 from galmorph._util._text import count
-from galmorph.cli._args import (add_convert, add_device, add_precision, add_progress,
-                               positive_int, progress_of, tta_arg)
+from galmorph.cli._args import positive_int
+from galmorph.cli._classifier_flags import (CUTOUT_SETTINGS, add_classifier_flags,
+                                           settings_from_args)
 from galmorph.errors import DataError
 
 __all__ = ["add_parser", "run"]
@@ -31,9 +32,16 @@ __all__ = ["add_parser", "run"]
 _TABLE_SUFFIXES = (".ecsv", ".csv", ".parquet", ".xml", ".vot", ".votable", ".txt", ".dat")
 
 
-def add_parser(subparsers):
-    from galmorph.cli.classify import _add_cutout_flags
+# The help of the settings' flags where embedding says them otherwise than classifying.
+_HELP = {
+    "model": "checkpoint (default: $GALMORPH_MODEL, the registered default, else the shipped "
+             "model)",
+    "tta": "average the features over the 8 flips and quarter turns (d8: the embedding of a "
+           "rotated or mirrored copy is then the same, at 8x the time) or N rotations",
+}
 
+
+def add_parser(subparsers):
     p = subparsers.add_parser(
         "embed", help="embed galaxies (images, a catalogue or a position) for similarity "
                       "search and anomalies",
@@ -53,15 +61,6 @@ def add_parser(subparsers):
                    "(default: none)")
     p.add_argument("--dec", default=None, help="declination, degrees or sexagesimal "
                    "(default: none)")
-    p.add_argument("--model", default=None,
-                   help="checkpoint (default: $GALMORPH_MODEL, the registered default, else "
-                        "the shipped model)")
-    p.add_argument("--tta", type=tta_arg, default=None, metavar="none|d8|N",
-                   help="average the features over the 8 flips and quarter turns (d8: the "
-                        "embedding of a rotated or mirrored copy is then the same, at 8x "
-                        "the time) or N rotations (default: none)")
-    p.add_argument("--batch-size", type=positive_int, default=256,
-                   help="images per batch (default: 256)")
     p.add_argument("--image-column", default=None,
                    help="image-path column of the catalogue (default: auto-detect)")
     p.add_argument("--image-dir", default=None, metavar="DIR",
@@ -75,11 +74,8 @@ def add_parser(subparsers):
     p.add_argument("--partitions", type=positive_int, default=None, metavar="N",
                    help="with --scheduler: split the catalogue into N partitions (default: "
                         "as stored)")
-    add_device(p)
-    add_precision(p)
-    _add_cutout_flags(p)
-    add_convert(p)
-    add_progress(p)
+    add_classifier_flags(p, ("model", "tta", "batch_size", "device", "precision",
+                             *CUTOUT_SETTINGS, "convert", "progress"), helps=_HELP)
     p.set_defaults(func=run)
     return p
 
@@ -100,7 +96,7 @@ def _is_catalog(inputs):
 
 def _input(args):
     """What the classifier embeds: a table, a position, or the image files."""
-    from galmorph.cli.classify import _coord, _read_catalog
+    from galmorph.astro.io import read_catalog, sky_position
 
     if (args.ra is None) != (args.dec is None):
         raise DataError("give both --ra and --dec")
@@ -109,14 +105,14 @@ def _input(args):
             raise DataError("give INPUT or --ra/--dec, not both")
         from astropy.table import Table
 
-        c = _coord(args.ra, args.dec)
+        c = sky_position(args.ra, args.dec, names=("--ra", "--dec"))
         return Table({"ra": [c.icrs.ra.deg], "dec": [c.icrs.dec.deg]}), None
     if not args.inputs:
         raise DataError("give INPUT (a catalogue, image folders or files) or --ra/--dec")
     if _is_catalog(args.inputs):
         catalog = Path(args.inputs[0]).expanduser().resolve()
         dirs = [args.image_dir] if args.image_dir else [str(catalog.parent), str(Path.cwd())]
-        return _read_catalog(args.inputs[0]), dirs
+        return read_catalog(args.inputs[0]), dirs
     from galmorph.data.catalogs import find_images
 
     inputs = args.inputs if args.image_dir is None else [
@@ -135,12 +131,7 @@ def run(args):
 
     embedding_format(args.out, "write")           # a known ending, before any work
     x, dirs = _input(args)
-    clf = MorphologyClassifier(model=args.model, device=args.device, tta=args.tta,
-                               batch_size=args.batch_size, backend=args.backend,
-                               cache_dir=args.cache_dir, progress=progress_of(args),
-                               precision=args.precision, timeout=args.timeout,
-                               retries=args.retries, workers=args.workers,
-                               convert=args.convert)
+    clf = MorphologyClassifier(**settings_from_args(args).as_kwargs())
     import warnings
 
     with warnings.catch_warnings():
@@ -168,10 +159,8 @@ def _run_on_cluster(args):
                         "FOLDER/")
     catalog = Path(args.inputs[0]).expanduser().resolve()
     image_dir = args.image_dir or [str(catalog.parent), str(Path.cwd())]
+    settings = settings_from_args(args, embedding=True)
     report = run_survey(str(catalog), args.scheduler, args.out, partitions=args.partitions,
-                        model=args.model, image_column=args.image_column, image_dir=image_dir,
-                        device=args.device, precision=args.precision, tta=args.tta,
-                        batch_size=args.batch_size, backend=args.backend,
-                        cache_dir=args.cache_dir, timeout=args.timeout, retries=args.retries,
-                        workers=args.workers, convert=args.convert, embedding=True)
+                        image_column=args.image_column, image_dir=image_dir,
+                        **settings.as_kwargs(skip=("progress",)))
     return 0 if report.ok else 1

@@ -68,9 +68,9 @@ def run(args):
         raise DataError("give a QUERY (row ID or image file) or --ra/--dec, one of them")
     query = args.query
     if args.ra is not None:
-        from galmorph.cli.classify import _coord
+        from galmorph.astro.io import sky_position
 
-        query = _coord(args.ra, args.dec)
+        query = sky_position(args.ra, args.dec, names=("--ra", "--dec"))
     elif Path(query).is_file():
         query = Path(query)
     result, png = similar_gallery(args.embeddings, query, args.out, k=args.k,

@@ -1,10 +1,19 @@
-"""What ``galmorph classify`` prints: one galaxy's answers, or a catalogue's summary.
+"""Readable summaries of a classified table: one galaxy's answers, or a catalogue's.
 
-Both read the columns and ``meta`` of :meth:`MorphologyClassifier.predict
+What ``galmorph classify`` prints, public for scripts and notebooks. Both read
+the columns and ``meta`` of :meth:`MorphologyClassifier.predict
 <galmorph.astro.classifier.MorphologyClassifier.predict>`: the answers (with
 their intervals, when asked), ``p_merger`` and the calibrated ``merger_prob``,
 ``is_merger`` and the rule that set it, and ``is_ood``. Masked values (failed
 rows, a model without a calibration) are said as such, never read as False.
+
+Examples
+--------
+>>> from galmorph import MorphologyClassifier                     # doctest: +SKIP
+>>> from galmorph.astro.summary import catalog_summary, position_summary
+>>> result = MorphologyClassifier().predict(catalog)               # doctest: +SKIP
+>>> print("\\n".join(catalog_summary(result)))                     # doctest: +SKIP
+>>> print("\\n".join(position_summary(result[0], result.meta)))    # doctest: +SKIP
 """
 from __future__ import annotations
 
