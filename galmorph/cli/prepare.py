@@ -20,10 +20,14 @@ def add_parser(subparsers):
     p.add_argument("--cache", metavar="DIR", default=None,
                    help="cache folder (default: under the galmorph user cache directory, "
                         "named after DATA_DIR and a hash of it and the settings)")
-    p.add_argument("--crop", type=positive_int, default=224,
-                   help="side of the central square kept, in input pixels (default: 224)")
-    p.add_argument("--size", type=positive_int, default=80,
-                   help="side of the cached images, in pixels (default: 80)")
+    from galmorph.models import DEFAULT_PREPROCESSING as PREP   # registry data, torch-free
+
+    p.add_argument("--crop", type=positive_int, default=PREP["crop"],
+                   help=f"side of the central square kept, in input pixels (default: "
+                        f"{PREP['crop']}, as the models)")
+    p.add_argument("--size", type=positive_int, default=PREP["size"],
+                   help=f"side of the cached images, in pixels (default: {PREP['size']}, as "
+                        f"the models)")
     p.add_argument("--workers", type=positive_int, default=None,
                    help="worker processes (default: every core)")
     from galmorph.data import ON_ERROR

@@ -49,7 +49,7 @@ _HELP = {
                   "no limit)",
     "workers": "processes building the preprocessing cache when it is missing (default: every "
                "core)",
-    "crop": "central crop side in input pixels",
+    "crop": "central crop side in input pixels (default: the model's, 224)",
     "size": "side of the images the network sees, pixels (default: the model's input size, 80)",
     "cache": "preprocessing cache folder, built when missing and reused otherwise; one data "
              "folder only (default: under the galmorph cache directory)",

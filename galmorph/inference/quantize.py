@@ -59,6 +59,7 @@ from torch import nn
 
 from galmorph.errors import ParameterError
 from galmorph.inference import _int8_disk as disk
+from galmorph.models import DEFAULT_PREPROCESSING, preprocessing_of
 from galmorph.models.resolve import network_of
 
 __all__ = ["QuantizedModel", "quantize_model", "calibration_images", "cached_int8",
@@ -182,7 +183,8 @@ class QuantizedModel(nn.Module):
                 f"images from {c['source']}")
 
 
-def calibration_images(source=None, *, crop=224, size=80, limit=256, seed=0):
+def calibration_images(source=None, *, crop=DEFAULT_PREPROCESSING["crop"],
+                       size=DEFAULT_PREPROCESSING["size"], limit=256, seed=0):
     """Images to calibrate the int8 activation ranges on, ``uint8 (N, 3, size, size)``.
 
     Parameters
@@ -193,7 +195,8 @@ def calibration_images(source=None, *, crop=224, size=80, limit=256, seed=0):
         (its ``images``). Image files, folders or globs (cut with ``crop`` and
         ``size``).
     crop, size : int
-        Central square kept and output side, pixels (the model's preprocessing).
+        Central square kept and output side, pixels (the model's preprocessing; default
+        :data:`galmorph.models.DEFAULT_PREPROCESSING`, 224 and 80).
     limit : int
         At most this many images, drawn at random (with ``seed``) from a larger source.
     seed : int or None
@@ -327,7 +330,7 @@ def quantize_model(model, calibration=None, *, preprocessing=None, device="cpu",
         object with unchanged weights is quantized only once.
     preprocessing : dict, optional
         ``{"crop": ..., "size": ...}`` to cut calibration files with; default
-        the checkpoint's, else ``crop=224`` and the model's ``input_size``.
+        the checkpoint's, else the model's (:func:`galmorph.models.preprocessing_of`).
     device : str or torch.device
         Must be the CPU (int8 kernels run there only).
     limit, seed : int
@@ -369,9 +372,11 @@ def quantize_model(model, calibration=None, *, preprocessing=None, device="cpu",
                                "trust": (getattr(model, "meta", None) or {}).get("trust")})
     model, ckpt_prep = _unwrap(model)
     _check_cpu(device)
+    config = getattr(model, "config", None)
+    default = preprocessing_of(getattr(config, "name", None), getattr(config, "input_size", None))
     prep = dict(preprocessing or ckpt_prep or {})
-    crop = prep.get("crop", 224)
-    size = int(prep.get("size") or getattr(getattr(model, "config", None), "input_size", 80))
+    crop = prep.get("crop", default["crop"])
+    size = int(prep.get("size") or default["size"])
     if calibration is not None:
         images, what = calibration_images(calibration, crop=crop, size=size, limit=limit,
                                           seed=seed)

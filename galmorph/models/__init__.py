@@ -26,10 +26,10 @@ import dataclasses
 
 from galmorph._util._lazy import lazy_exports
 from galmorph.models._registry import (DEFAULT_PREPROCESSING, model_entry, model_names,
-                                      register_model)
+                                      preprocessing_of, register_model)
 
 __all__ = ["MODEL_NAMES", "ALL_MODEL_NAMES", "AUGMENTED_BY_DEFAULT", "DEFAULT_PREPROCESSING",
-           "register_model", "model_entry", "model_config", "build_model", "save_checkpoint",
+           "register_model", "model_entry", "preprocessing_of", "model_config", "build_model", "save_checkpoint",
            "load_checkpoint", "Checkpoint", "resolve_model", "tree_normalize", "TreeNormalize"]
 
 # The one place where models are registered (galmorph.models._registry says why by path).

@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import import_module
 
-__all__ = ["DEFAULT_PREPROCESSING", "ModelEntry", "register_model", "model_entry", "model_names"]
+__all__ = ["DEFAULT_PREPROCESSING", "ModelEntry", "register_model", "model_entry", "model_names",
+           "preprocessing_of"]
 
 #: How galmorph's models cut their input: the central 224 pixels of a 424-pixel GZ2
 #: cutout, resized to 80 (the paper's preprocessing). A model's entry may differ.
@@ -114,3 +115,37 @@ def model_entry(name):
     except (KeyError, TypeError):
         raise ValueError(f"unknown model {name!r}; choose one of "
                          f"{', '.join(_REGISTRY)}") from None
+
+
+def preprocessing_of(name=None, input_size=None):
+    """How model ``name`` cuts its input: ``{"crop": ..., "size": ...}``, pixels.
+
+    The one rule for a model without a stored preprocessing (a fresh network, a training
+    run, an int8 calibration): its registry entry's crop and size, the size being the
+    model config's ``input_size`` where one is given (the side the network was built for).
+
+    Parameters
+    ----------
+    name : str, optional
+        A registered model name; any other (a foreign module's, None) gets
+        :data:`DEFAULT_PREPROCESSING`.
+    input_size : int, optional
+        The model config's ``input_size``; None or 0 keeps the entry's size.
+
+    Returns
+    -------
+    dict
+        A new ``{"crop": int, "size": int}``.
+
+    Examples
+    --------
+    >>> preprocessing_of("resnet18-cpu")
+    {'crop': 224, 'size': 80}
+    >>> preprocessing_of("cnn", input_size=64)
+    {'crop': 224, 'size': 64}
+    """
+    entry = _REGISTRY.get(name) if isinstance(name, str) else None
+    prep = dict(entry.preprocessing if entry is not None else DEFAULT_PREPROCESSING)
+    if input_size:
+        prep["size"] = int(input_size)
+    return prep

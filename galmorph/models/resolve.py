@@ -49,19 +49,13 @@ class ResolvedModel:
 
 
 def _bare_preprocessing(model):
-    from galmorph.models import ALL_MODEL_NAMES, DEFAULT_PREPROCESSING, model_entry
+    from galmorph.models import preprocessing_of
 
     own = getattr(model, "preprocessing", None)
     if own:
         return dict(own)
     config = getattr(model, "config", None)
-    name = getattr(config, "name", None)
-    prep = dict(model_entry(name).preprocessing if name in ALL_MODEL_NAMES
-                else DEFAULT_PREPROCESSING)
-    size = getattr(config, "input_size", None)
-    if size:
-        prep["size"] = int(size)
-    return prep
+    return preprocessing_of(getattr(config, "name", None), getattr(config, "input_size", None))
 
 
 def network_of(model):

@@ -8,7 +8,7 @@ from it once:
 2. :func:`prepare_on_ranks` / :func:`prepare_data` -- one preprocessing cache per data
    folder, combined;
 3. :func:`resolve_run` -- every default made explicit (batch size, batches per
-   epoch, augmentation, size, caches); :func:`run_record` adds the device and
+   epoch, augmentation, crop and size, caches); :func:`run_record` adds the device and
    precision that ran;
 4. :func:`write_run_config` -- check the run directory and write ``config.json``;
 5. :func:`split_rows` -- the split of ``split.json``, made or read back.
@@ -24,6 +24,7 @@ import torch
 from galmorph import __version__, schema
 from galmorph._util._io import check_writable
 from galmorph.errors import DataError
+from galmorph.models import preprocessing_of
 from galmorph.rundir import RunDir
 from galmorph.training.batches import load_split, make_split, save_split, split_sizes
 from galmorph.training.config import check_run_dir
@@ -63,8 +64,9 @@ def prepare_data(config, model_config, progress):
     ----------
     config : TrainConfig
     model_config : dataclass
-        The model's config (:func:`galmorph.models.model_config`); its ``input_size`` is
-        the size where ``config.size`` is None.
+        The model's config (:func:`galmorph.models.model_config`): with its registry
+        entry it gives the crop and size where ``config`` leaves them None
+        (:func:`galmorph.models.preprocessing_of`).
     progress : bool
         Progress bars while a cache is built.
 
@@ -79,7 +81,8 @@ def prepare_data(config, model_config, progress):
 
     if config.resume and config.data is None:
         raise ValueError("resuming needs the data folder; use TrainConfig.from_run(run_dir)")
-    size = config.size or getattr(model_config, "input_size", 80) or 80
+    prep = preprocessing_of(config.model, getattr(model_config, "input_size", None))
+    crop, size = config.crop or prep["crop"], config.size or prep["size"]
     folders = config.data_folders()
     several = isinstance(config.cache, (list, tuple))
     caches = config.cache if several else [config.cache] * len(folders)
@@ -89,7 +92,7 @@ def prepare_data(config, model_config, progress):
                          f"got {config.cache!r}")
     for folder in folders:
         _check_labelled(folder)
-    datas = [prepare(folder, cache_dir=cache, progress=progress, crop=config.crop, size=size,
+    datas = [prepare(folder, cache_dir=cache, progress=progress, crop=crop, size=size,
                      workers=config.workers, on_error=config.on_error, flavour=config.flavour,
                      report=report_path(config.report, k, len(folders)))
              for k, (folder, cache) in enumerate(zip(folders, caches))]
@@ -132,7 +135,7 @@ def _check_labelled(folder):
 
 def resolve_run(config, model_config, data, out, world_size=1):
     """``config`` with every default made explicit: the epochs, batch sizes, batches per
-    epoch, augmentation, size, the data folders and caches as absolute paths.
+    epoch, augmentation, crop and size, the data folders and caches as absolute paths.
 
     The batch sizes not given are ``model_config``'s.
 
@@ -165,7 +168,7 @@ def resolve_run(config, model_config, data, out, world_size=1):
         config, epochs=epochs, data=folders[0] if len(folders) == 1 else folders, out=str(out),
         batch_size=batch, val_batch_size=int(config.val_batch_size or model_config.val_batch_size),
         batches_per_epoch=int(config.batches_per_epoch or max(1, n_train // batch)),
-        augment=bool(augment), size=int(data.meta["size"]),
+        augment=bool(augment), crop=data.meta["crop"], size=int(data.meta["size"]),
         cache=caches[0] if len(caches) == 1 else caches)
 
 

@@ -80,9 +80,10 @@ class Recipe:
         Random rotations and flips of every training batch. ``None`` is the
         model's default: on for ``resnet18-tailored`` (as in the paper) and
         ``resnet18-cpu``, off for ``cnn`` and ``resnet18``.
-    crop, size : int, int or None
+    crop, size : int or None
         Preprocessing: central crop side in input pixels, then resize to
-        ``size`` pixels (``None``: the model's ``input_size``, else 80).
+        ``size`` pixels. ``None``: the model's (its registry entry's crop, 224, and
+        its ``input_size``, 80; :func:`galmorph.models.preprocessing_of`).
     on_error : {"auto", "raise", "skip"}
         What preparing the data does with a bad row or image: stop with an
         error naming it, or leave it out and list it in the skip report.
@@ -118,7 +119,7 @@ class Recipe:
     seed: int = 0
     split_seed: int | None = None
     augment: bool | None = None
-    crop: int = 224
+    crop: int | None = None
     size: int | None = None
     on_error: str = "auto"
     flavour: str = "weighted_fraction"

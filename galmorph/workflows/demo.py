@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from galmorph.models import preprocessing_of
 from galmorph.rundir import RunDir
 from galmorph.schema import KAGGLE_IMAGE_DIRS
 
@@ -169,7 +170,7 @@ def _train(config, data, cache, run_dir):
     run_dir = train(TrainConfig(
         data=str(data), out=str(run_dir), model=config.model, model_options=options,
         epochs=config.epochs, batch_size=32, lr=config.lr, val_fraction=0.2,
-        seed=config.seed, time_limit=config.time_limit, crop=224, size=config.size,
+        seed=config.seed, time_limit=config.time_limit, size=config.size,
         cache=str(cache), progress=config.progress))
     if not RunDir(run_dir).best.is_file():
         # The budget ended inside the first epoch (a slow or busy CPU): finish that epoch,
@@ -218,8 +219,9 @@ def run_demo(config=None, **overrides):
     if reused:
         _say("      reusing the synthetic set written by an earlier demo")
 
-    _say(f"[3/6] preparing the cache (crop 224, resize {config.size}) in {cache}")
-    prepared = prepare(data, cache_dir=cache, crop=224, size=config.size,
+    prep = preprocessing_of(config.model, config.size)   # the crop and size training uses
+    _say(f"[3/6] preparing the cache (crop {prep['crop']}, resize {prep['size']}) in {cache}")
+    prepared = prepare(data, cache_dir=cache, crop=prep["crop"], size=prep["size"],
                        progress=config.progress)
 
     run_dir = _next_run_dir(out / "runs")
