@@ -43,7 +43,7 @@ import torch
 from PIL import Image
 
 from galmorph.data.cache import prepare
-from galmorph.models import MODEL_NAMES, build_model, model_config
+from galmorph.models import MODEL_NAMES, build_model, model_entry
 from galmorph.runtime import (autocast, channels_last_helps, maybe_channels_last, resolve_device,
                               resolve_precision)
 from galmorph.training.config import TrainConfig, read_metrics
@@ -193,7 +193,7 @@ def main(argv=None):
     args = parse_args(argv)
     device = resolve_device(args.device)
     precision = resolve_precision(device, args.precision)
-    batch = args.batch_size or model_config(args.model).batch_size
+    batch = args.batch_size or model_entry(args.model).batch_size
     with tempfile.TemporaryDirectory(prefix="galmorph-bench-") as tmp:
         data_dir, cache = _data(args, tmp)
         data = prepare(data_dir, cache_dir=cache, progress=True)

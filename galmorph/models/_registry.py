@@ -3,7 +3,7 @@
 As timm's ``_registry.py`` with its ``default_cfgs``, each entry carries what
 the model needs besides its weights: its config class, the preset that makes
 it differ from the config defaults, whether it trains augmented by default,
-and its preprocessing (timm's ``pretrained_cfg``). Unlike timm, the entries
+its training batch sizes, and its preprocessing (timm's ``pretrained_cfg``). Unlike timm, the entries
 name their classes by import path rather than decorating them, so that
 ``import galmorph.models`` (and ``galmorph --help``, whose choices come from
 here) does not import torch.
@@ -44,6 +44,9 @@ class ModelEntry:
     trainable : bool
         ``galmorph train`` can train it; an ensemble is built from trained
         members instead.
+    batch_size, val_batch_size : int
+        The global training and validation batch sizes of a run that gives none
+        (``TrainConfig.batch_size``, ``val_batch_size``).
     """
 
     name: str
@@ -54,6 +57,8 @@ class ModelEntry:
     preprocessing: dict = field(default_factory=lambda: dict(DEFAULT_PREPROCESSING))
     summary: str = ""
     trainable: bool = True
+    batch_size: int = 64
+    val_batch_size: int = 32
 
     def classes(self):
         """``(config_class, model_class)``, imported now (this imports torch)."""
@@ -69,7 +74,8 @@ def _load(target):
 
 
 def register_model(name, model_class, config_class, *, preset=None, augmented=False,
-                   preprocessing=None, summary="", trainable=True):
+                   preprocessing=None, summary="", trainable=True, batch_size=64,
+                   val_batch_size=32):
     """Register model ``name``; returns its :class:`ModelEntry`.
 
     Parameters
@@ -88,11 +94,14 @@ def register_model(name, model_class, config_class, *, preset=None, augmented=Fa
         One line describing the model.
     trainable : bool
         Whether ``galmorph train`` offers it (default True).
+    batch_size, val_batch_size : int
+        The batch sizes a training run takes unless told (default 64 and 32).
     """
     if name in _REGISTRY:
         raise ValueError(f"model {name!r} is registered already")
     entry = ModelEntry(name, model_class, config_class, dict(preset or {}), bool(augmented),
-                       dict(preprocessing or DEFAULT_PREPROCESSING), summary, bool(trainable))
+                       dict(preprocessing or DEFAULT_PREPROCESSING), summary, bool(trainable),
+                       int(batch_size), int(val_batch_size))
     _REGISTRY[name] = entry
     return entry
 

@@ -50,8 +50,6 @@ class CNNConfig:
         Per-channel normalisation applied inside the model to inputs in [0, 1]
         (callers never normalise). The defaults (0, 1) leave inputs unchanged,
         as in the paper.
-    batch_size, val_batch_size : int
-        Batch sizes for training and validation (paper: 256 / 128).
     """
 
     name: str = "cnn"
@@ -65,8 +63,6 @@ class CNNConfig:
     tree_kind: str = "relu"
     input_mean: tuple = (0.0, 0.0, 0.0)
     input_std: tuple = (1.0, 1.0, 1.0)
-    batch_size: int = 256
-    val_batch_size: int = 128
 
     def __post_init__(self):
         # Configs come back from JSON/checkpoints with lists; keep tuples.

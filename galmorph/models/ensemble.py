@@ -50,15 +50,11 @@ class EnsembleConfig:
         with its ``"name"``); at least one, none of them an ensemble.
     input_size : int
         Side of the square input images, pixels (the members share it).
-    batch_size, val_batch_size : int
-        The members' largest batch sizes, used when the ensemble predicts.
     """
 
     name: str = ENSEMBLE
     members: tuple = ()
     input_size: int = 80
-    batch_size: int = 64
-    val_batch_size: int = 32
 
     def __post_init__(self):
         if self.name != ENSEMBLE:
@@ -141,9 +137,7 @@ def ensemble_of(models):
         raise ValueError(f"ensemble members take different input sizes ({sorted(sizes)} px); "
                          f"an ensemble needs one preprocessing")
     ensemble = Ensemble(EnsembleConfig(
-        members=tuple(configs), input_size=sizes.pop(),
-        batch_size=max(int(c.get("batch_size", 64)) for c in configs),
-        val_batch_size=max(int(c.get("val_batch_size", 32)) for c in configs)))
+        members=tuple(configs), input_size=sizes.pop()))
     for member, net in zip(ensemble.members, nets):
         member.load_state_dict(net.state_dict())
     return ensemble.eval()

@@ -115,7 +115,7 @@ class FinetunedConfig:
     encoder : {"frozen", "last", "all"}
         What of the base was trained with the heads. Frozen: the 37 GZ2 outputs
         are the base's own.
-    input_size, batch_size, val_batch_size : int
+    input_size : int
         As the base's.
     """
 
@@ -125,8 +125,6 @@ class FinetunedConfig:
     num_features: int = 0
     encoder: str = "frozen"
     input_size: int = 80
-    batch_size: int = 64
-    val_batch_size: int = 32
 
     def __post_init__(self):
         if self.name != FINETUNED:
@@ -252,8 +250,6 @@ def finetuned_of(base, heads, num_features, encoder="frozen"):
     stored = dataclasses.asdict(config)
     model = Finetuned(FinetunedConfig(
         base=stored, heads=tuple(heads), num_features=int(num_features), encoder=encoder,
-        input_size=int(stored.get("input_size", 80)),
-        batch_size=int(stored.get("batch_size", 64)),
-        val_batch_size=int(stored.get("val_batch_size", 32))))
+        input_size=int(stored.get("input_size", 80))))
     model.base.load_state_dict(base.state_dict())
     return model.eval()

@@ -80,8 +80,6 @@ class ResNetConfig:
         Side of the square input images, pixels (informative; any size >= 32 runs).
     input_mean, input_std : tuple of 3 float
         Normalisation applied inside the model to [0, 1] inputs.
-    batch_size, val_batch_size : int
-        Training / validation batch sizes.
     """
 
     name: str = "resnet18"
@@ -95,8 +93,6 @@ class ResNetConfig:
     input_size: int = 80
     input_mean: tuple = IMAGENET_MEAN
     input_std: tuple = IMAGENET_STD
-    batch_size: int = 64
-    val_batch_size: int = 32
 
     def __post_init__(self):
         self.input_mean, self.input_std = tuple(self.input_mean), tuple(self.input_std)

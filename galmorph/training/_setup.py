@@ -24,7 +24,7 @@ import torch
 from galmorph import __version__, schema
 from galmorph._util._io import check_writable
 from galmorph.errors import DataError
-from galmorph.models import preprocessing_of
+from galmorph.models import AUGMENTED_BY_DEFAULT, model_entry, preprocessing_of
 from galmorph.rundir import RunDir
 from galmorph.training.batches import load_split, make_split, save_split, split_sizes
 from galmorph.training.config import check_run_dir
@@ -133,18 +133,17 @@ def _check_labelled(folder):
                         f"on DIR")
 
 
-def resolve_run(config, model_config, data, out, world_size=1):
+def resolve_run(config, data, out, world_size=1):
     """``config`` with every default made explicit: the epochs, batch sizes, batches per
     epoch, augmentation, crop and size, the data folders and caches as absolute paths.
 
-    The batch sizes not given are ``model_config``'s.
+    The batch sizes not given are the model's registry entry's.
 
     The requested device and precision stay as asked (``"auto"`` resolves afresh on
     resume); :func:`run_record` adds what ran. ``epochs`` stays ``None`` where a time
     limit is given without it: the run trains until the limit.
     """
     from galmorph.errors import ParameterError
-    from galmorph.models import AUGMENTED_BY_DEFAULT
     from galmorph.training.config import DEFAULT_EPOCHS
 
     epochs = config.epochs
@@ -155,8 +154,9 @@ def resolve_run(config, model_config, data, out, world_size=1):
                                  f"to train it on, or --epochs N for a total")
         epochs = DEFAULT_EPOCHS
 
+    entry = model_entry(config.model)
     n_train = len(data) - split_sizes(len(data), config.val_fraction)[1]
-    batch = min(int(config.batch_size or model_config.batch_size), max(1, n_train))
+    batch = min(int(config.batch_size or entry.batch_size), max(1, n_train))
     if batch < world_size:
         raise ValueError(f"batch size {batch} is smaller than the {world_size} processes "
                          f"sharing it")
@@ -166,7 +166,7 @@ def resolve_run(config, model_config, data, out, world_size=1):
         config.model in AUGMENTED_BY_DEFAULT
     return dataclasses.replace(
         config, epochs=epochs, data=folders[0] if len(folders) == 1 else folders, out=str(out),
-        batch_size=batch, val_batch_size=int(config.val_batch_size or model_config.val_batch_size),
+        batch_size=batch, val_batch_size=int(config.val_batch_size or entry.val_batch_size),
         batches_per_epoch=int(config.batches_per_epoch or max(1, n_train // batch)),
         augment=bool(augment), crop=data.meta["crop"], size=int(data.meta["size"]),
         cache=caches[0] if len(caches) == 1 else caches)

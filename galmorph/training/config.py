@@ -59,7 +59,8 @@ class Recipe:
         (``n_train // batch_size`` batches). The paper's epochs are 100 batches.
     batch_size, val_batch_size : int or None
         Global batch sizes (shared among processes under ``torchrun``);
-        ``None`` takes the model's default (cnn 256/128, ResNets 64/32).
+        ``None`` takes the model's, from its registry entry (cnn 256/128, ResNets
+        64/32; :func:`galmorph.models.model_entry`).
     lr : float
         Adam learning rate.
     plateau_factor, plateau_patience, min_lr : float, int, float

@@ -164,7 +164,7 @@ def setup(config, ctx, device):
     precision = resolve_precision(device, config.precision)
     mcfg = model_config(config.model, **config.model_options)  # the one build of it
     data = prepare_on_ranks(config, mcfg, ctx, _show_progress(config, ctx))
-    config = resolve_run(config, mcfg, data, out, ctx.world_size)
+    config = resolve_run(config, data, out, ctx.world_size)
     record = run_record(config, device, precision)
     mode = ctx.on_main(lambda: write_run_config(out, record, config.resume, ctx.world_size))
     pseudo = pseudo_rows(data)                                   # (N,) rows labelled by a teacher

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from galmorph.labels import check_labels
-from galmorph.models import MODEL_NAMES, build_model, model_config
+from galmorph.models import MODEL_NAMES, build_model, model_config, model_entry
 from galmorph.models.cnn import CNNConfig, GalaxyCNN
 from galmorph.models.resnet import ResNet18, load_torchvision_weights
 
@@ -66,10 +66,23 @@ def test_tailored_outputs_obey_the_gz2_tree():
     assert model.config.output == "tree" and not model.config.maxpool
 
 
-def test_per_model_batch_size_defaults():
-    sizes = {n: (model_config(n).batch_size, model_config(n).val_batch_size) for n in MODEL_NAMES}
+def test_per_model_batch_size_defaults_live_in_the_registry():
+    sizes = {n: (model_entry(n).batch_size, model_entry(n).val_batch_size) for n in MODEL_NAMES}
     assert sizes == {"cnn": (256, 128), "resnet18": (64, 32), "resnet18-tailored": (64, 32),
                      "resnet18-cpu": (64, 32)}
+    # Not a model option any more: a run's batch size is the run's.
+    with pytest.raises(ValueError, match=r"batch_size.*batch sizes are the run's \(--batch-size"):
+        model_config("cnn", batch_size=32)
+
+
+def test_a_config_stored_with_batch_sizes_still_builds():
+    # Checkpoints written before the batch sizes moved to the registry store them.
+    stored = {**dataclasses.asdict(model_config("cnn", hidden=16)), "batch_size": 256, "val_batch_size": 128}
+    model = build_model(stored)
+    assert model.config == model_config("cnn", hidden=16)
+    ensemble = build_model({"name": "ensemble", "members": (stored, stored), "input_size": 80,
+                            "batch_size": 256, "val_batch_size": 128})
+    assert [m.config.hidden for m in ensemble.members] == [16, 16]
 
 
 def test_cpu_model_is_a_half_width_resnet18_with_the_tree_head():
