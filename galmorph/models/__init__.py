@@ -30,7 +30,8 @@ from galmorph.models._registry import (DEFAULT_PREPROCESSING, model_entry, model
 
 __all__ = ["MODEL_NAMES", "ALL_MODEL_NAMES", "AUGMENTED_BY_DEFAULT", "DEFAULT_PREPROCESSING",
            "register_model", "model_entry", "preprocessing_of", "model_config", "build_model",
-           "save_checkpoint", "load_checkpoint", "Checkpoint", "resolve_model", "tree_normalize", "TreeNormalize"]
+           "save_checkpoint", "load_checkpoint", "Checkpoint", "resolve_model", "tree_normalize",
+           "TreeNormalize"]
 
 # The one place where models are registered (galmorph.models._registry says why by path).
 _CNN = ("galmorph.models.cnn:GalaxyCNN", "galmorph.models.cnn:CNNConfig")

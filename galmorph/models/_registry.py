@@ -3,10 +3,10 @@
 As timm's ``_registry.py`` with its ``default_cfgs``, each entry carries what
 the model needs besides its weights: its config class, the preset that makes
 it differ from the config defaults, whether it trains augmented by default,
-its training batch sizes, and its preprocessing (timm's ``pretrained_cfg``). Unlike timm, the entries
-name their classes by import path rather than decorating them, so that
-``import galmorph.models`` (and ``galmorph --help``, whose choices come from
-here) does not import torch.
+its training batch sizes, and its preprocessing (timm's ``pretrained_cfg``).
+Unlike timm, the entries name their classes by import path rather than
+decorating them, so that ``import galmorph.models`` (and ``galmorph --help``,
+whose choices come from here) does not import torch.
 
 Adding a model is one :func:`register_model` call in :mod:`galmorph.models`.
 """

@@ -77,7 +77,8 @@ def test_per_model_batch_size_defaults_live_in_the_registry():
 
 def test_a_config_stored_with_batch_sizes_still_builds():
     # Checkpoints written before the batch sizes moved to the registry store them.
-    stored = {**dataclasses.asdict(model_config("cnn", hidden=16)), "batch_size": 256, "val_batch_size": 128}
+    stored = {**dataclasses.asdict(model_config("cnn", hidden=16)), "batch_size": 256,
+              "val_batch_size": 128}
     model = build_model(stored)
     assert model.config == model_config("cnn", hidden=16)
     ensemble = build_model({"name": "ensemble", "members": (stored, stored), "input_size": 80,
