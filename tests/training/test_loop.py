@@ -1,4 +1,5 @@
-"""Tests of galmorph.training.loop (and its config/batches helpers) and ``galmorph train``.
+"""Tests of galmorph.training.loop (and its config/batches helpers), also through ``galmorph
+train`` (time limits, kill -9, SIGTERM, --resume); its flags: tests/cli/test_train.py.
 
 All runs use a 48-galaxy synthetic set, the small ``cnn`` model and 1-3
 batches of 8 per epoch, so each training call takes about a second.
@@ -258,17 +259,6 @@ def _cli_args(synth, out, *extra):
             "--precision", "fp32", *extra]
 
 
-def test_cli_help_lists_every_flag_with_default():
-    proc = _cli("--help")
-    assert proc.returncode == 0
-    text = " ".join(proc.stdout.split())
-    for flag in ("--model", "--out", "--epochs", "--batches-per-epoch", "--batch-size", "--lr",
-                 "--val-fraction", "--seed", "--time-limit", "--precision", "--device",
-                 "--no-augment", "--resume", "--set-default", "--cache"):
-        assert flag in text, flag
-    assert text.count("default") >= 15
-
-
 def test_time_limit_without_epochs_trains_until_the_limit(synth, tmp_path):
     # Issue 25: 'galmorph train DIR --time-limit 1800' stopped after the default 10 epochs.
     ref = tmp_path / "ref"
@@ -305,26 +295,6 @@ def test_time_limit_without_epochs_trains_until_the_limit(synth, tmp_path):
     run = train(_config(synth, tmp_path / "plain", epochs=None, batches_per_epoch=1))
     assert len(read_metrics(run)) == DEFAULT_EPOCHS == 10
     assert json.loads((run / "config.json").read_text())["epochs"] == 10
-
-
-def test_cli_help_says_what_time_limit_does_without_epochs():
-    text = " ".join(_cli("--help").stdout.split())
-    assert "--epochs EPOCHS total epochs (default: 10; with --time-limit, as many as fit" in text
-    assert "without --epochs, train until then" in text
-
-
-def test_cli_needs_data_and_out(synth):
-    proc = _cli(synth[0], "--model", "cnn")
-    assert proc.returncode != 0
-    assert "galmorph train: error: --out RUN_DIR required (or --resume RUN_DIR" in proc.stderr
-    proc = _cli(synth[0], "--out", "x", "--model-option", "dropout")
-    assert proc.returncode != 0 and "--model-option wants KEY=VALUE, got 'dropout'" in proc.stderr
-    proc = _cli(synth[0], "--out", "x", "--batch-size", "0")
-    assert proc.returncode == 1 and "batch_size must be a positive integer, got 0" in proc.stderr
-    proc = _cli("--resume", Path(synth[0]).parent / "no-run")
-    assert proc.returncode == 1
-    assert "no-run is not a galmorph run directory (no config.json); nothing to resume" \
-        in proc.stderr
 
 
 def test_missing_data_folder_is_named(synth, tmp_path):
