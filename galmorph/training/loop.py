@@ -130,9 +130,10 @@ def train(config):
                     _train_epochs(run, stop)
             finally:
                 run.loader.close()
-            if run.config.set_default and ctx.is_main and RunDir(run.out).best.is_file():
-                set_default_model(RunDir(run.out).best)
-                _say(ctx, f"registered {RunDir(run.out).best} as the default galmorph model")
+            best = RunDir(run.out).best
+            if run.config.set_default and ctx.is_main and best.is_file():
+                set_default_model(best)
+                _say(ctx, f"registered {best} as the default galmorph model")
             return run.out
     finally:
         ctx.close()
