@@ -39,7 +39,7 @@ from galmorph._util._text import count
 from galmorph.data.cache import combine, prepare
 from galmorph.inference.evaluation import evaluate
 from galmorph.inference.engine import predict_arrays
-from galmorph.data.populations import UNSELECTED_ID_MAX, unselected_mask
+from galmorph.data.populations import unselected_mask
 from galmorph.metrics import rmse
 from galmorph.models.card import format_card
 from galmorph.models.checkpoint import load_checkpoint, save_checkpoint, sha256_of

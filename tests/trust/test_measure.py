@@ -62,7 +62,7 @@ def test_evaluate_measures_the_intervals_and_merger_flags(setup):
     result = evaluate(ckpt, setup["new"], split="all", device="cpu", precision="fp32",
                       extra=TrustMeasure(ckpt.meta["trust"]))
     trust = result["trust"]
-    assert json.loads(json.dumps(result, allow_nan=False))["trust"] == trust   # plain JSON
+    assert json.loads(json.dumps(result.to_dict(), allow_nan=False))["trust"] == trust  # plain JSON
     cal = TrustCalibration.from_dict(ckpt.meta["trust"])
     det, labels = _by_hand(setup)
     assert det.spread.shape == (40, 3, schema.N_ANSWERS)
