@@ -1,7 +1,7 @@
 """``galmorph calibrate``: fit a checkpoint's intervals, merger probabilities and OOD flag."""
 import sys
 
-from galmorph.cli._args import add_progress, progress_of
+from galmorph.cli._args import add_progress, progress_of, split_checkpoint
 
 __all__ = ["add_parser", "run"]
 
@@ -18,9 +18,14 @@ def add_parser(subparsers):
                     "Writes a copy of MODEL that carries the calibration to --out, and prints "
                     "the coverage measured by 2-fold cross-fitting.",
     )
-    p.add_argument("model", metavar="MODEL", help="checkpoint file to calibrate")
-    p.add_argument("data", metavar="DATA", nargs="+",
-                   help="labelled data folder(s) (Kaggle or GZ2 layout; labels may be partial)")
+    p.add_argument("paths", metavar="[MODEL] DATA", nargs="+",
+                   help="optionally the checkpoint file to calibrate first (ending in .pt; "
+                        "default: $GALMORPH_MODEL, the registered default, else the shipped "
+                        "model), then labelled data folder(s) (Kaggle or GZ2 layout; labels "
+                        "may be partial). Calibrated on GZ2 release labels, merger_prob counts "
+                        "mergers as the release's fractions call them")
+    p.add_argument("--model", metavar="CHECKPOINT", default=None,
+                   help="checkpoint file, instead of giving it first (default: as above)")
     p.add_argument("--out", required=True, metavar="FILE",
                    help="the calibrated checkpoint to write (may be MODEL itself)")
     p.add_argument("--reference", metavar="DIR", default=None,
@@ -63,8 +68,11 @@ def run(args):
     from galmorph._util._jsonable import jsonable
     from galmorph.trust.fit import calibrate
 
+    model, data = split_checkpoint(args.paths, args.model)
+    if not data:
+        raise SystemExit("galmorph calibrate: error: give at least one labelled DATA folder")
     check_writable(args.out, "--out")
-    trust = calibrate(args.model, args.data, reference=args.reference, out=args.out,
+    trust = calibrate(model, data, reference=args.reference, out=args.out,
                       progress=progress_of(args))
     if args.json:
         print(json.dumps(jsonable(trust.measured)))

@@ -256,6 +256,18 @@ def _trust_section(trust):
                      f"release says {true:.3f}: merger_prob is calibrated to the Kaggle labels "
                      f"of the real population, and the release's labels call more galaxies "
                      f"mergers at the same prediction.")
+        rel = gz2.get("release_calibrated")
+        if rel:
+            s = rel["scores"]
+            lines.append(
+                "- The same gz2-1k galaxies with merger_prob fitted on release labels (as "
+                "``galmorph calibrate MODEL GZ2_FOLDER`` fits it), 2-fold cross-fitted: "
+                + "; ".join(f"half of {h['n']}: {h['merger_fraction_0.95'][0]:.3f} "
+                            f"[{h['merger_fraction_0.95'][1]:.3f}, "
+                            f"{h['merger_fraction_0.95'][2]:.3f}] (95 %) where the release "
+                            f"says {h['true_fraction']:.3f}" for h in rel["halves"])
+                + f"; flags: recall {s['recall']:.2f}, precision {s['precision']:.2f}, sum "
+                f"of merger_prob {s['sum_merger_prob']:.1f} against {s['n_mergers']} mergers.")
     lines.append("")
     ood = m["ood"]
     junk = trust.get("junk", {})

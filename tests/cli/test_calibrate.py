@@ -15,9 +15,12 @@ def synth(tmp_path_factory):
                           progress=False)
 
 
-def _galmorph(*args, cwd):
+def _galmorph(*args, cwd, env=None):
+    import os
+
     return subprocess.run([sys.executable, "-m", "galmorph", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=600,
+                          env=None if env is None else {**os.environ, **env})
 
 
 @pytest.mark.slow  # subprocesses: a torch import each
@@ -68,3 +71,17 @@ def test_a_bad_intervals_flag_is_named(ckpt, synth, tmp_path):
                      "--out", "p.ecsv", cwd=tmp_path)
     assert proc.returncode == 2 and "--intervals" in proc.stderr
     assert "between 0 and 1" in proc.stderr
+
+
+@pytest.mark.slow
+def test_model_defaults_like_evaluate_and_data_is_required(ckpt, synth, tmp_path):
+    """Without a checkpoint first, calibrate takes the default model ($GALMORPH_MODEL here,
+    else the shipped one), as evaluate does; a checkpoint without data is refused."""
+    out = tmp_path / "calibrated.pt"
+    proc = _galmorph("calibrate", synth, "--out", out, "--json", "--no-progress",
+                     cwd=tmp_path, env={"GALMORPH_MODEL": str(ckpt)})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["n_held_out"] == 80
+    proc = _galmorph("calibrate", ckpt, "--out", tmp_path / "x.pt", cwd=tmp_path)
+    assert proc.returncode != 0 and "DATA" in proc.stderr, proc.stderr
+    assert not (tmp_path / "x.pt").exists()
