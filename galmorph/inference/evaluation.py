@@ -43,7 +43,7 @@ from galmorph.metrics import (BASELINES, baseline_rmses, central_pixel_colours,
                                        fit_central_pixel, rmse, rmse_interval,
                                        rmse_report)
 
-__all__ = ["evaluate", "Evaluation", "rmse_report", "central_pixel_colours",
+__all__ = ["evaluate", "rmse_report", "central_pixel_colours",
            "fit_central_pixel", "baseline_rmses", "format_report", "BASELINES"]
 
 

@@ -17,7 +17,8 @@ from galmorph.models.checkpoint import save_checkpoint
 from galmorph.schema import (GZ2_COLUMNS, ID_COLUMN, KAGGLE_COLUMNS, N_ANSWERS,
                              QUESTION_SLICES)
 from galmorph.training.batches import save_split
-from galmorph.inference.evaluation import Evaluation, evaluate, format_report
+from galmorph.inference import Evaluation
+from galmorph.inference.evaluation import evaluate, format_report
 from galmorph.inference.engine import predict_arrays
 
 PREP = {"crop": 224, "size": 32}

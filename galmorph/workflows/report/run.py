@@ -218,7 +218,8 @@ def _files_section(run, checkpoint, out):
 def _evaluated(checkpoint, calibration, data, evaluation, **predict):
     """``(the Evaluation the figures use, the scores shown)``, from one inference pass at
     most: none where ``evaluation`` is an Evaluation already."""
-    from galmorph.inference.evaluation import Evaluation, evaluate
+    from galmorph.inference.evaluation import evaluate
+    from galmorph.inference.evaluation_result import Evaluation
     from galmorph.trust.measure import TrustMeasure
 
     if isinstance(evaluation, Evaluation):
