@@ -56,29 +56,18 @@ def _checkpoint(name):
     return run.path.name, path, [str(v) for v in run.val_ids()]
 
 
-def _sq(pred, labels):
+def _per_galaxy(model, rows, cols=slice(None)):
+    """``(N, 2)``: each galaxy's summed squared error and known-cell count over ``cols``."""
+    pred, labels = model["pred"][rows][:, cols], model["labels"][rows][:, cols]
     known = np.isfinite(labels)
-    return np.where(known, (pred - np.nan_to_num(labels)) ** 2, 0.0), known
-
-
-def _rmse(sq, known, rows, cols=slice(None)):
-    n = known[rows][:, cols].sum()
-    return float(np.sqrt(sq[rows][:, cols].sum() / n)) if n else float("nan")
-
-
-def _interval(sq, known, rows, rng, cols=slice(None)):
-    """95 % bootstrap interval over galaxies of the RMSE of ``rows``."""
-    rows = np.flatnonzero(rows)
-    s, k = sq[rows][:, cols].sum(1), known[rows][:, cols].sum(1)
-    draws = rng.integers(0, len(rows), (N_BOOT, len(rows)))
-    values = np.sqrt(s[draws].sum(1) / np.maximum(k[draws].sum(1), 1))
-    return [float(v) for v in np.quantile(values, [0.025, 0.975])]
+    sq = np.where(known, (pred - np.nan_to_num(labels)) ** 2, 0.0)
+    return np.column_stack([sq.sum(1), known.sum(1)])
 
 
 def score(name, seed):
-    from galmorph import schema
     from galmorph.data.populations import split_role, unselected_mask
     from galmorph.inference import evaluate
+    from galmorph.metrics import rmse, rmse_interval, rmse_report
 
     label, path, selection = _checkpoint(name)
     result = evaluate(path, [DATA / f for f in FOLDERS], split="all", precision="fp32")
@@ -90,49 +79,43 @@ def score(name, seed):
         rows = folder == f
         role[rows] = split_role(f, ids[rows], selection)
         unselected[rows] = unselected_mask(f, ids[rows])
-    sq, known = _sq(result.predictions.astype(np.float64), result.labels)
-    rng = np.random.default_rng(seed)
+    pred, labels = result.predictions.astype(np.float64), result.labels
     out = {"model": label, "path": str(path), "ids": ids, "role": role,
-           "unselected": unselected, "sq": sq, "known": known, "splits": {}}
+           "unselected": unselected, "pred": pred, "labels": labels, "splits": {}}
     for split in ("selection", "untouched"):
         part = {}
         for pop, rows in (("unselected", unselected), ("confident", ~unselected),
                           ("all", np.ones(len(ids), bool))):
             rows = rows & (role == split)
-            part[pop] = {"n": int(rows.sum()), "rmse": _rmse(sq, known, rows),
-                         "ci95": _interval(sq, known, rows, rng)}
+            part[pop] = {"n": int(rows.sum()), "rmse": rmse(pred[rows], labels[rows]),
+                         "ci95": list(rmse_interval(pred[rows], labels[rows], n_boot=N_BOOT,
+                                                    seed=seed))}
         rows = unselected & (role == split)
-        part["unselected_per_question"] = {
-            f"Q{q.number}": _rmse(sq, known, rows, schema.QUESTION_SLICES[q.number])
-            for q in schema.QUESTIONS}
+        part["unselected_per_question"] = rmse_report(pred[rows], labels[rows])["per_question"]
         out["splits"][split] = part
     return out
 
 
 def paired(control, other, seed):
-    """Paired bootstrap of ``other - control`` on the untouched split, the same galaxies."""
+    """Paired bootstrap of ``other - control`` on the untouched split: each resample draws
+    the same galaxies for both models."""
     from galmorph import schema
+    from galmorph._util._stats import bootstrap_means
 
     assert np.array_equal(control["ids"], other["ids"])
     rng = np.random.default_rng(seed)
-    rows_all = (control["role"] == "untouched") & (other["role"] == "untouched")
+    untouched = (control["role"] == "untouched") & (other["role"] == "untouched")
     out = {}
     parts = {"unselected": (control["unselected"], slice(None)),
              "confident": (~control["unselected"], slice(None))}
     for q in (1, 2, 3, 4):
         parts[f"Q{q} unselected"] = (control["unselected"], schema.QUESTION_SLICES[q])
     for key, (pop, cols) in parts.items():
-        rows = np.flatnonzero(rows_all & pop)
-        a = [(m["sq"][rows][:, cols].sum(1), m["known"][rows][:, cols].sum(1))
-             for m in (control, other)]
-        draws = rng.integers(0, len(rows), (N_BOOT, len(rows)))
-
-        def rm(s, k, d=None):
-            return np.sqrt(s.sum() / k.sum()) if d is None else \
-                np.sqrt(s[d].sum(1) / np.maximum(k[d].sum(1), 1))
-        diff = rm(*a[1]) - rm(*a[0])
-        boot = rm(*a[1], draws) - rm(*a[0], draws)
-        out[key] = {"n": int(len(rows)), "difference": float(diff),
+        rows = untouched & pop
+        both = np.hstack([_per_galaxy(control, rows, cols), _per_galaxy(other, rows, cols)])
+        rm = lambda m: np.sqrt(m[..., 2] / m[..., 3]) - np.sqrt(m[..., 0] / m[..., 1])  # noqa
+        boot = rm(bootstrap_means(both, N_BOOT, rng))                   # (N_BOOT,)
+        out[key] = {"n": int(rows.sum()), "difference": float(rm(both.mean(0))),
                     "ci95": [float(v) for v in np.quantile(boot, [0.025, 0.975])]}
     return out
 

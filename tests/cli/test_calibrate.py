@@ -1,5 +1,6 @@
 """``galmorph calibrate`` (galmorph.cli.calibrate), and predicting with what it writes."""
 import json
+import os
 import subprocess
 import sys
 
@@ -16,8 +17,6 @@ def synth(tmp_path_factory):
 
 
 def _galmorph(*args, cwd, env=None):
-    import os
-
     return subprocess.run([sys.executable, "-m", "galmorph", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=600,
                           env=None if env is None else {**os.environ, **env})
