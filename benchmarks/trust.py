@@ -84,28 +84,11 @@ def mergers_gz2(trust):
 
 
 def release_calibrated(ids, p_merger, truth):
-    """``merger_prob`` fitted on release labels, 2-fold cross-fitted; per half and in all."""
-    from galmorph.astro.mergers import merger_fraction
-    from galmorph.trust import merger_scores
-    from galmorph.trust.fit import _folds
-    from galmorph.trust.merger_calibration import fit_merger_prob, merger_prob
+    """``merger_prob`` fitted on release labels, 2-fold cross-fitted (per fold and in all), as
+    ``galmorph calibrate MODEL GZ2_FOLDER`` measures it."""
+    from galmorph.trust.fit import merger_cross_fit
 
-    fold = _folds(ids, 2)
-    halves, prob, flags = [], np.full(len(ids), np.nan), np.zeros(len(ids), bool)
-    for k in (0, 1):
-        fit, score = fold != k, fold == k
-        cal = fit_merger_prob(p_merger[fit], truth[fit])
-        prob[score] = merger_prob(cal, p_merger[score])
-        flags[score] = prob[score] >= cal.flag_threshold
-        true = float(np.mean(truth[score] >= 0.54))
-        half = {"n": int(score.sum()), "true_fraction": true,
-                "fitted_on_mergers": int((truth[fit] >= 0.54).sum())}
-        for conf in (0.68, 0.95):
-            mf = merger_fraction(prob[score], method="prob", confidence=conf, seed=0)
-            half[f"merger_fraction_{conf:g}"] = [mf.fraction, mf.low, mf.high]
-            half[f"holds_truth_{conf:g}"] = bool(mf.low <= true <= mf.high)
-        halves.append(half)
-    return {"halves": halves, "scores": merger_scores(flags, prob, truth)}
+    return merger_cross_fit(ids, p_merger, truth)
 
 
 def junk(ckpt, n):

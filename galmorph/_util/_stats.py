@@ -2,7 +2,8 @@
 the merger and redshift diagnostics."""
 import numpy as np
 
-__all__ = ["in_bin", "bootstrap_means", "bootstrap_mean_err", "jeffreys_interval"]
+__all__ = ["in_bin", "bootstrap_means", "bootstrap_mean_err", "jeffreys_interval",
+           "probability_sum_interval"]
 
 # Values gathered at once by bootstrap_means (8 bytes each: 80 MB), so that resampling a
 # whole survey never holds an (n_boot, N) index array.
@@ -74,3 +75,44 @@ def jeffreys_interval(k, n, confidence):
     if low.ndim == 0:
         return float(low), float(high)
     return low, high
+
+
+def probability_sum_interval(p, n_boot=1000, confidence=0.68, *, seed=None):
+    """Mean of calibrated probabilities ``p`` (N,) as a fraction of events, with an interval.
+
+    A bootstrap that includes each row's own uncertainty: resample the rows with
+    replacement, draw each one's event as Bernoulli(``p_i``), take the fraction. Every
+    one of the n draws is then an independent Bernoulli(mean p) (a uniformly chosen row,
+    then its coin), so a bootstrap sample's count is exactly Binomial(n, mean p): drawn
+    directly, it costs O(``n_boot``) and never holds an (``n_boot``, n) array. The ends
+    reach at least as far as the Jeffreys interval of 0 (or n) events in n, so that
+    all-small probabilities do not give ``[0, 0]``.
+
+    Parameters
+    ----------
+    p : array (N,)
+        Probabilities in [0, 1], all finite.
+    n_boot : int
+        Bootstrap samples (0: no interval, NaN ends).
+    confidence : float
+        Central probability of the interval.
+    seed : int or None
+        Seed of a local random generator.
+
+    Returns
+    -------
+    tuple of float
+        ``(fraction, low, high)``; all NaN for no rows.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    n = p.size
+    if n == 0:
+        return np.nan, np.nan, np.nan
+    frac = float(p.mean())
+    if not n_boot:
+        return frac, np.nan, np.nan
+    draws = np.random.default_rng(seed).binomial(n, frac, size=n_boot) / n
+    tail = 50 * (1 - confidence)
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    edge = jeffreys_interval(0, n, confidence)[1]
+    return frac, float(min(low, 1 - edge)), float(max(high, edge))

@@ -30,7 +30,7 @@ import numpy as np
 from astropy.table import Table
 
 from galmorph import schema
-from galmorph._util._stats import jeffreys_interval
+from galmorph._util._stats import jeffreys_interval, probability_sum_interval
 from galmorph._util._text import count
 from galmorph.astro import _merger_votes
 from galmorph.astro._merger_votes import SmallSampleWarning, merger_probability
@@ -144,28 +144,6 @@ class MergerFraction:
                 f"({what}; {count(self.n_skipped, 'row')} without a probability skipped)")
 
 
-def _prob_fraction(p, n_boot, confidence, rng):
-    # Resampling n rows with replacement and drawing each resampled row's flag as
-    # Bernoulli(p_i) makes every one of the n draws an independent Bernoulli(mean p)
-    # (a uniformly chosen row, then its coin). The merger count of one bootstrap
-    # sample is therefore exactly Binomial(n, mean p): drawn directly, it costs
-    # O(n_boot) and never holds an (n_boot, n) array.
-    n = p.size
-    if n == 0:
-        return np.nan, np.nan, np.nan
-    frac = float(p.mean())
-    if not n_boot:
-        return frac, np.nan, np.nan
-    draws = rng.binomial(n, frac, size=n_boot) / n
-    tail = 50 * (1 - confidence)
-    low, high = np.percentile(draws, [tail, 100 - tail])
-    # With all p tiny every draw can be 0, and the interval [0, 0]. n galaxies cannot
-    # pin the fraction down more tightly than seeing 0 (or n) mergers among them would,
-    # so the ends reach at least as far as the Jeffreys interval of 0 (or n) out of n.
-    edge = jeffreys_interval(0, n, confidence)[1]
-    return frac, float(min(low, 1 - edge)), float(max(high, edge))
-
-
 def merger_fraction(data, threshold=DEFAULT_THRESHOLD, column=MERGER_COLUMN, n_boot=1000,
                     confidence=0.68, seed=None, method="auto"):
     """Merger fraction of a sample, with a confidence interval.
@@ -271,7 +249,7 @@ def merger_fraction(data, threshold=DEFAULT_THRESHOLD, column=MERGER_COLUMN, n_b
     if bad:
         raise DataError(f"{count(bad, 'row')} of {MERGER_PROB_COLUMN!r} lie outside [0, 1] "
                         f"(range {p.min():g}..{p.max():g}); it must be a probability")
-    frac, low, high = _prob_fraction(p, n_boot, confidence, np.random.default_rng(seed))
+    frac, low, high = probability_sum_interval(p, n_boot, confidence, seed=seed)
     return MergerFraction(frac, low, high, n, float(p.sum()), None, float(confidence), "prob",
                           n_skipped)
 

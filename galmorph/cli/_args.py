@@ -128,6 +128,20 @@ def interval_level(text):
     return value
 
 
+def recall_share(text):
+    """``--merger-recall`` value: a share of mergers, above 0 and at most 1."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share of mergers above 0 and at most 1, "
+                                         f"such as 0.7, not {text!r}")
+    return value
+
+
 def add_trust(parser):
     """``--intervals LEVEL`` and ``--merger-rule {prob,paper}`` (galmorph.trust)."""
     add_intervals(parser)

@@ -1,7 +1,7 @@
 """``galmorph calibrate``: fit a checkpoint's intervals, merger probabilities and OOD flag."""
 import sys
 
-from galmorph.cli._args import add_progress, progress_of, split_checkpoint
+from galmorph.cli._args import add_progress, progress_of, recall_share, split_checkpoint
 
 __all__ = ["add_parser", "run"]
 
@@ -33,6 +33,11 @@ def add_parser(subparsers):
                         "out-of-distribution threshold is fitted on a quarter of it so that 2 %% "
                         "are flagged, and the rate is measured on the rest (default: the "
                         "held-out labelled galaxies)")
+    p.add_argument("--merger-recall", type=recall_share, default=0.7, metavar="R",
+                   help="set is_merger's threshold to find this share of the expected "
+                        "mergers of the real population (--reference where given, else the "
+                        "held-out galaxies), with as few false flags as that allows "
+                        "(default 0.7)")
     p.add_argument("--json", action="store_true",
                    help="print the measured figures as one JSON object (default: a summary)")
     add_progress(p)
@@ -49,9 +54,16 @@ def summary_lines(trust):
         lines.append(f"  {float(level):.0%} intervals: coverage {cov['all']['coverage']:.3f} "
                      f"(unselected {cov['unselected']['coverage']:.3f}), mean width "
                      f"{cov['all']['width']:.3f}")
-    merger = m.get("mergers", {}).get("held_out")
+    mergers = m.get("mergers", {})
+    merger = mergers.get("held_out") or mergers.get("cross_fitted")
+    if trust.mergers is not None and trust.mergers.fitted_on.get("flag"):
+        flag = trust.mergers.fitted_on["flag"]
+        lines.append(f"  is_merger: merger_prob >= {trust.mergers.flag_threshold:.3f}, "
+                     f"{flag['rule']} on {flag['population']} (expected precision "
+                     f"{flag['expected_precision']:.2f})")
     if merger:
-        lines.append(f"  is_merger on held-out galaxies: recall {merger['recall']:.2f}, "
+        where = "held-out" if "held_out" in mergers else "2-fold cross-fitted held-out"
+        lines.append(f"  is_merger on {where} galaxies: recall {merger['recall']:.2f}, "
                      f"precision {merger['precision']:.2f} ({merger['true_positives']} of "
                      f"{merger['n_mergers']} mergers, {merger['n_flagged']} flagged); sum of "
                      f"merger_prob {merger['sum_merger_prob']:.1f}")
@@ -73,7 +85,7 @@ def run(args):
         raise SystemExit("galmorph calibrate: error: give at least one labelled DATA folder")
     check_writable(args.out, "--out")
     trust = calibrate(model, data, reference=args.reference, out=args.out,
-                      progress=progress_of(args))
+                      merger_recall=args.merger_recall, progress=progress_of(args))
     if args.json:
         print(json.dumps(jsonable(trust.measured)))
     else:

@@ -130,6 +130,17 @@ _POPULATIONS = (
     "model's figures on it are not held-out figures.")
 
 
+def _flag_rule(fitted_on):
+    """How the merger flag's threshold was set, from ``MergerCalibration.fitted_on``."""
+    flag = fitted_on.get("flag")
+    if not flag:        # calibrations fitted before the rule was recorded: F2-best
+        return ", the threshold that maximised F2 there (recall counts twice precision)"
+    return (f", the highest threshold whose expected recall is {flag['rule'].split()[-1]} on "
+            f"{flag['n']:,} galaxies of {flag['population']} (from merger_prob alone: "
+            f"{flag['expected_mergers']:.0f} expected mergers, {flag['n_flagged']:,} flagged, "
+            f"expected precision {flag['expected_precision']:.2f})")
+
+
 def format_card(card=None):
     """The card as reStructuredText (what ``galmorph models --card`` prints).
 
@@ -236,8 +247,8 @@ def _trust_section(trust):
     lines += [f"**Mergers.** ``merger_prob`` is a logistic calibration of the predicted "
               f"Class8.6, fitted on the {mp['fitted_on']['n']:,} galaxies the networks trained "
               f"on ({mp['fitted_on']['n_mergers']} with Class8.6 >= 0.54). The default "
-              f"``is_merger`` is ``merger_prob >= {mp['flag_threshold']:.3f}``, the threshold "
-              f"that maximised F2 there (recall counts twice precision).", ""]
+              f"``is_merger`` is ``merger_prob >= {mp['flag_threshold']:.3f}``"
+              + _flag_rule(mp['fitted_on']) + ".", ""]
     if held:
         lines.append(f"- Held-out validation galaxies (Kaggle labels): {held['true_positives']} "
                      f"of {held['n_mergers']} mergers found (recall {held['recall']:.2f}), "
@@ -258,14 +269,14 @@ def _trust_section(trust):
                      f"mergers at the same prediction.")
         rel = gz2.get("release_calibrated")
         if rel:
-            s = rel["scores"]
+            s = rel["cross_fitted"]
             lines.append(
                 "- The same gz2-1k galaxies with merger_prob fitted on release labels (as "
                 "``galmorph calibrate MODEL GZ2_FOLDER`` fits it), 2-fold cross-fitted: "
                 + "; ".join(f"half of {h['n']}: {h['merger_fraction_0.95'][0]:.3f} "
                             f"[{h['merger_fraction_0.95'][1]:.3f}, "
                             f"{h['merger_fraction_0.95'][2]:.3f}] (95 %) where the release "
-                            f"says {h['true_fraction']:.3f}" for h in rel["halves"])
+                            f"says {h['true_fraction']:.3f}" for h in rel["folds"])
                 + f"; flags: recall {s['recall']:.2f}, precision {s['precision']:.2f}, sum "
                 f"of merger_prob {s['sum_merger_prob']:.1f} against {s['n_mergers']} mergers.")
     lines.append("")

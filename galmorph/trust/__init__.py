@@ -18,12 +18,13 @@ from galmorph.trust.calibration import (TRUST_VERSION, TrustCalibration, TrustCo
 from galmorph.trust.intervals import (REPORTED_LEVELS, IntervalCalibration, check_intervals,
                                       fit_intervals, interval_coverage, predict_intervals)
 from galmorph.trust.measure import TrustMeasure, format_trust
-from galmorph.trust.merger_calibration import (MergerCalibration, fit_merger_prob, merger_prob,
-                                    merger_scores)
+from galmorph.trust.merger_calibration import (MergerCalibration, expected_scores,
+                                               fit_merger_prob, flag_for_recall, merger_prob,
+                                               merger_scores)
 from galmorph.trust.ood import OODCalibration, fit_ood, image_statistics, score_ood
 
 __all__ = ["TRUST_VERSION", "TrustCalibration", "TrustColumns", "empty_trust", "trust_columns",
            "REPORTED_LEVELS", "IntervalCalibration", "check_intervals", "fit_intervals",
            "interval_coverage", "predict_intervals", "MergerCalibration", "fit_merger_prob",
-           "merger_prob", "merger_scores", "OODCalibration", "fit_ood", "image_statistics",
+           "merger_prob", "merger_scores", "expected_scores", "flag_for_recall", "OODCalibration", "fit_ood", "image_statistics",
            "score_ood", "TrustMeasure", "format_trust"]

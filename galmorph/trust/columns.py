@@ -119,7 +119,7 @@ def add_trust_columns(out, fractions, trust, failed, calibration, settings):
     rule = _merger_rule(settings, calibration)
     if rule == "prob":
         flags = _flags(trust.merger_prob, mergers.flag_threshold)
-        text = f"merger_prob >= {mergers.flag_threshold:.4f} (the model's F2-best threshold)"
+        text = f"merger_prob >= {mergers.flag_threshold:.4f} (the model's calibrated flag threshold)"
     else:
         flags = _flags(p, settings.merger_threshold)
         text = f"p_merger >= {settings.merger_threshold:g} (the paper's rule)"

@@ -12,7 +12,10 @@
 - **merger_prob** is fitted on the galaxies the networks trained on where they hold
   at least 10 mergers (two parameters need positives, and held-out sets hold few:
   5 in the shipped model's 800), else on the held-out ones; it is measured on the
-  held-out galaxies when it was not fitted on them.
+  held-out galaxies when it was not fitted on them, and by 2-fold cross-fitting on
+  them when it was (:func:`merger_cross_fit`). Its flag threshold is set, without
+  labels, to find an expected 70 % of the mergers of the real population: the
+  unlabelled ``reference`` galaxies where given, else the held-out ones.
 - **the OOD reference** is the training galaxies' statistics; its threshold is fitted
   on a quarter (by GalaxyID hash) of ``reference``, a folder of unlabelled real
   galaxies, and the flag rate is measured on the other three quarters and on the
@@ -27,16 +30,17 @@ from pathlib import Path
 import numpy as np
 
 from galmorph import schema
-from galmorph.errors import DataError
+from galmorph.errors import DataError, ParameterError
 from galmorph.rundir import RunDir
 from galmorph.trust.calibration import TrustCalibration
 from galmorph.trust.intervals import (REPORTED_LEVELS, fit_intervals, interval_coverage,
                                       predict_intervals, spread_kind)
-from galmorph.trust.merger_calibration import fit_merger_prob, merger_prob, merger_scores
+from galmorph.trust.merger_calibration import (FLAG_RECALL, fit_merger_prob, merger_prob,
+                                               merger_scores)
 from galmorph.trust.ood import fit_ood, score_ood
 
 __all__ = ["calibrate", "Predicted", "predict_folder", "cross_fitted_coverage",
-           "width_adaptivity"]
+           "width_adaptivity", "merger_cross_fit"]
 
 _MIN_MERGERS = 10
 
@@ -210,27 +214,94 @@ def width_adaptivity(lo, hi, mean, labels):
     return float(np.sqrt(np.nanmean(err2[width >= q3]) / np.nanmean(err2[width <= q1])))
 
 
-def _merger_part(train, held):
+def _merger_event_count(d):
     j = schema.column_index(schema.MERGER_COLUMN)
-    count = lambda d: int(np.nansum(d.labels[:, j] >= schema.PAPER_MERGER_THRESHOLD))  # noqa
-    fit_on, measured_on = (train, held) if train is not None and \
-        count(train) >= _MIN_MERGERS else (held, None)
+    return int(np.nansum(d.labels[:, j] >= schema.PAPER_MERGER_THRESHOLD))
+
+
+def merger_cross_fit(ids, p_merger, labels_merger, *, flag_recall=FLAG_RECALL, k=2,
+                     min_mergers=_MIN_MERGERS):
+    """``merger_prob`` fitted on held-out galaxies, measured on them by k-fold cross-fitting.
+
+    The galaxies are split by CRC-32 of their IDs; each fold is scored with the
+    calibration fitted on the others (its flag threshold set on those others too), so no
+    galaxy scores a fit it took part in.
+
+    Parameters
+    ----------
+    ids : array (N,)
+    p_merger, labels_merger : array (N,)
+        Predicted and volunteers' ``Class8.6`` (or the release's odd x merger fraction).
+    flag_recall : float
+        As :func:`~galmorph.trust.merger_calibration.fit_merger_prob`.
+    k : int
+    min_mergers : int
+        Each fold's fitting galaxies need this many mergers.
+
+    Returns
+    -------
+    dict
+        ``cross_fitted``: :func:`~galmorph.trust.merger_calibration.merger_scores` of the
+        flags over all folds; ``folds``: per fold its ``n``, ``true_fraction``,
+        ``fitted_on_mergers`` and ``merger_fraction_0.68``/``_0.95`` (estimate, low,
+        high) with ``holds_truth_0.68``/``_0.95``.
+
+    Raises
+    ------
+    ValueError
+        A fold's fitting galaxies hold too few mergers.
+    """
+    from galmorph._util._stats import probability_sum_interval
+
+    fold = _folds(ids, k)
+    prob, flags = np.full(len(ids), np.nan), np.zeros(len(ids), bool)
+    y = np.asarray(labels_merger, dtype=np.float64)
+    folds = []
+    for f in range(k):
+        fit, score = fold != f, fold == f
+        cal = fit_merger_prob(p_merger[fit], y[fit], min_mergers=min_mergers,
+                              flag_recall=flag_recall)
+        prob[score] = merger_prob(cal, p_merger[score])
+        flags[score] = prob[score] >= cal.flag_threshold
+        known = score & np.isfinite(y) & np.isfinite(prob)
+        true = float(np.mean(y[known] >= cal.threshold))
+        entry = {"n": int(known.sum()), "true_fraction": true,
+                 "fitted_on_mergers": int(cal.fitted_on["n_mergers"])}
+        for conf in (0.68, 0.95):
+            est, low, high = probability_sum_interval(prob[known], 1000, conf, seed=0)
+            entry[f"merger_fraction_{conf:g}"] = [est, low, high]
+            entry[f"holds_truth_{conf:g}"] = bool(low <= true <= high)
+        folds.append(entry)
+    return {"cross_fitted": merger_scores(flags, prob, y), "folds": folds}
+
+
+def _merger_part(train, held, population, flag_recall):
+    j = schema.column_index(schema.MERGER_COLUMN)
+    fitted_on_train = train is not None and _merger_event_count(train) >= _MIN_MERGERS
+    fit_on = train if fitted_on_train else held
+    pop, pop_name = ((population.mean[:, j], population.name) if population is not None
+                     else (held.mean[:, j], f"{held.name} (held out)"))
     try:
         cal = fit_merger_prob(fit_on.mean[:, j], fit_on.labels[:, j], min_mergers=_MIN_MERGERS,
                               fitted_on={"data": fit_on.name,
-                                         "galaxies": "trained on" if fit_on is train
-                                         else "held out from training"})
+                                         "galaxies": "trained on" if fitted_on_train
+                                         else "held out from training"},
+                              flag_recall=flag_recall, population=pop,
+                              population_name=pop_name)
     except ValueError as err:   # too few mergers (or no Class8.6): intervals and OOD still fit
         return None, {"skipped": str(err)}
-    measured = {}
-    if measured_on is not None:
-        prob = merger_prob(cal, measured_on.mean[:, j])
-        measured = {"held_out": merger_scores(prob >= cal.flag_threshold, prob,
-                                              measured_on.labels[:, j]),
-                    "paper_rule": merger_scores(
-                        measured_on.mean[:, j] >= schema.PAPER_MERGER_THRESHOLD, prob,
-                        measured_on.labels[:, j])}
-    return cal, measured
+    if fitted_on_train:
+        prob = merger_prob(cal, held.mean[:, j])
+        return cal, {"held_out": merger_scores(prob >= cal.flag_threshold, prob,
+                                               held.labels[:, j]),
+                     "paper_rule": merger_scores(
+                         held.mean[:, j] >= schema.PAPER_MERGER_THRESHOLD, prob,
+                         held.labels[:, j])}
+    try:      # fitted on the held-out galaxies: measured on them by cross-fitting
+        return cal, merger_cross_fit(held.ids, held.mean[:, j], held.labels[:, j],
+                                     flag_recall=flag_recall)
+    except ValueError as err:
+        return cal, {"not_measured": f"too few mergers to cross-fit: {err}"}
 
 
 def _ood_part(train, held, reference, rate):
@@ -253,7 +324,7 @@ def _ood_part(train, held, reference, rate):
 
 
 def calibrate(model, data, *, reference=None, out=None, precision="fp32", rate=0.02,
-              progress=True):
+              merger_recall=FLAG_RECALL, progress=True):
     """Fit and measure the trust calibration of a checkpoint.
 
     Parameters
@@ -271,6 +342,9 @@ def calibrate(model, data, *, reference=None, out=None, precision="fp32", rate=0
         Precision of the forward pass the calibration is fitted on.
     rate : float
         The share of real galaxies the OOD threshold flags.
+    merger_recall : float
+        ``is_merger``'s threshold finds this share of the expected mergers of the
+        real population: ``reference`` where given, else the held-out galaxies.
     progress : bool
 
     Returns
@@ -282,9 +356,13 @@ def calibrate(model, data, *, reference=None, out=None, precision="fp32", rate=0
     ------
     galmorph.errors.DataError
         No labelled galaxy that the model did not train on.
+    galmorph.errors.ParameterError
+        ``merger_recall`` outside (0, 1].
     """
     from galmorph.models.checkpoint import load_checkpoint, update_meta
 
+    if not 0 < merger_recall <= 1:
+        raise ParameterError(f"merger_recall must be in (0, 1], not {merger_recall!r}")
     checkpoint = load_checkpoint(model)
     folders = [data] if isinstance(data, (str, Path)) else list(data)
     parts = [predict_folder(checkpoint, f, precision=precision, progress=progress)
@@ -309,9 +387,9 @@ def calibrate(model, data, *, reference=None, out=None, precision="fp32", rate=0
     intervals.coverage = {k: {"all": v["all"]["coverage"],
                               "unselected": v["unselected"]["coverage"]}
                           for k, v in coverage.items()}
-    mergers, merger_measured = _merger_part(train, held)
     ref = None if reference is None else predict_folder(checkpoint, reference,
                                                         precision=precision, progress=progress)
+    mergers, merger_measured = _merger_part(train, held, ref, merger_recall)
     ood, ood_rates = _ood_part(train, held, ref, rate)
     measured = {"intervals": coverage, "mergers": merger_measured, "ood": ood_rates,
                 "n_held_out": int(len(held.ids)),

@@ -16,10 +16,18 @@ mergers, and its mean the merger fraction
 For a flag, a probability threshold of 0.5 keeps precision high and recall low for
 a class this rare (a calibrated classifier maximises F1 at half the best F1, not at
 0.5: Lipton, Elkan & Naryanaswamy 2014). Merger samples are inspected after they are
-flagged, so a missed merger costs more than a false one: ``is_merger`` under the
-default rule is ``merger_prob >= flag_threshold``, the threshold that maximised F2
-(recall weighted twice precision) on the fitting galaxies, stored with the
-calibration. The rule was fixed before it was scored on held-out galaxies.
+flagged, so the flag is set by the share of mergers it should find: ``is_merger`` under
+the default rule is ``merger_prob >= flag_threshold``, the highest threshold whose
+**expected recall** on a population of real galaxies is at least ``FLAG_RECALL``
+(0.7). Because ``merger_prob`` is calibrated, the expected number of mergers above a
+threshold ``t`` is the sum of ``merger_prob`` over the galaxies above it, so the
+expected recall is ``sum(prob[prob >= t]) / sum(prob)`` and the expected precision
+``mean(prob[prob >= t])``: no labels are needed, and the population can be the
+unlabelled real galaxies the flag will be used on (``galmorph calibrate --reference``),
+rather than the training galaxies, whose selection holds fewer mergers. 0.7 leaves one
+standard error of a 21-merger sample above the recall of 0.6 that issue 26 asks for,
+and keeps as many false flags out as that allows (the expected precision is stored with
+the calibration).
 """
 from __future__ import annotations
 
@@ -29,7 +37,8 @@ import numpy as np
 
 from galmorph import schema
 
-__all__ = ["MergerCalibration", "fit_merger_prob", "merger_prob", "merger_scores"]
+__all__ = ["MergerCalibration", "fit_merger_prob", "merger_prob", "merger_scores",
+           "expected_scores", "flag_for_recall", "FLAG_RECALL"]
 
 _EPS = 1e-4
 _J = schema.column_index(schema.MERGER_COLUMN)
@@ -48,8 +57,9 @@ class MergerCalibration:
     ----------
     intercept, slope : float
     flag_threshold : float
-        ``is_merger`` (default rule) is ``merger_prob >= flag_threshold`` (F2-best on
-        the fitting galaxies).
+        ``is_merger`` (default rule) is ``merger_prob >= flag_threshold``: the highest
+        threshold with an expected recall of ``FLAG_RECALL`` on the population it was
+        set on (``fitted_on["flag"]``).
     threshold : float
         The volunteers' ``Class8.6`` threshold the event is defined by (0.54).
     fitted_on : dict
@@ -101,22 +111,66 @@ def merger_prob(calibration, p_merger):
     return out.astype(np.float32)
 
 
-#: ``is_merger`` maximises F-beta with this beta on the fitting galaxies: recall counts
-#: twice as much as precision, since a merger sample is inspected after flagging.
-F_BETA = 2.0
+#: ``is_merger`` (default rule) is set to find this share of the mergers, in expectation,
+#: of the population its threshold is fitted on.
+FLAG_RECALL = 0.7
 
 
-def _best_threshold(prob, event, beta=F_BETA):
-    order = np.argsort(-prob)
-    tp = np.cumsum(event[order])
-    k = np.arange(1, len(prob) + 1)
-    f = (1 + beta ** 2) * tp / (k + beta ** 2 * event.sum())    # F-beta at each cut
-    best = int(np.argmax(f))
-    return float(prob[order][best])
+def expected_scores(prob, flag_threshold):
+    """Expected recall, precision and counts of ``prob >= flag_threshold`` from calibrated
+    probabilities alone (no labels).
+
+    Parameters
+    ----------
+    prob : array (N,)
+        ``merger_prob`` of a sample; non-finite values are left out.
+    flag_threshold : float
+
+    Returns
+    -------
+    dict
+        ``n``, ``n_flagged``, ``expected_mergers`` (the sum of ``prob``),
+        ``expected_recall`` (the share of it above the threshold) and
+        ``expected_precision`` (the mean ``prob`` of the flagged; NaN with none).
+    """
+    prob = np.asarray(prob, dtype=np.float64)
+    prob = prob[np.isfinite(prob)]
+    flagged = prob >= flag_threshold
+    total = prob.sum()
+    return {"n": int(len(prob)), "n_flagged": int(flagged.sum()),
+            "expected_mergers": float(total),
+            "expected_recall": float(prob[flagged].sum() / total) if total > 0 else float("nan"),
+            "expected_precision": float(prob[flagged].mean()) if flagged.any() else float("nan")}
+
+
+def flag_for_recall(prob, recall=FLAG_RECALL):
+    """The highest threshold on calibrated ``prob`` whose expected recall is at least
+    ``recall`` (see :func:`expected_scores`).
+
+    Parameters
+    ----------
+    prob : array (N,)
+        ``merger_prob`` of the population the flag is for (non-finite values left out).
+    recall : float
+        In (0, 1].
+
+    Returns
+    -------
+    float
+    """
+    if not 0 < recall <= 1:
+        raise ValueError(f"the merger flag's recall must be in (0, 1], not {recall!r}")
+    prob = np.asarray(prob, dtype=np.float64)
+    prob = np.sort(prob[np.isfinite(prob)])[::-1]
+    if not len(prob) or prob.sum() <= 0:
+        raise ValueError("no finite merger_prob above 0 to set the merger flag from")
+    share = np.cumsum(prob) / prob.sum()
+    return float(prob[min(int(np.searchsorted(share, recall - 1e-12)), len(prob) - 1)])
 
 
 def fit_merger_prob(p_merger, labels_merger, *, threshold=schema.PAPER_MERGER_THRESHOLD,
-                    fitted_on=None, min_mergers=10):
+                    fitted_on=None, min_mergers=10, flag_recall=FLAG_RECALL, population=None,
+                    population_name=None):
     """Fit :class:`MergerCalibration` on labelled galaxies.
 
     Parameters
@@ -130,6 +184,14 @@ def fit_merger_prob(p_merger, labels_merger, *, threshold=schema.PAPER_MERGER_TH
     min_mergers : int
         Fewer galaxies with the event than this raise ``ValueError``: two
         parameters need more.
+    flag_recall : float
+        The flag threshold is set to find this share of the expected mergers of
+        ``population`` (:func:`flag_for_recall`; default 0.7).
+    population : array (M,), optional
+        Predicted ``Class8.6`` of the galaxies the flag is for, labelled or not (for
+        example unlabelled real galaxies); default the fitting galaxies.
+    population_name : str, optional
+        Recorded with the calibration.
 
     Returns
     -------
@@ -151,8 +213,16 @@ def fit_merger_prob(p_merger, labels_merger, *, threshold=schema.PAPER_MERGER_TH
     model = LogisticRegression(C=np.inf).fit(_logit(p[ok])[:, None], event)
     cal = MergerCalibration(float(model.intercept_[0]), float(model.coef_[0, 0]), 0.5,
                             float(threshold), dict(fitted_on or {}))
-    cal.flag_threshold = _best_threshold(merger_prob(cal, p[ok]).astype(np.float64), event)
-    cal.fitted_on.update({"n": int(ok.sum()), "n_mergers": n_event})
+    pop = p[ok] if population is None else np.asarray(population, dtype=np.float64)
+    pop_prob = merger_prob(cal, pop[np.isfinite(pop)])
+    cal.flag_threshold = flag_for_recall(pop_prob, flag_recall)
+    expected = expected_scores(pop_prob, cal.flag_threshold)
+    cal.fitted_on.update({"n": int(ok.sum()), "n_mergers": n_event,
+                          "flag": {"rule": f"expected recall {flag_recall:g}",
+                                   "population": population_name or ("the fitting galaxies"
+                                                                     if population is None
+                                                                     else "given"),
+                                   **expected}})
     return cal
 
 

@@ -84,3 +84,11 @@ def test_model_defaults_like_evaluate_and_data_is_required(ckpt, synth, tmp_path
     proc = _galmorph("calibrate", ckpt, "--out", tmp_path / "x.pt", cwd=tmp_path)
     assert proc.returncode != 0 and "DATA" in proc.stderr, proc.stderr
     assert not (tmp_path / "x.pt").exists()
+
+
+@pytest.mark.slow
+def test_a_bad_merger_recall_is_named_before_anything_is_written(ckpt, synth, tmp_path):
+    proc = _galmorph("calibrate", ckpt, synth, "--merger-recall", "1.5", "--out",
+                     tmp_path / "x.pt", cwd=tmp_path)
+    assert proc.returncode == 2 and "--merger-recall" in proc.stderr, proc.stderr
+    assert "at most 1" in proc.stderr and not (tmp_path / "x.pt").exists()

@@ -132,23 +132,18 @@ def test_merger_prob_fitted_on_release_labels_counts_release_mergers(gz2_predict
     galaxy scores a fit it took part in, ``merger_fraction``'s interval holds each half's
     true release merger fraction, and the flags find the release's mergers (issue 26). The
     Kaggle-fitted calibration undercounts them about 2.5x (0.037 against 0.092)."""
-    from galmorph.astro.mergers import merger_fraction
-    from galmorph.trust import fit_merger_prob, merger_prob, merger_scores
-    from galmorph.trust.fit import _folds
+    from galmorph.trust.fit import merger_cross_fit
 
     ids, p_merger, truth = gz2_predicted
-    fold = _folds(ids, 2)
-    for k in (0, 1):
-        fit, score = fold != k, fold == k
-        cal = fit_merger_prob(p_merger[fit], truth[fit])
-        prob = merger_prob(cal, p_merger[score])
-        true = np.mean(truth[score] >= 0.54)
-        estimate, (low, high) = merger_fraction(prob, method="prob", confidence=0.95, seed=0)
-        assert low <= true <= high, (k, true, estimate, low, high)
-        assert abs(estimate - true) < 0.03   # the Kaggle calibration is 0.055 off
-        s = merger_scores(prob >= cal.flag_threshold, prob, truth[score])
-        assert s["recall"] >= 0.6 and s["precision"] >= 0.35, s
-        assert 0.7 <= s["sum_merger_prob"] / s["n_mergers"] <= 1.4, s
+    got = merger_cross_fit(ids, p_merger, truth)
+    for fold in got["folds"]:
+        estimate, low, high = fold["merger_fraction_0.95"]
+        assert fold["holds_truth_0.95"] and low <= fold["true_fraction"] <= high, fold
+        assert abs(estimate - fold["true_fraction"]) < 0.03   # the Kaggle one is 0.055 off
+    s = got["cross_fitted"]
+    assert s["n"] == len(ids) and s["n_mergers"] >= 80
+    assert s["recall"] >= 0.6 and s["precision"] >= 0.35, s
+    assert 0.7 <= s["sum_merger_prob"] / s["n_mergers"] <= 1.4, s
 
 
 def test_few_real_galaxies_are_flagged_out_of_distribution(shipped, held_out, unlabelled_22k):

@@ -53,3 +53,42 @@ def test_scores_skip_unknown_labels_and_masked_flags():
     s = merger_scores(flags, prob, labels)
     assert (s["n"], s["n_mergers"], s["n_flagged"], s["true_positives"]) == (3, 2, 2, 1)
     assert s["recall"] == 0.5 and s["precision"] == 0.5
+
+
+def test_the_flag_finds_the_expected_share_of_mergers_set_on_unlabelled_galaxies():
+    """The flag threshold is set from merger_prob alone on a population without labels;
+    on fresh labelled galaxies of that population it finds about that share of mergers,
+    and the expected precision stored with it is about the one met."""
+    from galmorph.trust import expected_scores
+
+    pred, truth = _votes(20000, 0)
+    population, _ = _votes(20000, 4)                  # the same population, unlabelled
+    cal = fit_merger_prob(pred, truth, flag_recall=0.7, population=population,
+                          population_name="unlabelled")
+    flag = cal.fitted_on["flag"]
+    assert flag["rule"] == "expected recall 0.7" and flag["population"] == "unlabelled"
+    assert flag["n"] == 20000 and flag["expected_recall"] >= 0.7
+    new_pred, new_truth = _votes(20000, 5)
+    prob = merger_prob(cal, new_pred)
+    s = merger_scores(prob >= cal.flag_threshold, prob, new_truth)
+    assert abs(s["recall"] - 0.7) < 0.1, s
+    assert abs(s["precision"] - flag["expected_precision"]) < 0.1, (s, flag)
+    # A higher recall asked for lowers the threshold.
+    assert fit_merger_prob(pred, truth, flag_recall=0.9).flag_threshold < cal.flag_threshold
+    e = expected_scores(np.array([0.5, 0.3, 0.1, 0.1, np.nan]), 0.3)
+    assert e == {"n": 4, "n_flagged": 2, "expected_mergers": pytest.approx(1.0),
+                 "expected_recall": pytest.approx(0.8), "expected_precision": pytest.approx(0.4)}
+
+
+def test_flag_for_recall_is_the_highest_threshold_reaching_the_recall():
+    from galmorph.trust import flag_for_recall
+
+    p = np.array([0.5, 0.3, 0.1, 0.1])                 # shares 0.5, 0.8, 0.9, 1.0
+    assert flag_for_recall(p, 0.5) == 0.5
+    assert flag_for_recall(p, 0.7) == 0.3
+    assert flag_for_recall(p, 0.85) == 0.1 and flag_for_recall(p, 1.0) == 0.1
+    for bad in (0, 1.5, -0.1):
+        with pytest.raises(ValueError, match="recall must be in"):
+            flag_for_recall(p, bad)
+    with pytest.raises(ValueError, match="no finite merger_prob"):
+        flag_for_recall(np.array([np.nan, 0.0]))
