@@ -7,7 +7,8 @@ Prints one JSON object (``--json FILE`` also writes it) with:
 - ``mergers_gz2``: ``is_merger`` and ``merger_prob`` against the GZ2 release's odd x
   merger fraction (>= 0.54) on the 1,000 gz2-1k galaxies, none of which the networks or
   ``merger_prob`` saw, with ``merger_fraction``'s estimate and interval against the true
-  fraction, and, as ``release_calibrated``, the same galaxies with ``merger_prob`` fitted on GZ2
+  fraction, the same for ``merger_fraction(method="prior-shift")`` (the sample's own
+  merger rate re-estimated from the same probabilities), and, as ``release_calibrated``, the same galaxies with ``merger_prob`` fitted on GZ2
   release labels instead of Kaggle ones, as ``galmorph calibrate MODEL GZ2_FOLDER`` does, by
   2-fold cross-fitting (the galaxies split by CRC-32 of their asset_id; each half scored by
   the calibration fitted on the other half), with ``merger_fraction``'s 68 % and 95 %
@@ -72,11 +73,14 @@ def mergers_gz2(trust):
     scores = merger_scores(out["is_merger"], prob, truth)
     paper = merger_scores(np.ma.filled(out["p_merger"], np.nan) >= 0.54, prob, truth)
     mf = merger_fraction(out, method="prob", confidence=0.95, seed=0)
+    shifted = merger_fraction(out, method="prior-shift", confidence=0.95, seed=0)
     rule = merger_fraction(out, method="rule", confidence=0.95)
     true = float(np.mean(truth >= 0.54))
     return {"scores": scores, "paper_rule": paper, "true_fraction": true,
             "merger_fraction_prob": [mf.fraction, mf.low, mf.high],
             "holds_truth": bool(mf.low <= true <= mf.high),
+            "merger_fraction_prior_shift": [shifted.fraction, shifted.low, shifted.high],
+            "prior_shift_holds_truth": bool(shifted.low <= true <= shifted.high),
             "merger_fraction_paper_rule": [rule.fraction, rule.low, rule.high],
             "release_calibrated": release_calibrated(table["asset_id"].to_numpy(),
                                                      np.ma.filled(out["p_merger"], np.nan),

@@ -30,7 +30,8 @@ import numpy as np
 from astropy.table import Table
 
 from galmorph import schema
-from galmorph._util._stats import jeffreys_interval, probability_sum_interval
+from galmorph._util._stats import (jeffreys_interval, prior_shift_interval,
+                                   probability_sum_interval)
 from galmorph._util._text import count
 from galmorph.astro import _merger_votes
 from galmorph.astro._merger_votes import SmallSampleWarning, merger_probability
@@ -39,7 +40,7 @@ from galmorph.astro.merger_separation import separation_bias, separation_values
 from galmorph.errors import DataError, MissingColumnError, ParameterError
 
 __all__ = ["DEFAULT_THRESHOLD", "MERGER_COLUMN", "MERGER_PROB_COLUMN", "SCAN_THRESHOLDS",
-           "MIN_SAMPLE", "SmallSampleWarning", "MergerFraction", "merger_probability",
+           "MIN_SAMPLE", "MERGER_PRIOR_META", "SmallSampleWarning", "MergerFraction", "merger_probability",
            "merger_flags", "merger_fraction", "merger_threshold_scan", "separation_values",
            "separation_bias"]
 
@@ -49,6 +50,8 @@ DEFAULT_THRESHOLD = schema.PAPER_MERGER_THRESHOLD
 MERGER_COLUMN = schema.MERGER_COLUMN
 #: The predictions' calibrated probability that volunteers give ``Class8.6 >= 0.54``.
 MERGER_PROB_COLUMN = "merger_prob"
+#: The predictions' meta key of the merger rate ``merger_prob`` was calibrated at.
+MERGER_PRIOR_META = "merger_prob_prior"
 #: The thresholds a scan tries when none are given: 0.05 to 0.95 in steps of 0.05.
 SCAN_THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
 #: Fewer usable galaxies than this make :func:`separation_bias` and
@@ -105,14 +108,16 @@ class MergerFraction:
         Rows used: those with a finite probability.
     n_merger : int or float
         ``"rule"``: rows with ``p_merger >= threshold``. ``"prob"``: the expected
-        number of mergers, the sum of ``merger_prob`` (a float).
+        number of mergers, the sum of ``merger_prob`` (a float). ``"prior-shift"``:
+        the estimated fraction times ``n``.
     threshold : float or None
         The rule's threshold; None for ``"prob"``, which uses none.
     confidence : float
         Central probability of the interval.
     method : str
-        ``"rule"`` (Jeffreys interval of the count) or ``"prob"`` (bootstrap over
-        galaxies and their Bernoulli flags); see :func:`merger_fraction`.
+        ``"rule"`` (Jeffreys interval of the count), ``"prob"`` (bootstrap over
+        galaxies and their Bernoulli flags) or ``"prior-shift"`` (the same bootstrap
+        of the rate re-estimated for the sample); see :func:`merger_fraction`.
     n_skipped : int
         Rows left out because their probability was NaN or masked (failed predictions).
     """
@@ -133,7 +138,11 @@ class MergerFraction:
 
     def __str__(self):
         level = f"{100 * self.confidence:.0f}%"
-        if self.method == "prob":
+        if self.method == "prior-shift":
+            what = (f"{MERGER_PROB_COLUMN} of {count(self.n, 'galaxy', 'galaxies')} re-estimated "
+                    f"for the sample's own merger rate (label shift); {level} bootstrap "
+                    f"interval")
+        elif self.method == "prob":
             what = (f"mean {MERGER_PROB_COLUMN} of {count(self.n, 'galaxy', 'galaxies')}, "
                     f"{self.n_merger:.3g} expected mergers; {level} bootstrap interval over "
                     f"galaxies and their Bernoulli({MERGER_PROB_COLUMN}) flags")
@@ -145,7 +154,7 @@ class MergerFraction:
 
 
 def merger_fraction(data, threshold=DEFAULT_THRESHOLD, column=MERGER_COLUMN, n_boot=1000,
-                    confidence=0.68, seed=None, method="auto"):
+                    confidence=0.68, seed=None, method="auto", prior=None):
     """Merger fraction of a sample, with a confidence interval.
 
     Two estimates are available:
@@ -165,6 +174,21 @@ def merger_fraction(data, threshold=DEFAULT_THRESHOLD, column=MERGER_COLUMN, n_b
         calibrated probabilities it holds the sample's true merger fraction more
         often than ``confidence`` (0.77-0.89 of the time at 0.68 in simulations),
         which leaves some room for an imperfect calibration.
+    ``"prior-shift"``
+        For a sample whose merger rate is not the real population's: a sample chosen
+        *because* it holds mergers (a catalogue of interacting pairs, a merger-rich
+        selection), where ``merger_prob``, calibrated on the real population (about
+        1 % mergers), is shrunk toward that population's rate and its mean
+        undercounts. The sample's rate is re-estimated by maximum likelihood under
+        label shift (Saerens, Latinne & Decaestecker 2002;
+        :func:`galmorph._util._stats.prior_shift`), from ``merger_prob`` and the rate it
+        was calibrated at (``prior``, else the table's ``meta["merger_prob_prior"]``,
+        which ``predict`` writes). The interval bootstraps the galaxies, re-estimates
+        each resample and draws its count, with the same Jeffreys floor. It assumes
+        that mergers look as they did in the calibration galaxies; a sample selected
+        on something that changes how they look (redshift, survey depth) breaks it. On
+        the real population it gives about the ``"prob"`` estimate with a wider
+        interval; it costs about 1 s per 1,000 galaxies at ``n_boot=1000``.
     ``"rule"``
         The paper's rule: the fraction k/n of galaxies with ``p_merger >=
         threshold``, with the Jeffreys interval of k out of n (see
@@ -189,9 +213,12 @@ def merger_fraction(data, threshold=DEFAULT_THRESHOLD, column=MERGER_COLUMN, n_b
         Central probability of the interval (0.68 ~ 1 sigma).
     seed : int or None
         ``"prob"`` only: seed of a local random generator.
-    method : {"auto", "prob", "rule"}
+    method : {"auto", "prob", "prior-shift", "rule"}
         ``"auto"`` (default) is ``"prob"`` for a Table with a ``merger_prob``
         column and ``"rule"`` otherwise.
+    prior : float, optional
+        ``"prior-shift"`` only: the merger rate ``merger_prob`` was calibrated at;
+        default the table's ``meta["merger_prob_prior"]``.
 
     Returns
     -------
@@ -216,8 +243,9 @@ def merger_fraction(data, threshold=DEFAULT_THRESHOLD, column=MERGER_COLUMN, n_b
     >>> round(f, 6)
     0.3
     """
-    if method not in ("auto", "prob", "rule"):
-        raise ParameterError(f"method must be 'auto', 'prob' or 'rule', not {method!r}")
+    if method not in ("auto", "prob", "prior-shift", "rule"):
+        raise ParameterError(f"method must be 'auto', 'prob', 'prior-shift' or 'rule', not "
+                             f"{method!r}")
     is_table = hasattr(data, "colnames")
     if method == "auto":
         method = "prob" if is_table and MERGER_PROB_COLUMN in data.colnames else "rule"
@@ -249,9 +277,27 @@ def merger_fraction(data, threshold=DEFAULT_THRESHOLD, column=MERGER_COLUMN, n_b
     if bad:
         raise DataError(f"{count(bad, 'row')} of {MERGER_PROB_COLUMN!r} lie outside [0, 1] "
                         f"(range {p.min():g}..{p.max():g}); it must be a probability")
+    if method == "prior-shift":
+        prior = _calibration_prior(data, prior, is_table)
+        frac, low, high = prior_shift_interval(p, prior, n_boot, confidence, seed=seed)
+        return MergerFraction(frac, low, high, n, float(frac * n), None, float(confidence),
+                              "prior-shift", n_skipped)
     frac, low, high = probability_sum_interval(p, n_boot, confidence, seed=seed)
     return MergerFraction(frac, low, high, n, float(p.sum()), None, float(confidence), "prob",
                           n_skipped)
+
+
+def _calibration_prior(data, prior, is_table):
+    """The merger rate ``merger_prob`` was calibrated at: ``prior``, else the table's meta."""
+    if prior is None and is_table:
+        prior = data.meta.get(MERGER_PRIOR_META)
+    if prior is None:
+        raise ParameterError(f"method='prior-shift' needs the merger rate merger_prob was "
+                             f"calibrated at: pass prior=, or a table whose meta has "
+                             f"{MERGER_PRIOR_META!r} (predict writes it)")
+    if not 0 < float(prior) < 1:
+        raise ParameterError(f"prior must be a rate between 0 and 1, not {prior!r}")
+    return float(prior)
 
 
 def merger_threshold_scan(data, thresholds=None, column=MERGER_COLUMN, n_boot=1000, confidence=0.68,

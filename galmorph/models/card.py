@@ -264,9 +264,15 @@ def _trust_section(trust):
                      f"({s['true_positives']} of {s['n_mergers']}; the paper's rule: recall "
                      f"{gz2['paper_rule']['recall']:.2f}). ``merger_fraction`` (mean "
                      f"merger_prob) gives {f[0]:.3f} [{f[1]:.3f}, {f[2]:.3f}] (95 %) where the "
-                     f"release says {true:.3f}: merger_prob is calibrated to the Kaggle labels "
-                     f"of the real population, and the release's labels call more galaxies "
-                     f"mergers at the same prediction.")
+                     f"release says {true:.3f}: merger_prob is calibrated to the real "
+                     f"population, about 1 % mergers, and this sample holds "
+                     f"{true / max(mp['fitted_on']['n_mergers'] / mp['fitted_on']['n'], 1e-9):.0f}x "
+                     f"that share."
+                     + (" ``merger_fraction(method=\"prior-shift\")``, which re-estimates the "
+                        "sample's own rate from the same probabilities (label shift), gives "
+                        "{:.3f} [{:.3f}, {:.3f}] (95 %).".format(
+                            *gz2["merger_fraction_prior_shift"])
+                        if gz2.get("merger_fraction_prior_shift") else ""))
         rel = gz2.get("release_calibrated")
         if rel:
             s = rel["cross_fitted"]

@@ -137,6 +137,8 @@ def add_trust_columns(out, fractions, trust, failed, calibration, settings):
             "merger_threshold": settings.merger_threshold,
             "intervals": settings.intervals, "n_ood": int((trust.is_ood & ~failed).sum()),
             "trust": calibration.summary()}
+    if mergers is not None and mergers.prior is not None:
+        meta["merger_prob_prior"] = mergers.prior    # for merger_fraction(method="prior-shift")
     if rule == "prob":
         meta["merger_flag_threshold"] = float(mergers.flag_threshold)
     elif settings.merger_rule == "prob":

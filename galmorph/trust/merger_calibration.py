@@ -72,6 +72,13 @@ class MergerCalibration:
     threshold: float = schema.PAPER_MERGER_THRESHOLD
     fitted_on: dict = field(default_factory=dict)
 
+    @property
+    def prior(self):
+        """The merger rate of the fitting galaxies, which ``merger_prob`` is calibrated at
+        (None where not recorded)."""
+        n, k = self.fitted_on.get("n"), self.fitted_on.get("n_mergers")
+        return float(k) / float(n) if n and k is not None else None
+
     def to_dict(self):
         return {"intercept": float(self.intercept), "slope": float(self.slope),
                 "flag_threshold": float(self.flag_threshold), "threshold": float(self.threshold),
