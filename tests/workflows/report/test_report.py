@@ -400,6 +400,13 @@ def test_catalog_figures_show_the_catalogue(catalog_report, catalog):
     x, y = line.get_xdata(), line.get_ydata()
     assert y[np.flatnonzero(np.isclose(x, 0.54))[0]] == pytest.approx(found.fraction)
     assert f"{found.n_merger} of 24 galaxies" in catalog_report.section("mergers").items[0].text
+    # The calibrated estimate, and the same probabilities re-estimated for a merger-rich
+    # selection, read from the calibration's rate that predict wrote to the meta.
+    text = catalog_report.section("mergers").items[1].text
+    assert text.startswith("From the calibrated merger_prob")
+    shifted = merger_fraction(table, method="prior-shift", n_boot=200, seed=0)
+    assert f"is {shifted.fraction:.4f}, 68% interval {shifted.low:.4f}" in text
+    assert f"({table.meta['merger_prob_prior']:.2%})" in text
     bias = separation_bias(table, threshold=0.54, seed=0)
     left = figures["merger_separation"].axes[0]
     finite = np.isfinite(bias["sep_low"]) & (bias["n"] > 0)
