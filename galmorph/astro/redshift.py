@@ -44,13 +44,15 @@ from galmorph.astro._redshift_stats import (bin_edges, fit_slope, numeric_column
                                             trend_row_names, weighted_mean)
 from galmorph.errors import DataError
 
-__all__ = ["Z_SPLIT", "MAG_NAMES", "absolute_magnitude", "redshift_trends",
+__all__ = ["Z_SPLIT", "TREND_ANSWERS", "MAG_NAMES", "absolute_magnitude", "redshift_trends",
            "redshift_bias_flags", "summarize_redshift_trends", "catalog_redshift_trends",
            "CATALOG_N_BOOT", "DiagnosticsWarning", "record_diagnostics_error",
            "record_redshift_trends"]
 
 #: Redshift above which the GZ2 sample is dominated by bright ellipticals.
 Z_SPLIT = 0.085
+#: The answers whose trends :func:`redshift_trends` bins by default: smooth, featured, merger.
+TREND_ANSWERS = ("Class1.1", "Class1.2", schema.MERGER_COLUMN)
 #: Bootstrap resamples of :func:`catalog_redshift_trends` (classify's meta and the report).
 CATALOG_N_BOOT = 200
 _Z_NAMES = ("z", "redshift", "zspec", "z_spec", "specz")
@@ -86,7 +88,7 @@ def absolute_magnitude(mag, z, cosmology=None):
     return out
 
 
-def redshift_trends(table, answers=("Class1.1", "Class1.2", "Class8.6"), bins=None, z_column="z",
+def redshift_trends(table, answers=TREND_ANSWERS, bins=None, z_column="z",
                     abs_mag_bins=None, mag_column=None, n_boot=200, seed=None, cosmology=None):
     """Binned mean vote fractions against redshift, with bootstrap errors.
 
@@ -245,7 +247,7 @@ def summarize_redshift_trends(table, **kwargs):
         ``errors``, ``flags``, and the bootstrap's ``n_boot`` and ``seed``; NaN
         becomes None so ``json.dumps`` works.
     """
-    kwargs.setdefault("answers", ("Class1.1", "Class1.2", "Class8.6"))
+    kwargs.setdefault("answers", TREND_ANSWERS)
     trends = redshift_trends(table, **kwargs)
     flags = (redshift_bias_flags(trends)
              if {"Class1.1", "Class1.2"} <= set(trends.meta["answers"]) else None)
