@@ -87,8 +87,6 @@ def combine(datas, on_error="auto"):
     galmorph.errors.DataError
         Parts that differ in crop or size, lack labels or share a galaxy.
     """
-    from galmorph.data.cache import PreparedData  # here: cache imports this module
-
     datas = list(datas)
     if len(datas) == 1:
         return datas[0]
@@ -127,7 +125,9 @@ def combine(datas, on_error="auto"):
              for w, d, m in zip(where, datas, keep)]
     meta = {**first.meta, "source": None, "layout": "combined", "parts": parts,
             "skipped": skipped, "n": len(ids)}
-    return PreparedData(images=np.concatenate([kept(np.asarray(d.images), m)
-                                               for d, m in zip(datas, keep)]),
-                        labels=np.concatenate([kept(d.labels, m) for d, m in zip(datas, keep)]),
-                        ids=ids, meta=meta, path=first.path, parts=parts)
+    # Built as the parts are (PreparedData, from galmorph.data.cache, which imports this
+    # module: naming the class here would tie the two into a circle).
+    return type(first)(images=np.concatenate([kept(np.asarray(d.images), m)
+                                              for d, m in zip(datas, keep)]),
+                       labels=np.concatenate([kept(d.labels, m) for d, m in zip(datas, keep)]),
+                       ids=ids, meta=meta, path=first.path, parts=parts)
