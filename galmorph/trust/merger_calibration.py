@@ -24,10 +24,10 @@ threshold ``t`` is the sum of ``merger_prob`` over the galaxies above it, so the
 expected recall is ``sum(prob[prob >= t]) / sum(prob)`` and the expected precision
 ``mean(prob[prob >= t])``: no labels are needed, and the population can be the
 unlabelled real galaxies the flag will be used on (``galmorph calibrate --reference``),
-rather than the training galaxies, whose selection holds fewer mergers. 0.7 leaves one
-standard error of a 21-merger sample above the recall of 0.6 that issue 26 asks for,
-and keeps as many false flags out as that allows (the expected precision is stored with
-the calibration).
+rather than the training galaxies, a selected mix whose outputs the networks were fitted
+to. 0.7 leaves one standard error of a 21-merger sample above a recall of 0.6, the
+least galmorph aims for, and keeps as many false flags out as that allows (the expected
+precision is stored with the calibration).
 """
 from __future__ import annotations
 
