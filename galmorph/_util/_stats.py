@@ -2,7 +2,7 @@
 the merger and redshift diagnostics."""
 import numpy as np
 
-__all__ = ["in_bin", "bootstrap_means", "bootstrap_mean_err", "jeffreys_interval",
+__all__ = ["in_bin", "bootstrap_statistic", "bootstrap_means", "bootstrap_mean_err", "jeffreys_interval",
            "probability_sum_interval", "prior_shift", "prior_shift_interval"]
 
 # Values gathered at once by bootstrap_means (8 bytes each: 80 MB), so that resampling a
@@ -15,20 +15,30 @@ def in_bin(values, lo, hi, last):
     return (values >= lo) & ((values < hi) | (last & (values == hi)))
 
 
-def bootstrap_means(values, n_boot, rng):
-    """Means of ``n_boot`` resamples (with replacement) of ``values`` (N,) or (N, K).
+def bootstrap_statistic(values, n_boot, rng, statistic):
+    """``statistic`` of ``n_boot`` resamples (with replacement) of ``values`` (N,) or (N, K).
 
-    Returns shape ``(n_boot,)`` or ``(n_boot, K)``. The indices are
-    ``rng.integers(0, N, (n_boot, N))``, the same as ``rng.choice(values,
-    (n_boot, N))``; they are drawn in blocks of at most :data:`BLOCK_VALUES`
-    gathered values, which gives the same draws as one call.
+    ``statistic`` takes a block of resamples, shape ``(B, N)`` or ``(B, N, K)``, and
+    reduces their axis 1 (the rows of each resample). The indices are
+    ``rng.integers(0, N, (n_boot, N))``, the same as ``rng.choice(values, (n_boot, N))``;
+    they are drawn in blocks of at most :data:`BLOCK_VALUES` gathered values, which gives
+    the same draws as one call.
     """
     values = np.asarray(values)
     n, n_boot = len(values), int(n_boot)
     block = max(1, BLOCK_VALUES // max(1, values.size))
     return np.concatenate([
-        values[rng.integers(0, n, size=(min(block, n_boot - start), n))].mean(axis=1)
+        statistic(values[rng.integers(0, n, size=(min(block, n_boot - start), n))])
         for start in range(0, n_boot, block)])
+
+
+def bootstrap_means(values, n_boot, rng):
+    """Means of ``n_boot`` resamples (with replacement) of ``values`` (N,) or (N, K).
+
+    Returns shape ``(n_boot,)`` or ``(n_boot, K)``; the draws are
+    :func:`bootstrap_statistic`'s.
+    """
+    return bootstrap_statistic(values, n_boot, rng, lambda resamples: resamples.mean(axis=1))
 
 
 def bootstrap_mean_err(values, n_boot, rng):
@@ -112,10 +122,18 @@ def probability_sum_interval(p, n_boot=1000, confidence=0.68, *, seed=None):
     if not n_boot:
         return frac, np.nan, np.nan
     draws = np.random.default_rng(seed).binomial(n, frac, size=n_boot) / n
+    return (frac, *_floored_interval(draws, n, confidence))
+
+
+def _floored_interval(draws, n, confidence):
+    """The central ``confidence`` percentile interval of bootstrap fractions of ``n`` rows,
+    its ends reaching at least as far as the Jeffreys interval of 0 (or n) events in n:
+    with every draw 0 it would be ``[0, 0]``, and n rows cannot pin a fraction down more
+    tightly than seeing no event among them would."""
     tail = 50 * (1 - confidence)
     low, high = np.percentile(draws, [tail, 100 - tail])
     edge = jeffreys_interval(0, n, confidence)[1]
-    return frac, float(min(low, 1 - edge)), float(max(high, edge))
+    return float(min(low, 1 - edge)), float(max(high, edge))
 
 
 def prior_shift(p, prior, *, steps=36):
@@ -163,7 +181,7 @@ def prior_shift_interval(p, prior, n_boot=1000, confidence=0.68, *, seed=None):
     rate, then draws the sample's count as Binomial(n, that rate), so that the interval
     holds the sample's own count noise as :func:`probability_sum_interval` does; its ends
     reach at least as far as the Jeffreys interval of 0 (or n) events in n. Resamples
-    are estimated in blocks of at most :data:`BLOCK_VALUES` values.
+    are drawn by :func:`bootstrap_statistic`.
 
     Parameters
     ----------
@@ -189,11 +207,6 @@ def prior_shift_interval(p, prior, n_boot=1000, confidence=0.68, *, seed=None):
     if not n_boot:
         return frac, np.nan, np.nan
     rng = np.random.default_rng(seed)
-    block = max(1, BLOCK_VALUES // n)
-    rates = np.concatenate([prior_shift(p[rng.integers(0, n, size=(min(block, n_boot - i), n))],
-                                        prior) for i in range(0, n_boot, block)])
+    rates = bootstrap_statistic(p, n_boot, rng, lambda resamples: prior_shift(resamples, prior))
     draws = rng.binomial(n, np.clip(rates, 0, 1)) / n
-    tail = 50 * (1 - confidence)
-    low, high = np.percentile(draws, [tail, 100 - tail])
-    edge = jeffreys_interval(0, n, confidence)[1]
-    return frac, float(min(low, 1 - edge)), float(max(high, edge))
+    return (frac, *_floored_interval(draws, n, confidence))
