@@ -8,11 +8,12 @@ Prints one JSON object (``--json FILE`` also writes it) with:
   merger fraction (>= 0.54) on the 1,000 gz2-1k galaxies, none of which the networks or
   ``merger_prob`` saw, with ``merger_fraction``'s estimate and interval against the true
   fraction, the same for ``merger_fraction(method="prior-shift")`` (the sample's own
-  merger rate re-estimated from the same probabilities), and, as ``release_calibrated``, the same galaxies with ``merger_prob`` fitted on GZ2
-  release labels instead of Kaggle ones, as ``galmorph calibrate MODEL GZ2_FOLDER`` does, by
-  2-fold cross-fitting (the galaxies split by CRC-32 of their asset_id; each half scored by
-  the calibration fitted on the other half), with ``merger_fraction``'s 68 % and 95 %
-  intervals against each half's true fraction;
+  merger rate re-estimated from the same probabilities), and, as ``release_calibrated``,
+  the same galaxies with ``merger_prob`` fitted on GZ2 release labels instead of Kaggle
+  ones, as ``galmorph calibrate MODEL GZ2_FOLDER`` does, by 2-fold cross-fitting
+  (``galmorph.trust.fit.merger_cross_fit``: the galaxies split by CRC-32 of their asset_id;
+  each half scored by the calibration fitted on the other half), with
+  ``merger_fraction``'s 68 % and 95 % intervals against each half's true fraction;
 - ``junk``: the share of each kind of junk image (:mod:`galmorph.synth.junk`, made from
   ``--junk`` held-out galaxies, written as JPEG files) that ``is_ood`` flags, through
   ``MorphologyClassifier``;

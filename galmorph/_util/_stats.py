@@ -2,8 +2,8 @@
 the merger and redshift diagnostics."""
 import numpy as np
 
-__all__ = ["in_bin", "bootstrap_statistic", "bootstrap_means", "bootstrap_mean_err", "jeffreys_interval",
-           "probability_sum_interval", "prior_shift", "prior_shift_interval"]
+__all__ = ["in_bin", "bootstrap_statistic", "bootstrap_means", "bootstrap_mean_err",
+           "jeffreys_interval", "probability_sum_interval", "prior_shift", "prior_shift_interval"]
 
 # Values gathered at once by bootstrap_means (8 bytes each: 80 MB), so that resampling a
 # whole survey never holds an (n_boot, N) index array.

@@ -38,9 +38,11 @@ from galmorph.astro._merger_votes import SmallSampleWarning, merger_probability
 from galmorph.astro._merger_votes import as_float as _as_float
 from galmorph.astro.merger_separation import separation_bias, separation_values
 from galmorph.errors import DataError, MissingColumnError, ParameterError
+from galmorph.trust.merger_calibration import MERGER_PRIOR_META
 
 __all__ = ["DEFAULT_THRESHOLD", "MERGER_COLUMN", "MERGER_PROB_COLUMN", "SCAN_THRESHOLDS",
-           "MIN_SAMPLE", "MERGER_PRIOR_META", "SmallSampleWarning", "MergerFraction", "merger_probability",
+           "MIN_SAMPLE", "MERGER_PRIOR_META", "SmallSampleWarning", "MergerFraction",
+           "merger_probability",
            "merger_flags", "merger_fraction", "merger_threshold_scan", "separation_values",
            "separation_bias"]
 
@@ -50,8 +52,6 @@ DEFAULT_THRESHOLD = schema.PAPER_MERGER_THRESHOLD
 MERGER_COLUMN = schema.MERGER_COLUMN
 #: The predictions' calibrated probability that volunteers give ``Class8.6 >= 0.54``.
 MERGER_PROB_COLUMN = "merger_prob"
-#: The predictions' meta key of the merger rate ``merger_prob`` was calibrated at.
-MERGER_PRIOR_META = "merger_prob_prior"
 #: The thresholds a scan tries when none are given: 0.05 to 0.95 in steps of 0.05.
 SCAN_THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
 #: Fewer usable galaxies than this make :func:`separation_bias` and
@@ -157,7 +157,7 @@ def merger_fraction(data, threshold=DEFAULT_THRESHOLD, column=MERGER_COLUMN, n_b
                     confidence=0.68, seed=None, method="auto", prior=None):
     """Merger fraction of a sample, with a confidence interval.
 
-    Two estimates are available:
+    Three estimates are available:
 
     ``"prob"``
         The mean of ``merger_prob`` (the calibrated probability that volunteers

@@ -266,8 +266,8 @@ def _trust_section(trust):
                      f"merger_prob) gives {f[0]:.3f} [{f[1]:.3f}, {f[2]:.3f}] (95 %) where the "
                      f"release says {true:.3f}: merger_prob is calibrated to the real "
                      f"population, about 1 % mergers, and this sample holds "
-                     f"{true / max(mp['fitted_on']['n_mergers'] / mp['fitted_on']['n'], 1e-9):.0f}x "
-                     f"that share."
+                     f"{true * mp['fitted_on']['n'] / max(mp['fitted_on']['n_mergers'], 1):.0f}"
+                     f"x that share."
                      + (" ``merger_fraction(method=\"prior-shift\")``, which re-estimates the "
                         "sample's own rate from the same probabilities (label shift), gives "
                         "{:.3f} [{:.3f}, {:.3f}] (95 %).".format(

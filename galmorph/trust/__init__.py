@@ -26,5 +26,5 @@ from galmorph.trust.ood import OODCalibration, fit_ood, image_statistics, score_
 __all__ = ["TRUST_VERSION", "TrustCalibration", "TrustColumns", "empty_trust", "trust_columns",
            "REPORTED_LEVELS", "IntervalCalibration", "check_intervals", "fit_intervals",
            "interval_coverage", "predict_intervals", "MergerCalibration", "fit_merger_prob",
-           "merger_prob", "merger_scores", "expected_scores", "flag_for_recall", "OODCalibration", "fit_ood", "image_statistics",
-           "score_ood", "TrustMeasure", "format_trust"]
+           "merger_prob", "merger_scores", "expected_scores", "flag_for_recall", "OODCalibration",
+           "fit_ood", "image_statistics", "score_ood", "TrustMeasure", "format_trust"]

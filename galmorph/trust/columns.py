@@ -14,6 +14,7 @@ from astropy.table import MaskedColumn
 from galmorph import schema
 from galmorph.trust.calibration import TrustCalibration, TrustColumns, trust_columns
 from galmorph.trust.intervals import check_intervals
+from galmorph.trust.merger_calibration import MERGER_PRIOR_META
 
 __all__ = ["MERGER_RULES", "TrustSettings", "interval_columns", "add_trust_columns",
            "ood_notes", "TrustOutputs"]
@@ -119,7 +120,8 @@ def add_trust_columns(out, fractions, trust, failed, calibration, settings):
     rule = _merger_rule(settings, calibration)
     if rule == "prob":
         flags = _flags(trust.merger_prob, mergers.flag_threshold)
-        text = f"merger_prob >= {mergers.flag_threshold:.4f} (the model's calibrated flag threshold)"
+        text = (f"merger_prob >= {mergers.flag_threshold:.4f} (the model's calibrated flag "
+                f"threshold)")
     else:
         flags = _flags(p, settings.merger_threshold)
         text = f"p_merger >= {settings.merger_threshold:g} (the paper's rule)"
@@ -138,7 +140,7 @@ def add_trust_columns(out, fractions, trust, failed, calibration, settings):
             "intervals": settings.intervals, "n_ood": int((trust.is_ood & ~failed).sum()),
             "trust": calibration.summary()}
     if mergers is not None and mergers.prior is not None:
-        meta["merger_prob_prior"] = mergers.prior    # for merger_fraction(method="prior-shift")
+        meta[MERGER_PRIOR_META] = mergers.prior
     if rule == "prob":
         meta["merger_flag_threshold"] = float(mergers.flag_threshold)
     elif settings.merger_rule == "prob":

@@ -38,9 +38,12 @@ import numpy as np
 from galmorph import schema
 
 __all__ = ["MergerCalibration", "fit_merger_prob", "merger_prob", "merger_scores",
-           "expected_scores", "flag_for_recall", "FLAG_RECALL"]
+           "expected_scores", "flag_for_recall", "FLAG_RECALL", "MERGER_PRIOR_META"]
 
 _EPS = 1e-4
+#: The predictions' meta key of the merger rate ``merger_prob`` was calibrated at
+#: (:attr:`MergerCalibration.prior`), which ``merger_fraction(method="prior-shift")`` reads.
+MERGER_PRIOR_META = "merger_prob_prior"
 _J = schema.column_index(schema.MERGER_COLUMN)
 
 
